@@ -1,0 +1,152 @@
+"""Argument checks shared by both implementations of every kernel.
+
+The pure-Python twins and the Cython kernels call these same functions before any work starts,
+so a bad argument gets the very same exception, with the very same message, whichever
+implementation was chosen. The Cython kernels call them while holding the GIL, before they enter
+their ``with nogil:`` block, so nothing inside that block can meet an argument it cannot handle.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+#: Largest exclusive upper bound accepted by the integer-range kernels. Every ``i`` they visit is
+#: then below 2**63, so ``i * i`` fits in 126 bits and any sum of squares in 192 bits.
+MAX_RANGE = 2**63
+
+#: Largest value of a 64-bit unsigned seed.
+MAX_SEED = 2**64 - 1
+
+_NATIVE_ORDER = "<" if sys.byteorder == "little" else ">"
+_FLOAT64_FORMATS = frozenset({"d", "@d", "=d", _NATIVE_ORDER + "d"})
+
+_RAW_HINT = (
+    "for raw bytes such as SharedMemory.buf or an mmap, pass memoryview(buf).cast('d') "
+    "or numpy.frombuffer(buf, dtype=numpy.float64)"
+)
+
+
+def as_index(value: object, name: str) -> int:
+    """Return ``value`` as a Python int, refusing bools, floats and other non-integers."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+
+
+def check_range(lo: object, hi: object) -> tuple[int, int]:
+    """Validate a half-open integer range ``[lo, hi)`` for the integer kernels."""
+    lo = as_index(lo, "lo")
+    hi = as_index(hi, "hi")
+    if lo < 0:
+        raise ValueError(f"lo must be >= 0, got {lo}")
+    if hi < lo:
+        raise ValueError(f"range is reversed: lo={lo} > hi={hi}; pass lo <= hi")
+    if hi > MAX_RANGE:
+        raise OverflowError(f"hi must be at most 2**63, got {hi}; split the work into smaller ranges")
+    return lo, hi
+
+
+def check_count(value: object, name: str, *, minimum: int = 1) -> int:
+    """Validate a count such as ``n``, ``samples`` or ``rounds``."""
+    value = as_index(value, name)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > MAX_RANGE:
+        raise OverflowError(f"{name} must be at most 2**63, got {value}")
+    return value
+
+
+def check_seed(seed: object) -> int:
+    """Validate a 64-bit unsigned generator seed."""
+    seed = as_index(seed, "seed")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be in [0, 2**64 - 1], got {seed}")
+    return seed
+
+
+def check_float(value: object, name: str) -> float:
+    """Validate a real-valued parameter (an int, a float or a numpy scalar; not a bool or str)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
+    return float(value)
+
+
+def _memoryview_of(obj: object, name: str, what: str) -> memoryview:
+    try:
+        return memoryview(obj)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an object supporting the buffer protocol ({what}), "
+            f"not {type(obj).__name__}"
+        ) from None
+
+
+@contextmanager
+def float64_view(obj: object, name: str = "data", *, writable: bool = False) -> Iterator[memoryview]:
+    """Yield ``obj`` as a flat, C-contiguous, float64 memoryview, and release it afterwards.
+
+    Accepts any object with the buffer protocol whose items are native float64: a numpy array,
+    ``array.array('d')``, a memoryview cast to ``'d'``. Raw byte buffers are refused with a hint,
+    because reading them as float64 would silently reinterpret whatever they hold.
+    """
+    views: list[memoryview] = []
+    try:
+        mv = _memoryview_of(obj, name, "a float64 numpy array, array.array('d') or memoryview")
+        views.append(mv)
+        if mv.format not in _FLOAT64_FORMATS:
+            raise TypeError(
+                f"{name} must hold float64 items (buffer format 'd'), got format {mv.format!r}; "
+                f"convert with numpy.asarray(x, dtype=numpy.float64), or {_RAW_HINT}"
+            )
+        if mv.ndim == 0:
+            raise ValueError(f"{name} must have at least one dimension, got a 0-d buffer")
+        if not mv.c_contiguous:
+            raise ValueError(
+                f"{name} must be C-contiguous; pass numpy.ascontiguousarray(x) (a copy) "
+                "or a contiguous slice"
+            )
+        if writable and mv.readonly:
+            raise ValueError(
+                f"{name} is read-only but this kernel writes into it; pass a writable buffer "
+                "(for a numpy array: x.copy(), or x.setflags(write=True) if you own it)"
+            )
+        if mv.nbytes == 0:
+            raise ValueError(f"{name} is empty; pass at least one element")
+        if mv.ndim != 1 or mv.format != "d":
+            flat = mv.cast("B")
+            views.append(flat)
+            mv = flat.cast("d")
+            views.append(mv)
+        yield mv
+    finally:
+        for view in reversed(views):
+            view.release()
+
+
+@contextmanager
+def byte_view(obj: object, name: str = "data") -> Iterator[memoryview]:
+    """Yield the raw bytes of any C-contiguous, non-empty buffer as a flat ``'B'`` memoryview."""
+    views: list[memoryview] = []
+    try:
+        mv = _memoryview_of(obj, name, "bytes, bytearray, mmap, numpy array or memoryview")
+        views.append(mv)
+        if not mv.c_contiguous:
+            raise ValueError(
+                f"{name} must be C-contiguous; pass bytes(x) or numpy.ascontiguousarray(x) (a copy)"
+            )
+        if mv.nbytes == 0:
+            raise ValueError(f"{name} is empty; pass at least one byte")
+        if mv.ndim != 1 or mv.format != "B":
+            mv = mv.cast("B")
+            views.append(mv)
+        yield mv
+    finally:
+        for view in reversed(views):
+            view.release()

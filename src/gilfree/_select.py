@@ -1,0 +1,106 @@
+"""The one place that decides which implementation of the kernels gilfree uses.
+
+Rule: ``GILFREE_NO_EXTENSIONS=1`` (or any interpreter other than CPython) means pure Python;
+otherwise the compiled kernels, falling back to pure Python if any of them fails to import. The
+choice is all or nothing, so ``IMPLEMENTATION`` is true of every kernel at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+from types import ModuleType
+
+__all__ = [
+    "C_EXTENSION",
+    "IMPLEMENTATION",
+    "PURE_PYTHON",
+    "UNITS",
+    "Implementation",
+    "available",
+    "extensions_disabled",
+    "implementations",
+    "load",
+]
+
+PURE_PYTHON = "pure-python"
+C_EXTENSION = "c-extension"
+
+#: The accelerated units: each is ``_<unit>_py.py`` + ``ext/_<unit>_c.pyx`` + ``<unit>.py``.
+UNITS = ("cpu", "arrays", "bytebuf")
+
+
+def extensions_disabled() -> bool:
+    """True when the environment or the interpreter asks for pure Python."""
+    flag = os.environ.get("GILFREE_NO_EXTENSIONS", "").strip().lower()
+    if flag not in ("", "0", "false", "no", "off"):
+        return True
+    return platform.python_implementation() != "CPython"
+
+
+def _import(unit: str, suffix: str) -> ModuleType:
+    return importlib.import_module(f"gilfree._{unit}_{suffix}")
+
+
+def _choose() -> str:
+    if extensions_disabled():
+        return PURE_PYTHON
+    try:
+        for unit in UNITS:
+            _import(unit, "c")
+    except ImportError:
+        return PURE_PYTHON
+    return C_EXTENSION
+
+
+#: ``"c-extension"`` or ``"pure-python"``: what the public kernels in this process are.
+IMPLEMENTATION = _choose()
+
+
+def load(unit: str, implementation: str = IMPLEMENTATION) -> ModuleType:
+    """The module of ``unit`` for ``implementation`` (``"pure-python"`` or ``"c-extension"``)."""
+    if implementation == C_EXTENSION:
+        return _import(unit, "c")
+    if implementation == PURE_PYTHON:
+        return _import(unit, "py")
+    raise ValueError(f"implementation must be {PURE_PYTHON!r} or {C_EXTENSION!r}, got {implementation!r}")
+
+
+def available() -> tuple[str, ...]:
+    """The implementations that can be used here: pure Python always, compiled when importable."""
+    names = [PURE_PYTHON]
+    if not extensions_disabled():
+        try:
+            for unit in UNITS:
+                _import(unit, "c")
+        except ImportError:
+            pass
+        else:
+            names.append(C_EXTENSION)
+    return tuple(names)
+
+
+class Implementation:
+    """Every kernel of one implementation, as attributes: ``impl.sum_squares(0, 10)``.
+
+    Lets tests and benchmarks run both implementations side by side without touching the
+    process-wide choice.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.modules = tuple(load(unit, name) for unit in UNITS)
+        self.kernels: dict[str, object] = {}
+        for module in self.modules:
+            for attr in module.__all__:
+                self.kernels[attr] = getattr(module, attr)
+        self.__dict__.update(self.kernels)
+
+    def __repr__(self) -> str:
+        return f"<gilfree implementation {self.name!r}>"
+
+
+def implementations() -> dict[str, Implementation]:
+    """Both implementations that can be imported here, by name (pure Python first)."""
+    return {name: Implementation(name) for name in available()}
