@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 cdef uint64_t _M32 = 0xFFFFFFFFULL
+cdef uint64_t _TWO_POW_26 = 0x4000000ULL
 cdef uint64_t _TWO_POW_32 = 0x100000000ULL
 # 2**31 terms, each half below 2**32, keep a 64-bit half-accumulator below 2**63.
 cdef uint64_t _SEGMENT = 0x80000000ULL
@@ -57,12 +58,33 @@ cdef inline void _mul64(uint64_t a, uint64_t b, uint64_t *lo, uint64_t *hi) noex
     hi[0] = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32)
 
 
-cdef void _sum_squares_small(uint64_t lo, uint64_t hi, u192 *acc) noexcept nogil:
-    """Sum of squares for lo <= i < hi <= 2**32, the hot loop.
+cdef void _sum_squares_narrow(uint64_t lo, uint64_t hi, u192 *acc) noexcept nogil:
+    """Sum of squares for lo <= i < hi <= 2**26: the hot loop of the lab's sizes.
 
-    Below 2**32 a square fits in 64 bits; its low and high 32-bit halves are summed separately,
-    so a segment of 2**31 terms cannot overflow either half-sum. The loop is a widening 32 x 32
-    multiply and two adds: the compiler vectorizes it.
+    A 32 x 32 -> 64-bit multiply and one 64-bit add per term, which the compiler vectorizes
+    (the same loop as a plain int64 one). It stays exact by cutting the range into segments
+    short enough that no segment's sum can pass 2**64: at most (2**64 - 1) // (hi - 1)**2 terms,
+    4096 or more below 2**26; each segment's sum then joins the 192-bit total.
+    """
+    cdef uint64_t top = hi - 1, seg_len, seg_hi, s
+    cdef uint32_t i, i_lo, i_hi
+    seg_len = 0xFFFFFFFFFFFFFFFFULL if top == 0 else 0xFFFFFFFFFFFFFFFFULL // (top * top)
+    while lo < hi:
+        seg_hi = hi if hi - lo <= seg_len else lo + seg_len
+        s = 0
+        i_lo = <uint32_t>lo
+        i_hi = <uint32_t>seg_hi
+        for i in range(i_lo, i_hi):
+            s += <uint64_t>i * i
+        _add128(acc, s, 0)
+        lo = seg_hi
+
+
+cdef void _sum_squares_small(uint64_t lo, uint64_t hi, u192 *acc) noexcept nogil:
+    """Sum of squares for 2**26 <= lo <= i < hi <= 2**32.
+
+    Here a square still fits in 64 bits but too few fit in a 64-bit sum, so the low and high
+    32-bit halves of each square are summed separately: 2**31 terms cannot overflow either.
     """
     cdef uint64_t seg_hi, a_lo, a_hi, x
     cdef uint32_t i
@@ -96,7 +118,11 @@ cdef void _sum_squares(uint64_t lo, uint64_t hi, u192 *acc) noexcept nogil:
     acc.w0 = 0
     acc.w1 = 0
     acc.w2 = 0
-    cdef uint64_t split = hi if hi < _TWO_POW_32 else _TWO_POW_32
+    cdef uint64_t split = hi if hi < _TWO_POW_26 else _TWO_POW_26
+    if lo < split:
+        _sum_squares_narrow(lo, split, acc)
+        lo = split
+    split = hi if hi < _TWO_POW_32 else _TWO_POW_32
     if lo < split:
         _sum_squares_small(lo, split, acc)
         lo = split
