@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 cdef uint64_t _M32 = 0xFFFFFFFFULL
-cdef uint64_t _TWO_POW_26 = 0x4000000ULL
+cdef uint64_t _TWO_POW_28 = 0x10000000ULL
 cdef uint64_t _TWO_POW_32 = 0x100000000ULL
 # 2**31 terms, each half below 2**32, keep a 64-bit half-accumulator below 2**63.
 cdef uint64_t _SEGMENT = 0x80000000ULL
@@ -59,18 +59,23 @@ cdef inline void _mul64(uint64_t a, uint64_t b, uint64_t *lo, uint64_t *hi) noex
 
 
 cdef void _sum_squares_narrow(uint64_t lo, uint64_t hi, u192 *acc) noexcept nogil:
-    """Sum of squares for lo <= i < hi <= 2**26: the hot loop of the lab's sizes.
+    """Sum of squares for lo <= i < hi <= 2**28: the hot loop at the lab's sizes.
 
     A 32 x 32 -> 64-bit multiply and one 64-bit add per term, which the compiler vectorizes
     (the same loop as a plain int64 one). It stays exact by cutting the range into segments
-    short enough that no segment's sum can pass 2**64: at most (2**64 - 1) // (hi - 1)**2 terms,
-    4096 or more below 2**26; each segment's sum then joins the 192-bit total.
+    short enough that no segment's sum can pass 2**64: at most (2**64 - 1) // (last i)**2 terms
+    (256 or more below 2**28); each segment's sum then joins the 192-bit total.
     """
-    cdef uint64_t top = hi - 1, seg_len, seg_hi, s
+    cdef uint64_t seg_hi, seg_len, s
     cdef uint32_t i, i_lo, i_hi
-    seg_len = 0xFFFFFFFFFFFFFFFFULL if top == 0 else 0xFFFFFFFFFFFFFFFFULL // (top * top)
     while lo < hi:
-        seg_hi = hi if hi - lo <= seg_len else lo + seg_len
+        seg_hi = lo + lo + 4096  # try to double the range; shortened below if it could overflow
+        if seg_hi > hi:
+            seg_hi = hi
+        if seg_hi > 1:  # only i = 0 otherwise, and 0 * 0 cannot overflow anything
+            seg_len = 0xFFFFFFFFFFFFFFFFULL // ((seg_hi - 1) * (seg_hi - 1))
+            if seg_hi - lo > seg_len:
+                seg_hi = lo + seg_len
         s = 0
         i_lo = <uint32_t>lo
         i_hi = <uint32_t>seg_hi
@@ -81,7 +86,7 @@ cdef void _sum_squares_narrow(uint64_t lo, uint64_t hi, u192 *acc) noexcept nogi
 
 
 cdef void _sum_squares_small(uint64_t lo, uint64_t hi, u192 *acc) noexcept nogil:
-    """Sum of squares for 2**26 <= lo <= i < hi <= 2**32.
+    """Sum of squares for 2**28 <= lo <= i < hi <= 2**32.
 
     Here a square still fits in 64 bits but too few fit in a 64-bit sum, so the low and high
     32-bit halves of each square are summed separately: 2**31 terms cannot overflow either.
@@ -118,7 +123,7 @@ cdef void _sum_squares(uint64_t lo, uint64_t hi, u192 *acc) noexcept nogil:
     acc.w0 = 0
     acc.w1 = 0
     acc.w2 = 0
-    cdef uint64_t split = hi if hi < _TWO_POW_26 else _TWO_POW_26
+    cdef uint64_t split = hi if hi < _TWO_POW_28 else _TWO_POW_28
     if lo < split:
         _sum_squares_narrow(lo, split, acc)
         lo = split

@@ -1,0 +1,137 @@
+"""Timing and environment helpers shared by the demo, the lab steps and the benchmarks.
+
+Rules: warm up once, repeat, report the median and the spread, and interleave the variants being
+compared so that a drift of a shared machine hits them all alike.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import sysconfig
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+__all__ = ["Timing", "environment", "interleaved", "run_in_threads", "usable_cores"]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall and CPU seconds of repeated runs of one variant."""
+
+    wall: tuple[float, ...]
+    cpu: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.wall)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu)
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median of the wall times: how much the repeats disagreed."""
+        return (max(self.wall) - min(self.wall)) / self.median if self.median > 0 else 0.0
+
+
+def interleaved(variants: dict[str, Callable[[], object]], repeats: int = 5,
+                warmup: int = 1) -> dict[str, Timing]:
+    """Time every variant ``repeats`` times, round-robin, after ``warmup`` untimed rounds."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    for _ in range(warmup):
+        for fn in variants.values():
+            fn()
+    wall: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, fn in variants.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            t1, c1 = time.perf_counter(), time.process_time()
+            wall[name].append(t1 - t0)
+            cpu[name].append(c1 - c0)
+    return {name: Timing(tuple(wall[name]), tuple(cpu[name])) for name in variants}
+
+
+def run_in_threads(calls: Sequence[Callable[[], object]]) -> list[object]:
+    """Run each call in its own thread, started together; return results in call order.
+
+    An exception in any call is re-raised here after every thread has finished.
+    """
+    results: list[object] = [None] * len(calls)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(calls))
+
+    def work(i: int, fn: Callable[[], object]) -> None:
+        try:
+            barrier.wait()
+            results[i] = fn()
+        except BaseException as exc:  # handed back to the caller below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i, fn), daemon=True) for i, fn in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (the affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def environment() -> dict[str, object]:
+    """What a result needs to be read correctly: machine, interpreter, GIL, implementation."""
+    from . import IMPLEMENTATION, __version__, gil_enabled
+
+    try:
+        import numpy
+
+        numpy_version = numpy.__version__
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        numpy_version = None
+    return {
+        "gilfree": __version__,
+        "implementation": IMPLEMENTATION,
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "free_threaded_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+        "gil_enabled": gil_enabled(),
+        "numpy": numpy_version,
+        "os": platform.platform(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": usable_cores(),
+        "memory_bytes": _memory_bytes(),
+    }
