@@ -70,7 +70,7 @@ class GilDemo:
         return out
 
 
-def run_gil_demo(n: int = 2_000_000, threads: int | None = None, kernel_scale: int = 50,
+def run_gil_demo(n: int = 2_000_000, threads: int | None = None, kernel_scale: int = 100,
                  repeats: int = 3) -> GilDemo:
     """Time ``threads`` calls of ``cpu_bound`` serially and in ``threads`` threads.
 
@@ -103,7 +103,7 @@ def run_gil_demo(n: int = 2_000_000, threads: int | None = None, kernel_scale: i
         for name, *_ in plans
         for mode in ("serial", "threads")
     )
-    timings = interleaved(variants, repeats=repeats, warmup=0)
+    timings = interleaved(variants, repeats=repeats, warmup=1)
     rows = tuple(
         Row(
             variant=name,
