@@ -1,0 +1,191 @@
+"""A numpy array in a ``multiprocessing.shared_memory`` segment, shared by handle, unlinked once.
+
+The rules it enforces are the ones that trip people up with raw ``SharedMemory``:
+
+* **One owner.** The process that creates the segment is the only one that unlinks it, once,
+  when its ``SharedArray`` is closed (or its ``with`` block ends, exception or not).
+* **Attaching never registers.** Before Python 3.13, merely opening an existing segment
+  registered it with the resource tracker, which then warned about "leaked shared_memory
+  objects" or unlinked it while the owner still used it. Attaching here never registers, on
+  every supported Python (``track=False`` where it exists, otherwise the registration is
+  skipped for the duration of the attach).
+* **Handles, not arrays, cross process boundaries.** A :class:`SharedArrayHandle` (segment
+  name, shape, dtype) pickles to a few dozen bytes whatever the array's size: that is what
+  makes shared memory zero-copy.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass
+from multiprocessing import resource_tracker, shared_memory
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SharedArray", "SharedArrayHandle"]
+
+_REGISTER_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SharedArrayHandle:
+    """What another process needs to attach: the segment name, the shape and the dtype."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    def attach(self) -> "SharedArray":
+        """Open the segment in this process (it is not registered with the resource tracker)."""
+        return SharedArray.attach(self)
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+def _open_untracked(name: str) -> shared_memory.SharedMemory:
+    if sys.version_info >= (3, 13):
+        return shared_memory.SharedMemory(name=name, track=False)
+    # Python < 3.13 registers every attach; skip that registration (and only that one).
+    with _REGISTER_LOCK:
+        original = resource_tracker.register
+
+        def register(rname: str, rtype: str) -> None:
+            if rtype != "shared_memory":
+                original(rname, rtype)
+
+        resource_tracker.register = register
+        try:
+            return shared_memory.SharedMemory(name=name)
+        finally:
+            resource_tracker.register = original
+
+
+def _check_shape(shape: Any) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (int(shape),)
+    try:
+        dims = tuple(int(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"shape must be an int or a tuple of ints, not {type(shape).__name__}") from None
+    if not dims or any(d <= 0 for d in dims):
+        raise ValueError(f"shape must have at least one dimension and only sizes >= 1, got {shape}")
+    return dims
+
+
+class SharedArray:
+    """A numpy array whose memory is a shared-memory segment.
+
+    Create one with :meth:`create` or :meth:`copy_of` (this process owns it and will unlink
+    it), send ``.handle`` to workers, and attach there with :meth:`attach` (or
+    ``handle.attach()``). Use it as a context manager so that it is closed, and for the owner
+    unlinked, whatever happens::
+
+        with SharedArray.copy_of(data) as shared:
+            pool.map(work, [(shared.handle, lo, hi) for lo, hi in chunks])
+            result = shared.array.copy()
+    """
+
+    def __init__(self, shm: shared_memory.SharedMemory, shape: tuple[int, ...], dtype: np.dtype,
+                 owner: bool) -> None:
+        self._shm: shared_memory.SharedMemory | None = shm
+        self._array: np.ndarray | None = np.ndarray(shape, dtype=dtype, buffer=shm.buf)
+        self.owner = owner
+        self.handle = SharedArrayHandle(shm.name, shape, dtype.str)
+
+    @classmethod
+    def create(cls, shape: Any, dtype: Any = np.float64) -> "SharedArray":
+        """A new zero-filled segment holding an array of ``shape`` and ``dtype``; this process owns it."""
+        dims = _check_shape(shape)
+        dt = np.dtype(dtype)
+        if dt.hasobject:
+            raise TypeError(f"dtype {dt} holds Python objects, which cannot live in shared memory")
+        nbytes = int(np.prod(dims, dtype=np.int64)) * dt.itemsize
+        if nbytes <= 0:
+            raise ValueError(f"an array of shape {dims} and dtype {dt} has no bytes to share")
+        shm = shared_memory.SharedMemory(create=True, size=nbytes)
+        try:
+            return cls(shm, dims, dt, owner=True)
+        except BaseException:
+            shm.close()
+            shm.unlink()
+            raise
+
+    @classmethod
+    def copy_of(cls, array: Any) -> "SharedArray":
+        """A new segment holding a copy of ``array``; this process owns it."""
+        src = np.asarray(array)
+        shared = cls.create(src.shape, src.dtype)
+        try:
+            shared.array[...] = src
+        except BaseException:
+            shared.close()
+            raise
+        return shared
+
+    @classmethod
+    def attach(cls, handle: SharedArrayHandle) -> "SharedArray":
+        """Open an existing segment by handle; closing it never unlinks it."""
+        if not isinstance(handle, SharedArrayHandle):
+            raise TypeError(f"attach needs a SharedArrayHandle, not {type(handle).__name__}")
+        shm = _open_untracked(handle.name)
+        try:
+            if shm.size < handle.nbytes:
+                raise ValueError(
+                    f"segment {handle.name!r} has {shm.size} bytes, fewer than the {handle.nbytes} "
+                    "its handle describes"
+                )
+            return cls(shm, tuple(handle.shape), np.dtype(handle.dtype), owner=False)
+        except BaseException:
+            shm.close()
+            raise
+
+    @property
+    def array(self) -> np.ndarray:
+        """The numpy view of the segment (valid until :meth:`close`)."""
+        if self._array is None:
+            raise ValueError("this SharedArray is closed")
+        return self._array
+
+    @property
+    def closed(self) -> bool:
+        return self._shm is None
+
+    def close(self) -> None:
+        """Unmap the segment here; the owner also unlinks it. Safe to call more than once.
+
+        Views of ``.array`` that are still alive keep the mapping from being released; the
+        segment is unlinked anyway (the owner's duty), and the memory is freed when they go.
+        """
+        shm, self._shm, self._array = self._shm, None, None
+        if shm is None:
+            return
+        try:
+            shm.close()
+        except BufferError:
+            # Someone still holds a view of the array: leave the mapping to the garbage
+            # collector, but never skip the unlink below.
+            pass
+        finally:
+            if self.owner:
+                try:
+                    shm.unlink()
+                except FileNotFoundError:
+                    pass
+
+    def __enter__(self) -> "SharedArray":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # last resort: an owner dropped without close() still unlinks
+        if getattr(self, "_shm", None) is not None and getattr(self, "owner", False):
+            self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("owner" if self.owner else "attached")
+        return f"<SharedArray {self.handle.name} shape={self.handle.shape} dtype={self.handle.dtype} {state}>"
