@@ -1,0 +1,65 @@
+"""Shared fixtures: every behaviour test runs once per implementation of the kernels.
+
+``impl`` is parametrized over :func:`gilfree.implementations` with the ids ``pure-python`` and
+``c-extension``; the compiled pass is absent where the extensions cannot be imported (a pure
+install, or ``GILFREE_NO_EXTENSIONS=1``) and skipped with ``--no-c-extensions``. ``both`` hands a
+test the two twins side by side, for the tests that hold them equal to each other.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gilfree._select import C_EXTENSION, PURE_PYTHON, available, implementations
+
+_IMPLEMENTATIONS = implementations()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--no-c-extensions",
+        action="store_true",
+        default=False,
+        help="run the tests on the pure-Python implementation only",
+    )
+
+
+def _c_wanted(config: pytest.Config) -> bool:
+    return not config.getoption("--no-c-extensions")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    names = [n for n in available() if n == PURE_PYTHON or _c_wanted(config)]
+    return f"gilfree implementations under test: {', '.join(names)}"
+
+
+@pytest.fixture(params=[PURE_PYTHON, C_EXTENSION], scope="session")
+def impl(request: pytest.FixtureRequest):
+    """One implementation of every kernel (``impl.sum_squares``, ``impl.chunk_stats``, ...)."""
+    name = request.param
+    if name == C_EXTENSION:
+        if not _c_wanted(request.config):
+            pytest.skip("--no-c-extensions given")
+        if name not in _IMPLEMENTATIONS:
+            pytest.skip("the compiled kernels are not available here")
+    return _IMPLEMENTATIONS[name]
+
+
+@pytest.fixture(scope="session")
+def both(request: pytest.FixtureRequest):
+    """The pair ``(pure, c)`` for tests that hold the twins equal; skipped without the C twin."""
+    if not _c_wanted(request.config):
+        pytest.skip("--no-c-extensions given")
+    if C_EXTENSION not in _IMPLEMENTATIONS:
+        pytest.skip("the compiled kernels are not available here")
+    return _IMPLEMENTATIONS[PURE_PYTHON], _IMPLEMENTATIONS[C_EXTENSION]
+
+
+@pytest.fixture(scope="session")
+def c_impl(request: pytest.FixtureRequest):
+    """The compiled implementation alone (GIL tests, sizes the pure twin would take minutes on)."""
+    if not _c_wanted(request.config):
+        pytest.skip("--no-c-extensions given")
+    if C_EXTENSION not in _IMPLEMENTATIONS:
+        pytest.skip("the compiled kernels are not available here")
+    return _IMPLEMENTATIONS[C_EXTENSION]
