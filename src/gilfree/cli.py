@@ -1,21 +1,22 @@
-"""Command line: ``gilfree demo`` and ``gilfree info`` (argument parsing and formatting only)."""
+"""Command line: ``gilfree lab``, ``gilfree info`` (argument parsing and formatting only)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from typing import Any
 
 __all__ = ["main"]
 
 
-def _positive(text: str) -> int:
+def _step(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a step number 1..8, got {text!r}") from None
+    if not 1 <= value <= 8:
+        raise argparse.ArgumentTypeError(f"steps are numbered 1..8, got {value}")
     return value
 
 
@@ -26,19 +27,77 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="step 1 side by side: serial vs threads, pure Python vs nogil kernel")
-    demo.add_argument("--n", type=_positive, default=2_000_000, help="pure-Python loop size per call (default: the lab's 2,000,000)")
-    demo.add_argument("--threads", type=_positive, default=None, help="threads (default: the core count, at least 2)")
-    demo.add_argument("--repeats", type=_positive, default=3, help="timed repeats per variant; the median is shown (default: 3)")
-    demo.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    lab = sub.add_parser("lab", help="run the eight lab steps (or some of them) side by side")
+    lab.add_argument("--step", type=_step, action="append", metavar="N",
+                     help="run step N only (repeat the option for several steps)")
+    lab.add_argument("--quick", action="store_true", help="small sizes: all eight steps in under a minute")
+    lab.add_argument("--json", action="store_true", help="print one JSON document with a result per step")
+    lab.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
 
     info = sub.add_parser("info", help="implementation, interpreter, GIL state and core count")
     info.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
+class _Bar:
+    """A tqdm progress bar on stderr per step, fed by the steps' progress callbacks."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def start(self, label: str) -> None:
+        if self.enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1, desc=label, file=sys.stderr, leave=False, unit="run")
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.n = done
+            self.bar.set_postfix_str(label, refresh=False)
+            self.bar.refresh()
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from .lab import STEPS, format_result, run_step, step_module
+
+    steps = args.step or sorted(STEPS)
+    size = "quick" if args.quick else "default"
+    bar = _Bar(enabled=not args.no_progress and sys.stderr.isatty())
+    results = []
+    for step in steps:
+        bar.start(f"step {step}: {step_module(step).TITLE}")
+        try:
+            result = run_step(step, size, progress=bar)
+        finally:
+            bar.stop()
+        results.append(result)
+        if not args.json:
+            print(format_result(result), end="\n\n", flush=True)
+    if args.json:
+        from ._timing import environment
+
+        doc = {"environment": environment(), "size": size,
+               "ok": all(r.ok for r in results), "steps": [r.to_dict() for r in results]}
+        print(json.dumps(doc, indent=2, default=str))
+    return 0 if all(r.ok for r in results) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "lab":
+        try:
+            return _lab(args)
+        except KeyboardInterrupt:
+            print("\ninterrupted: workers stopped, shared memory released", file=sys.stderr)
+            return 130
     if args.command == "info":
         from ._timing import environment
 
@@ -50,14 +109,6 @@ def main(argv: list[str] | None = None) -> int:
             for key, value in env.items():
                 print(f"{key:<{width}}  {value}")
         return 0
-    if args.command == "demo":
-        from .demo import format_gil_demo, run_gil_demo
-
-        if not args.json:
-            print("Timing serial and threaded runs (a few seconds)...", file=sys.stderr, flush=True)
-        demo = run_gil_demo(n=args.n, threads=args.threads, repeats=args.repeats)
-        print(json.dumps(demo.to_dict(), indent=2) if args.json else format_gil_demo(demo))
-        return 0 if demo.result_checked else 1
     raise AssertionError(args.command)  # pragma: no cover - argparse enforces the choices
 
 
