@@ -8,7 +8,7 @@ bandwidth, and makes chunked parallel reductions equal to a single pass.
 """
 
 from libc.stdint cimport uint64_t
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, NAN
 
 from _rng cimport uniform
 
@@ -47,6 +47,10 @@ cdef inline double _max2(double a, double b) noexcept nogil:
     if b != b:
         return b
     return b if b > a else a
+
+
+cdef inline double _canonical(double v) noexcept nogil:
+    return v if v == v else NAN
 
 
 cdef inline double _lane_min(double a, double b) noexcept nogil:
@@ -155,7 +159,9 @@ def chunk_stats(data):
         with nogil:
             s = _chunk_stats(&x[0], x.shape[0])
         x = None
-    return Stats(s.count, s.sum, s.min, s.max, s.mean, s.m2)
+    # One canonical NaN, as gilfree._stats.canonical gives in the pure twin.
+    return Stats(s.count, _canonical(s.sum), _canonical(s.min), _canonical(s.max),
+                 _canonical(s.mean), _canonical(s.m2))
 
 
 cdef void _transform(double *x, Py_ssize_t n, uint64_t rounds, double r) noexcept nogil:
@@ -166,7 +172,7 @@ cdef void _transform(double *x, Py_ssize_t n, uint64_t rounds, double r) noexcep
         v = x[i]
         for k in range(rounds):
             v = r * v * (1.0 - v)
-        x[i] = v
+        x[i] = _canonical(v)
 
 
 def transform_inplace(data, rounds=1, r=3.9):

@@ -7,11 +7,12 @@ Integer results are exact: sums of squares are carried in 192 bits, enough for e
 twins accept (``hi <= 2**63``), and joined into a Python int only after the GIL is back.
 """
 
+from libc.math cimport sqrt
 from libc.stdint cimport uint32_t, uint64_t
 
 from _rng cimport splitmix64 as _splitmix64, uniform as _uniform
 
-from gilfree._checks import as_index, check_count, check_range, check_seed
+from gilfree._checks import as_index, check_count, check_flag, check_range, check_seed
 
 __all__ = [
     "count_primes",
@@ -142,9 +143,10 @@ def sum_squares(lo, hi, *, release_gil=True):
     shows it is the released GIL, not compiled code alone, that lets threads run in parallel.
     """
     lo, hi = check_range(lo, hi)
+    cdef bint release = check_flag(release_gil, "release_gil")
     cdef uint64_t c_lo = lo, c_hi = hi
     cdef u192 acc
-    if release_gil:
+    if release:
         with nogil:
             _sum_squares(c_lo, c_hi, &acc)
     else:
@@ -157,15 +159,29 @@ def cpu_bound(n):
     return sum_squares(0, check_count(n, "n", minimum=0))
 
 
+cdef inline uint64_t _isqrt(uint64_t n) noexcept nogil:
+    """floor(sqrt(n)) for any 64-bit n: a double estimate, corrected without overflow."""
+    cdef uint64_t r = <uint64_t>sqrt(<double>n)
+    if r > 0xFFFFFFFFULL:
+        r = 0xFFFFFFFFULL
+    while r > 0 and r > n // r:
+        r -= 1
+    while r + 1 <= n // (r + 1):
+        r += 1
+    return r
+
+
 cdef inline bint _is_prime(uint64_t n) noexcept nogil:
+    """The pure twin's trial division; its bound ``d * d <= n`` is ``d <= isqrt(n)`` here, which
+    cannot wrap around for n near 2**64."""
     if n < 2:
         return False
     if n < 4:
         return True
     if n % 2 == 0 or n % 3 == 0:
         return False
-    cdef uint64_t d = 5
-    while d * d <= n:
+    cdef uint64_t d = 5, limit = _isqrt(n)
+    while d <= limit:
         if n % d == 0 or n % (d + 2) == 0:
             return False
         d += 6

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from ._checks import check_count, check_float, check_seed, float64_view
 from ._cpu_py import uniform
-from ._stats import BLOCK, LANES, Stats, merge_stats
+from ._stats import BLOCK, LANES, Stats, canonical, merge_stats
 
 __all__ = ["chunk_stats", "fill_uniform", "filter_greater", "transform_inplace"]
 
 _INF = float("inf")
+_NAN = float("nan")
 
 
 def _pairwise_sum(v: list[float]) -> float:
@@ -69,14 +70,14 @@ def chunk_stats(data) -> Stats:
     """Count, sum, min, max, mean and ``m2`` of a float64 buffer, as a mergeable :class:`Stats`."""
     with float64_view(data, "data") as x:
         n = len(x)
-        return merge_stats(_block_stats(x, b, min(b + BLOCK, n)) for b in range(0, n, BLOCK))
+        return canonical(merge_stats(_block_stats(x, b, min(b + BLOCK, n)) for b in range(0, n, BLOCK)))
 
 
 def transform_inplace(data, rounds: int = 1, r: float = 3.9) -> None:
     """Replace every element ``x`` by ``r * x * (1 - x)``, ``rounds`` times (the logistic map).
 
     ``rounds`` sets the arithmetic per byte: 1 round is bound by memory bandwidth, 100 rounds by
-    the CPU, so one kernel shows both regimes.
+    the CPU, so one kernel shows both regimes. A NaN result is stored as the canonical NaN.
     """
     rounds = check_count(rounds, "rounds")
     r = check_float(r, "r")
@@ -85,7 +86,7 @@ def transform_inplace(data, rounds: int = 1, r: float = 3.9) -> None:
             v = x[i]
             for _ in range(rounds):
                 v = r * v * (1.0 - v)
-            x[i] = v
+            x[i] = v if v == v else _NAN  # one canonical NaN, as in the compiled twin
 
 
 def fill_uniform(out, seed: int, start: int = 0) -> None:

@@ -17,8 +17,9 @@ _MASK64 = 0xFFFFFFFFFFFFFFFF
 def checksum(data) -> Checksum:
     """Fletcher-style 64-bit checksum of the raw bytes of any C-contiguous buffer.
 
-    Accepts bytes, bytearray, mmap, ``SharedMemory.buf``, numpy arrays of any dtype. The
-    checksums of adjacent slices combine exactly (:meth:`Checksum.combine`).
+    Accepts bytes, bytearray, mmap, ``SharedMemory.buf``, numpy arrays of any dtype that exports
+    a buffer (for datetime64, pass ``x.view("int64")``). The checksums of adjacent slices
+    combine exactly (:meth:`Checksum.combine`).
     """
     with byte_view(data, "data") as x:
         a = 0

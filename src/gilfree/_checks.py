@@ -63,6 +63,16 @@ def check_count(value: object, name: str, *, minimum: int = 1) -> int:
     return value
 
 
+def check_flag(value: object, name: str) -> bool:
+    """A yes/no switch must be True or False (a numpy bool too), not any object with a truth value."""
+    if isinstance(value, bool):
+        return value
+    kind = type(value)
+    if kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, not {kind.__name__}")
+
+
 def check_seed(seed: object) -> int:
     """Validate a 64-bit unsigned generator seed."""
     seed = as_index(seed, "seed")
@@ -81,10 +91,11 @@ def check_float(value: object, name: str) -> float:
 def _memoryview_of(obj: object, name: str, what: str) -> memoryview:
     try:
         return memoryview(obj)  # type: ignore[arg-type]
-    except TypeError:
+    except (TypeError, ValueError) as exc:
+        # numpy raises ValueError for dtypes it cannot export (datetime64, timedelta64).
         raise TypeError(
             f"{name} must be an object supporting the buffer protocol ({what}), "
-            f"not {type(obj).__name__}"
+            f"not {type(obj).__name__} ({exc}); for datetime64 data pass x.view('int64')"
         ) from None
 
 

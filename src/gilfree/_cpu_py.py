@@ -7,7 +7,7 @@ The compiled twins return the same values, bit for bit, and raise the same error
 
 from __future__ import annotations
 
-from ._checks import as_index, check_count, check_range, check_seed
+from ._checks import as_index, check_count, check_flag, check_range, check_seed
 
 __all__ = [
     "count_primes",
@@ -32,6 +32,7 @@ def sum_squares(lo: int, hi: int, *, release_gil: bool = True) -> int:
     asked to keep the GIL (the control in lab step 1); pure Python always holds it.
     """
     lo, hi = check_range(lo, hi)
+    check_flag(release_gil, "release_gil")
     total = 0
     for i in range(lo, hi):
         total += i * i

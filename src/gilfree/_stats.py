@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, NamedTuple
 
-__all__ = ["BLOCK", "LANES", "Stats", "aligned_chunk_size", "merge_stats", "merge_two"]
+__all__ = ["BLOCK", "LANES", "Stats", "aligned_chunk_size", "canonical", "merge_stats", "merge_two"]
 
 #: Elements per leaf block (8 KiB of float64: small enough to stay in L1 for the second pass).
 BLOCK = 1024
@@ -56,6 +56,21 @@ class Stats(NamedTuple):
         return merge_two(self, other)
 
 
+_NAN = float("nan")
+
+
+def canonical(stats: Stats) -> Stats:
+    """The same statistics with every NaN replaced by the one canonical quiet NaN.
+
+    Which NaN bit pattern an operation yields (its sign, its payload) depends on operand order
+    and even on the interpreter's specialization state, so the twins agree bit for bit only
+    once NaN is made canonical. Both twins return results through this rule.
+    """
+    if all(v == v for v in stats[1:]):
+        return stats
+    return Stats(stats.count, *(v if v == v else _NAN for v in stats[1:]))
+
+
 def _min2(a: float, b: float) -> float:
     # NaN wins, so a NaN anywhere shows in the result as numpy's min would show it.
     if a != a:
@@ -86,7 +101,7 @@ def merge_two(a: Stats, b: Stats) -> Stats:
     frac_b = n_b / n
     mean = a.mean + delta * frac_b
     m2 = a.m2 + b.m2 + delta * delta * (n_a * frac_b)
-    return Stats(count, a.sum + b.sum, _min2(a.min, b.min), _max2(a.max, b.max), mean, m2)
+    return canonical(Stats(count, a.sum + b.sum, _min2(a.min, b.min), _max2(a.max, b.max), mean, m2))
 
 
 def merge_stats(parts: Iterable[Stats]) -> Stats:

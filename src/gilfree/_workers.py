@@ -80,3 +80,79 @@ def kernel_on_mmap(impl: str, name: str, path: str, offset: int, length: int, *a
 
 def file_size(path: str) -> int:
     return os.stat(path).st_size
+
+
+# One-argument and index-tagged forms of call_kernel, for the Pool APIs of lab steps 2 and 3.
+# ``Pool.map``/``imap``/``imap_unordered`` hand each task ONE argument, ``starmap`` unpacks a
+# tuple into several; the tag lets results that arrive in completion order be put back in place.
+
+def call_packed(task: tuple) -> Any:
+    """``call_kernel(*task)`` with ``task = (impl, kernel, *args)``: one argument per task."""
+    if not isinstance(task, tuple):
+        raise TypeError(f"task must be a tuple (impl, kernel, *args), not {type(task).__name__}")
+    return call_kernel(*task)
+
+
+def indexed_call(index: int, impl: str, name: str, *args: Any) -> tuple[int, Any]:
+    """``(index, call_kernel(impl, name, *args))``: a result that names the task it answers."""
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise TypeError(f"index must be an int, not {type(index).__name__}")
+    return index, call_kernel(impl, name, *args)
+
+
+def indexed_packed(task: tuple) -> tuple[int, Any]:
+    """``indexed_call(*task)`` with ``task = (index, impl, kernel, *args)``: one argument per task."""
+    if not isinstance(task, tuple):
+        raise TypeError(f"task must be a tuple (index, impl, kernel, *args), not {type(task).__name__}")
+    return indexed_call(*task)
+
+
+__all__ += ["call_packed", "indexed_call", "indexed_packed"]
+
+
+def kernel_on_shared_pair(impl: str, name: str, src: SharedArrayHandle, dst: SharedArrayHandle,
+                          start: int, stop: int, *args: Any) -> Any:
+    """Attach two shared arrays and run ``kernel(src[start:stop], dst[start:stop], *args)``.
+
+    For kernels that read one array and write the matching region of another (``filter_greater``
+    in the lab's pipeline): each chunk owns its region of ``dst``, so chunks never collide.
+    """
+    with SharedArray.attach(src) as a, SharedArray.attach(dst) as b:
+        x = a.array.reshape(-1)[start:stop]
+        y = b.array.reshape(-1)[start:stop]
+        try:
+            return kernel(impl, name)(x, y, *args)
+        finally:
+            del x, y
+
+
+__all__ += ["kernel_on_shared_pair"]
+
+
+# Consumers for lab step 6: one message of bytes reaches a worker process either through a
+# memory-mapped channel file (read in place) or through a multiprocessing Pipe (copied).
+
+def checksum_from_channel(impl: str, path: str, sequence: int, timeout: float) -> Any:
+    """Wait for message ``sequence`` of the mmap channel ``path`` and checksum its payload in place.
+
+    The header is validated (:mod:`gilfree.mmapipc`); waiting stops with TimeoutError after
+    ``timeout`` seconds, so a consumer never outlives a producer that failed.
+    """
+    from .mmapipc import receive
+
+    with receive(path, sequence, timeout=timeout) as (_, payload):
+        return kernel(impl, "checksum")(payload)
+
+
+def checksum_from_pipe(impl: str, conn: Any, timeout: float) -> Any:
+    """Receive one message of bytes on ``conn`` (a Connection), close it, checksum the bytes."""
+    try:
+        if not conn.poll(timeout):
+            raise TimeoutError(f"no message arrived on the pipe within {timeout} s")
+        data = conn.recv_bytes()
+    finally:
+        conn.close()
+    return kernel(impl, "checksum")(data)
+
+
+__all__ += ["checksum_from_channel", "checksum_from_pipe"]

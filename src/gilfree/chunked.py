@@ -5,19 +5,28 @@ and gathers the results *in chunk order*, so any order-sensitive aggregate (a fl
 tree merge of statistics) gives the same answer whichever worker finished first. If a task
 fails, the tasks not yet started are cancelled and the error is raised with the worker's
 traceback attached (``__cause__``) by the executor.
+
+``parallel_reduce`` is the three steps in one call; ``runs_in_process`` tells whether tasks may
+take array views (serial, threads) or need shared-memory handles (processes); ``compact_runs``
+joins the per-chunk output of a chunked filter into one contiguous result.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, Future
+import operator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
-from ._stats import aligned_chunk_size
-from .strategies import check_workers
+import numpy as np
 
-__all__ = ["array_chunks", "default_parts", "run_chunks", "split_range"]
+from ._stats import aligned_chunk_size
+from .strategies import SerialExecutor, check_workers
+
+__all__ = ["array_chunks", "compact_runs", "default_parts", "parallel_reduce", "run_chunks",
+           "runs_in_process", "split_range"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def default_parts(workers: int, per_worker: int = 4) -> int:
@@ -76,3 +85,61 @@ def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Seque
         for f in futures:
             f.cancel()
         raise
+
+
+def parallel_reduce(executor: Executor, fn: Callable[..., T], argsets: Iterable[Sequence[Any]],
+                    combine: Callable[[list[T]], R], *,
+                    on_result: Callable[[int, T], None] | None = None) -> R:
+    """The whole pattern in one call: ``combine(run_chunks(executor, fn, argsets))``.
+
+    ``combine`` receives the chunk results in chunk order (``sum``, ``merge_stats``,
+    ``combine_checksums``...), so an order-sensitive aggregate is reproducible. A reduction of
+    nothing has no answer that fits every ``combine``, so empty ``argsets`` raise ValueError.
+    """
+    if not callable(combine):
+        raise TypeError(f"combine must be callable, not {type(combine).__name__}")
+    argsets = list(argsets)
+    if not argsets:
+        raise ValueError("parallel_reduce needs at least one chunk of work")
+    return combine(run_chunks(executor, fn, argsets, on_result=on_result))
+
+
+def runs_in_process(executor: Executor) -> bool:
+    """True when ``executor`` runs tasks in this process (serial or threads).
+
+    Such tasks can take numpy views of the caller's arrays: nothing is pickled or copied. Tasks
+    on any other executor (worker processes, a cluster) need something they can open themselves,
+    such as a :class:`gilfree.shm.SharedArrayHandle`.
+    """
+    if not isinstance(executor, Executor):
+        raise TypeError(f"expected a concurrent.futures.Executor, not {type(executor).__name__}")
+    return isinstance(executor, (SerialExecutor, ThreadPoolExecutor))
+
+
+def compact_runs(array: Any, runs: Iterable[tuple[int, int]]) -> int:
+    """Slide runs of a 1-D array to its front, in order, and return how many elements they hold.
+
+    ``runs`` are ``(start, count)`` pairs in increasing, non-overlapping order: what chunked
+    filters leave behind when each chunk writes its survivors to the front of its own region.
+    Afterwards ``array[:total]`` holds the survivors exactly as one filter over the whole array
+    would have written them. The moves run in the calling thread, in order (a later run may
+    land where an earlier one started, so they cannot run in parallel in place).
+    """
+    if not isinstance(array, np.ndarray) or array.ndim != 1:
+        raise TypeError("compact_runs needs a 1-D numpy array")
+    total = 0
+    end = 0
+    for start, count in runs:
+        if isinstance(start, bool) or isinstance(count, bool):
+            raise TypeError("run starts and counts must be ints, not bools")
+        start, count = operator.index(start), operator.index(count)
+        if count < 0 or start < end or start + count > array.shape[0]:
+            raise ValueError(
+                f"run (start={start}, count={count}) is negative, overlaps the run before it or "
+                f"ends past the array's {array.shape[0]} elements; runs must be in increasing order"
+            )
+        if count and start != total:
+            array[total:total + count] = array[start:start + count]  # numpy copes with the overlap
+        total += count
+        end = start + count
+    return total

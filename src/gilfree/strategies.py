@@ -135,15 +135,15 @@ def stop_executor(executor: Executor, *, abort: bool) -> None:
     if isinstance(executor, PoolExecutor):
         executor.terminate()
         return
+    # Take the worker list first: shutdown() forgets it (Python 3.11 sets it to None).
+    processes = list((getattr(executor, "_processes", None) or {}).values())
     executor.shutdown(wait=False, cancel_futures=True)
-    if isinstance(executor, ProcessPoolExecutor):
-        processes = getattr(executor, "_processes", None) or {}
-        for proc in list(processes.values()):
-            if proc.is_alive():
-                proc.terminate()
-        for proc in list(processes.values()):
-            proc.join(timeout=5)
-        executor.shutdown(wait=True)
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in processes:
+        proc.join(timeout=5)
+    executor.shutdown(wait=True)
 
 
 @contextmanager

@@ -1,0 +1,136 @@
+"""Lab step 3 (map / starmap / imap / imap_unordered) at TINY size, and its order helpers."""
+
+import json
+import os
+import time
+
+import pytest
+
+from gilfree._select import available
+from gilfree._workers import indexed_call, indexed_packed
+from gilfree.lab import format_result, run_step
+from gilfree.lab._order import interleave_heavy_light, overtaken
+from gilfree.lab.step3_map_variants import APIS, SMALL, TITLE, UNEVEN, chunksizes, run
+
+
+def _shm_entries():
+    try:
+        names = os.listdir("/dev/shm")
+    except FileNotFoundError:  # pragma: no cover - not Linux
+        return set()
+    return {n for n in names if n.startswith("psm_") or "gilfree" in n}
+
+
+def _new_shm_entries(before):
+    """Entries that appeared since ``before`` and stay: a leak persists, while a segment that
+    another program on this machine holds for a moment goes away again within the wait."""
+    new = _shm_entries() - before
+    deadline = time.monotonic() + 3.0
+    while new and time.monotonic() < deadline:
+        time.sleep(0.1)
+        new &= _shm_entries()
+    return new
+
+
+@pytest.fixture(scope="module")
+def result():
+    before = _shm_entries()
+    calls = []
+    out = run_step(3, "tiny", progress=lambda done, total, label: calls.append((done, total, label)))
+    out.leaked = _new_shm_entries(before)
+    out.progress_calls = calls
+    return out
+
+
+def test_step_passes_and_leaves_nothing(result):
+    assert result.ok, [name for name, passed in result.checks.items() if not passed]
+    assert not result.leaked
+
+
+def test_progress_counts_up_to_its_total(result):
+    calls = result.progress_calls
+    assert calls and all(isinstance(label, str) and label for _, _, label in calls)
+    assert [done for done, _, _ in calls] == list(range(1, len(calls) + 1))
+    assert {total for _, total, _ in calls} == {len(calls)}
+
+
+def test_rows_cover_every_api_chunksize_workload_and_implementation(result):
+    sizes = result.params["chunksizes"]
+    assert sizes == {UNEVEN: [1, 2, 4], SMALL: chunksizes(result.params["small_tasks"], 2)}
+    seen = {(r.variant, r.implementation, r.extra.get("chunksize")) for r in result.rows}
+    for impl in available():
+        for workload in (UNEVEN, SMALL):
+            assert (f"{workload}: serial", impl, None) in seen
+            for api in APIS:
+                for cs in sizes[workload]:
+                    assert (f"{workload}: {api}", impl, cs) in seen
+    assert len(result.rows) == len(seen)
+
+
+def test_ordered_apis_keep_submission_order(result):
+    for row in result.rows:
+        if row.variant.endswith((": map", ": starmap", ": imap")):
+            assert row.extra["overtaken"] == 0
+    for entry in result.data["arrivals"]:
+        for order in entry["orders"]:
+            if entry["api"] != "imap_unordered":
+                assert order == list(range(len(order)))
+
+
+def test_json_round_trip_and_text(result):
+    doc = json.loads(json.dumps(result.to_dict(), default=str))
+    assert doc["step"] == 3 and doc["ok"] is True
+    text = format_result(result)
+    assert TITLE in text and "imap_unordered" in text
+    assert len(result.explanation) == 3
+
+
+def test_interleave_heavy_light():
+    assert interleave_heavy_light([]) == []
+    assert interleave_heavy_light([1]) == [1]
+    assert interleave_heavy_light([0, 1, 2, 3, 4]) == [4, 0, 3, 1, 2]
+    assert sorted(interleave_heavy_light(list(range(9)))) == list(range(9))
+
+
+def test_overtaken():
+    assert overtaken([]) == 0
+    assert overtaken([0, 1, 2]) == 0
+    assert overtaken([1, 0, 2]) == 1
+    assert overtaken([2, 3, 0, 1]) == 2
+    assert overtaken([3, 2, 1, 0]) == 3
+    with pytest.raises(TypeError):
+        overtaken([0, 1.0])
+    with pytest.raises(TypeError):
+        overtaken([True])
+
+
+def test_chunksizes():
+    assert chunksizes(16, 2) == [1, 3, 8]
+    assert chunksizes(2000, 2) == [1, 32, 1000]
+    assert chunksizes(3, 4) == [1]
+    with pytest.raises(ValueError):
+        chunksizes(10, 0)
+
+
+@pytest.mark.parametrize("name", available())
+def test_indexed_calls(name):
+    assert indexed_call(7, name, "count_primes", 0, 10) == (7, 4)
+    hits = indexed_call(0, name, "monte_carlo_hits", 0, 4, 1)[1]
+    assert indexed_packed((3, name, "monte_carlo_hits", 0, 4, 1)) == (3, hits)
+    with pytest.raises(TypeError):
+        indexed_call("7", name, "count_primes", 0, 10)
+    with pytest.raises(TypeError):
+        indexed_call(True, name, "count_primes", 0, 10)
+    with pytest.raises(TypeError):
+        indexed_packed([0, name, "count_primes", 0, 10])
+    with pytest.raises(ValueError):
+        indexed_packed((0, name, "count_primes", 10, 0))
+
+
+def test_bad_parameters():
+    with pytest.raises(ValueError):
+        run(n=10, tasks=0, workers=2, repeats=1)
+    with pytest.raises(ValueError):
+        run(n=5, tasks=8, workers=2, repeats=1)
+    with pytest.raises(ValueError):
+        run(n=100, tasks=4, small_tasks=0, workers=2, repeats=1)

@@ -1,0 +1,120 @@
+"""Lab step 4 (ProcessPoolExecutor + as_completed) at TINY size, and its helpers."""
+
+import json
+import os
+import time
+
+import pytest
+
+from gilfree._select import available
+from gilfree.lab import format_result, run_step
+from gilfree.lab.step4_as_completed import (AS_COMPLETED, IN_ORDER, ONE_FAILS, SERIAL, TITLE, gather,
+                                            growing_ranges, run)
+from gilfree.strategies import open_executor
+
+
+def _shm_entries():
+    try:
+        names = os.listdir("/dev/shm")
+    except FileNotFoundError:  # pragma: no cover - not Linux
+        return set()
+    return {n for n in names if n.startswith("psm_") or "gilfree" in n}
+
+
+def _new_shm_entries(before):
+    """Entries that appeared since ``before`` and stay: a leak persists, while a segment that
+    another program on this machine holds for a moment goes away again within the wait."""
+    new = _shm_entries() - before
+    deadline = time.monotonic() + 3.0
+    while new and time.monotonic() < deadline:
+        time.sleep(0.1)
+        new &= _shm_entries()
+    return new
+
+
+@pytest.fixture(scope="module")
+def result():
+    before = _shm_entries()
+    calls = []
+    out = run_step(4, "tiny", progress=lambda done, total, label: calls.append((done, total, label)))
+    out.leaked = _new_shm_entries(before)
+    out.progress_calls = calls
+    return out
+
+
+def test_step_passes_and_leaves_nothing(result):
+    assert result.ok, [name for name, passed in result.checks.items() if not passed]
+    assert not result.leaked
+
+
+def test_progress_counts_up_to_its_total(result):
+    calls = result.progress_calls
+    assert calls and all(isinstance(label, str) and label for _, _, label in calls)
+    assert [done for done, _, _ in calls] == list(range(1, len(calls) + 1))
+    assert {total for _, total, _ in calls} == {len(calls)}
+
+
+def test_rows_cover_every_variant_and_implementation(result):
+    seen = {(r.variant, r.implementation) for r in result.rows}
+    assert seen == {(kind, impl) for kind in (SERIAL, AS_COMPLETED, IN_ORDER, ONE_FAILS) for impl in available()}
+    for row in result.rows:
+        assert row.extra["failed"] == (1 if row.variant == ONE_FAILS else 0)
+        assert sorted(map(int, row.extra["arrival"].split())) == list(range(result.params["tasks"]))
+        if row.variant in (SERIAL, IN_ORDER):
+            assert row.extra["overtaken"] == 0
+
+
+def test_failure_is_reported_and_the_rest_add_up(result):
+    bad = result.params["fail"]
+    for impl, ref in result.data["reference"].items():
+        runs = [r for r in result.data["runs"] if r["implementation"] == impl and r["variant"] == ONE_FAILS]
+        assert runs
+        for entry in runs:
+            failed = [a for a in entry["arrivals"] if a["error"] is not None]
+            assert [a["task"] for a in failed] == [bad]
+            assert failed[0]["error_type"] == "ValueError" and "reversed" in failed[0]["error"]
+            assert sum(a["result"] for a in entry["arrivals"] if a["error"] is None) == sum(ref) - ref[bad]
+
+
+def test_json_round_trip_and_text(result):
+    doc = json.loads(json.dumps(result.to_dict(), default=str))
+    assert doc["step"] == 4 and doc["ok"] is True
+    text = format_result(result)
+    assert TITLE in text and "ValueError" in text and "as_completed" in text
+    assert len(result.explanation) == 3
+
+
+def test_growing_ranges():
+    ranges = growing_ranges(100, 4)
+    assert ranges[0][0] == 0 and ranges[-1][1] == 100
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    widths = [hi - lo for lo, hi in ranges]
+    assert widths == sorted(widths) and widths[0] < widths[-1]
+    assert growing_ranges(1, 1) == [(0, 1)]
+    with pytest.raises(ValueError):
+        growing_ranges(5, 4)
+    with pytest.raises(ValueError):
+        growing_ranges(10, 0)
+    with pytest.raises(TypeError):
+        growing_ranges(10.0, 2)
+
+
+@pytest.mark.parametrize("name", available())
+def test_gather_keeps_going_past_a_failure(name):
+    jobs = [(name, "count_primes", 0, 100), (name, "count_primes", 50, 10), (name, "count_primes", 100, 200)]
+    with open_executor("serial") as executor:
+        arrivals, first = gather(executor, jobs)
+    assert first >= 0
+    by_task = {a.task: a for a in arrivals}
+    assert by_task[0].result == 25 and by_task[2].result == 21
+    assert by_task[1].result is None and by_task[1].error_type == "ValueError"
+    assert (by_task[1].lo, by_task[1].hi) == (50, 10)
+
+
+def test_bad_parameters():
+    with pytest.raises(ValueError):
+        run(n=100, tasks=1, workers=2, repeats=1)
+    with pytest.raises(ValueError):
+        run(n=100, tasks=4, fail=4, workers=2, repeats=1)
+    with pytest.raises(ValueError):
+        run(n=5, tasks=4, workers=2, repeats=1)

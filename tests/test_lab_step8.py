@@ -1,0 +1,188 @@
+"""Lab step 8 (the pipeline over shared memory) at TINY size: results, cleanup on every exit."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+import time
+
+import numpy as np
+import pytest
+
+from gilfree._select import available
+from gilfree._workers import kernel_on_shared_pair
+from gilfree.chunked import array_chunks
+from gilfree.lab import format_result, run_step
+from gilfree.lab import step8_pipeline as step8
+from gilfree.shm import SharedArray
+from gilfree.strategies import open_executor
+
+
+def _children_gone(deadline_s: float = 10.0) -> bool:
+    """True once no worker process of this test is left (polled: see the note below)."""
+    stop = time.monotonic() + deadline_s
+    while multiprocessing.active_children():
+        if time.monotonic() > stop:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _shm_entries() -> set[str]:
+    if not os.path.isdir("/dev/shm"):
+        return set()
+    return {name for name in os.listdir("/dev/shm") if name.startswith("psm_") or "gilfree" in name}
+
+
+@pytest.fixture
+def no_shm_leak(monkeypatch):
+    """Fail if a segment this test created is still in /dev/shm when it ends.
+
+    Other people's runs create and remove ``psm_`` segments on the same machine at the same
+    time, so the before/after listing is narrowed to the names this process created (every
+    SharedArray segment goes through ``SharedArray.create``).
+    """
+    created: list[str] = []
+    original = SharedArray.create.__func__
+
+    def spy(cls, *args, **kwargs):
+        shared = original(cls, *args, **kwargs)
+        created.append(shared.handle.name.lstrip("/"))
+        return shared
+
+    monkeypatch.setattr(SharedArray, "create", classmethod(spy))
+    before = _shm_entries()
+    yield created
+    assert (_shm_entries() - before) & set(created) == set()
+    # After an abort, strategies.stop_executor should have terminated the workers already; it
+    # currently lets a ProcessPoolExecutor's workers finish their task first (it reads
+    # ``_processes`` after ``shutdown`` cleared it), so wait for them instead of failing at once.
+    assert _children_gone()
+
+
+def test_step8_tiny_matches_the_reference_on_every_strategy(no_shm_leak):
+    result = run_step(8, "tiny")
+    assert len(no_shm_leak) == 2 * len(available())  # records and filter output, per implementation
+    assert result.ok, [name for name, passed in result.checks.items() if not passed]
+    assert result.step == 8 and result.title == step8.TITLE
+    impls = set(available())
+    assert {r.implementation for r in result.rows} == impls
+    pipeline = {(r.implementation, r.strategy) for r in result.rows if r.variant == "pipeline"}
+    assert pipeline == {(i, s) for i in impls for s in step8.STRATEGIES}
+    staged = "c-extension" if "c-extension" in impls else "pure-python"
+    stages = {(r.variant, r.strategy) for r in result.rows if r.variant != "pipeline"}
+    assert stages == {(f"{n} {stage}", s) for n, stage in enumerate(step8.STAGES, 1)
+                      for s in step8.STRATEGIES}
+    assert {r.implementation for r in result.rows if r.variant != "pipeline"} == {staged}
+    for row in result.rows:
+        if row.variant == "pipeline":
+            assert row.extra["records"] == (result.params["records"] if row.implementation == "c-extension"
+                                            else result.params["pure_records"])
+            assert row.extra["Mrec/s"] > 0 and row.extra["MB/s"] > 0
+    assert any("checksum" in check for check in result.checks)
+    doc = json.loads(json.dumps(result.to_dict(), default=str))
+    assert doc["ok"] is True
+    assert set(doc["data"]["stages"]) == {f"{i} | {s}" for i in impls for s in step8.STRATEGIES}
+    out = format_result(result)
+    assert step8.TITLE in out and "FAILED" not in out
+
+
+def test_step8_reports_progress_for_every_stage():
+    seen = []
+    run_step(8, "tiny", progress=lambda done, total, label: seen.append((done, total, label)))
+    totals = {total for _, total, _ in seen}
+    assert len(totals) == 1
+    assert [d for d, _, _ in seen] == list(range(1, len(seen) + 1))
+    assert seen[-1][0] == seen[-1][1]
+    for stage in step8.STAGES:
+        for strategy in step8.STRATEGIES:
+            assert any(label.endswith(f"{strategy}: {stage}") for _, _, label in seen)
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_step8_cleans_up_when_a_stage_fails_midway(monkeypatch, error, no_shm_leak):
+    """The error strikes in the processes strategy's transform, after its first chunk came back
+    and while the other chunks are still queued or running in the workers."""
+    original = step8._transform
+    struck = []
+
+    def failing(job):
+        if job.in_process:
+            return original(job)
+
+        def tick(stage):
+            job.tick(stage)
+            struck.append(stage)
+            raise error("stop here")
+
+        return original(dataclasses.replace(job, tick=tick))
+
+    monkeypatch.setattr(step8, "_transform", failing)
+    with pytest.raises(error, match="stop here"):
+        run_step(8, "tiny")
+    assert struck == ["transform"]
+    assert no_shm_leak  # segments existed, and the fixture checks that none is left
+
+
+def test_step8_cleans_up_when_a_worker_task_fails(monkeypatch, no_shm_leak):
+    original = step8._transform
+
+    def broken(job):
+        if job.in_process:
+            return original(job)
+        return step8._each_chunk(job, "transform", "no_such_kernel", (job.data,),
+                                 array_chunks(job.n, job.parts))
+
+    monkeypatch.setattr(step8, "_transform", broken)
+    with pytest.raises(ValueError, match="no kernel named 'no_such_kernel'"):
+        run_step(8, "tiny")
+
+
+@pytest.mark.parametrize("bad, error", [
+    ({"records": 0}, ValueError),
+    ({"rounds": 0}, ValueError),
+    ({"threshold": "0.5"}, TypeError),
+    ({"per_worker": 2.0}, TypeError),
+    ({"workers": 0}, ValueError),
+])
+def test_step8_refuses_bad_parameters(bad, error, no_shm_leak):
+    with pytest.raises(error):
+        step8.run(**{**step8.TINY, **bad})
+
+
+@pytest.mark.parametrize("threshold, n", [(-1.0, 3000), (0.5, 5000), (0.9, 1025), (2.0, 4100)])
+@pytest.mark.parametrize("strategy", ["serial", "threads"])
+def test_chunked_pipeline_equals_one_pass_at_the_edges(impl, strategy, threshold, n, no_shm_leak):
+    """Everything kept, nothing kept, sizes off the block grid: chunked equals one pass."""
+    with SharedArray.create(n) as data, SharedArray.create(n) as out:
+        want = step8._one_pass(impl, data, out, n, 5, 3, threshold, lambda stage: None)
+        want_kept = out.array[:want.kept].copy()
+        out.array[:] = -7.0
+        with open_executor(strategy, 2) as executor:
+            job = step8._Job(impl.name, executor, data, out, n, 3, 5, 3, threshold, lambda stage: None)
+            got = step8._pipeline(job)
+        assert got.kept == want.kept
+        assert step8._stats_bits(got.stats) == step8._stats_bits(want.stats)
+        assert out.array[:got.kept].tobytes() == want_kept.tobytes()
+        assert (got.stats is None) == (got.kept == 0)
+        assert set(got.seconds) == set(step8.STAGES)
+
+
+def test_kernel_on_shared_pair_filters_a_region_into_the_same_region(impl, no_shm_leak):
+    x = np.linspace(0.0, 1.0, 4000)
+    with SharedArray.copy_of(x) as src, SharedArray.create(4000) as dst:
+        count = kernel_on_shared_pair(impl.name, "filter_greater", src.handle, dst.handle, 1000, 3000, 0.5)
+        region = x[1000:3000]
+        assert count == int((region > 0.5).sum())
+        assert dst.array[1000:1000 + count].tobytes() == region[region > 0.5].tobytes()
+        assert not dst.array[:1000].any() and not dst.array[1000 + count:].any()
+
+
+def test_kernel_on_shared_pair_refuses_what_is_not_a_handle(no_shm_leak):
+    with SharedArray.create(10) as a:
+        with pytest.raises(TypeError, match="SharedArrayHandle"):
+            kernel_on_shared_pair("pure-python", "filter_greater", a.handle, "psm_nothing", 0, 10, 0.5)
+        with pytest.raises(TypeError, match="SharedArrayHandle"):
+            kernel_on_shared_pair("pure-python", "filter_greater", a.array, a.handle, 0, 10, 0.5)
