@@ -1,6 +1,6 @@
 # gilfree in a container: the same two commands as the README, on a slim CPython image.
 #   docker build -t gilfree .
-#   docker run --rm gilfree                      # the side-by-side demo
+#   docker run --rm gilfree                      # the eight lab steps
 #   docker run --rm gilfree python -m pytest     # the test suite
 FROM python:3.12-slim
 
@@ -14,4 +14,4 @@ COPY . .
 RUN python -m pip install --no-cache-dir ".[test]" \
     && python -c "import gilfree, sys; sys.exit(gilfree.IMPLEMENTATION != 'c-extension')"
 
-CMD ["python", "-m", "gilfree", "demo"]
+CMD ["python", "-m", "gilfree", "lab"]

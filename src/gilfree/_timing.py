@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-import sys
 import sysconfig
 import threading
 import time

@@ -10,7 +10,8 @@ name            runs tasks on                                        the GIL
 ==============  ===================================================  =============================
 
 How data reaches the tasks (pickled arguments, a :class:`gilfree.shm.SharedArray` handle, a
-file offset into an ``mmap``) is the caller's choice of *arguments*; see :mod:`gilfree.transport`.
+file offset into an ``mmap``) is the caller's choice of *arguments*: the task functions in
+:mod:`gilfree._workers` take each of them.
 Lab steps and benchmarks open their executors here and never write a pool loop of their own.
 """
 
