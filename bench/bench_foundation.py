@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         print("The compiled kernels are not installed: nothing to compare.", file=sys.stderr)
         return 1
     pure, kern = impls[PURE_PYTHON], impls[C_EXTENSION]
-    n_pure, n_kern = 2_000_000, 50_000_000
+    n_pure, n_kern = 2_000_000, 400_000_000
     k = args.threads
     rows = []
 

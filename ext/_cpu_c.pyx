@@ -32,6 +32,11 @@ cdef uint64_t _TWO_POW_32 = 0x100000000ULL
 cdef uint64_t _SEGMENT = 0x80000000ULL
 
 
+cdef extern from "_sumsq.h" nogil:
+    uint64_t gilfree_sumsq_u64(uint32_t lo, uint32_t hi)
+    void gilfree_sumsq_halves(uint32_t lo, uint32_t hi, uint64_t *sum_lo, uint64_t *sum_hi)
+
+
 ctypedef struct u192:
     uint64_t w0
     uint64_t w1
@@ -62,13 +67,12 @@ cdef inline void _mul64(uint64_t a, uint64_t b, uint64_t *lo, uint64_t *hi) noex
 cdef void _sum_squares_narrow(uint64_t lo, uint64_t hi, u192 *acc) noexcept nogil:
     """Sum of squares for lo <= i < hi <= 2**28: the hot loop at the lab's sizes.
 
-    A 32 x 32 -> 64-bit multiply and one 64-bit add per term, which the compiler vectorizes
-    (the same loop as a plain int64 one). It stays exact by cutting the range into segments
+    A 32 x 32 -> 64-bit multiply and one 64-bit add per term, in SIMD lanes (``_sumsq.h``).
+    It stays exact by cutting the range into segments
     short enough that no segment's sum can pass 2**64: at most (2**64 - 1) // (last i)**2 terms
     (256 or more below 2**28); each segment's sum then joins the 192-bit total.
     """
-    cdef uint64_t seg_hi, seg_len, s
-    cdef uint32_t i, i_lo, i_hi
+    cdef uint64_t seg_hi, seg_len
     while lo < hi:
         seg_hi = lo + lo + 4096  # try to double the range; shortened below if it could overflow
         if seg_hi > hi:
@@ -77,12 +81,7 @@ cdef void _sum_squares_narrow(uint64_t lo, uint64_t hi, u192 *acc) noexcept nogi
             seg_len = 0xFFFFFFFFFFFFFFFFULL // ((seg_hi - 1) * (seg_hi - 1))
             if seg_hi - lo > seg_len:
                 seg_hi = lo + seg_len
-        s = 0
-        i_lo = <uint32_t>lo
-        i_hi = <uint32_t>seg_hi
-        for i in range(i_lo, i_hi):
-            s += <uint64_t>i * i
-        _add128(acc, s, 0)
+        _add128(acc, gilfree_sumsq_u64(<uint32_t>lo, <uint32_t>seg_hi), 0)
         lo = seg_hi
 
 
@@ -90,21 +89,18 @@ cdef void _sum_squares_small(uint64_t lo, uint64_t hi, u192 *acc) noexcept nogil
     """Sum of squares for 2**28 <= lo <= i < hi <= 2**32.
 
     Here a square still fits in 64 bits but too few fit in a 64-bit sum, so the low and high
-    32-bit halves of each square are summed separately: 2**31 terms cannot overflow either.
+    32-bit halves of each square are summed separately (``_sumsq.h``, in SIMD lanes): 2**31
+    terms cannot overflow either.
     """
-    cdef uint64_t seg_hi, a_lo, a_hi, x
-    cdef uint32_t i
+    cdef uint64_t seg_hi, a_lo, a_hi
     while lo < hi:
         seg_hi = hi if hi - lo <= _SEGMENT else lo + _SEGMENT
-        a_lo = 0
-        a_hi = 0
-        # i runs as uint32 over [lo, seg_hi - 1]; the count form avoids wrapping at 2**32.
-        i = <uint32_t>lo
-        for _ in range(seg_hi - lo):
-            x = <uint64_t>i * i
-            a_lo += x & _M32
-            a_hi += x >> 32
-            i += 1
+        # seg_hi may be 2**32 itself, which does not fit a uint32: take the last term apart.
+        if seg_hi == _TWO_POW_32:
+            gilfree_sumsq_halves(<uint32_t>lo, <uint32_t>(seg_hi - 1), &a_lo, &a_hi)
+            _add128(acc, 0xFFFFFFFE00000001ULL, 0)  # (2**32 - 1)**2
+        else:
+            gilfree_sumsq_halves(<uint32_t>lo, <uint32_t>seg_hi, &a_lo, &a_hi)
         _add128(acc, a_lo, 0)
         _add128(acc, a_hi << 32, a_hi >> 32)
         lo = seg_hi

@@ -124,6 +124,7 @@ static void gilfree_lanes_squares_base(const double *x, ptrdiff_t m, double mean
     && !defined(GILFREE_NO_AVX2)
 #define GILFREE_AVX2 1
 #include <immintrin.h>
+#include "_cpu_features.h"
 
 __attribute__((target("avx2"))) static void
 gilfree_lanes_sum_min_max_avx2(const double *x, ptrdiff_t m, double *sums, double *lows,
@@ -163,15 +164,6 @@ gilfree_lanes_squares_avx2(const double *x, ptrdiff_t m, double mean, double *sq
     }
 }
 
-static int gilfree_has_avx2(void)
-{
-    static int known = -1;  /* a benign race: every thread computes the same answer */
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-    return known;
-}
 #endif
 
 static void gilfree_lanes_sum_min_max(const double *x, ptrdiff_t m, double *sums, double *lows,

@@ -23,7 +23,7 @@ def _expected(n: int) -> int:
     return (n - 1) * n * (2 * n - 1) // 6
 
 
-def run(n: int = 2_000_000, workers: int | None = None, kernel_scale: int = 100, repeats: int = 3,
+def run(n: int = 2_000_000, workers: int | None = None, kernel_scale: int = 500, repeats: int = 3,
         progress: Progress = no_progress) -> StepResult:
     """Time ``workers`` calls of ``cpu_bound`` serially, in threads and in processes.
 
@@ -135,5 +135,5 @@ def _explain(rows: list[Row], k: int, gil: bool, has_c: bool) -> list[str]:
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
 DEFAULT: dict = {}
-QUICK = {"n": 500_000, "kernel_scale": 100, "repeats": 3}
+QUICK = {"n": 500_000, "kernel_scale": 500, "repeats": 3}
 TINY = {"n": 5_000, "kernel_scale": 10, "repeats": 1, "workers": 2}
