@@ -16,14 +16,10 @@ from .arrays import chunk_stats, fill_uniform, filter_greater, transform_inplace
 from .bytebuf import checksum
 from .cpu import count_primes, cpu_bound, monte_carlo_hits, monte_carlo_pi, sum_squares
 
-try:
-    from importlib.metadata import version as _version
-
-    __version__ = _version("gilfree")
-except Exception:  # pragma: no cover - a source tree that was never installed
-    __version__ = "0+unknown"
+from ._version import __version__
 
 __all__ = [
+    "__version__",
     "BLOCK",
     "IMPLEMENTATION",
     "Checksum",
