@@ -18,15 +18,26 @@ from __future__ import annotations
 
 import sys
 import threading
+import weakref
 from dataclasses import dataclass
 from multiprocessing import resource_tracker, shared_memory
 from typing import Any
 
 import numpy as np
 
+from ._checks import as_index
+
 __all__ = ["SharedArray", "SharedArrayHandle"]
 
 _REGISTER_LOCK = threading.Lock()
+
+
+def _close_mapping(shm: shared_memory.SharedMemory) -> None:
+    """Unmap a segment once nothing in this process can read it any more."""
+    try:
+        shm.close()
+    except BufferError:  # a buffer export is still alive: the mmap is freed with it
+        pass
 
 
 @dataclass(frozen=True)
@@ -66,11 +77,10 @@ def _open_untracked(name: str) -> shared_memory.SharedMemory:
 
 def _check_shape(shape: Any) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-        shape = (int(shape),)
-    try:
-        dims = tuple(int(d) for d in shape)
-    except TypeError:
-        raise TypeError(f"shape must be an int or a tuple of ints, not {type(shape).__name__}") from None
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"shape must be an int or a tuple of ints, not {type(shape).__name__}")
+    dims = tuple(as_index(d, "each dimension of shape") for d in shape)
     if not dims or any(d <= 0 for d in dims):
         raise ValueError(f"shape must have at least one dimension and only sizes >= 1, got {shape}")
     return dims
@@ -95,6 +105,11 @@ class SharedArray:
         self._array: np.ndarray | None = np.ndarray(shape, dtype=dtype, buffer=shm.buf)
         self.owner = owner
         self.handle = SharedArrayHandle(shm.name, shape, dtype.str)
+        # numpy keeps no buffer export on shm.buf, so SharedMemory.close() would unmap the
+        # segment under any view still in use (a thread's kernel, say) and the next access would
+        # crash. The mapping is therefore closed only when the array and every view of it are
+        # gone: this finalizer runs at that moment (at once, if nothing else holds them).
+        self._unmap = weakref.finalize(self._array, _close_mapping, shm)
 
     @classmethod
     def create(cls, shape: Any, dtype: Any = np.float64) -> "SharedArray":
@@ -155,26 +170,23 @@ class SharedArray:
         return self._shm is None
 
     def close(self) -> None:
-        """Unmap the segment here; the owner also unlinks it. Safe to call more than once.
+        """Release the segment here; the owner also unlinks it. Safe to call more than once.
 
-        Views of ``.array`` that are still alive keep the mapping from being released; the
-        segment is unlinked anyway (the owner's duty), and the memory is freed when they go.
+        The owner's unlink happens now, always: the name disappears from /dev/shm. The mapping
+        itself is closed as soon as no view of ``.array`` is left, which is at once unless some
+        code (another thread, a caller) still holds one: unmapping under it would crash.
         """
         shm, self._shm, self._array = self._shm, None, None
         if shm is None:
             return
         try:
-            shm.close()
-        except BufferError:
-            # Someone still holds a view of the array: leave the mapping to the garbage
-            # collector, but never skip the unlink below.
-            pass
-        finally:
             if self.owner:
                 try:
                     shm.unlink()
                 except FileNotFoundError:
                     pass
+        finally:
+            del shm  # the finalizer holds the segment until the last view is gone
 
     def __enter__(self) -> "SharedArray":
         return self

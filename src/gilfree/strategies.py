@@ -18,6 +18,7 @@ Lab steps and benchmarks open their executors here and never write a pool loop o
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -52,6 +53,16 @@ def check_workers(workers: object) -> int:
     return workers
 
 
+def _worker_ignores_sigint() -> None:
+    """Worker-process initializer: Ctrl-C is the parent's to handle.
+
+    A terminal's Ctrl-C reaches every process in the foreground group. Workers that died of it
+    on their own would leave the pool's queues half-written and its management thread waiting
+    forever; instead the parent catches KeyboardInterrupt once and stops them all in order.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class SerialExecutor(Executor):
     """Runs each task immediately in the calling thread: the reference every strategy must match."""
 
@@ -84,7 +95,7 @@ class PoolExecutor(Executor):
 
     def __init__(self, workers: int, mp_context: Any = None) -> None:
         ctx = mp_context or multiprocessing.get_context()
-        self.pool = ctx.Pool(processes=workers)
+        self.pool = ctx.Pool(processes=workers, initializer=_worker_ignores_sigint)
         self._lock = threading.Lock()
         self._shutdown = False
 
@@ -129,7 +140,15 @@ def _mp_context(start_method: str | None) -> Any:
 
 
 def stop_executor(executor: Executor, *, abort: bool) -> None:
-    """Shut an executor down; with ``abort`` (an error or Ctrl-C), stop its workers at once."""
+    """Shut an executor down; with ``abort`` (an error or Ctrl-C), drop the work not yet started.
+
+    On abort, tasks not yet started are cancelled and the running ones are allowed to finish:
+    they are chunks, short by design, and a process worker stopped in the middle of sending its
+    result would leave ``ProcessPoolExecutor``'s result pipe half-written and its management
+    thread waiting forever (the interpreter would then hang at exit). A second Ctrl-C while
+    waiting stops process workers at once. A ``multiprocessing.Pool`` is terminated directly:
+    its ``terminate()`` is built for that.
+    """
     if not abort:
         executor.shutdown(wait=True)
         return
@@ -138,21 +157,23 @@ def stop_executor(executor: Executor, *, abort: bool) -> None:
         return
     # Take the worker list first: shutdown() forgets it (Python 3.11 sets it to None).
     processes = list((getattr(executor, "_processes", None) or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for proc in processes:
-        if proc.is_alive():
-            proc.terminate()
-    for proc in processes:
-        proc.join(timeout=5)
-    executor.shutdown(wait=True)
+    try:
+        executor.shutdown(wait=True, cancel_futures=True)
+    except KeyboardInterrupt:
+        for proc in processes:
+            if proc.is_alive():
+                proc.kill()
+        for proc in processes:
+            proc.join(timeout=5)
+        raise
 
 
 @contextmanager
 def open_executor(strategy: str, workers: int = 1, *, start_method: str | None = None) -> Iterator[Executor]:
     """An executor for ``strategy`` with ``workers`` workers, stopped when the block ends.
 
-    If the block raises (a task's exception, Ctrl-C), worker processes are stopped at once
-    instead of being waited for.
+    If the block raises (a task's exception, Ctrl-C), the tasks not yet started are dropped
+    (see :func:`stop_executor`). Worker processes ignore SIGINT: Ctrl-C is handled once, here.
     """
     workers = check_workers(workers)
     if strategy not in STRATEGIES:
@@ -165,7 +186,8 @@ def open_executor(strategy: str, workers: int = 1, *, start_method: str | None =
     elif strategy == "pool":
         executor = PoolExecutor(workers, ctx)
     else:
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                       initializer=_worker_ignores_sigint)
     try:
         yield executor
     except BaseException:
