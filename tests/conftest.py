@@ -63,3 +63,16 @@ def c_impl(request: pytest.FixtureRequest):
     if C_EXTENSION not in _IMPLEMENTATIONS:
         pytest.skip("the compiled kernels are not available here")
     return _IMPLEMENTATIONS[C_EXTENSION]
+
+
+@pytest.fixture
+def no_shm_leak():
+    """Fail the test if a shared-memory segment it created is still in /dev/shm at its end.
+
+    Yields the list of names created (see ``tests/_leaks.py``), for tests that expect some.
+    """
+    from _leaks import track_segments
+
+    with track_segments() as seen:
+        yield seen.created
+    assert not seen.left, f"segments left behind: {sorted(seen.left)}"

@@ -1,11 +1,10 @@
 """Lab step 3 (map / starmap / imap / imap_unordered) at TINY size, and its order helpers."""
 
 import json
-import os
-import time
 
 import pytest
 
+from _leaks import track_segments
 from gilfree._select import available
 from gilfree._workers import indexed_call, indexed_packed
 from gilfree.lab import format_result, run_step
@@ -13,31 +12,12 @@ from gilfree.lab._order import interleave_heavy_light, overtaken
 from gilfree.lab.step3_map_variants import APIS, SMALL, TITLE, UNEVEN, chunksizes, run
 
 
-def _shm_entries():
-    try:
-        names = os.listdir("/dev/shm")
-    except FileNotFoundError:  # pragma: no cover - not Linux
-        return set()
-    return {n for n in names if n.startswith("psm_") or "gilfree" in n}
-
-
-def _new_shm_entries(before):
-    """Entries that appeared since ``before`` and stay: a leak persists, while a segment that
-    another program on this machine holds for a moment goes away again within the wait."""
-    new = _shm_entries() - before
-    deadline = time.monotonic() + 3.0
-    while new and time.monotonic() < deadline:
-        time.sleep(0.1)
-        new &= _shm_entries()
-    return new
-
-
 @pytest.fixture(scope="module")
 def result():
-    before = _shm_entries()
     calls = []
-    out = run_step(3, "tiny", progress=lambda done, total, label: calls.append((done, total, label)))
-    out.leaked = _new_shm_entries(before)
+    with track_segments() as seen:
+        out = run_step(3, "tiny", progress=lambda done, total, label: calls.append((done, total, label)))
+    out.leaked = seen.left
     out.progress_calls = calls
     return out
 

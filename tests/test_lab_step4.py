@@ -1,11 +1,10 @@
 """Lab step 4 (ProcessPoolExecutor + as_completed) at TINY size, and its helpers."""
 
 import json
-import os
-import time
 
 import pytest
 
+from _leaks import track_segments
 from gilfree._select import available
 from gilfree.lab import format_result, run_step
 from gilfree.lab.step4_as_completed import (AS_COMPLETED, IN_ORDER, ONE_FAILS, SERIAL, TITLE, gather,
@@ -13,31 +12,12 @@ from gilfree.lab.step4_as_completed import (AS_COMPLETED, IN_ORDER, ONE_FAILS, S
 from gilfree.strategies import open_executor
 
 
-def _shm_entries():
-    try:
-        names = os.listdir("/dev/shm")
-    except FileNotFoundError:  # pragma: no cover - not Linux
-        return set()
-    return {n for n in names if n.startswith("psm_") or "gilfree" in n}
-
-
-def _new_shm_entries(before):
-    """Entries that appeared since ``before`` and stay: a leak persists, while a segment that
-    another program on this machine holds for a moment goes away again within the wait."""
-    new = _shm_entries() - before
-    deadline = time.monotonic() + 3.0
-    while new and time.monotonic() < deadline:
-        time.sleep(0.1)
-        new &= _shm_entries()
-    return new
-
-
 @pytest.fixture(scope="module")
 def result():
-    before = _shm_entries()
     calls = []
-    out = run_step(4, "tiny", progress=lambda done, total, label: calls.append((done, total, label)))
-    out.leaked = _new_shm_entries(before)
+    with track_segments() as seen:
+        out = run_step(4, "tiny", progress=lambda done, total, label: calls.append((done, total, label)))
+    out.leaked = seen.left
     out.progress_calls = calls
     return out
 

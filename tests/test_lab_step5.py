@@ -1,57 +1,21 @@
 """Lab step 5 (SharedMemory + numpy) at TINY size: exact, zero-copy, serializable, no leaks."""
 
 import json
-import os
-from contextlib import contextmanager
 
 import pytest
 
+from _leaks import track_segments
 from gilfree._select import available
 from gilfree.lab import format_result, run_step
 from gilfree.lab import step5_shared_memory as step5
-from gilfree.shm import SharedArray
-
-
-def _shm_entries():
-    try:
-        names = os.listdir("/dev/shm")
-    except FileNotFoundError:  # pragma: no cover - not Linux
-        return set()
-    return {n for n in names if n.startswith("psm_") or "gilfree" in n}
-
-
-@contextmanager
-def _segments_left_behind():
-    """Yield a set that, after the block, holds the new /dev/shm entries this process created.
-
-    Other programs on the machine may create segments meanwhile; only the names of segments
-    created here (recorded as ``SharedArray.create`` hands them out) count as ours.
-    """
-    created = []
-    original = SharedArray.create.__func__
-
-    def create(cls, *args, **kwargs):
-        shared = original(cls, *args, **kwargs)
-        created.append(shared.handle.name)
-        return shared
-
-    left: set = set()
-    before = _shm_entries()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(SharedArray, "create", classmethod(create))
-        try:
-            yield left
-        finally:
-            left.update((_shm_entries() - before) & set(created))
-            left.update(name for name in created if os.path.exists(os.path.join("/dev/shm", name)))
-            assert created, "the step created no shared memory at all"
 
 
 @pytest.fixture(scope="module")
 def result():
-    with _segments_left_behind() as left:
+    with track_segments() as seen:
         out = run_step(5, "tiny")
-    out.leaked = left
+    assert seen.created, "the step created no shared memory at all"
+    out.leaked = seen.left
     return out
 
 
@@ -99,11 +63,11 @@ def test_json_round_trip_and_text(result):
 
 
 def test_the_pool_strategy_gives_the_same_results():
-    with _segments_left_behind() as left:
+    with track_segments() as seen:
         out = run_step(5, "tiny", strategy="pool", repeats=1)
     assert out.ok, [name for name, passed in out.checks.items() if not passed]
     assert {r.strategy for r in out.rows if r.variant in (step5.SHARED, step5.PICKLED)} == {"pool"}
-    assert not left
+    assert seen.created and not seen.left
 
 
 def test_a_failure_midway_still_unlinks_every_segment(monkeypatch):
@@ -111,10 +75,10 @@ def test_a_failure_midway_still_unlinks_every_segment(monkeypatch):
         raise RuntimeError("interrupted on purpose")
 
     monkeypatch.setattr(step5, "interleaved", boom)
-    with _segments_left_behind() as left:
+    with track_segments() as seen:
         with pytest.raises(RuntimeError, match="on purpose"):
             run_step(5, "tiny")
-    assert not left
+    assert seen.created and not seen.left
 
 
 @pytest.mark.parametrize("kwargs, error", [

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _leaks import track_segments
 from gilfree._select import available
 from gilfree._workers import checksum_from_channel, checksum_from_pipe
 from gilfree.lab import format_result, run_step
@@ -31,16 +32,7 @@ from gilfree.mmapipc import (
     write_file,
     write_message,
 )
-from gilfree.shm import SharedArray
 from gilfree.strategies import open_executor
-
-
-def _shm_entries():
-    try:
-        names = os.listdir("/dev/shm")
-    except FileNotFoundError:  # pragma: no cover - not Linux
-        return set()
-    return {n for n in names if n.startswith("psm_") or "gilfree" in n}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -49,20 +41,10 @@ def _shm_entries():
 
 @pytest.fixture(scope="module")
 def result():
-    created = []
-    original = SharedArray.create.__func__
-
-    def create(cls, *args, **kwargs):  # step 6 should never get here: it shares files, not segments
-        shared = original(cls, *args, **kwargs)
-        created.append(shared.handle.name)
-        return shared
-
-    before = _shm_entries()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(SharedArray, "create", classmethod(create))
+    with track_segments() as seen:  # step 6 shares files, not segments: it should create none
         out = run_step(6, "tiny")
-    out.leaked = (_shm_entries() - before) & set(created)
-    out.created_segments = created
+    out.leaked = seen.left
+    out.created_segments = seen.created
     return out
 
 

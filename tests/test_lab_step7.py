@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
@@ -17,36 +16,7 @@ from gilfree.chunked import (array_chunks, compact_runs, parallel_reduce, run_ch
                               split_range)
 from gilfree.lab import format_result, run_step
 from gilfree.lab import step7_chunked as step7
-from gilfree.shm import SharedArray
 from gilfree.strategies import SerialExecutor, open_executor
-
-
-def _shm_entries() -> set[str]:
-    if not os.path.isdir("/dev/shm"):
-        return set()
-    return {name for name in os.listdir("/dev/shm") if name.startswith("psm_") or "gilfree" in name}
-
-
-@pytest.fixture
-def no_shm_leak(monkeypatch):
-    """Fail if a segment this test created is still in /dev/shm when it ends.
-
-    Other people's runs create and remove ``psm_`` segments on the same machine at the same
-    time, so the before/after listing is narrowed to the names this process created (every
-    SharedArray segment goes through ``SharedArray.create``).
-    """
-    created: list[str] = []
-    original = SharedArray.create.__func__
-
-    def spy(cls, *args, **kwargs):
-        shared = original(cls, *args, **kwargs)
-        created.append(shared.handle.name.lstrip("/"))
-        return shared
-
-    monkeypatch.setattr(SharedArray, "create", classmethod(spy))
-    before = _shm_entries()
-    yield created
-    assert (_shm_entries() - before) & set(created) == set()
 
 
 def test_step7_tiny_covers_every_workload_strategy_and_implementation(no_shm_leak):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
-import os
 import time
 
 import numpy as np
@@ -30,41 +29,16 @@ def _children_gone(deadline_s: float = 10.0) -> bool:
     return True
 
 
-def _shm_entries() -> set[str]:
-    if not os.path.isdir("/dev/shm"):
-        return set()
-    return {name for name in os.listdir("/dev/shm") if name.startswith("psm_") or "gilfree" in name}
-
-
 @pytest.fixture
-def no_shm_leak(monkeypatch):
-    """Fail if a segment this test created is still in /dev/shm when it ends.
-
-    Other people's runs create and remove ``psm_`` segments on the same machine at the same
-    time, so the before/after listing is narrowed to the names this process created (every
-    SharedArray segment goes through ``SharedArray.create``).
-    """
-    created: list[str] = []
-    original = SharedArray.create.__func__
-
-    def spy(cls, *args, **kwargs):
-        shared = original(cls, *args, **kwargs)
-        created.append(shared.handle.name.lstrip("/"))
-        return shared
-
-    monkeypatch.setattr(SharedArray, "create", classmethod(spy))
-    before = _shm_entries()
-    yield created
-    assert (_shm_entries() - before) & set(created) == set()
-    # After an abort, strategies.stop_executor should have terminated the workers already; it
-    # currently lets a ProcessPoolExecutor's workers finish their task first (it reads
-    # ``_processes`` after ``shutdown`` cleared it), so wait for them instead of failing at once.
+def no_leak(no_shm_leak):
+    """No segment left (the shared ``no_shm_leak``), and no worker process left either."""
+    yield no_shm_leak
     assert _children_gone()
 
 
-def test_step8_tiny_matches_the_reference_on_every_strategy(no_shm_leak):
+def test_step8_tiny_matches_the_reference_on_every_strategy(no_leak):
     result = run_step(8, "tiny")
-    assert len(no_shm_leak) == 2 * len(available())  # records and filter output, per implementation
+    assert len(no_leak) == 2 * len(available())  # records and filter output, per implementation
     assert result.ok, [name for name, passed in result.checks.items() if not passed]
     assert result.step == 8 and result.title == step8.TITLE
     impls = set(available())
@@ -102,7 +76,7 @@ def test_step8_reports_progress_for_every_stage():
 
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
-def test_step8_cleans_up_when_a_stage_fails_midway(monkeypatch, error, no_shm_leak):
+def test_step8_cleans_up_when_a_stage_fails_midway(monkeypatch, error, no_leak):
     """The error strikes in the processes strategy's transform, after its first chunk came back
     and while the other chunks are still queued or running in the workers."""
     original = step8._transform
@@ -123,10 +97,10 @@ def test_step8_cleans_up_when_a_stage_fails_midway(monkeypatch, error, no_shm_le
     with pytest.raises(error, match="stop here"):
         run_step(8, "tiny")
     assert struck == ["transform"]
-    assert no_shm_leak  # segments existed, and the fixture checks that none is left
+    assert no_leak  # segments existed, and the fixture checks that none is left
 
 
-def test_step8_cleans_up_when_a_worker_task_fails(monkeypatch, no_shm_leak):
+def test_step8_cleans_up_when_a_worker_task_fails(monkeypatch, no_leak):
     original = step8._transform
 
     def broken(job):
@@ -147,14 +121,14 @@ def test_step8_cleans_up_when_a_worker_task_fails(monkeypatch, no_shm_leak):
     ({"per_worker": 2.0}, TypeError),
     ({"workers": 0}, ValueError),
 ])
-def test_step8_refuses_bad_parameters(bad, error, no_shm_leak):
+def test_step8_refuses_bad_parameters(bad, error, no_leak):
     with pytest.raises(error):
         step8.run(**{**step8.TINY, **bad})
 
 
 @pytest.mark.parametrize("threshold, n", [(-1.0, 3000), (0.5, 5000), (0.9, 1025), (2.0, 4100)])
 @pytest.mark.parametrize("strategy", ["serial", "threads"])
-def test_chunked_pipeline_equals_one_pass_at_the_edges(impl, strategy, threshold, n, no_shm_leak):
+def test_chunked_pipeline_equals_one_pass_at_the_edges(impl, strategy, threshold, n, no_leak):
     """Everything kept, nothing kept, sizes off the block grid: chunked equals one pass."""
     with SharedArray.create(n) as data, SharedArray.create(n) as out:
         want = step8._one_pass(impl, data, out, n, 5, 3, threshold, lambda stage: None)
@@ -170,7 +144,7 @@ def test_chunked_pipeline_equals_one_pass_at_the_edges(impl, strategy, threshold
         assert set(got.seconds) == set(step8.STAGES)
 
 
-def test_kernel_on_shared_pair_filters_a_region_into_the_same_region(impl, no_shm_leak):
+def test_kernel_on_shared_pair_filters_a_region_into_the_same_region(impl, no_leak):
     x = np.linspace(0.0, 1.0, 4000)
     with SharedArray.copy_of(x) as src, SharedArray.create(4000) as dst:
         count = kernel_on_shared_pair(impl.name, "filter_greater", src.handle, dst.handle, 1000, 3000, 0.5)
@@ -180,7 +154,7 @@ def test_kernel_on_shared_pair_filters_a_region_into_the_same_region(impl, no_sh
         assert not dst.array[:1000].any() and not dst.array[1000 + count:].any()
 
 
-def test_kernel_on_shared_pair_refuses_what_is_not_a_handle(no_shm_leak):
+def test_kernel_on_shared_pair_refuses_what_is_not_a_handle(no_leak):
     with SharedArray.create(10) as a:
         with pytest.raises(TypeError, match="SharedArrayHandle"):
             kernel_on_shared_pair("pure-python", "filter_greater", a.handle, "psm_nothing", 0, 10, 0.5)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-__all__ = ["Timing", "environment", "interleaved", "run_in_threads", "usable_cores"]
+__all__ = ["Timing", "environment", "interleaved", "load_average", "run_in_threads", "usable_cores"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,14 @@ def run_in_threads(calls: Sequence[Callable[[], object]]) -> list[object]:
     return results
 
 
+def load_average() -> float | None:
+    """The 1-minute load average, where the OS reports one (None elsewhere)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def usable_cores() -> int:
     """Cores this process may run on (the affinity mask where the OS has one)."""
     if hasattr(os, "sched_getaffinity"):
@@ -133,4 +141,5 @@ def environment() -> dict[str, object]:
         "cores": os.cpu_count(),
         "usable_cores": usable_cores(),
         "memory_bytes": _memory_bytes(),
+        "load_average_1min": load_average(),
     }

@@ -28,7 +28,7 @@ import numpy as np
 from .. import fill_uniform, merge_stats
 from .._select import C_EXTENSION, PURE_PYTHON, implementations
 from .._stats import Stats
-from .._timing import environment, interleaved, usable_cores
+from .._timing import environment, interleaved, load_average, usable_cores
 from .._workers import call_kernel, kernel_on_array, kernel_on_shared
 from ..chunked import array_chunks, default_parts, run_chunks
 from ..shm import SharedArray, SharedArrayHandle
@@ -74,13 +74,6 @@ def _still_there(handle: SharedArrayHandle) -> bool:
         return False
     shared.close()
     return True
-
-
-def _load_average() -> float | None:
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return None
 
 
 def _pickled_size(obj: object) -> int:
@@ -207,7 +200,7 @@ def run(n: int = 8_000_000, rounds: int = 8, workers: int | None = None, pure_sc
         done[0] += 1
         progress(done[0], total, label)
 
-    load = _load_average()
+    load = load_average()
     before = _shm_entries()
     handles: list[SharedArrayHandle] = []
     checks: dict[str, bool] = {}

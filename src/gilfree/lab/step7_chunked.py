@@ -13,7 +13,6 @@ cost, to show what the chunk count buys and what it costs.
 
 from __future__ import annotations
 
-import os
 import struct
 from concurrent.futures import Executor
 from contextlib import ExitStack
@@ -23,12 +22,12 @@ import numpy as np
 
 from .._select import C_EXTENSION, PURE_PYTHON, implementations
 from .._stats import Stats, merge_stats
-from .._timing import environment, interleaved, usable_cores
+from .._timing import environment, interleaved, load_average, usable_cores
 from .._workers import call_kernel, kernel_on_array, kernel_on_shared
 from ..chunked import array_chunks, default_parts, parallel_reduce, runs_in_process, split_range
 from ..shm import SharedArray
 from ..strategies import check_workers, open_executor
-from ._result import Progress, Row, StepResult, no_progress
+from ._result import Progress, Row, StepResult, busy_machine_note, no_progress
 
 TITLE = "chunked processing: split, run in parallel, aggregate"
 
@@ -151,7 +150,7 @@ def run(squares_n: int = 2**28, stats_n: int = 2**24, samples: int = 2**26, prim
     many = k * many_per_worker
     sweep_parts = [k * p for p in SWEEP_PER_WORKER] + [many]
     stats_len = max(size("array stats", impl) for impl in impls)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load = load_average()
 
     with ExitStack() as stack:
         data = stack.enter_context(SharedArray.create(stats_len))
@@ -391,10 +390,9 @@ def _explain(rows: list[Row], k: int, has_c: bool, sweep_impl: str, stats_n: int
         text += (f"{many} small chunks took {_ms(even[many].seconds)}: no measurable cost per "
                  "extra task at this size.")
     lines.append(text)
-    if load is not None and load >= 0.5 * (cores or 1):
-        lines.append(
-            f"The 1-minute load average was {load:.1f} on {cores} usable cores as the step began "
-            "(earlier steps count too): busy cores leave the workers less room than an idle machine.")
+    note = busy_machine_note(load, cores)
+    if note:
+        lines.append(note)
     return lines
 
 

@@ -20,7 +20,6 @@ report records/s and MB/s so that the two compare.
 
 from __future__ import annotations
 
-import os
 import statistics
 import struct
 import time
@@ -32,12 +31,12 @@ from typing import Any, Callable
 from .._checksum import Checksum
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation, implementations
 from .._stats import Stats, merge_stats
-from .._timing import environment, interleaved, usable_cores
+from .._timing import environment, interleaved, load_average, usable_cores
 from .._workers import call_kernel, kernel_on_shared, kernel_on_shared_pair
 from ..chunked import array_chunks, compact_runs, default_parts, run_chunks, runs_in_process
 from ..shm import SharedArray
 from ..strategies import check_workers, open_executor
-from ._result import Progress, Row, StepResult, no_progress
+from ._result import Progress, Row, StepResult, busy_machine_note, no_progress
 
 TITLE = "capstone: a parallel data pipeline over shared memory"
 
@@ -222,7 +221,7 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
     impls = implementations()
     sizes = {impl: (records if impl == C_EXTENSION else pure_records) for impl in impls}
     parts = default_parts(k, per_worker)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load = load_average()
 
     chunk_count = {impl: len(array_chunks(n, parts)) for impl, n in sizes.items()}
     # Progress units: a chunked run ticks once per chunk of generate, transform and filter, and
@@ -447,10 +446,9 @@ def _explain(impls: dict, rows: list[Row], sizes: dict, k: int, load: float | No
             f"{ratio:.0f}x fewer than the compiled kernels. Against the same chunks run serially, its "
             f"threads ran at {thr:.2f}x ({_gil_note(thr, gil)}) "
             f"and its processes at {prc:.2f}x.")
-    if load is not None and load >= 0.5 * (cores or 1):
-        lines.append(
-            f"The 1-minute load average was {load:.1f} on {cores} usable cores as the step began "
-            "(earlier steps count too): busy cores leave the workers less room than an idle machine.")
+    note = busy_machine_note(load, cores)
+    if note:
+        lines.append(note)
     return lines
 
 
