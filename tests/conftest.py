@@ -36,33 +36,29 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(params=[PURE_PYTHON, C_EXTENSION], scope="session")
 def impl(request: pytest.FixtureRequest):
     """One implementation of every kernel (``impl.sum_squares``, ``impl.chunk_stats``, ...)."""
-    name = request.param
-    if name == C_EXTENSION:
-        if not _c_wanted(request.config):
-            pytest.skip("--no-c-extensions given")
-        if name not in _IMPLEMENTATIONS:
-            pytest.skip("the compiled kernels are not available here")
-    return _IMPLEMENTATIONS[name]
+    if request.param == C_EXTENSION:
+        return _compiled_or_skip(request.config)
+    return _IMPLEMENTATIONS[PURE_PYTHON]
+
+
+def _compiled_or_skip(config: pytest.Config):
+    if not _c_wanted(config):
+        pytest.skip("--no-c-extensions given")
+    if C_EXTENSION not in _IMPLEMENTATIONS:
+        pytest.skip("the compiled kernels are not available here")
+    return _IMPLEMENTATIONS[C_EXTENSION]
 
 
 @pytest.fixture(scope="session")
 def both(request: pytest.FixtureRequest):
     """The pair ``(pure, c)`` for tests that hold the twins equal; skipped without the C twin."""
-    if not _c_wanted(request.config):
-        pytest.skip("--no-c-extensions given")
-    if C_EXTENSION not in _IMPLEMENTATIONS:
-        pytest.skip("the compiled kernels are not available here")
-    return _IMPLEMENTATIONS[PURE_PYTHON], _IMPLEMENTATIONS[C_EXTENSION]
+    return _IMPLEMENTATIONS[PURE_PYTHON], _compiled_or_skip(request.config)
 
 
 @pytest.fixture(scope="session")
 def c_impl(request: pytest.FixtureRequest):
     """The compiled implementation alone (GIL tests, sizes the pure twin would take minutes on)."""
-    if not _c_wanted(request.config):
-        pytest.skip("--no-c-extensions given")
-    if C_EXTENSION not in _IMPLEMENTATIONS:
-        pytest.skip("the compiled kernels are not available here")
-    return _IMPLEMENTATIONS[C_EXTENSION]
+    return _compiled_or_skip(request.config)
 
 
 @pytest.fixture
