@@ -20,6 +20,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import threading
+import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -139,15 +140,19 @@ def _mp_context(start_method: str | None) -> Any:
     return multiprocessing.get_context(start_method)
 
 
-def stop_executor(executor: Executor, *, abort: bool) -> None:
+#: Seconds an aborted process pool gets to finish its running tasks before they are stopped.
+ABORT_GRACE_S = 2.0
+
+
+def stop_executor(executor: Executor, *, abort: bool, grace: float = ABORT_GRACE_S) -> None:
     """Shut an executor down; with ``abort`` (an error or Ctrl-C), drop the work not yet started.
 
-    On abort, tasks not yet started are cancelled and the running ones are allowed to finish:
-    they are chunks, short by design, and a process worker stopped in the middle of sending its
-    result would leave ``ProcessPoolExecutor``'s result pipe half-written and its management
-    thread waiting forever (the interpreter would then hang at exit). A second Ctrl-C while
-    waiting stops process workers at once. A ``multiprocessing.Pool`` is terminated directly:
-    its ``terminate()`` is built for that.
+    On abort, tasks not yet started are cancelled and running ones get ``grace`` seconds to
+    finish: they are chunks, short by design, and a worker process stopped while it sends its
+    result would leave ``ProcessPoolExecutor``'s result pipe half-written. A worker still busy
+    after the grace period (blocked waiting on something, say) is killed. A
+    ``multiprocessing.Pool`` is terminated at once: its ``terminate()`` is built for that.
+    Threads cannot be stopped from outside; their running tasks are waited for.
     """
     if not abort:
         executor.shutdown(wait=True)
@@ -155,17 +160,25 @@ def stop_executor(executor: Executor, *, abort: bool) -> None:
     if isinstance(executor, PoolExecutor):
         executor.terminate()
         return
+    if not isinstance(executor, ProcessPoolExecutor):
+        executor.shutdown(wait=True, cancel_futures=True)
+        return
     # Take the worker list first: shutdown() forgets it (Python 3.11 sets it to None).
     processes = list((getattr(executor, "_processes", None) or {}).values())
+    manager = getattr(executor, "_executor_manager_thread", None)
     try:
-        executor.shutdown(wait=True, cancel_futures=True)
-    except KeyboardInterrupt:
+        executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace
+        for proc in processes:
+            proc.join(timeout=max(0.0, deadline - time.monotonic()))
+    finally:  # also when a second Ctrl-C cuts the grace period short
         for proc in processes:
             if proc.is_alive():
                 proc.kill()
         for proc in processes:
             proc.join(timeout=5)
-        raise
+        if manager is not None:
+            manager.join(timeout=5)
 
 
 @contextmanager
