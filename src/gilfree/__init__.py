@@ -7,11 +7,10 @@ process; :func:`implementations` gives both, side by side.
 
 from __future__ import annotations
 
-import sys
-
 from ._checksum import Checksum, combine_checksums
 from ._select import IMPLEMENTATION, Implementation, implementations
 from ._stats import BLOCK, Stats, aligned_chunk_size, merge_stats
+from ._timing import gil_enabled
 from .arrays import chunk_stats, fill_uniform, filter_greater, transform_inplace
 from .bytebuf import checksum
 from .cpu import count_primes, cpu_bound, monte_carlo_hits, monte_carlo_pi, sum_squares
@@ -42,8 +41,3 @@ __all__ = [
     "transform_inplace",
 ]
 
-
-def gil_enabled() -> bool:
-    """Whether this interpreter runs with the GIL right now (always True before Python 3.13)."""
-    probe = getattr(sys, "_is_gil_enabled", None)
-    return True if probe is None else bool(probe())

@@ -43,15 +43,20 @@ def _import(unit: str, suffix: str) -> ModuleType:
     return importlib.import_module(f"gilfree._{unit}_{suffix}")
 
 
-def _choose() -> str:
+def _compiled_usable() -> bool:
+    """Whether the compiled kernels are wanted here and every one of them imports."""
     if extensions_disabled():
-        return PURE_PYTHON
+        return False
     try:
         for unit in UNITS:
             _import(unit, "c")
     except ImportError:
-        return PURE_PYTHON
-    return C_EXTENSION
+        return False
+    return True
+
+
+def _choose() -> str:
+    return C_EXTENSION if _compiled_usable() else PURE_PYTHON
 
 
 #: ``"c-extension"`` or ``"pure-python"``: what the public kernels in this process are.
@@ -70,14 +75,8 @@ def load(unit: str, implementation: str = IMPLEMENTATION) -> ModuleType:
 def available() -> tuple[str, ...]:
     """The implementations that can be used here: pure Python always, compiled when importable."""
     names = [PURE_PYTHON]
-    if not extensions_disabled():
-        try:
-            for unit in UNITS:
-                _import(unit, "c")
-        except ImportError:
-            pass
-        else:
-            names.append(C_EXTENSION)
+    if _compiled_usable():
+        names.append(C_EXTENSION)
     return tuple(names)
 
 

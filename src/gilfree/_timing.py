@@ -9,13 +9,22 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import sys
 import sysconfig
 import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-__all__ = ["Timing", "environment", "interleaved", "load_average", "run_in_threads", "usable_cores"]
+__all__ = [
+    "Timing",
+    "environment",
+    "gil_enabled",
+    "interleaved",
+    "load_average",
+    "run_in_threads",
+    "usable_cores",
+]
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,12 @@ def run_in_threads(calls: Sequence[Callable[[], object]]) -> list[object]:
     return results
 
 
+def gil_enabled() -> bool:
+    """Whether this interpreter runs with the GIL right now (always True before Python 3.13)."""
+    probe = getattr(sys, "_is_gil_enabled", None)
+    return True if probe is None else bool(probe())
+
+
 def load_average() -> float | None:
     """The 1-minute load average, where the OS reports one (None elsewhere)."""
     try:
@@ -120,7 +135,8 @@ def _memory_bytes() -> int | None:
 
 def environment() -> dict[str, object]:
     """What a result needs to be read correctly: machine, interpreter, GIL, implementation."""
-    from . import IMPLEMENTATION, __version__, gil_enabled
+    from ._select import IMPLEMENTATION
+    from ._version import __version__
 
     try:
         import numpy

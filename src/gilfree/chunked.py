@@ -14,7 +14,7 @@ joins the per-chunk output of a chunked filter into one contiguous result.
 from __future__ import annotations
 
 import operator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
@@ -76,8 +76,6 @@ def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Seque
     index = {f: i for i, f in enumerate(futures)}
     try:
         if on_result is not None:
-            from concurrent.futures import as_completed
-
             for future in as_completed(futures):
                 on_result(index[future], future.result())
         return [f.result() for f in futures]

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import fill_uniform, merge_stats
+from ..arrays import fill_uniform, merge_stats
 from .._select import C_EXTENSION, PURE_PYTHON, implementations
 from .._stats import Stats
 from .._timing import environment, interleaved, load_average, usable_cores

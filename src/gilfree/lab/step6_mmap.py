@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import fill_uniform, merge_stats
+from ..arrays import fill_uniform, merge_stats
 from .._checksum import Checksum
 from .._select import C_EXTENSION, PURE_PYTHON, implementations
 from .._stats import Stats
