@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import operator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from functools import partial
+from typing import Any, Callable, Iterable, MutableMapping, Sequence, TypeVar
 
 import numpy as np
 
@@ -66,13 +67,21 @@ def array_chunks(n: int, parts: int) -> list[tuple[int, int]]:
 
 
 def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Sequence[Any]],
-               *, on_result: Callable[[int, T], None] | None = None) -> list[T]:
+               *, on_result: Callable[[int, T], None] | None = None,
+               results: MutableMapping[int, T] | None = None) -> list[T]:
     """Submit ``fn(*args)`` for every argument set and return the results in submission order.
 
     ``on_result(index, result)`` is called as each task finishes (in completion order), for
     progress reports. On the first failure the remaining tasks are cancelled and it is raised.
+
+    ``results``, a dict of the caller's, receives ``results[index] = result`` the moment each
+    task completes, whatever happens next: after a task's exception, a dead worker or Ctrl-C
+    it still holds every result that was completed, so finished work is never lost.
     """
     futures: list[Future] = [executor.submit(fn, *args) for args in argsets]
+    if results is not None:
+        for i, future in enumerate(futures):
+            future.add_done_callback(partial(_keep, results, i))
     index = {f: i for i, f in enumerate(futures)}
     try:
         if on_result is not None:
@@ -83,6 +92,11 @@ def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Seque
         for f in futures:
             f.cancel()
         raise
+
+
+def _keep(results: MutableMapping[int, Any], index: int, future: Future) -> None:
+    if not future.cancelled() and future.exception() is None:
+        results[index] = future.result()
 
 
 def parallel_reduce(executor: Executor, fn: Callable[..., T], argsets: Iterable[Sequence[Any]],

@@ -106,9 +106,9 @@ def _bits(value: Any) -> Any:
 
 def _executor_workers(executor: Executor, fallback: int) -> int:
     """The worker count of a caller's executor where it can be read, else ``fallback``."""
-    value = getattr(executor, "_max_workers", None)  # ThreadPoolExecutor, ProcessPoolExecutor
+    value = getattr(executor, "workers", None)  # PoolExecutor, FailSafePool
     if value is None:
-        value = getattr(getattr(executor, "pool", None), "_processes", None)  # PoolExecutor
+        value = getattr(executor, "_max_workers", None)  # ThreadPoolExecutor, ProcessPoolExecutor
     return value if isinstance(value, int) and value > 0 else fallback
 
 

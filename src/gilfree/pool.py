@@ -1,0 +1,439 @@
+"""A process pool that fails fast, says why, and never hangs: ``FailSafePool``.
+
+The standard pools share one task queue and one result queue between all their workers. A
+worker that dies in the middle of a task, or while it writes its result, takes the task with it
+(``multiprocessing.Pool`` then waits forever) or leaves the shared queue in a state nobody can
+trust (``ProcessPoolExecutor`` declares the whole pool broken). ``FailSafePool`` gives every
+worker a pipe of its own and one task at a time, and watches each worker's process sentinel
+beside its pipe. So:
+
+* **A dead worker costs one task, and the error says why.** Its task fails with
+  :class:`~gilfree.errors.WorkerDied`, naming the signal or exit status and what usually causes
+  it (the out-of-memory killer, a segfault...); results already sent are kept; the worker is
+  replaced (except under the ``fork`` start method, see below) and the other tasks go on.
+* **Task exceptions arrive with the worker's traceback** (as ``__cause__``), including
+  ``SystemExit`` and ``KeyboardInterrupt`` raised inside a task, which kill a
+  ``multiprocessing.Pool`` worker and hang the pool.
+* **Optional per-task timeouts**: a task that runs longer than ``task_timeout`` seconds fails
+  with :class:`~gilfree.errors.TaskTimeout` and its worker is killed and replaced.
+* **Stopping is immediate and safe**: :meth:`FailSafePool.terminate` (used on errors and
+  Ctrl-C by :func:`gilfree.strategies.open_executor`) kills every worker at once; a worker
+  killed half-way through writing corrupts only its own pipe, which is thrown away with it.
+* Workers ignore SIGINT (Ctrl-C is the parent's to handle) and leave on their own when the
+  parent process is gone.
+
+With the ``fork`` start method the first workers are forked, but a replacement never is: the
+pool's dispatcher thread is running by then, and forking a process that has threads can copy a
+lock in its held state into the child (Python 3.12 warns about it). Replacements in a fork pool
+are started by ``forkserver`` (``spawn`` where there is none), so they import the task's module
+afresh, as every worker of a ``spawn`` pool does.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+import time
+import traceback
+from concurrent.futures import Executor, Future
+from multiprocessing.connection import Connection, wait
+from typing import Any, Callable
+
+from ._checks import check_count
+from .errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, oom_kill_count
+
+__all__ = ["FailSafePool"]
+
+_STOP = b""  # sent to an idle worker: leave the loop and exit
+_PARENT_CHECK_S = 1.0  # how often an idle worker checks that its parent is still alive
+
+
+def _describe_call(fn: Callable[..., Any]) -> str:
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    module = getattr(fn, "__module__", None)
+    return f"{module}.{name}()" if module else f"{name}()"
+
+
+def _worker_main(conn: Connection) -> None:
+    """A worker's whole life: take one task from ``conn``, run it, send the outcome back."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    parent_pid = os.getppid()
+    watch = [conn] + ([parent.sentinel] if parent is not None else [])
+    while True:
+        if not wait(watch, timeout=_PARENT_CHECK_S):
+            if os.getppid() != parent_pid:
+                return  # orphaned: nobody will read our results
+            continue
+        if not conn.poll():
+            return  # the parent's sentinel fired: it is gone
+        try:
+            payload = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        if payload == _STOP:
+            return
+        try:
+            fn, args, kwargs = pickle.loads(payload)
+            outcome: tuple = (True, fn(*args, **kwargs), None)
+        except BaseException as exc:  # every failure, SystemExit included, is the task's result
+            outcome = (False, exc, traceback.format_exc())
+        try:
+            message = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as exc:
+            what = "result" if outcome[0] else f"exception {type(outcome[1]).__name__}"
+            error = TypeError(f"the task's {what} could not be pickled to send it back: {exc!r}")
+            message = pickle.dumps((False, error, outcome[2] or traceback.format_exc()))
+        del outcome
+        try:
+            conn.send_bytes(message)
+        except (BrokenPipeError, OSError):
+            return
+
+
+class _Task:
+    __slots__ = ("future", "payload", "label", "deadline")
+
+    def __init__(self, future: Future, payload: bytes, label: str) -> None:
+        self.future = future
+        self.payload = payload
+        self.label = label
+        self.deadline: float | None = None
+
+
+class _Worker:
+    __slots__ = ("process", "conn", "task", "timed_out")
+
+    def __init__(self, process: Any, conn: Connection) -> None:
+        self.process = process
+        self.conn = conn
+        self.task: _Task | None = None
+        self.timed_out = False
+
+
+class FailSafePool(Executor):
+    """A ``concurrent.futures.Executor`` over ``workers`` processes that fails fast and says why.
+
+    ``mp_context`` picks the start method (``multiprocessing.get_context("spawn")``...; the
+    interpreter's default otherwise). ``task_timeout`` (seconds, optional) bounds every task.
+    Use it as a context manager, or call :meth:`shutdown`; :meth:`terminate` stops it at once.
+    """
+
+    def __init__(self, workers: int, *, mp_context: Any = None,
+                 task_timeout: float | None = None) -> None:
+        self.workers = check_count(workers, "workers")
+        self.task_timeout = _check_timeout(task_timeout)
+        self._ctx = mp_context or multiprocessing.get_context()
+        self.start_method = self._ctx.get_start_method()
+        # See the module docstring: never fork once the dispatcher thread exists.
+        self._replace_ctx = self._ctx if self.start_method != "fork" else multiprocessing.get_context(
+            "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
+        self._lock = threading.Lock()
+        self._queue: collections.deque[_Task] = collections.deque()
+        self._pool: dict[int, _Worker] = {}  # by process sentinel; owned by the dispatcher
+        self._shutdown = False
+        self._abort = False
+        self._broken: WorkerDied | None = None
+        self._last_death: WorkerDied | None = None
+        self._oom_before = oom_kill_count()
+        self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
+        try:
+            for _ in range(self.workers):
+                self._start_worker(self._ctx)
+        except BaseException:
+            for worker in self._pool.values():
+                worker.process.kill()
+                worker.process.join()
+            raise
+        self._thread = threading.Thread(target=self._dispatch, name="gilfree-failsafe-pool",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- the caller's side ----------------------------------------------------------------
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        if not callable(fn):
+            raise TypeError(f"submit needs a callable, not {type(fn).__name__}")
+        label = _describe_call(fn)
+        try:
+            payload = pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise TypeError(
+                f"cannot send {label} to a worker process: {exc}. Tasks and their arguments "
+                "must pickle: module-level functions, no lambdas or local functions"
+            ) from exc
+        future: Future = Future()
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot submit to a FailSafePool after shutdown")
+            if self._broken is not None:
+                raise self._broken
+            self._queue.append(_Task(future, payload, label))
+        self._wake()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop taking tasks; run the queued ones (or cancel them) and let the workers exit."""
+        with self._lock:
+            self._shutdown = True
+            if cancel_futures:
+                self._cancel_queued()
+        self._wake()
+        if wait:
+            self._thread.join()
+
+    def terminate(self) -> None:
+        """Stop now: cancel queued tasks, kill every worker, fail the running tasks.
+
+        Safe at any moment, since each worker has a pipe of its own. Running tasks fail with
+        :class:`~gilfree.errors.PoolStopped`; results already received stay in their futures.
+        """
+        with self._lock:
+            self._shutdown = True
+            self._abort = True
+            self._cancel_queued()
+            workers = list(self._pool.values())
+        for worker in workers:
+            _kill(worker.process)
+        self._wake()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=10)
+
+    @property
+    def processes(self) -> list[Any]:
+        """The live worker processes (a snapshot)."""
+        with self._lock:
+            return [w.process for w in self._pool.values()]
+
+    def __repr__(self) -> str:
+        state = "broken" if self._broken else ("shut down" if self._shutdown else "running")
+        return f"<FailSafePool workers={self.workers} start_method={self.start_method} {state}>"
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send_bytes(b"!")
+        except (OSError, ValueError):  # closed: the dispatcher has finished
+            pass
+
+    def _cancel_queued(self) -> None:  # with the lock held
+        while self._queue:
+            self._queue.popleft().future.cancel()
+
+    def _start_worker(self, ctx: Any) -> None:
+        parent_end, child_end = multiprocessing.Pipe(duplex=True)
+        process = ctx.Process(target=_worker_main, args=(child_end,),
+                                    name="gilfree-failsafe-worker", daemon=True)
+        try:
+            process.start()
+        finally:
+            child_end.close()
+        with self._lock:
+            self._pool[process.sentinel] = _Worker(process, parent_end)
+
+    def _dispatch(self) -> None:
+        try:
+            while self._step():
+                pass
+        except BaseException as exc:  # a bug here must not leave callers waiting forever
+            self._fail_everything(PoolStopped(f"the pool's dispatcher failed: {exc!r}"))
+            raise
+        finally:
+            self._close()
+
+    def _step(self) -> bool:
+        """One round: hand out tasks, wait for results, deaths and deadlines. False when done."""
+        self._assign()
+        with self._lock:
+            workers = list(self._pool.values())
+            abort, shutdown, queued = self._abort, self._shutdown, bool(self._queue)
+        busy = [w for w in workers if w.task is not None]
+        if abort:
+            self._stop_workers(workers, kill=True)
+            return False
+        if shutdown and not queued and not busy:
+            self._stop_workers(workers, kill=False)
+            return False
+        if not workers and queued:  # every worker died and none could be started
+            self._give_up()
+            return True
+        deadlines = [w.task.deadline for w in busy if w.task.deadline is not None]
+        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        watch: list[Any] = [self._wake_r]
+        watch += [w.conn for w in busy]
+        watch += [w.process.sentinel for w in workers]
+        ready = set(wait(watch, timeout))
+        if self._wake_r in ready:
+            while self._wake_r.poll():
+                self._wake_r.recv_bytes()
+        for worker in busy:  # results first: a worker may have answered, then died
+            if worker.conn in ready:
+                self._receive(worker)
+        for worker in workers:
+            if worker.process.sentinel in ready:
+                self._bury(worker)
+        now = time.monotonic()
+        for worker in busy:
+            task = worker.task
+            if task is not None and task.deadline is not None and now >= task.deadline:
+                worker.timed_out = True
+                _kill(worker.process)  # its sentinel fires next round; _bury fails the task
+        return True
+
+    def _assign(self) -> None:
+        """Give queued tasks to idle workers (cancelled futures are skipped)."""
+        while True:
+            with self._lock:
+                if self._abort:
+                    return
+                idle = next((w for w in self._pool.values() if w.task is None and w.process.is_alive()), None)
+                if idle is None or not self._queue:
+                    return
+                task = self._queue.popleft()
+            if not task.future.set_running_or_notify_cancel():
+                continue  # cancelled while queued
+            if self.task_timeout is not None:
+                task.deadline = time.monotonic() + self.task_timeout
+            idle.task = task
+            try:
+                idle.conn.send_bytes(task.payload)
+            except (BrokenPipeError, OSError):
+                pass  # it died: its sentinel reports it and the task fails with the cause
+            task.payload = b""
+
+    def _receive(self, worker: _Worker) -> None:
+        task = worker.task
+        try:
+            message = worker.conn.recv_bytes()
+        except (EOFError, OSError):
+            return  # the worker died mid-message; _bury reports it
+        worker.task = None
+        if task is None:
+            return
+        try:
+            ok, value, tb = pickle.loads(message)
+        except BaseException as exc:
+            ok, value, tb = False, TypeError(f"the result of {task.label} could not be unpickled: {exc!r}"), None
+        if ok:
+            task.future.set_result(value)
+            return
+        if tb:
+            value.__cause__ = RemoteTraceback(tb)
+        task.future.set_exception(value)
+
+    def _bury(self, worker: _Worker) -> None:
+        """A worker's process ended: salvage an answer it sent, fail its task, replace it."""
+        if worker.task is not None and worker.conn.poll():
+            self._receive(worker)
+        worker.process.join(timeout=5)
+        with self._lock:
+            self._pool.pop(worker.process.sentinel, None)
+            stopping = self._shutdown and not self._queue
+            abort = self._abort
+        task, worker.task = worker.task, None
+        worker.conn.close()
+        pid, code = worker.process.pid, worker.process.exitcode
+        error: BaseException | None = None
+        if task is not None:
+            if abort:
+                error = PoolStopped(f"the pool was stopped while {task.label} ran")
+            elif worker.timed_out:
+                error = TaskTimeout(
+                    f"{task.label} ran longer than the pool's task_timeout of {self.task_timeout} s; "
+                    f"its worker process {pid} was stopped and replaced")
+            else:
+                error = WorkerDied.of(pid, code, task.label, oom_kills_before=self._oom_before)
+        try:
+            worker.process.close()
+        except ValueError:  # not reaped yet (join timed out): leave it to the interpreter
+            pass
+        if error is not None:
+            task.future.set_exception(error)
+        self._last_death = WorkerDied.of(pid, code, oom_kills_before=self._oom_before)
+        if abort or stopping:
+            return
+        try:
+            self._start_worker(self._replace_ctx)
+        except Exception as exc:  # out of processes or memory: go on with fewer workers
+            self._last_death = WorkerDied(f"{self._last_death}; starting a replacement failed: {exc!r}")
+
+    def _give_up(self) -> None:
+        """No worker left and none may be started: fail the queued tasks with the cause."""
+        last = self._last_death
+        reason = f" (the last one: {last})" if last is not None else ""
+        broken = WorkerDied(f"every worker process of this pool has died and none could be "
+                            f"started in their place{reason}")
+        with self._lock:
+            self._broken = broken
+            tasks = list(self._queue)
+            self._queue.clear()
+        for task in tasks:
+            if task.future.set_running_or_notify_cancel():
+                task.future.set_exception(broken)
+
+    def _stop_workers(self, workers: list[_Worker], *, kill: bool) -> None:
+        for worker in workers:
+            if kill:
+                _kill(worker.process)
+            else:
+                try:
+                    worker.conn.send_bytes(_STOP)
+                except (BrokenPipeError, OSError):
+                    pass
+        deadline = time.monotonic() + 5.0
+        for worker in workers:
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                _kill(worker.process)
+                worker.process.join(timeout=5)
+            if worker.task is not None and worker.conn.poll():
+                self._receive(worker)  # it answered before it stopped: keep the result
+            if worker.task is not None:
+                worker.task.future.set_exception(
+                    PoolStopped(f"the pool was stopped while {worker.task.label} ran"))
+                worker.task = None
+            worker.conn.close()
+        with self._lock:
+            self._pool.clear()
+
+    def _fail_everything(self, error: BaseException) -> None:
+        with self._lock:
+            workers = list(self._pool.values())
+            tasks = list(self._queue)
+            self._queue.clear()
+            self._shutdown = True
+        for worker in workers:
+            _kill(worker.process)
+            if worker.task is not None and not worker.task.future.done():
+                worker.task.future.set_exception(error)
+        for task in tasks:
+            task.future.cancel()
+
+    def _close(self) -> None:
+        for end in (self._wake_r, self._wake_w):
+            try:
+                end.close()
+            except OSError:
+                pass
+
+
+def _check_timeout(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"task_timeout must be a number of seconds or None, not {type(value).__name__}")
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError(f"task_timeout must be a finite number of seconds > 0, got {value}")
+    return float(value)
+
+
+def _kill(process: Any) -> None:
+    try:
+        process.kill()
+    except (ValueError, OSError, AttributeError):  # already closed or reaped
+        pass
