@@ -78,10 +78,11 @@ def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Seque
     task completes, whatever happens next: after a task's exception, a dead worker or Ctrl-C
     it still holds every result that was completed, so finished work is never lost.
     """
-    futures: list[Future] = [executor.submit(fn, *args) for args in argsets]
-    if results is not None:
-        for i, future in enumerate(futures):
-            future.add_done_callback(partial(_keep, results, i))
+    futures: list[Future] = []
+    for args in argsets:
+        futures.append(executor.submit(fn, *args))
+        if results is not None:  # at once: a serial executor has finished the task already
+            futures[-1].add_done_callback(partial(_keep, results, len(futures) - 1))
     index = {f: i for i, f in enumerate(futures)}
     try:
         if on_result is not None:

@@ -60,7 +60,8 @@ def _describe_call(fn: Callable[..., Any]) -> str:
 
 def _worker_main(conn: Connection) -> None:
     """A worker's whole life: take one task from ``conn``, run it, send the outcome back."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not a handler a forked worker inherited
     parent = multiprocessing.parent_process()
     parent_pid = os.getppid()
     watch = [conn] + ([parent.sentinel] if parent is not None else [])

@@ -76,8 +76,11 @@ def _worker_ignores_sigint() -> None:
     A terminal's Ctrl-C reaches every process in the foreground group. Workers that died of it
     on their own would leave the pool's queues half-written and its management thread waiting
     forever; instead the parent catches KeyboardInterrupt once and stops them all in order.
+    SIGTERM gets its default action back, in case a forked worker inherited the parent's
+    :func:`gilfree.interrupts.sigterm_raises` handler: a pool stops its workers with it.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class SerialExecutor(Executor):
@@ -231,6 +234,19 @@ class PoolExecutor(Executor):
         self.raw.terminate()
 
 
+def _dead_workers(processes: list[Any]) -> list[tuple[int, int | None]]:
+    """(pid, exit code) of the processes that have ended.
+
+    A process's sentinel fires as its files close, a moment before the kernel can report its
+    exit status, so the status is waited for (briefly) once the sentinel has fired.
+    """
+    try:
+        ended = set(wait([p.sentinel for p in processes], timeout=0))
+    except (OSError, ValueError):
+        return []
+    return [(p.pid, _exitcode(p)) for p in processes if p.sentinel in ended]
+
+
 def _exitcode(process: Any) -> int | None:
     """A dead process's exit code, also when another thread is reaping it at the same moment."""
     deadline = time.monotonic() + 1.0
@@ -366,8 +382,7 @@ class ProcessesExecutor(ProcessPoolExecutor):
         with self._explain_lock:  # one explanation per break, shared like the original
             if id(error) not in self._explained:
                 # At this moment the dead worker has exited and the others are not yet stopped.
-                processes = list((getattr(self, "_processes", None) or {}).values())
-                dead = [(p.pid, p.exitcode) for p in processes if p.exitcode is not None]
+                dead = _dead_workers(list((getattr(self, "_processes", None) or {}).values()))
                 context = ("ProcessPoolExecutor cannot tell which task died with it, so every "
                            "unfinished task fails and the pool cannot be used again; finished "
                            "tasks keep their results")

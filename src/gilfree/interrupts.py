@@ -1,0 +1,54 @@
+"""SIGTERM as an exception, so that a terminated run cleans up like an interrupted one.
+
+Ctrl-C raises ``KeyboardInterrupt`` in the main thread, and every ``with`` block on the way out
+stops its pool and releases its shared memory. SIGTERM (what ``kill``, a job scheduler or a
+container stop sends) kills the process by default without running any of that: shared-memory
+segments stay in /dev/shm and worker processes are orphaned. Inside :func:`sigterm_raises`,
+SIGTERM raises :class:`Terminated` instead, which unwinds the same way and ends the program
+with the conventional status 143 (128 + 15) if nobody catches it.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+__all__ = ["Terminated", "sigterm_raises"]
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread when SIGTERM arrives inside :func:`sigterm_raises`.
+
+    A ``SystemExit`` (not an ``Exception``), so ``except Exception`` blocks let it pass, as
+    they let ``KeyboardInterrupt`` pass; its exit status is 143.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread.
+
+    Does nothing outside the main thread (only it may set signal handlers) or where the process
+    already handles SIGTERM its own way; the previous handler is restored afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous not in (signal.SIG_DFL, None):
+        yield  # someone else already handles SIGTERM: leave theirs in place
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
