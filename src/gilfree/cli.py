@@ -1,4 +1,4 @@
-"""Command line: ``gilfree lab``, ``gilfree info`` (argument parsing and formatting only)."""
+"""Command line: ``gilfree lab``, ``gilfree faults``, ``gilfree info`` (parsing and formatting only)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,16 @@ def _step(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gilfree",
@@ -33,6 +43,20 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--quick", action="store_true", help="small sizes: all eight steps in under a minute")
     lab.add_argument("--json", action="store_true", help="print one JSON document with a result per step")
     lab.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+
+    faults = sub.add_parser(
+        "faults", help="the fault drill: kill workers, raise, interrupt, time out; check nothing is lost or leaked")
+    faults.add_argument("--strategy", action="append", metavar="NAME",
+                        help="only this strategy (repeatable): serial, threads, pool, processes, failsafe")
+    faults.add_argument("--start-method", action="append", metavar="NAME",
+                        help="only this start method (repeatable): fork, spawn, forkserver")
+    faults.add_argument("--scenario", action="append", metavar="NAME",
+                        help="only this scenario (repeatable); see --list")
+    faults.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    faults.add_argument("--jobs", type=_positive, default=2, metavar="N",
+                        help="cases run side by side (default 2)")
+    faults.add_argument("--json", action="store_true", help="print one JSON document")
+    faults.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
     info = sub.add_parser("info", help="implementation, interpreter, GIL state and core count")
     info.add_argument("--json", action="store_true", help="print JSON")
@@ -90,14 +114,60 @@ def _lab(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def _faults(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .faults import SCENARIOS, cases, drill, format_outcomes
+
+    if args.list:
+        width = max(map(len, SCENARIOS))
+        for name, what in SCENARIOS.items():
+            print(f"{name:<{width}}  {what}")
+        return 0
+    try:
+        selected = cases(args.strategy, args.start_method, args.scenario)
+    except ValueError as exc:
+        parser.error(str(exc))
+    bar: Any = None
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(selected), desc="fault drill", file=sys.stderr, leave=False, unit="case")
+
+    def progress(done: int, total: int, outcome: Any) -> None:
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(outcome.case.name, refresh=False)
+
+    try:
+        outcomes = drill(selected, jobs=args.jobs, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        from ._timing import environment
+
+        doc = {"environment": environment(), "ok": all(o.ok for o in outcomes),
+               "cases": [o.to_dict() for o in outcomes]}
+        print(json.dumps(doc, indent=2))
+    else:
+        print(format_outcomes(outcomes))
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "lab":
+    from .interrupts import Terminated, sigterm_raises
+
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command in ("lab", "faults"):
         try:
-            return _lab(args)
+            with sigterm_raises():
+                return _lab(args) if args.command == "lab" else _faults(args, parser)
         except KeyboardInterrupt:
             print("\ninterrupted: workers stopped, shared memory released", file=sys.stderr)
             return 130
+        except Terminated:
+            print("\nterminated (SIGTERM): workers stopped, shared memory released", file=sys.stderr)
+            return 143
     if args.command == "info":
         from ._timing import environment
 

@@ -1,0 +1,62 @@
+"""Tiny task functions for the pool tests, importable by worker processes of every start method."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def add(a: int, b: int, *, c: int = 0) -> int:
+    return a + b + c
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def exit_task(code: int) -> None:
+    sys.exit(code)
+
+
+def die(sig: int = signal.SIGKILL) -> None:
+    import faulthandler
+
+    faulthandler.disable()  # a forked worker inherits pytest's: keep its crash report quiet
+    os.kill(os.getpid(), sig)
+    time.sleep(10)  # a signal that does not kill at once must not look like a result
+
+
+def hard_exit(code: int) -> None:
+    os._exit(code)
+
+
+def sleep_then(seconds: float, value: object = None) -> object:
+    time.sleep(seconds)
+    return value
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def unpicklable_result() -> object:
+    return lambda: None
+
+
+class Unpicklable(Exception):
+    """An exception whose instances cannot be pickled (a lock among its arguments)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        super().__init__(threading.Lock())
+
+
+def raise_unpicklable() -> None:
+    raise Unpicklable()

@@ -1,0 +1,84 @@
+"""The fault drill, end to end: every scenario x strategy x start method in a fresh process.
+
+Each case is checked from outside (see :mod:`gilfree.faults`): the error that surfaced names its
+cause or carries the task's traceback, every completed result came back equal to the serial
+answer, no shared-memory segment is left in /dev/shm, no worker process is left alive, nothing
+was printed to stderr (no resource-tracker warning), and nothing hung.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gilfree.faults import SCENARIOS, Case, cases, format_outcomes, run_case
+
+ALL = cases()
+
+
+def test_the_matrix_covers_every_scenario_strategy_and_start_method():
+    import multiprocessing
+
+    assert {c.scenario for c in ALL} == set(SCENARIOS)
+    assert {c.strategy for c in ALL} == {"serial", "threads", "pool", "processes", "failsafe"}
+    methods = {c.start_method for c in ALL} - {None}
+    assert methods == {m for m in ("fork", "spawn", "forkserver") if m in multiprocessing.get_all_start_methods()}
+    for scenario in ("worker-sigkill", "worker-segfault", "worker-exits", "parent-sigint", "parent-sigterm"):
+        for strategy in ("pool", "processes", "failsafe"):
+            assert {c.start_method for c in ALL if c.scenario == scenario and c.strategy == strategy} == methods
+
+
+@pytest.mark.parametrize("case", ALL, ids=[c.name for c in ALL])
+def test_fault_case(case: Case):
+    outcome = run_case(case)
+    assert outcome.ok, f"{case.name}: " + "; ".join(outcome.problems)
+    assert not outcome.segments_left and not outcome.workers_left and not outcome.stderr
+
+
+def test_selection_is_validated():
+    with pytest.raises(ValueError, match="unknown strategy 'bogus'"):
+        cases(strategies=["bogus"])
+    with pytest.raises(ValueError, match="unknown scenario"):
+        cases(scenarios=["meteor-strike"])
+    with pytest.raises(ValueError, match="unknown start method"):
+        cases(start_methods=["teleport"])
+    assert cases(["threads"], None, ["worker-sigkill"]) == []  # a thread's "worker" is the process
+    assert [c.name for c in cases(["failsafe"], ["spawn"], ["task-timeout"])] == ["task-timeout/failsafe/spawn"]
+
+
+def test_a_failed_check_is_reported_not_hidden(monkeypatch):
+    import gilfree.faults as faults
+
+    # Expect other results than the case produces: the outcome must fail and say why.
+    monkeypatch.setattr(faults, "_expectations", lambda case: (1, "KeyError", None, 3))
+    outcome = run_case(Case("task-raises", "serial", None))
+    assert not outcome.ok
+    assert any("expected KeyError" in p for p in outcome.problems)
+    assert any("exit status 0, expected 1" in p for p in outcome.problems)
+    assert any("7 completed results came back, expected 3" in p for p in outcome.problems)
+    assert "FAILED task-raises/serial" in format_outcomes([outcome])
+
+
+def test_cli_runs_a_selection_and_reports_json():
+    out = subprocess.run(
+        [sys.executable, "-m", "gilfree", "faults", "--strategy", "failsafe", "--start-method", "spawn",
+         "--scenario", "worker-sigkill", "--scenario", "clean", "--json", "--no-progress"],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["ok"] is True
+    assert [c["case"] for c in doc["cases"]] == ["worker-sigkill/failsafe/spawn", "clean/failsafe/spawn"]
+    assert "WorkerDied" in doc["cases"][0]["error"] and doc["cases"][1]["error"] is None
+
+
+def test_cli_lists_scenarios_and_refuses_unknown_names():
+    listed = subprocess.run([sys.executable, "-m", "gilfree", "faults", "--list"],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0
+    assert all(name in listed.stdout for name in SCENARIOS)
+    bad = subprocess.run([sys.executable, "-m", "gilfree", "faults", "--strategy", "bogus"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown strategy" in bad.stderr and "Traceback" not in bad.stderr
