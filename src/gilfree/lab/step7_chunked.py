@@ -35,7 +35,7 @@ TITLE = "chunked processing: split, run in parallel, aggregate"
 WORKLOADS = ("sum of squares", "array stats", "monte carlo pi")
 SWEEP_WORKLOADS = ("monte carlo pi", "prime count")
 #: The executors this step opens itself; a caller's executor is added as ``given <type>``.
-STRATEGIES = ("serial", "threads", "processes", "pool")
+STRATEGIES = ("serial", "threads", "processes", "pool", "failsafe")
 #: Chunks per worker in the sweep, besides the caller's ``many_per_worker``.
 SWEEP_PER_WORKER = (1, 4)
 
@@ -290,7 +290,7 @@ def _summary(rows: list[Row], results: dict, size: Callable, k: int,
         n = size(workload, impl)
         parts = row(workload, impl, "processes").extra["chunks"]
         times = ", ".join(f"{s} {row(workload, impl, s).seconds * 1000:.0f}ms"
-                          for s in ("one call", "serial", "threads", "processes", "pool"))
+                          for s in ("one call", *STRATEGIES))
         lines.append(f"{workload} ({n:,} {_UNIT[workload]}s, {parts} chunks, {impl}): {times}")
     samples = size("monte carlo pi", impl)
     hits = results[("main", "monte carlo pi", impl, "one call", 1)]
