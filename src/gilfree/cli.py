@@ -20,6 +20,12 @@ def _step(text: str) -> int:
     return value
 
 
+def _start_methods() -> list[str]:
+    import multiprocessing
+
+    return multiprocessing.get_all_start_methods()
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -43,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--quick", action="store_true", help="small sizes: all eight steps in under a minute")
     lab.add_argument("--json", action="store_true", help="print one JSON document with a result per step")
     lab.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+    lab.add_argument("--start-method", choices=_start_methods(), metavar="NAME",
+                     help="how worker processes start: " + ", ".join(_start_methods())
+                          + " (default: this Python's own default)")
 
     faults = sub.add_parser(
         "faults", help="the fault drill: kill workers, raise, interrupt, time out; check nothing is lost or leaked")
@@ -93,6 +102,10 @@ def _lab(args: argparse.Namespace) -> int:
     from .lab import STEPS, format_result, run_step, step_module
 
     steps = args.step or sorted(STEPS)
+    if args.start_method:
+        import multiprocessing
+
+        multiprocessing.set_start_method(args.start_method, force=True)
     size = "quick" if args.quick else "default"
     bar = _Bar(enabled=not args.no_progress and sys.stderr.isatty())
     results = []
