@@ -77,6 +77,13 @@ cdef inline cstats _merge_two(cstats a, cstats b) noexcept nogil:
     return out
 
 
+# A buffer may sit at any byte address: the kernels below read and write its doubles through
+# load_f64 and store_f64, never through a double * (a misaligned one is undefined behaviour).
+cdef extern from "_unaligned.h" nogil:
+    double load_f64 "gilfree_load_f64"(const void *p)
+    void store_f64 "gilfree_store_f64"(void *p, double v)
+
+
 cdef extern from "_lanes.h" nogil:
     void gilfree_lanes_sum_min_max(const double *x, Py_ssize_t m, double *sums, double *lows,
                                    double *highs)
@@ -89,6 +96,7 @@ cdef cstats _block_first_pass(const double *x, Py_ssize_t m) noexcept nogil:
     cdef double lows[C_LANES]
     cdef double highs[C_LANES]
     cdef Py_ssize_t i
+    cdef double v
     cdef cstats out
     gilfree_lanes_sum_min_max(x, m, sums, lows, highs)
     out.count = m
@@ -102,9 +110,10 @@ cdef cstats _block_first_pass(const double *x, Py_ssize_t m) noexcept nogil:
     if out.sum != out.sum:
         # A NaN sum has a NaN or two opposite infinities behind it; only a NaN makes min/max NaN.
         for i in range(m):
-            if x[i] != x[i]:
-                out.min = x[i]
-                out.max = x[i]
+            v = load_f64(x + i)
+            if v != v:
+                out.min = v
+                out.max = v
                 break
     return out
 
@@ -169,10 +178,10 @@ cdef void _transform(double *x, Py_ssize_t n, uint64_t rounds, double r) noexcep
     cdef uint64_t k
     cdef double v
     for i in range(n):
-        v = x[i]
+        v = load_f64(x + i)
         for k in range(rounds):
             v = r * v * (1.0 - v)
-        x[i] = _canonical(v)
+        store_f64(x + i, _canonical(v))
 
 
 def transform_inplace(data, rounds=1, r=3.9):
@@ -191,7 +200,7 @@ def transform_inplace(data, rounds=1, r=3.9):
 cdef void _fill_uniform(double *x, Py_ssize_t n, uint64_t seed, uint64_t start) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(n):
-        x[i] = uniform(seed, start + <uint64_t>i)
+        store_f64(x + i, uniform(seed, start + <uint64_t>i))
 
 
 def fill_uniform(out, seed, start=0):
@@ -212,9 +221,9 @@ cdef Py_ssize_t _filter_greater(const double *x, Py_ssize_t n, double *y,
     cdef Py_ssize_t i, k = 0
     cdef double v
     for i in range(n):
-        v = x[i]
+        v = load_f64(x + i)
         if v > threshold:
-            y[k] = v
+            store_f64(y + k, v)
             k += 1
     return k
 

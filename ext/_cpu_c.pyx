@@ -239,7 +239,7 @@ cdef uint64_t _monte_carlo_hits(uint64_t start, uint64_t stop, uint64_t seed) no
 
 def monte_carlo_hits(start, stop, seed):
     """Count the samples ``k`` in ``range(start, stop)`` whose point falls in the unit circle."""
-    start, stop = check_range(start, stop)
+    start, stop = check_range(start, stop, ("start", "stop"))
     seed = check_seed(seed)
     cdef uint64_t c_start = start, c_stop = stop, c_seed = seed, hits
     with nogil:

@@ -11,12 +11,17 @@
  * On x86-64 (SSE2 is part of the base architecture) the loops use SSE2 intrinsics: GCC does not
  * vectorize the min/max lanes on its own and spills 24 scalar accumulators, which measured 3x
  * slower. Elsewhere a plain C loop with the same lanes is used.
+ *
+ * x may sit at any byte address (see _unaligned.h): the SIMD loops use unaligned loads (loadu),
+ * and every scalar read goes through gilfree_load_f64.
  */
 #ifndef GILFREE_LANES_H
 #define GILFREE_LANES_H
 
 #include <math.h>
 #include <stddef.h>
+
+#include "_unaligned.h"
 
 #define GILFREE_LANES 8
 
@@ -31,7 +36,7 @@ static void gilfree_lanes_tail(const double *x, ptrdiff_t full, ptrdiff_t m, dou
 {
     ptrdiff_t j;
     for (j = 0; j < m - full; j++) {
-        double v = x[full + j];
+        double v = gilfree_load_f64(x + full + j);
         s[j] += v;
         lo[j] = v < lo[j] ? v : lo[j];
         hi[j] = v > hi[j] ? v : hi[j];
@@ -74,7 +79,7 @@ static void gilfree_lanes_sum_min_max_base(const double *x, ptrdiff_t m, double 
     }
     for (i = 0; i < full; i += GILFREE_LANES) {
         for (j = 0; j < GILFREE_LANES; j++) {
-            double v = x[i + j];
+            double v = gilfree_load_f64(x + i + j);
             sums[j] += v;
             lows[j] = v < lows[j] ? v : lows[j];
             highs[j] = v > highs[j] ? v : highs[j];
@@ -106,13 +111,13 @@ static void gilfree_lanes_squares_base(const double *x, ptrdiff_t m, double mean
     }
     for (i = 0; i < full; i += GILFREE_LANES) {
         for (j = 0; j < GILFREE_LANES; j++) {
-            double d = x[i + j] - mean;
+            double d = gilfree_load_f64(x + i + j) - mean;
             squares[j] += d * d;
         }
     }
 #endif
     for (j = 0; j < m - full; j++) {
-        double d = x[full + j] - mean;
+        double d = gilfree_load_f64(x + full + j) - mean;
         squares[j] += d * d;
     }
 }
@@ -159,7 +164,7 @@ gilfree_lanes_squares_avx2(const double *x, ptrdiff_t m, double mean, double *sq
     }
     _mm256_storeu_pd(squares, q0); _mm256_storeu_pd(squares + 4, q1);
     for (j = 0; j < m - full; j++) {
-        double d = x[full + j] - mean;
+        double d = gilfree_load_f64(x + full + j) - mean;
         squares[j] += d * d;
     }
 }

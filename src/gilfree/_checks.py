@@ -8,8 +8,10 @@ their ``with nogil:`` block, so nothing inside that block can meet an argument i
 
 from __future__ import annotations
 
+import mmap
 import numbers
 import operator
+import re
 import sys
 from contextlib import contextmanager
 from typing import Iterator
@@ -30,26 +32,43 @@ _RAW_HINT = (
 )
 
 
+def _is_numpy_bool(value: object) -> bool:
+    kind = type(value)
+    return kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")
+
+
 def as_index(value: object, name: str) -> int:
-    """Return ``value`` as a Python int, refusing bools, floats and other non-integers."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not bool")
+    """Return ``value`` as a Python int, refusing bools, floats and other non-integers.
+
+    numpy bools are refused like Python's: older numpy versions let them pass ``__index__``
+    with only a DeprecationWarning.
+    """
+    if isinstance(value, bool) or _is_numpy_bool(value):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     try:
         return operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
 
 
-def check_range(lo: object, hi: object) -> tuple[int, int]:
-    """Validate a half-open integer range ``[lo, hi)`` for the integer kernels."""
-    lo = as_index(lo, "lo")
-    hi = as_index(hi, "hi")
+def check_range(lo: object, hi: object, names: tuple[str, str] = ("lo", "hi")) -> tuple[int, int]:
+    """Validate a half-open integer range ``[lo, hi)`` for the integer kernels.
+
+    ``names`` are the kernel's own parameter names (``start``, ``stop``...), for the messages.
+    """
+    lo_name, hi_name = names
+    lo = as_index(lo, lo_name)
+    hi = as_index(hi, hi_name)
     if lo < 0:
-        raise ValueError(f"lo must be >= 0, got {lo}")
+        raise ValueError(f"{lo_name} must be >= 0, got {lo}")
     if hi < lo:
-        raise ValueError(f"range is reversed: lo={lo} > hi={hi}; pass lo <= hi")
+        raise ValueError(
+            f"range is reversed: {lo_name}={lo} > {hi_name}={hi}; pass {lo_name} <= {hi_name}"
+        )
     if hi > MAX_RANGE:
-        raise OverflowError(f"hi must be at most 2**63, got {hi}; split the work into smaller ranges")
+        raise OverflowError(
+            f"{hi_name} must be at most 2**63, got {hi}; split the work into smaller ranges"
+        )
     return lo, hi
 
 
@@ -67,10 +86,9 @@ def check_flag(value: object, name: str) -> bool:
     """A yes/no switch must be True or False (a numpy bool too), not any object with a truth value."""
     if isinstance(value, bool):
         return value
-    kind = type(value)
-    if kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"):
+    if _is_numpy_bool(value):
         return bool(value)
-    raise TypeError(f"{name} must be True or False, not {kind.__name__}")
+    raise TypeError(f"{name} must be True or False, not {type(value).__name__}")
 
 
 def check_seed(seed: object) -> int:
@@ -85,18 +103,41 @@ def check_float(value: object, name: str) -> float:
     """Validate a real-valued parameter (an int, a float or a numpy scalar; not a bool or str)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int (or Fraction) beyond the float64 range
+        raise OverflowError(f"{name} is too large for a float64 ({type(value).__name__} "
+                            "beyond +-1.8e308)") from None
 
 
 def _memoryview_of(obj: object, name: str, what: str) -> memoryview:
     try:
         return memoryview(obj)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an object supporting the buffer protocol ({what}), "
+            f"not {type(obj).__name__}"
+        ) from None
+    except ValueError as exc:
+        if isinstance(obj, (memoryview, mmap.mmap)):
+            # The right kind of object, in the wrong state: as with a closed file, a ValueError.
+            raise ValueError(
+                f"{name} is a released memoryview or a closed mmap ({exc}); pass an open buffer"
+            ) from None
         # numpy raises ValueError for dtypes it cannot export (datetime64, timedelta64).
         raise TypeError(
             f"{name} must be an object supporting the buffer protocol ({what}), "
             f"not {type(obj).__name__} ({exc}); for datetime64 data pass x.view('int64')"
         ) from None
+
+
+# A struct format's field names sit between colons (``T{d:x:O:y:}``); item codes are outside.
+_FIELD_NAMES = re.compile(r":[^:]*:")
+
+
+def _holds_objects(fmt: str) -> bool:
+    """Whether buffer format ``fmt`` has Python object pointers (``'O'``) among its items."""
+    return "O" in _FIELD_NAMES.sub("", fmt)
 
 
 @contextmanager
@@ -148,6 +189,11 @@ def byte_view(obj: object, name: str = "data") -> Iterator[memoryview]:
     try:
         mv = _memoryview_of(obj, name, "bytes, bytearray, mmap, numpy array or memoryview")
         views.append(mv)
+        if _holds_objects(mv.format):
+            raise TypeError(
+                f"{name} holds Python object references (buffer format {mv.format!r}): its bytes "
+                "are memory addresses, not data; pass an array of numbers or bytes"
+            )
         if not mv.c_contiguous:
             raise ValueError(
                 f"{name} must be C-contiguous; pass bytes(x) or numpy.ascontiguousarray(x) (a copy)"

@@ -101,7 +101,7 @@ def monte_carlo_hits(start: int, stop: int, seed: int) -> int:
     Sample ``k`` is the point ``(uniform(seed, 2k), uniform(seed, 2k + 1))``. Because samples are
     addressed by index, ``hits(a, c) == hits(a, b) + hits(b, c)`` for any split point ``b``.
     """
-    start, stop = check_range(start, stop)
+    start, stop = check_range(start, stop, ("start", "stop"))
     seed = check_seed(seed)
     hits = 0
     for k in range(start, stop):

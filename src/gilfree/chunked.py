@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, MutableMapping, Sequence, TypeVar
 
 import numpy as np
 
+from ._checks import as_index, check_count
 from ._stats import aligned_chunk_size
 from .strategies import SerialExecutor, check_workers
 
@@ -32,7 +33,7 @@ R = TypeVar("R")
 
 def default_parts(workers: int, per_worker: int = 4) -> int:
     """A few chunks per worker: enough to balance uneven chunks, few enough to amortize a task."""
-    return check_workers(workers) * per_worker
+    return check_workers(workers) * check_count(per_worker, "per_worker")
 
 
 def split_range(lo: int, hi: int, parts: int) -> list[tuple[int, int]]:
@@ -40,8 +41,8 @@ def split_range(lo: int, hi: int, parts: int) -> list[tuple[int, int]]:
 
     Empty ranges are dropped, so fewer than ``parts`` come back when the range is short.
     """
-    if parts < 1:
-        raise ValueError(f"parts must be >= 1, got {parts}")
+    lo, hi = as_index(lo, "lo"), as_index(hi, "hi")
+    parts = check_count(parts, "parts")
     if hi < lo:
         raise ValueError(f"range is reversed: lo={lo} > hi={hi}")
     n = hi - lo
@@ -62,6 +63,7 @@ def array_chunks(n: int, parts: int) -> list[tuple[int, int]]:
     Those chunk lengths keep merged statistics bit-identical to a single pass (see
     :mod:`gilfree._stats`); the last chunk may be shorter.
     """
+    n, parts = check_count(n, "n"), check_count(parts, "parts")
     size = aligned_chunk_size(n, parts)
     return [(start, min(start + size, n)) for start in range(0, n, size)]
 
@@ -78,6 +80,8 @@ def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Seque
     task completes, whatever happens next: after a task's exception, a dead worker or Ctrl-C
     it still holds every result that was completed, so finished work is never lost.
     """
+    if not isinstance(executor, Executor):
+        raise TypeError(f"run_chunks needs a concurrent.futures.Executor, not {type(executor).__name__}")
     futures: list[Future] = []
     for args in argsets:
         futures.append(executor.submit(fn, *args))
@@ -140,9 +144,9 @@ def compact_runs(array: Any, runs: Iterable[tuple[int, int]]) -> int:
     """
     if not isinstance(array, np.ndarray) or array.ndim != 1:
         raise TypeError("compact_runs needs a 1-D numpy array")
-    total = 0
+    checked = []
     end = 0
-    for start, count in runs:
+    for start, count in runs:  # every run is checked before the first one moves
         if isinstance(start, bool) or isinstance(count, bool):
             raise TypeError("run starts and counts must be ints, not bools")
         start, count = operator.index(start), operator.index(count)
@@ -151,8 +155,11 @@ def compact_runs(array: Any, runs: Iterable[tuple[int, int]]) -> int:
                 f"run (start={start}, count={count}) is negative, overlaps the run before it or "
                 f"ends past the array's {array.shape[0]} elements; runs must be in increasing order"
             )
+        checked.append((start, count))
+        end = start + count
+    total = 0
+    for start, count in checked:
         if count and start != total:
             array[total:total + count] = array[start:start + count]  # numpy copes with the overlap
         total += count
-        end = start + count
     return total

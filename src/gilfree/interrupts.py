@@ -10,6 +10,7 @@ with the conventional status 143 (128 + 15) if nobody catches it.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -31,6 +32,18 @@ class Terminated(SystemExit):
 
 def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated()
+
+
+def _default_in_forked_child() -> None:
+    """A forked child (a pool worker) must not inherit the handler: it runs Python code only
+    when the child's main thread gets to run bytecode, so a child stuck in a lock copied in its
+    held state by the fork would never die of the SIGTERM a pool sends to stop it."""
+    if signal.getsignal(signal.SIGTERM) is _raise_terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_default_in_forked_child)
 
 
 @contextmanager

@@ -32,9 +32,12 @@ import mmap
 import numbers
 import os
 import struct
+import sys
 import time
 from contextlib import contextmanager
 from typing import Any, Iterator, NamedTuple
+
+from ._checks import check_flag
 
 __all__ = [
     "HEADER_SIZE",
@@ -62,6 +65,8 @@ _SEQUENCE = struct.Struct("<Q")
 _SEQUENCE_OFFSET = 24
 _MAX_U32 = 2**32 - 1
 _MAX_U64 = 2**64 - 1
+#: The largest payload a channel file can be created for (the file size must fit an off_t).
+_MAX_CAPACITY = sys.maxsize - HEADER_SIZE
 
 
 class Header(NamedTuple):
@@ -90,12 +95,12 @@ def _int(value: object, name: str, minimum: int, maximum: int = _MAX_U64) -> int
     return value
 
 
-def _timeout(value: object) -> float:
+def _seconds(value: object, name: str, *, allow_zero: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"timeout must be a number of seconds, not {type(value).__name__}")
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
     value = float(value)
-    if not value >= 0:  # also refuses NaN
-        raise ValueError(f"timeout must be >= 0 seconds, got {value}")
+    if not (value >= 0 if allow_zero else value > 0):  # also refuses NaN
+        raise ValueError(f"{name} must be {'>=' if allow_zero else '>'} 0 seconds, got {value}")
     return value
 
 
@@ -113,6 +118,12 @@ def _bytes_of(obj: object, name: str) -> memoryview:
         view.release()
         return flat
     return view
+
+
+def _check_records(data: memoryview, record_size: int) -> None:
+    if len(data) % record_size:
+        raise ValueError(f"payload of {len(data)} bytes is not a whole number of "
+                         f"{record_size}-byte records")
 
 
 def _encode(record_size: int, record_count: int, sequence: int) -> bytes:
@@ -162,13 +173,12 @@ def write_message(buf: Any, payload: Any, *, sequence: int, record_size: int = 1
     """
     sequence = _int(sequence, "sequence", 1)
     record_size = _int(record_size, "record_size", 1, _MAX_U32)
+    flush = check_flag(flush, "flush")
     with _bytes_of(payload, "payload") as data, _bytes_of(buf, "buf") as out:
         if out.readonly:
             raise ValueError("buf is read-only; map the channel with open_channel(path, writable=True)")
         _check_prefix(out)
-        if len(data) % record_size:
-            raise ValueError(f"payload of {len(data)} bytes is not a whole number of "
-                             f"{record_size}-byte records")
+        _check_records(data, record_size)
         room = len(out) - HEADER_SIZE
         if len(data) > room:
             raise ValueError(f"payload of {len(data)} bytes does not fit: the channel holds {room}")
@@ -193,7 +203,9 @@ def wait_for_message(buf: Any, sequence: int, *, timeout: float, poll: float = 0
     died. A bad magic or version raises ValueError at once.
     """
     sequence = _int(sequence, "sequence", 1)
-    deadline = time.monotonic() + _timeout(timeout)
+    timeout = _seconds(timeout, "timeout")
+    poll = _seconds(poll, "poll", allow_zero=False)
+    deadline = time.monotonic() + timeout
     pause = 2e-5
     with _bytes_of(buf, "buf") as view:
         while True:
@@ -214,6 +226,11 @@ def wait_for_message(buf: Any, sequence: int, *, timeout: float, poll: float = 0
 @contextmanager
 def payload_view(buf: Any, header: Header) -> Iterator[memoryview]:
     """The payload that ``header`` describes, as a byte memoryview into ``buf`` (released after)."""
+    if not isinstance(header, Header):
+        raise TypeError(f"header must be a Header (from read_header or wait_for_message), "
+                        f"not {type(header).__name__}")
+    if header.record_size < 0 or header.record_count < 0:
+        raise ValueError(f"header describes a negative payload: {header}")
     with _bytes_of(buf, "buf") as view:
         if HEADER_SIZE + header.payload_bytes > len(view):
             raise ValueError(f"truncated channel: the payload needs {HEADER_SIZE + header.payload_bytes} "
@@ -238,7 +255,7 @@ def init_channel(buf: Any) -> None:
 
 def create_channel(path: str | os.PathLike, capacity: int) -> None:
     """Create (or replace) ``path`` with an uncommitted header and room for ``capacity`` bytes."""
-    capacity = _int(capacity, "capacity", 0)
+    capacity = _int(capacity, "capacity", 0, _MAX_CAPACITY)
     with open(path, "wb") as f:
         f.write(_encode(1, 0, 0))
         f.truncate(HEADER_SIZE + capacity)
@@ -250,6 +267,7 @@ def open_channel(path: str | os.PathLike, *, writable: bool = False) -> Iterator
 
     Raises ValueError if the file is shorter than a header or is not a channel.
     """
+    writable = check_flag(writable, "writable")
     with open(path, "r+b" if writable else "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size < HEADER_SIZE:
@@ -274,8 +292,16 @@ def receive(path: str | os.PathLike, sequence: int, *,
 
 def write_file(path: str | os.PathLike, payload: Any, *, record_size: int = 1, sequence: int = 1,
                flush: bool = True) -> Header:
-    """Create ``path`` holding exactly ``payload`` as committed message ``sequence``."""
+    """Create ``path`` holding exactly ``payload`` as committed message ``sequence``.
+
+    Every argument is checked before ``path`` is touched: a refused call leaves an existing
+    channel file, and the message in it, as they were.
+    """
+    sequence = _int(sequence, "sequence", 1)
+    record_size = _int(record_size, "record_size", 1, _MAX_U32)
+    flush = check_flag(flush, "flush")
     with _bytes_of(payload, "payload") as data:
+        _check_records(data, record_size)
         create_channel(path, len(data))
         with open_channel(path, writable=True) as mm:
             return write_message(mm, data, sequence=sequence, record_size=record_size, flush=flush)

@@ -16,6 +16,8 @@ The rules it enforces are the ones that trip people up with raw ``SharedMemory``
 
 from __future__ import annotations
 
+import errno
+import math
 import sys
 import threading
 import weakref
@@ -54,7 +56,8 @@ class SharedArrayHandle:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+        # Python ints: numpy's int64 product would wrap around for absurd shapes.
+        return math.prod(_check_shape(self.shape)) * np.dtype(self.dtype).itemsize
 
 
 def _open_untracked(name: str) -> shared_memory.SharedMemory:
@@ -86,6 +89,23 @@ def _check_shape(shape: Any) -> tuple[int, ...]:
     return dims
 
 
+def _check_dtype(dtype: Any) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt.hasobject:
+        raise TypeError(f"dtype {dt} holds Python objects, which cannot live in shared memory")
+    return dt
+
+
+def _check_nbytes(dims: tuple[int, ...], dt: np.dtype) -> int:
+    nbytes = math.prod(dims) * dt.itemsize
+    if nbytes <= 0:
+        raise ValueError(f"an array of shape {dims} and dtype {dt} has no bytes to share")
+    if nbytes > sys.maxsize:
+        raise ValueError(f"an array of shape {dims} and dtype {dt} needs {nbytes} bytes, more than "
+                         "this platform can map")
+    return nbytes
+
+
 class SharedArray:
     """A numpy array whose memory is a shared-memory segment.
 
@@ -115,12 +135,8 @@ class SharedArray:
     def create(cls, shape: Any, dtype: Any = np.float64) -> "SharedArray":
         """A new zero-filled segment holding an array of ``shape`` and ``dtype``; this process owns it."""
         dims = _check_shape(shape)
-        dt = np.dtype(dtype)
-        if dt.hasobject:
-            raise TypeError(f"dtype {dt} holds Python objects, which cannot live in shared memory")
-        nbytes = int(np.prod(dims, dtype=np.int64)) * dt.itemsize
-        if nbytes <= 0:
-            raise ValueError(f"an array of shape {dims} and dtype {dt} has no bytes to share")
+        dt = _check_dtype(dtype)
+        nbytes = _check_nbytes(dims, dt)
         shm = shared_memory.SharedMemory(create=True, size=nbytes)
         try:
             return cls(shm, dims, dt, owner=True)
@@ -143,17 +159,35 @@ class SharedArray:
 
     @classmethod
     def attach(cls, handle: SharedArrayHandle) -> "SharedArray":
-        """Open an existing segment by handle; closing it never unlinks it."""
+        """Open an existing segment by handle; closing it never unlinks it.
+
+        The handle is checked as :meth:`create` checks its arguments before anything is opened:
+        a handle is plain data that may have been built by hand or sent by another program, and
+        an object dtype or a wrong shape would map garbage as Python objects or as numbers.
+        """
         if not isinstance(handle, SharedArrayHandle):
             raise TypeError(f"attach needs a SharedArrayHandle, not {type(handle).__name__}")
-        shm = _open_untracked(handle.name)
+        if not isinstance(handle.name, str) or not handle.name.strip("/"):
+            raise ValueError(f"handle.name must name a shared-memory segment, got {handle.name!r}")
+        dims = _check_shape(handle.shape)
+        dt = _check_dtype(handle.dtype)
+        nbytes = _check_nbytes(dims, dt)
         try:
-            if shm.size < handle.nbytes:
+            shm = _open_untracked(handle.name)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                errno.ENOENT,
+                "no shared-memory segment by that name: its owner has closed it (a stale handle) "
+                "or never created it",
+                handle.name,
+            ) from None
+        try:
+            if shm.size < nbytes:
                 raise ValueError(
-                    f"segment {handle.name!r} has {shm.size} bytes, fewer than the {handle.nbytes} "
+                    f"segment {handle.name!r} has {shm.size} bytes, fewer than the {nbytes} "
                     "its handle describes"
                 )
-            return cls(shm, tuple(handle.shape), np.dtype(handle.dtype), owner=False)
+            return cls(shm, dims, dt, owner=False)
         except BaseException:
             shm.close()
             raise

@@ -136,6 +136,8 @@ class PoolExecutor(Executor):
         self._lock = threading.Lock()
         self._shutdown = False
         self._outstanding: set[Future] = set()
+        self._terminating = False
+        self._terminated = threading.Event()
         self.broken: WorkerDied | None = None
         self._oom_before = oom_kill_count()
         self._stop_r, self._stop_w = multiprocessing.Pipe(duplex=False)
@@ -167,7 +169,7 @@ class PoolExecutor(Executor):
                 return
             self._shutdown = True
         if cancel_futures:
-            self.raw.terminate()
+            self._terminate_raw()
         else:
             self.raw.close()
         if wait:
@@ -178,7 +180,7 @@ class PoolExecutor(Executor):
         """Stop every worker now (used on errors and Ctrl-C)."""
         with self._lock:
             self._shutdown = True
-        self.raw.terminate()
+        self._terminate_raw()
         self.raw.join()
         self._stop_watching()
 
@@ -231,7 +233,43 @@ class PoolExecutor(Executor):
             self._outstanding.clear()
         for future in futures:
             _settle(future, error=error)
-        self.raw.terminate()
+        self._terminate_raw()
+
+    #: Seconds ``Pool.terminate()`` may take before the workers still alive are killed outright.
+    TERMINATE_GRACE_S = 3.0
+
+    def _terminate_raw(self) -> None:
+        """``Pool.terminate()``, once, from whichever thread comes first, with a time limit.
+
+        ``Pool.terminate()`` sends SIGTERM to the workers it knows and then waits for each
+        without a limit. A worker the pool forked from its maintenance thread at that very
+        moment can miss the signal (or die of it in a lock-holding state), and the wait never
+        ends. After a grace period every worker still alive is killed with SIGKILL, so the
+        wait always ends; another thread asking meanwhile waits for the same outcome.
+        """
+        with self._lock:
+            first = not self._terminating
+            self._terminating = True
+        if not first:
+            self._terminated.wait()
+            return
+        reaper = threading.Thread(target=self._kill_stragglers, name="gilfree-pool-reaper", daemon=True)
+        reaper.start()
+        try:
+            self.raw.terminate()
+        finally:
+            self._terminated.set()
+
+    def _kill_stragglers(self) -> None:
+        if self._terminated.wait(self.TERMINATE_GRACE_S):
+            return
+        while not self._terminated.wait(0.2):
+            for process in list(getattr(self.raw, "_pool", ())):
+                try:
+                    if process.exitcode is None:
+                        process.kill()
+                except (OSError, ValueError, AttributeError):
+                    pass
 
 
 def _dead_workers(processes: list[Any]) -> list[tuple[int, int | None]]:
@@ -461,6 +499,8 @@ def open_executor(strategy: str, workers: int = 1, *, start_method: str | None =
     single task.
     """
     workers = check_workers(workers)
+    if strategy is not None and not isinstance(strategy, str):
+        raise TypeError(f"strategy must be a str, one of {sorted(STRATEGIES)}, not {type(strategy).__name__}")
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
     ctx = _mp_context(start_method)

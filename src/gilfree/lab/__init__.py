@@ -23,6 +23,7 @@ import importlib
 from types import ModuleType
 from typing import Iterator
 
+from .._checks import as_index
 from ._result import Progress, Row, StepResult, format_result, no_progress
 
 __all__ = ["STEPS", "Progress", "Row", "StepResult", "format_result", "run_lab", "run_step", "step_module"]
@@ -43,9 +44,15 @@ SIZES = ("default", "quick", "tiny")
 
 def step_module(step: int) -> ModuleType:
     """The module of lab step ``step`` (1 to 8)."""
+    return importlib.import_module(f"{__name__}.{STEPS[_check_step(step)]}")
+
+
+def _check_step(step: object) -> int:
+    # An int, not merely something equal to one: True and 1.0 would otherwise pass as step 1.
+    step = as_index(step, "step")
     if step not in STEPS:
         raise ValueError(f"step must be one of 1..8, got {step!r}")
-    return importlib.import_module(f"{__name__}.{STEPS[step]}")
+    return step
 
 
 def run_step(step: int, size: str = "default", progress: Progress = no_progress, **overrides) -> StepResult:
@@ -60,6 +67,13 @@ def run_step(step: int, size: str = "default", progress: Progress = no_progress,
 
 def run_lab(steps: list[int] | None = None, size: str = "default",
             progress: Progress = no_progress) -> Iterator[StepResult]:
-    """Run the steps in order, yielding each result as soon as it is ready."""
-    for step in steps or sorted(STEPS):
+    """Run the steps in order, yielding each result as soon as it is ready.
+
+    ``None`` means every step. The step numbers and the size are all checked before the first
+    step starts, so a typo at the end of the list does not cost the run of the steps before it.
+    """
+    steps = sorted(STEPS) if steps is None else [_check_step(step) for step in steps]
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+    for step in steps:
         yield run_step(step, size, progress)
