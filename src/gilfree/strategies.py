@@ -219,11 +219,24 @@ class PoolExecutor(Executor):
                     if self._shutdown:
                         return
                 self._break(WorkerDied.of(
-                    process.pid, _exitcode(process), oom_kills_before=self._oom_before,
+                    process.pid, self._reaped_exitcode(process), oom_kills_before=self._oom_before,
                     context="A multiprocessing.Pool loses the task its dead worker held and would "
                             "wait for it forever: gilfree stopped the pool and failed every "
                             "outstanding task instead (finished tasks keep their results)"))
                 return
+
+    def _reaped_exitcode(self, process: Any) -> int | None:
+        """The dead worker's exit code, read after the Pool's own thread has reaped it.
+
+        Two threads must not collect one exit status: under forkserver the status is one
+        message on a pipe, and the thread that finds the pipe already read records 255 in
+        place of the real code. The Pool's maintenance thread reaps dead workers every 0.1 s,
+        so wait (briefly) for it to drop this one from its list, then read the recorded code.
+        """
+        deadline = time.monotonic() + 1.0
+        while process in list(getattr(self.raw, "_pool", ())) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return _exitcode(process)
 
     def _break(self, error: WorkerDied) -> None:
         with self._lock:
