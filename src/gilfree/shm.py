@@ -137,7 +137,10 @@ class SharedArray:
         dims = _check_shape(shape)
         dt = _check_dtype(dtype)
         nbytes = _check_nbytes(dims, dt)
-        shm = shared_memory.SharedMemory(create=True, size=nbytes)
+        # Under the attach lock: an attach in another thread (Python < 3.13) briefly stops
+        # shared-memory registrations, and this segment's own must not fall in that window.
+        with _REGISTER_LOCK:
+            shm = shared_memory.SharedMemory(create=True, size=nbytes)
         try:
             return cls(shm, dims, dt, owner=True)
         except BaseException:
