@@ -123,3 +123,40 @@ def test_closed_array_says_so():
     shared.close()
     with pytest.raises(ValueError, match="closed"):
         shared.array
+
+
+# -- attachments kept by worker processes between tasks -------------------------------------------
+
+def _data_address(handle, start, stop):
+    from gilfree._workers import attached
+
+    with attached(handle) as shared:
+        return shared.array.ctypes.data, float(shared.array.reshape(-1)[start:stop].sum())
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_worker_keeps_its_attachment_but_never_serves_a_stale_one(method, no_shm_leak):
+    from gilfree.strategies import open_executor
+
+    with open_executor("failsafe", 1, start_method=method) as pool:
+        with SharedArray.copy_of(np.arange(1000.0)) as first:
+            a1, s1 = pool.submit(_data_address, first.handle, 0, 10).result(timeout=60)
+            a2, s2 = pool.submit(_data_address, first.handle, 10, 20).result(timeout=60)
+            assert a1 == a2  # mapped once, used twice
+            assert (s1, s2) == (45.0, 145.0)
+            stale = first.handle
+        # the owner has unlinked it: the worker must not answer from its kept mapping
+        with pytest.raises(FileNotFoundError):
+            pool.submit(_data_address, stale, 0, 10).result(timeout=60)
+        with SharedArray.copy_of(np.full(1000, 2.0)) as second:
+            assert pool.submit(_data_address, second.handle, 0, 10).result(timeout=60)[1] == 20.0
+
+
+def test_the_main_process_keeps_no_attachment(no_shm_leak):
+    from gilfree._workers import _ATTACHMENTS, attached
+
+    with SharedArray.copy_of(np.arange(10.0)) as shared:
+        with attached(shared.handle) as mine:
+            assert float(mine.array.sum()) == 45.0
+        assert mine.closed
+    assert not _ATTACHMENTS._kept

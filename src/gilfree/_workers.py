@@ -8,8 +8,12 @@ result. Kept at module level so that every start method (fork, spawn, forkserver
 from __future__ import annotations
 
 import mmap
+import multiprocessing
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -17,6 +21,7 @@ from ._select import Implementation
 from .shm import SharedArray, SharedArrayHandle
 
 __all__ = [
+    "attached",
     "call_kernel",
     "call_packed",
     "checksum_from_channel",
@@ -54,10 +59,70 @@ def kernel_on_array(impl: str, name: str, data: np.ndarray, *args: Any, inplace:
     return data if inplace else result
 
 
+class _Attachments:
+    """The shared arrays a worker process keeps mapped from one task to the next.
+
+    Mapping a segment costs page-table work proportional to its size (about 12 ms per 128 MB
+    here), as much as a memory-bound pass over it: paid per task, it would swamp the tasks.
+    A worker therefore keeps its last few attachments. Before each use, every kept mapping is
+    checked against its name (:meth:`SharedArray.still_linked`): one whose segment the owner
+    has unlinked, or whose name now opens another segment, is closed at once, so a stale
+    handle fails as it should and memory goes back as soon as the owner lets go.
+    """
+
+    LIMIT = 8
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[SharedArrayHandle, SharedArray] = OrderedDict()
+
+    def get(self, handle: SharedArrayHandle) -> tuple[SharedArray, bool]:
+        """The attachment for ``handle`` and whether it is kept (else the caller closes it)."""
+        with self._lock:
+            for key, shared in list(self._kept.items()):
+                if not shared.still_linked():
+                    del self._kept[key]
+                    shared.close()
+            shared = self._kept.get(handle)
+            if shared is not None:
+                self._kept.move_to_end(handle)
+                return shared, True
+            shared = SharedArray.attach(handle)
+            if not shared.still_linked():  # no way to check it later: do not keep it
+                return shared, False
+            self._kept[handle] = shared
+            while len(self._kept) > self.LIMIT:
+                self._kept.popitem(last=False)[1].close()
+            return shared, True
+
+
+_ATTACHMENTS = _Attachments()
+
+
+@contextmanager
+def attached(handle: SharedArrayHandle) -> Iterator[SharedArray]:
+    """A shared array for the length of one task.
+
+    In a worker process the mapping is kept for the next task (see :class:`_Attachments`);
+    in the main process (serial or threads strategies, which could simply pass views) it is
+    closed at the end, so that no mapping outlives the owner's ``close()`` there.
+    """
+    if multiprocessing.parent_process() is None:
+        with SharedArray.attach(handle) as shared:
+            yield shared
+        return
+    shared, kept = _ATTACHMENTS.get(handle)
+    if kept:
+        yield shared
+    else:
+        with shared:
+            yield shared
+
+
 def kernel_on_shared(impl: str, name: str, handle: SharedArrayHandle, start: int, stop: int,
                      *args: Any) -> Any:
-    """Attach to a shared array, run a kernel on ``[start:stop]`` of its flat view, detach."""
-    with SharedArray.attach(handle) as shared:
+    """Run a kernel on ``[start:stop]`` of a shared array's flat view (attached by handle)."""
+    with attached(handle) as shared:
         view = shared.array.reshape(-1)[start:stop]
         try:
             return kernel(impl, name)(view, *args)
@@ -121,7 +186,7 @@ def kernel_on_shared_pair(impl: str, name: str, src: SharedArrayHandle, dst: Sha
     For kernels that read one array and write the matching region of another (``filter_greater``
     in the lab's pipeline): each chunk owns its region of ``dst``, so chunks never collide.
     """
-    with SharedArray.attach(src) as a, SharedArray.attach(dst) as b:
+    with attached(src) as a, attached(dst) as b:
         x = a.array.reshape(-1)[start:stop]
         y = b.array.reshape(-1)[start:stop]
         try:

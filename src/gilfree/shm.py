@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import math
+import os
 import sys
 import threading
 import weakref
@@ -205,6 +206,23 @@ class SharedArray:
     @property
     def closed(self) -> bool:
         return self._shm is None
+
+    def still_linked(self) -> bool:
+        """Whether this mapping's segment is still the one its name opens (Linux /dev/shm).
+
+        False once the owner has unlinked it (or the name now belongs to a new segment), and
+        wherever segments have no path to check: a caller keeping a mapping open between uses
+        must then attach afresh.
+        """
+        shm = self._shm
+        if shm is None:
+            return False
+        try:
+            here = os.fstat(shm._fd)  # the descriptor the mapping came from
+            there = os.stat(os.path.join("/dev/shm", shm.name.lstrip("/")))
+        except (OSError, AttributeError):
+            return False
+        return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
     def close(self) -> None:
         """Release the segment here; the owner also unlinks it. Safe to call more than once.
