@@ -14,6 +14,7 @@ from gilfree._select import available
 from gilfree._workers import kernel_on_shared_pair
 from gilfree.chunked import array_chunks
 from gilfree.lab import format_result, run_step
+from gilfree import pipeline
 from gilfree.lab import step8_pipeline as step8
 from gilfree.shm import SharedArray
 from gilfree.strategies import open_executor
@@ -79,7 +80,7 @@ def test_step8_reports_progress_for_every_stage():
 def test_step8_cleans_up_when_a_stage_fails_midway(monkeypatch, error, no_leak):
     """The error strikes in the processes strategy's transform, after its first chunk came back
     and while the other chunks are still queued or running in the workers."""
-    original = step8._transform
+    original = pipeline._transform
     struck = []
 
     def failing(job):
@@ -93,7 +94,7 @@ def test_step8_cleans_up_when_a_stage_fails_midway(monkeypatch, error, no_leak):
 
         return original(dataclasses.replace(job, tick=tick))
 
-    monkeypatch.setattr(step8, "_transform", failing)
+    monkeypatch.setattr(pipeline, "_transform", failing)
     with pytest.raises(error, match="stop here"):
         run_step(8, "tiny")
     assert struck == ["transform"]
@@ -101,15 +102,15 @@ def test_step8_cleans_up_when_a_stage_fails_midway(monkeypatch, error, no_leak):
 
 
 def test_step8_cleans_up_when_a_worker_task_fails(monkeypatch, no_leak):
-    original = step8._transform
+    original = pipeline._transform
 
     def broken(job):
         if job.in_process:
             return original(job)
-        return step8._each_chunk(job, "transform", "no_such_kernel", (job.data,),
+        return pipeline._each_chunk(job, "transform", "no_such_kernel", (job.data,),
                                  array_chunks(job.n, job.parts))
 
-    monkeypatch.setattr(step8, "_transform", broken)
+    monkeypatch.setattr(pipeline, "_transform", broken)
     with pytest.raises(ValueError, match="no kernel named 'no_such_kernel'"):
         run_step(8, "tiny")
 
@@ -131,12 +132,12 @@ def test_step8_refuses_bad_parameters(bad, error, no_leak):
 def test_chunked_pipeline_equals_one_pass_at_the_edges(impl, strategy, threshold, n, no_leak):
     """Everything kept, nothing kept, sizes off the block grid: chunked equals one pass."""
     with SharedArray.create(n) as data, SharedArray.create(n) as out:
-        want = step8._one_pass(impl, data, out, n, 5, 3, threshold, lambda stage: None)
+        want = pipeline.one_pass(impl, data, out, n, 5, 3, threshold, lambda stage: None)
         want_kept = out.array[:want.kept].copy()
         out.array[:] = -7.0
         with open_executor(strategy, 2) as executor:
-            job = step8._Job(impl.name, executor, data, out, n, 3, 5, 3, threshold, lambda stage: None)
-            got = step8._pipeline(job)
+            job = pipeline.PipelineJob(impl.name, executor, data, out, n, 3, 5, 3, threshold, lambda stage: None)
+            got = pipeline.run_pipeline(job)
         assert got.kept == want.kept
         assert step8._stats_bits(got.stats) == step8._stats_bits(want.stats)
         assert out.array[:got.kept].tobytes() == want_kept.tobytes()

@@ -22,157 +22,23 @@ from __future__ import annotations
 
 import statistics
 import struct
-import time
-from concurrent.futures import Executor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .._checksum import Checksum
-from .._select import C_EXTENSION, PURE_PYTHON, Implementation, implementations
-from .._stats import Stats, merge_stats
+from .._select import C_EXTENSION, PURE_PYTHON, implementations
+from .._stats import Stats
 from .._timing import environment, interleaved, load_average, usable_cores
-from .._workers import call_kernel, kernel_on_shared, kernel_on_shared_pair
-from ..chunked import array_chunks, compact_runs, default_parts, run_chunks, runs_in_process
+from ..chunked import array_chunks, default_parts
+from ..pipeline import RECORD_BYTES, STAGES, PipelineJob, PipelineOutput, one_pass, run_pipeline
 from ..shm import SharedArray
 from ..strategies import check_workers, open_executor
 from ._result import Progress, Row, StepResult, busy_machine_note, no_progress
 
 TITLE = "capstone: a parallel data pipeline over shared memory"
 
-STAGES = ("generate", "transform", "filter", "compact", "aggregate")
 #: The reference first, then the chunked pipeline on each executor.
 STRATEGIES = ("one pass", "serial", "threads", "processes")
-#: Bytes per record: float64.
-RECORD_BYTES = 8
-
-
-@dataclass
-class _Job:
-    """One run of the chunked pipeline: where the data lives and where the tasks run."""
-
-    impl: str
-    executor: Executor
-    data: SharedArray
-    out: SharedArray
-    n: int
-    parts: int
-    seed: int
-    rounds: int
-    threshold: float
-    tick: Callable[[str], None]
-
-    @property
-    def in_process(self) -> bool:
-        return runs_in_process(self.executor)
-
-
-@dataclass
-class _Output:
-    kept: int
-    stats: Stats | None
-    seconds: dict[str, float] = field(default_factory=dict)
-
-
-def _each_chunk(job: _Job, stage: str, kernel: str, arrays: tuple[SharedArray, ...],
-                ranges: list[tuple[int, int]], extra: Callable[[int, int], tuple] = lambda a, b: (),
-                *, tick_each: bool = True) -> list[Any]:
-    """Run ``kernel`` on the ``ranges`` of ``arrays``: views in this process, handles elsewhere.
-
-    With ``tick_each`` every finished chunk reports progress; otherwise the stage reports once.
-    """
-    if job.in_process:
-        fn: Callable[..., Any] = call_kernel
-        argsets = [(job.impl, kernel, *(arr.array[a:b] for arr in arrays), *extra(a, b))
-                   for a, b in ranges]
-    elif len(arrays) == 1:
-        fn = kernel_on_shared
-        argsets = [(job.impl, kernel, arrays[0].handle, a, b, *extra(a, b)) for a, b in ranges]
-    else:
-        fn = kernel_on_shared_pair
-        argsets = [(job.impl, kernel, arrays[0].handle, arrays[1].handle, a, b, *extra(a, b))
-                   for a, b in ranges]
-    if not tick_each:
-        results = run_chunks(job.executor, fn, argsets)
-        job.tick(stage)
-        return results
-    return run_chunks(job.executor, fn, argsets, on_result=lambda i, r: job.tick(stage))
-
-
-def _generate(job: _Job) -> None:
-    _each_chunk(job, "generate", "fill_uniform", (job.data,), array_chunks(job.n, job.parts),
-                lambda a, b: (job.seed, a))
-
-
-def _transform(job: _Job) -> None:
-    _each_chunk(job, "transform", "transform_inplace", (job.data,), array_chunks(job.n, job.parts),
-                lambda a, b: (job.rounds,))
-
-
-def _filter(job: _Job) -> list[tuple[int, int]]:
-    """Each chunk's kept records land at the front of its own region of ``out``: (start, count)."""
-    chunks = array_chunks(job.n, job.parts)
-    counts = _each_chunk(job, "filter", "filter_greater", (job.data, job.out), chunks,
-                         lambda a, b: (job.threshold,))
-    return [(a, count) for (a, _), count in zip(chunks, counts)]
-
-
-def _compact(job: _Job, runs: list[tuple[int, int]]) -> int:
-    """Slide the kept runs together, in chunk order: ``out[:kept]`` is then the filtered data."""
-    kept = compact_runs(job.out.array, runs)
-    job.tick("compact")
-    return kept
-
-
-def _aggregate(job: _Job, kept: int) -> Stats | None:
-    if kept == 0:
-        job.tick("aggregate")
-        return None
-    parts = _each_chunk(job, "aggregate", "chunk_stats", (job.out,), array_chunks(kept, job.parts),
-                        tick_each=False)
-    return merge_stats(parts)
-
-
-def _pipeline(job: _Job) -> _Output:
-    """The chunked pipeline, stage by stage, with each stage's wall time."""
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    _generate(job)
-    t1 = time.perf_counter()
-    _transform(job)
-    t2 = time.perf_counter()
-    runs = _filter(job)
-    t3 = time.perf_counter()
-    kept = _compact(job, runs)
-    t4 = time.perf_counter()
-    stats = _aggregate(job, kept)
-    t5 = time.perf_counter()
-    for stage, (a, b) in zip(STAGES, [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5)]):
-        seconds[stage] = b - a
-    return _Output(kept, stats, seconds)
-
-
-def _one_pass(kernels: Implementation, data: SharedArray, out: SharedArray, n: int, seed: int,
-              rounds: int, threshold: float, tick: Callable[[str], None]) -> _Output:
-    """The reference: one kernel call per stage over the whole dataset, in this thread."""
-    x, y = data.array[:n], out.array[:n]
-    t0 = time.perf_counter()
-    kernels.fill_uniform(x, seed, 0)
-    tick("generate")
-    t1 = time.perf_counter()
-    kernels.transform_inplace(x, rounds)
-    tick("transform")
-    t2 = time.perf_counter()
-    kept = kernels.filter_greater(x, y, threshold)
-    tick("filter")
-    t3 = time.perf_counter()
-    tick("compact")  # nothing to compact: one filter call already wrote out[:kept]
-    t4 = time.perf_counter()
-    stats = kernels.chunk_stats(y[:kept]) if kept else None
-    tick("aggregate")
-    t5 = time.perf_counter()
-    seconds = dict(zip(STAGES, [t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4]))
-    return _Output(kept, stats, seconds)
 
 
 def _ms(seconds: float) -> str:
@@ -236,7 +102,7 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
             progress(done[0], total, f"{impl}, {strategy}: {stage}")
         return tick
 
-    outputs: dict[tuple[str, str], list[_Output]] = {}
+    outputs: dict[tuple[str, str], list[PipelineOutput]] = {}
     checks: dict[str, bool] = {}
     reference: dict[str, tuple[int, Any, Checksum]] = {}
     with ExitStack() as stack:
@@ -247,15 +113,15 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
         executors = {name: stack.enter_context(open_executor(name, k))
                      for name in ("serial", "threads", "processes")}
 
-        def thunk(impl: str, strategy: str) -> Callable[[], _Output]:
+        def thunk(impl: str, strategy: str) -> Callable[[], PipelineOutput]:
             data, out = arrays[impl]
             tick = tick_for(impl, strategy)
             if strategy == "one pass":
                 kernels = impls[impl]
-                return lambda: _one_pass(kernels, data, out, sizes[impl], seed, rounds, threshold, tick)
-            job = _Job(impl, executors[strategy], data, out, sizes[impl], parts, seed, rounds,
+                return lambda: one_pass(kernels, data, out, sizes[impl], seed, rounds, threshold, tick)
+            job = PipelineJob(impl, executors[strategy], data, out, sizes[impl], parts, seed, rounds,
                        threshold, tick)
-            return lambda: _pipeline(job)
+            return lambda: run_pipeline(job)
 
         variants = {(impl, s): thunk(impl, s) for impl in impls for s in STRATEGIES}
 
@@ -273,7 +139,7 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
                 (result.kept, _stats_bits(result.stats), digest) == want)
         if C_EXTENSION in impls and PURE_PYTHON in impls:
             data, out = arrays[PURE_PYTHON]
-            twin = _one_pass(impls[C_EXTENSION], data, out, pure_records, seed, rounds, threshold,
+            twin = one_pass(impls[C_EXTENSION], data, out, pure_records, seed, rounds, threshold,
                              lambda stage: None)
             checks[f"both twins give the same pipeline output on {pure_records:,} records"] = (
                 (twin.kept, _stats_bits(twin.stats), _kept_checksum(out, twin.kept))
