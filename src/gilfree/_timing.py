@@ -14,15 +14,19 @@ import sysconfig
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
+
+K = TypeVar("K")
 
 __all__ = [
     "Timing",
+    "descendants",
     "environment",
     "gil_enabled",
     "interleaved",
     "load_average",
     "run_in_threads",
+    "tree_cpu_clock",
     "usable_cores",
 ]
 
@@ -48,24 +52,98 @@ class Timing:
         return (max(self.wall) - min(self.wall)) / self.median if self.median > 0 else 0.0
 
 
-def interleaved(variants: dict[str, Callable[[], object]], repeats: int = 5,
-                warmup: int = 1) -> dict[str, Timing]:
-    """Time every variant ``repeats`` times, round-robin, after ``warmup`` untimed rounds."""
+def interleaved(variants: dict[K, Callable[[], object]], repeats: int = 5, warmup: int = 1, *,
+                before: Callable[[K], object] | None = None,
+                after: Callable[[K, object], object] | None = None,
+                cpu_clock: Callable[[], float] = time.process_time) -> dict[K, Timing]:
+    """Time every variant ``repeats`` times, round-robin, after ``warmup`` untimed rounds.
+
+    ``before(name)`` runs untimed before every call (to reset an array an in-place variant
+    changes); ``after(name, result)`` runs untimed after it (to check the result). ``cpu_clock``
+    reads CPU seconds: this process by default, or :func:`tree_cpu_clock` for worker processes too.
+    """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
+
+    def call(name: K, fn: Callable[[], object]) -> tuple[float, float]:
+        if before is not None:
+            before(name)
+        c0, t0 = cpu_clock(), time.perf_counter()
+        result = fn()
+        t1, c1 = time.perf_counter(), cpu_clock()
+        if after is not None:
+            after(name, result)
+        return t1 - t0, c1 - c0
+
     for _ in range(warmup):
-        for fn in variants.values():
-            fn()
-    wall: dict[str, list[float]] = {name: [] for name in variants}
-    cpu: dict[str, list[float]] = {name: [] for name in variants}
+        for name, fn in variants.items():
+            call(name, fn)
+    wall: dict[K, list[float]] = {name: [] for name in variants}
+    cpu: dict[K, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):
         for name, fn in variants.items():
-            c0, t0 = time.process_time(), time.perf_counter()
-            fn()
-            t1, c1 = time.perf_counter(), time.process_time()
-            wall[name].append(t1 - t0)
-            cpu[name].append(c1 - c0)
+            w, c = call(name, fn)
+            wall[name].append(w)
+            cpu[name].append(c)
     return {name: Timing(tuple(wall[name]), tuple(cpu[name])) for name in variants}
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user + system CPU seconds) of a live process, from /proc (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read()
+    except OSError:
+        return None
+    # The command name, field 2, is in parentheses and may hold spaces: split after its end.
+    fields = text[text.rindex(b")") + 2:].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def descendants(pid: int | None = None) -> list[int] | None:
+    """Every live process below ``pid`` (default: this one), or None where /proc is missing.
+
+    Forkserver workers are the server's children and loky's are its own: a walk down the tree
+    finds all of them, whoever started them.
+    """
+    root = os.getpid() if pid is None else pid
+    try:
+        entries = [int(e) for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return None
+    children: dict[int, list[int]] = {}
+    for entry in entries:
+        stat = _proc_stat(entry)
+        if stat is not None:
+            children.setdefault(stat[0], []).append(entry)
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def tree_cpu_clock(pids: Sequence[int]) -> Callable[[], float]:
+    """A CPU clock for this process plus the processes ``pids`` (worker processes, say).
+
+    A worker's CPU seconds come from /proc in clock ticks (usually 10 ms), so short calls read
+    coarse there; a worker that exits stops counting. Where /proc is missing the clock is this
+    process's alone.
+    """
+    pids = list(pids)
+
+    def clock() -> float:
+        total = time.process_time()
+        for pid in pids:
+            stat = _proc_stat(pid)
+            if stat is not None:
+                total += stat[1]
+        return total
+    return clock
 
 
 def run_in_threads(calls: Sequence[Callable[[], object]]) -> list[object]:

@@ -28,6 +28,7 @@ __all__ = [
     "checksum_from_pipe",
     "indexed_call",
     "indexed_packed",
+    "inplace_on_array",
     "kernel_on_array",
     "kernel_on_mmap",
     "kernel_on_shared",
@@ -57,6 +58,18 @@ def kernel_on_array(impl: str, name: str, data: np.ndarray, *args: Any, inplace:
     """Run a kernel on an array that arrived pickled; in-place kernels send the array back."""
     result = kernel(impl, name)(data, *args)
     return data if inplace else result
+
+
+def inplace_on_array(impl: str, name: str, data: np.ndarray, *args: Any) -> np.ndarray:
+    """Run an in-place kernel on an array that arrived by value, and send the array back.
+
+    A read-only array (joblib hands large arguments to its workers as read-only memmaps) is
+    copied first: the result has to travel back to the caller anyway.
+    """
+    if not data.flags.writeable:
+        data = np.array(data)
+    kernel(impl, name)(data, *args)
+    return data
 
 
 class _Attachments:

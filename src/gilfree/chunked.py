@@ -22,6 +22,7 @@ import numpy as np
 
 from ._checks import as_index, check_count
 from ._stats import aligned_chunk_size
+from .peers import JoblibExecutor
 from .strategies import SerialExecutor, check_workers
 
 __all__ = ["array_chunks", "compact_runs", "default_parts", "parallel_reduce", "run_chunks",
@@ -79,9 +80,20 @@ def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Seque
     ``results``, a dict of the caller's, receives ``results[index] = result`` the moment each
     task completes, whatever happens next: after a task's exception, a dead worker or Ctrl-C
     it still holds every result that was completed, so finished work is never lost.
+
+    An executor that runs whole batches only (:class:`gilfree.peers.JoblibExecutor`: joblib
+    hands back every result or none) gets the whole batch at once through its ``run_batch``.
     """
     if not isinstance(executor, Executor):
         raise TypeError(f"run_chunks needs a concurrent.futures.Executor, not {type(executor).__name__}")
+    if isinstance(executor, JoblibExecutor):
+        batch = executor.run_batch(fn, list(argsets))
+        for i, value in enumerate(batch):
+            if results is not None:
+                results[i] = value
+            if on_result is not None:
+                on_result(i, value)
+        return batch
     futures: list[Future] = []
     for args in argsets:
         futures.append(executor.submit(fn, *args))
@@ -130,6 +142,8 @@ def runs_in_process(executor: Executor) -> bool:
     """
     if not isinstance(executor, Executor):
         raise TypeError(f"expected a concurrent.futures.Executor, not {type(executor).__name__}")
+    if isinstance(executor, JoblibExecutor):
+        return executor.in_process
     return isinstance(executor, (SerialExecutor, ThreadPoolExecutor))
 
 

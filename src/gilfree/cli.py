@@ -1,4 +1,8 @@
-"""Command line: ``gilfree lab``, ``gilfree faults``, ``gilfree info`` (parsing and formatting only)."""
+"""Command line: ``gilfree lab``, ``gilfree bench``, ``gilfree faults``, ``gilfree info``.
+
+Argument parsing and formatting only: the work lives in :mod:`gilfree.lab`,
+:mod:`gilfree.bench` and :mod:`gilfree.faults`.
+"""
 
 from __future__ import annotations
 
@@ -52,6 +56,31 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--start-method", choices=_start_methods(), metavar="NAME",
                      help="how worker processes start: " + ", ".join(_start_methods())
                           + " (default: this Python's own default)")
+
+    bench = sub.add_parser(
+        "bench", help="the benchmark matrix: every strategy on the same work, with plots and a verdict")
+    bench.add_argument("--quick", action="store_true",
+                       help="small and medium sizes, 3 repeats: under a minute on 2 cores")
+    bench.add_argument("--workload", action="append", metavar="NAME",
+                       help="only this workload (repeatable): cpu, reduction, transform, pipeline")
+    bench.add_argument("--strategy", action="append", metavar="NAME",
+                       help="only this strategy (repeatable; serial is always kept as the reference): "
+                            "threads, pool, processes, shared-memory, mmap, joblib-loky, joblib-threads, numpy")
+    bench.add_argument("--workers", type=_positive, action="append", metavar="N",
+                       help="this worker count (repeatable; default 1, 2, 4, ... up to the cores, and 2 x cores)")
+    bench.add_argument("--size", action="append", choices=("small", "medium", "large"),
+                       help="only this size (repeatable)")
+    bench.add_argument("--implementation", action="append", choices=("c-extension", "pure-python"),
+                       help="only this implementation (repeatable)")
+    bench.add_argument("--repeats", type=_positive, metavar="N", help="timed repeats per variant (default 5)")
+    bench.add_argument("--chunks-per-worker", type=_positive, default=4, metavar="N",
+                       help="chunks each worker gets per call (default 4)")
+    bench.add_argument("--out", default="gilfree-bench", metavar="DIR",
+                       help="folder for bench.json, bench.md and the plots (default ./gilfree-bench)")
+    bench.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+    bench.add_argument("--from", dest="from_json", metavar="FILE",
+                       help="measure nothing: redraw the report and plots from a bench.json")
+    bench.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
     faults = sub.add_parser(
         "faults", help="the fault drill: kill workers, raise, interrupt, time out; check nothing is lost or leaked")
@@ -127,6 +156,68 @@ def _lab(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .bench import DEFAULT, QUICK, Plan, run_matrix
+    from .bench.report import complete, write_all
+
+    if args.from_json:
+        try:
+            with open(args.from_json, encoding="utf-8") as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as exc:
+            parser.error(f"cannot read {args.from_json}: {exc}")
+        from .bench import SCHEMA
+
+        if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+            parser.error(f"{args.from_json} is not a gilfree bench result (schema {SCHEMA})")
+    else:
+        options: dict[str, Any] = dict(QUICK if args.quick else DEFAULT)
+        for name, value in (("workloads", args.workload), ("sizes", args.size),
+                            ("implementations", args.implementation)):
+            if value:
+                options[name] = tuple(dict.fromkeys(value))
+        if args.strategy:
+            options["strategies"] = tuple(dict.fromkeys(["serial", *args.strategy]))
+        if args.workers:
+            options["workers"] = tuple(sorted(set(args.workers)))
+        if args.repeats:
+            options["repeats"] = args.repeats
+        options["chunks_per_worker"] = args.chunks_per_worker
+        try:
+            plan = Plan(**options)
+        except (TypeError, ValueError) as exc:
+            parser.error(str(exc))
+        bar: Any = None
+        if not args.no_progress and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=1, desc="gilfree bench", file=sys.stderr, leave=False, unit="run")
+
+        def progress(done: int, total: int, label: str) -> None:
+            if bar is not None:
+                bar.total = total
+                bar.n = done
+                bar.set_postfix_str(label, refresh=False)
+                bar.refresh()
+
+        try:
+            doc = run_matrix(plan, progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
+    complete(doc)
+    written = write_all(doc, args.out, plots=not args.no_plots)
+    from .bench.report import markdown
+
+    text = markdown(doc)
+    print(text[:text.index("## Every cell")].rstrip())
+    print(f"\nFull tables: {written['markdown']}; data: {written['json']}"
+          + (f"; plots: {', '.join(written['plots'])}" if written["plots"] else
+             ("" if args.no_plots else "; no plots (matplotlib is not installed: pip install matplotlib)")))
+    failed = [r for r in doc["rows"] if not r["ok"]] + [t for t in doc["twin_checks"] if not t["equal"]]
+    return 1 if failed else 0
+
+
 def _faults(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .faults import SCENARIOS, cases, drill, format_outcomes
 
@@ -171,9 +262,11 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command in ("lab", "faults"):
+    if args.command in ("lab", "bench", "faults"):
         try:
             with sigterm_raises():
+                if args.command == "bench":
+                    return _bench(args, parser)
                 return _lab(args) if args.command == "lab" else _faults(args, parser)
         except KeyboardInterrupt:
             print("\ninterrupted: workers stopped, shared memory released", file=sys.stderr)

@@ -1,14 +1,16 @@
 """Execution strategies: one ``concurrent.futures.Executor`` interface over every way to run work.
 
-==============  ===================================================  =============================
-name            runs tasks on                                        the GIL
-==============  ===================================================  =============================
-``serial``      the calling thread, one after another (reference)    irrelevant
-``threads``     a ``ThreadPoolExecutor``                             shared: only nogil code scales
-``pool``        a ``multiprocessing.Pool`` (behind an Executor)      one per process
-``processes``   a ``concurrent.futures.ProcessPoolExecutor``         one per process
-``failsafe``    a :class:`gilfree.pool.FailSafePool`                 one per process
-==============  ===================================================  =============================
+==================  ===================================================  ==========================
+name                runs tasks on                                        the GIL
+==================  ===================================================  ==========================
+``serial``          the calling thread, one after another (reference)    irrelevant
+``threads``         a ``ThreadPoolExecutor``                             shared: only nogil code scales
+``pool``            a ``multiprocessing.Pool`` (behind an Executor)      one per process
+``processes``       a ``concurrent.futures.ProcessPoolExecutor``         one per process
+``failsafe``        a :class:`gilfree.pool.FailSafePool`                 one per process
+``joblib-loky``     ``joblib.Parallel``, loky backend (a peer)           one per process
+``joblib-threads``  ``joblib.Parallel``, threading backend (a peer)      shared
+==================  ===================================================  ==========================
 
 How data reaches the tasks (pickled arguments, a :class:`gilfree.shm.SharedArray` handle, a
 file offset into an ``mmap``) is the caller's choice of *arguments*: the task functions in
@@ -22,7 +24,8 @@ second, instead of a hang (``multiprocessing.Pool``) or a cause-less ``BrokenPro
 How much survives differs, and that is the lesson: ``failsafe`` loses only the dead worker's
 task and carries on; ``processes`` fails every unfinished task (the stdlib pool is broken for
 good); ``pool`` cannot tell which task died with the worker, so it fails every outstanding one.
-Completed results are kept in every case (their futures hold them).
+Completed results are kept in every case (their futures hold them). The joblib peers
+(:mod:`gilfree.peers`) come as joblib ships them, for comparison: none of this is added to them.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from ._checks import check_count
 from .errors import WorkerDied, oom_kill_count
+from .peers import JOBLIB_BACKENDS, JoblibExecutor
 from .pool import FailSafePool
 
 __all__ = [
@@ -60,6 +64,8 @@ STRATEGIES = {
     "pool": "a multiprocessing.Pool: worker processes, each with its own interpreter",
     "processes": "a ProcessPoolExecutor: worker processes behind the futures interface",
     "failsafe": "gilfree's FailSafePool: one pipe per worker; a dead worker fails only its task",
+    "joblib-loky": "joblib.Parallel on loky worker processes (a peer; needs joblib)",
+    "joblib-threads": "joblib.Parallel on threads (a peer; needs joblib)",
 }
 
 PROCESS_STRATEGIES = frozenset({"pool", "processes", "failsafe"})
@@ -529,6 +535,10 @@ def open_executor(strategy: str, workers: int = 1, *, start_method: str | None =
         executor = PoolExecutor(workers, ctx)
     elif strategy == "failsafe":
         executor = FailSafePool(workers, mp_context=ctx, task_timeout=task_timeout)
+    elif strategy in JOBLIB_BACKENDS:
+        if start_method is not None:
+            raise ValueError(f"start_method does not apply to {strategy!r}: joblib starts its own workers")
+        executor = JoblibExecutor(workers, JOBLIB_BACKENDS[strategy])
     else:
         executor = ProcessesExecutor(max_workers=workers, mp_context=ctx,
                                      initializer=_worker_ignores_sigint)

@@ -1,0 +1,323 @@
+"""The benchmark matrix: workloads x implementations x strategies x worker counts x sizes.
+
+Method, in the order it runs:
+
+1. Every workload is prepared at every size for every implementation, and its reference
+   result is computed by one serial call. Where both twins exist, the compiled twin is run on
+   the pure twin's input too, and must give the same result.
+2. For each worker count (1, 2, 4, ... up to the cores, the core count, and one oversubscribed
+   point at twice the cores), every executor is opened once and kept for all cells; the time
+   from opening it to having run one tiny task per worker is its start-up cost.
+3. In each cell (workload, size, worker count) every variant (implementation x strategy, with
+   the serial reference and numpy's own call among them) runs once untimed and is checked
+   against the reference, then ``repeats`` times, round-robin, so that a drift of a shared
+   machine hits every variant alike. Every timed run is checked too: a variant whose result is
+   ever wrong is reported as wrong and gets no time. Wall time and CPU time of the whole process
+   tree (this process and its workers) are recorded for each run.
+
+A speedup is the serial reference's median over the variant's median, both measured in the same
+cell. The ideal is ``min(workers, cores)``; efficiency is the speedup over that ideal.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from .._select import C_EXTENSION, PURE_PYTHON, implementations
+from .._timing import descendants, environment, interleaved, tree_cpu_clock, usable_cores
+from ..chunked import default_parts, run_chunks
+from ..peers import JOBLIB_BACKENDS, joblib_version
+from ..strategies import check_workers, open_executor
+from .workloads import EXECUTOR_OF, SIZES, STRATEGY_NOTES, WORKLOADS, Prepared
+
+__all__ = ["DEFAULT", "QUICK", "SCHEMA", "STRATEGIES", "Plan", "default_workers", "run_matrix"]
+
+SCHEMA = "gilfree-bench/1"
+#: Every strategy the matrix knows, in the order tables list them.
+STRATEGIES = tuple(EXECUTOR_OF)
+SIZE_NAMES = ("small", "medium", "large")
+
+Progress = Callable[[int, int, str], None]
+
+
+def default_workers(cores: int | None = None) -> tuple[int, ...]:
+    """1, 2, 4, ... up to ``cores``, ``cores`` itself, and one oversubscribed point (2 x cores)."""
+    cores = check_workers(cores if cores is not None else usable_cores())
+    counts = {1, cores, 2 * cores}
+    k = 2
+    while k < cores:
+        counts.add(k)
+        k *= 2
+    return tuple(sorted(counts))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to measure. ``elements`` overrides :data:`~gilfree.bench.workloads.SIZES` (tests)."""
+
+    workloads: tuple[str, ...] = tuple(WORKLOADS)
+    strategies: tuple[str, ...] = STRATEGIES
+    workers: tuple[int, ...] = field(default_factory=default_workers)
+    sizes: tuple[str, ...] = SIZE_NAMES
+    implementations: tuple[str, ...] = (C_EXTENSION, PURE_PYTHON)
+    repeats: int = 5
+    chunks_per_worker: int = 4
+    elements: dict[str, dict[str, dict[str, int]]] | None = None
+    label: str = "default"
+
+    def __post_init__(self) -> None:
+        _check_choice("workload", self.workloads, WORKLOADS)
+        _check_choice("strategy", self.strategies, STRATEGIES)
+        _check_choice("size", self.sizes, SIZE_NAMES)
+        _check_choice("implementation", self.implementations, (C_EXTENSION, PURE_PYTHON))
+        if not self.workers:
+            raise ValueError("workers must name at least one worker count")
+        for k in self.workers:
+            check_workers(k)
+        for name in ("repeats", "chunks_per_worker"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+            if value < 1:
+                raise ValueError(f"{name} must be 1 or more, got {value}")
+
+    def elements_of(self, workload: str, size: str, impl: str) -> int:
+        table = self.elements if self.elements is not None else SIZES
+        return table[workload][size][impl]
+
+
+def _check_choice(what: str, chosen: tuple[str, ...], known: Any) -> None:
+    if isinstance(chosen, str) or not isinstance(chosen, tuple):
+        raise TypeError(f"{what} choices must be a tuple of names, not {type(chosen).__name__}")
+    if not chosen:
+        raise ValueError(f"choose at least one {what}: {', '.join(known)}")
+    for name in chosen:
+        if name not in known:
+            raise ValueError(f"unknown {what} {name!r}; choose from {', '.join(known)}")
+
+
+#: ``gilfree bench``: every size, 5 repeats (about 5 minutes on 2 cores).
+DEFAULT = {}
+#: ``gilfree bench --quick``: the small and medium sizes, 3 repeats (well under a minute).
+QUICK = {"sizes": ("small", "medium"), "repeats": 3, "label": "quick"}
+
+
+@dataclass
+class _Variant:
+    impl: str  # the data's implementation; the row says "numpy" for numpy's own call
+    strategy: str
+    prepared: Prepared
+
+    @property
+    def row_impl(self) -> str:
+        return "numpy" if self.strategy == "numpy" else self.impl
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.row_impl, self.strategy
+
+
+def _available_strategies(plan: Plan) -> tuple[list[str], list[dict[str, str]]]:
+    """The plan's strategies that can run here, and the reasons for those that cannot."""
+    missing = []
+    have_joblib = joblib_version() is not None
+    chosen = []
+    for strategy in plan.strategies:
+        if strategy in JOBLIB_BACKENDS and not have_joblib:
+            missing.append({"strategy": strategy,
+                            "reason": "joblib is not installed (pip install joblib, or gilfree[bench])"})
+        else:
+            chosen.append(strategy)
+    return chosen, missing
+
+
+def _startup(name: str, k: int, stack: ExitStack) -> tuple[Any, float]:
+    """Open executor ``name`` with ``k`` workers; seconds until one tiny task per worker has run."""
+    t0 = time.perf_counter()
+    executor = stack.enter_context(open_executor(name, k))
+    run_chunks(executor, os.getpid, [()] * k)
+    return executor, time.perf_counter() - t0
+
+
+def run_matrix(plan: Plan | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Run ``plan`` (default: :data:`DEFAULT`) and return the results as one JSON-ready dict."""
+    plan = plan or Plan()
+    started = time.perf_counter()
+    cores = usable_cores()
+    impls = {name: kern for name, kern in implementations().items() if name in plan.implementations}
+    if not impls:
+        raise RuntimeError(f"none of the implementations {plan.implementations} can be imported here")
+    strategies, skipped = _available_strategies(plan)
+    not_applicable = [{"workload": w, "strategy": s, "reason": WORKLOADS[w].not_applicable[s]}
+                      for w in plan.workloads for s in strategies if s in WORKLOADS[w].not_applicable]
+
+    def variants_of(wname: str, size: str) -> list[_Variant]:
+        out = []
+        for impl in impls:
+            for strategy in strategies:
+                if WORKLOADS[wname].applies(strategy, impl) is not None:
+                    continue
+                out.append(_Variant(impl, strategy, prepared[(wname, size, impl)]))
+        return out
+
+    rows: list[dict[str, Any]] = []
+    startup: list[dict[str, Any]] = []
+    twins: list[dict[str, Any]] = []
+    prepared: dict[tuple[str, str, str], Prepared] = {}
+    with tempfile.TemporaryDirectory(prefix="gilfree-bench-") as workdir, ExitStack() as data:
+        for wname in plan.workloads:
+            for size in plan.sizes:
+                for impl, kern in impls.items():
+                    n = plan.elements_of(wname, size, impl)
+                    prepared[(wname, size, impl)] = WORKLOADS[wname].prepare(kern, n, data, workdir)
+                if C_EXTENSION in impls and PURE_PYTHON in impls:
+                    twins.append(_twin_check(wname, size, plan, impls, workdir))
+
+        cells = [(k, w, s) for k in plan.workers for w in plan.workloads for s in plan.sizes]
+        total = sum(len(variants_of(w, s)) * (1 + plan.repeats) for _, w, s in cells)
+        done = [0]
+
+        def tick(label: str) -> None:
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], total, label)
+
+        for k in plan.workers:
+            with ExitStack() as pools:
+                executors: dict[str, Any] = {}
+                for name in dict.fromkeys(EXECUTOR_OF[s] for s in strategies):
+                    if name is not None:
+                        executors[name], seconds = _startup(name, k, pools)
+                        startup.append({"executor": name, "workers": k, "seconds": seconds})
+                for wname in plan.workloads:
+                    for size in plan.sizes:
+                        rows.extend(_cell(plan, k, cores, wname, size, variants_of(wname, size),
+                                          executors, tick))
+    doc = {
+        "schema": SCHEMA,
+        "environment": _environment(),
+        "plan": {**{key: value for key, value in asdict(plan).items() if key != "elements"},
+                 "cores": cores,
+                 "sizes_elements": {w: {s: {i: plan.elements_of(w, s, i) for i in impls}
+                                        for s in plan.sizes} for w in plan.workloads}},
+        "workloads": {w: {"title": WORKLOADS[w].title, "nature": WORKLOADS[w].nature,
+                          "bytes_per_element": WORKLOADS[w].bytes_per_element} for w in plan.workloads},
+        "strategies": {s: STRATEGY_NOTES[s] for s in strategies},
+        "rows": rows,
+        "startup": startup,
+        "twin_checks": twins,
+        "not_applicable": not_applicable,
+        "skipped": skipped,
+        "seconds": time.perf_counter() - started,
+    }
+    return doc
+
+
+def _twin_check(wname: str, size: str, plan: Plan, impls: dict, workdir: str) -> dict[str, Any]:
+    """The compiled twin on the pure twin's input must give the pure twin's reference."""
+    n = plan.elements_of(wname, size, PURE_PYTHON)
+    with ExitStack() as stack:
+        compiled = WORKLOADS[wname].prepare(impls[C_EXTENSION], n, stack, workdir)
+        pure_reference = _comparable(WORKLOADS[wname].prepare(impls[PURE_PYTHON], n, stack, workdir))
+        same = _comparable(compiled) == pure_reference
+    return {"workload": wname, "size": size, "elements": n, "equal": bool(same)}
+
+
+def _comparable(p: Prepared) -> Any:
+    ref = p.reference
+    return ref.tobytes() if hasattr(ref, "tobytes") else ref
+
+
+def _cell(plan: Plan, k: int, cores: int, wname: str, size: str, variants: list[_Variant],
+          executors: dict[str, Any], tick: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Warm up and check every variant of one cell, then time them interleaved."""
+    parts = default_parts(k, plan.chunks_per_worker)
+    failures: dict[tuple[str, str], str] = {}
+    by_key = {v.key: v for v in variants}
+
+    def run(v: _Variant) -> Any:
+        name = EXECUTOR_OF[v.strategy]
+        return v.prepared.run(v.strategy, executors.get(name) if name else None, parts)
+
+    def label(v: _Variant) -> str:
+        return f"{k} workers | {wname} {size} | {v.row_impl} {v.strategy}"
+
+    for v in variants:  # the untimed warm-up, checked
+        try:
+            v.prepared.reset(v.strategy)
+            result = run(v)
+            if not v.prepared.check(v.strategy, result):
+                failures[v.key] = "wrong result in the warm-up run"
+        except Exception as exc:  # reported in its row; the rest of the matrix goes on
+            failures[v.key] = f"{type(exc).__name__}: {exc}"
+        tick(label(v))
+    timed = {v.key: (lambda v=v: run(v)) for v in variants if v.key not in failures}
+
+    def before(key: tuple[str, str]) -> None:
+        by_key[key].prepared.reset(key[1])
+
+    def after(key: tuple[str, str], result: Any) -> None:
+        v = by_key[key]
+        if key not in failures and not v.prepared.check(v.strategy, result):
+            failures[key] = "wrong result in a timed run"
+        tick(label(v))
+
+    pids = descendants()
+    clock = tree_cpu_clock(pids) if pids is not None else None
+    timings = interleaved(timed, repeats=plan.repeats, warmup=0, before=before, after=after,
+                          **({"cpu_clock": clock} if clock is not None else {})) if timed else {}
+    for v in variants:  # ticks of the timed runs a failed variant did not make
+        if v.key not in timed:
+            for _ in range(plan.repeats):
+                tick(label(v))
+
+    serial = {impl: timings.get((impl, "serial")) for impl in {v.impl for v in variants}}
+    rows = []
+    for v in variants:
+        t = timings.get(v.key)
+        error = failures.get(v.key)
+        base = serial.get(v.impl)
+        ok = error is None and t is not None
+        workers = 1 if v.strategy in ("serial", "numpy") else k
+        speedup = base.median / t.median if ok and base is not None and t.median > 0 else None
+        ideal = min(workers, cores)
+        rows.append({
+            "workload": wname, "size": size, "implementation": v.row_impl, "strategy": v.strategy,
+            "workers": workers, "group_workers": k, "chunks": 1 if workers == 1 and v.strategy in
+            ("serial", "numpy") else parts,
+            "elements": v.prepared.elements, "bytes": v.prepared.nbytes,
+            "ok": ok, "check": ("approximate" if v.strategy in WORKLOADS[wname].approximate else "exact")
+            if ok else "failed", "error": error,
+            "wall_s": list(t.wall) if ok else [], "cpu_s": list(t.cpu) if ok else [],
+            "median_s": t.median if ok else None, "cpu_median_s": t.cpu_median if ok else None,
+            "spread": t.spread if ok else None,
+            "cpu_per_wall": t.cpu_median / t.median if ok and t.median > 0 else None,
+            "speedup": speedup, "ideal": ideal,
+            "efficiency": speedup / ideal if speedup is not None else None,
+        })
+    return rows
+
+
+def _environment() -> dict[str, Any]:
+    env = environment()
+    try:
+        import matplotlib
+
+        mpl = matplotlib.__version__
+    except ImportError:
+        mpl = None
+    env.update({
+        "joblib": joblib_version(),
+        "matplotlib": mpl,
+        "machine": platform.machine(),
+        "cpu_time_scope": "process tree (this process and its workers, from /proc)"
+        if descendants() is not None else "this process only (no /proc here)",
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
+    return env

@@ -1,0 +1,268 @@
+"""The benchmark's output: one JSON file, one Markdown report and three PNG plots.
+
+The JSON (schema ``gilfree-bench/1``) holds everything: the machine, the plan, every timed run's
+wall and CPU seconds, the checks, the verdicts. The Markdown and the plots are drawn from it
+alone, so ``gilfree bench --from results.json`` redraws them without measuring again.
+Plots need matplotlib (``pip install "gilfree[bench]"``); without it the report says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from .verdict import SIZE_ORDER, headlines, reference_workers, verdicts
+
+__all__ = ["PLOTS", "complete", "markdown", "plot", "write_all"]
+
+#: File name -> what the plot shows.
+PLOTS = {
+    "speedup.png": "speedup against workers, per strategy, with the ideal line (largest size)",
+    "size.png": "time against data size: shared memory vs pickling vs threads (array reduction)",
+    "crossover.png": "speedup against work per task: where parallelism starts to pay",
+}
+
+
+def complete(doc: dict[str, Any]) -> dict[str, Any]:
+    """Add the derived parts (verdicts, headline ratios) to a document from :func:`run_matrix`."""
+    doc["verdicts"] = verdicts(doc)
+    doc["headlines"] = headlines(doc)
+    return doc
+
+
+def _fmt_ms(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    ms = seconds * 1e3
+    return f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}" if ms >= 1 else f"{ms:.3f}"
+
+
+def _env_line(env: dict[str, Any]) -> str:
+    gil = "GIL on" if env.get("gil_enabled", True) else "GIL off"
+    build = ", free-threaded build" if env.get("free_threaded_build") else ""
+    mem = f", {env['memory_bytes'] / 2**30:.0f} GiB" if env.get("memory_bytes") else ""
+    return (f"{env.get('cpu')} ({env.get('usable_cores')} usable cores{mem}), {env.get('os')}; "
+            f"{env.get('python_implementation')} {env.get('python')} ({gil}{build}); "
+            f"gilfree {env.get('gilfree')} ({env.get('implementation')}), numpy {env.get('numpy')}, "
+            f"joblib {env.get('joblib') or 'not installed'}; {env.get('date_utc')}")
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The whole report as Markdown: headline ratios, verdicts, then a table per workload and size."""
+    env, plan, rows = doc["environment"], doc["plan"], doc["rows"]
+    workers = sorted(plan["workers"])
+    k = reference_workers(doc)
+    out = [f"# gilfree bench ({plan['label']})", "",
+           f"Machine: {_env_line(env)}.", "",
+           f"Plan: workers {', '.join(map(str, workers))} ({plan['cores']} cores), {plan['repeats']} timed "
+           f"repeats per variant after one checked warm-up, strategies interleaved, "
+           f"{plan['chunks_per_worker']} chunks per worker. CPU time: {env.get('cpu_time_scope')}. "
+           f"Whole run: {doc['seconds']:.0f} s.", ""]
+    if doc.get("headlines"):
+        out += ["## Headline ratios", "", "| ratio | measured | target | workers | detail |",
+                "|---|---:|---|---:|---|"]
+        out += [f"| {h['ratio']} | {h['value']:.2f}x | {h['target']} | {h['workers']} | {h['detail']} |"
+                for h in doc["headlines"]]
+        out.append("")
+    out += ["## Verdicts", ""]
+    for workload, lines in doc.get("verdicts", {}).items():
+        out += [f"**{doc['workloads'][workload]['title']}** ({doc['workloads'][workload]['nature']})", ""]
+        out += [f"- {line}" for line in lines]
+        out.append("")
+    out += ["## Every cell", "",
+            "Each cell: speedup over the serial call of the same implementation, measured side by side "
+            f"in the same group, and the median time in ms. `cpu/wall` is at {k} workers: about 1 for "
+            "threads that take turns under the GIL, about the worker count for work that runs at once.", ""]
+    for workload in plan["workloads"]:
+        for size in plan["sizes"]:
+            cell = [r for r in rows if r["workload"] == workload and r["size"] == size]
+            if not cell:
+                continue
+            sizes = plan["sizes_elements"][workload][size]
+            what = ", ".join(f"{impl} {n:,} elements" for impl, n in sizes.items())
+            out += [f"### {workload}, {size} ({what})", "",
+                    "| implementation | strategy | " + " | ".join(f"{w} worker{'s' if w > 1 else ''}"
+                                                             for w in workers) + " | cpu/wall | spread |",
+                    "|---|---|" + "---:|" * len(workers) + "---:|---:|"]
+            keys = list(dict.fromkeys((r["implementation"], r["strategy"]) for r in cell))
+            for impl, strategy in keys:
+                mine = {r["group_workers"]: r for r in cell
+                        if r["implementation"] == impl and r["strategy"] == strategy}
+                cells = []
+                for w in workers:
+                    r = mine.get(w)
+                    if r is None:
+                        cells.append("")
+                    elif not r["ok"]:
+                        cells.append("failed")
+                    else:
+                        cells.append(f"{r['speedup']:.2f}x ({_fmt_ms(r['median_s'])})"
+                                     if r["speedup"] is not None else _fmt_ms(r["median_s"]))
+                ref = mine.get(k) or next(iter(mine.values()))
+                cpu = f"{ref['cpu_per_wall']:.2f}" if ref.get("cpu_per_wall") is not None else ""
+                spread = f"{ref['spread']:.0%}" if ref.get("spread") is not None else ""
+                out.append(f"| {impl} | {strategy} | " + " | ".join(cells) + f" | {cpu} | {spread} |")
+            out.append("")
+    if doc.get("startup"):
+        names = list(dict.fromkeys(s["executor"] for s in doc["startup"]))
+        out += ["## Start-up", "", "Milliseconds from opening an executor to having run one tiny task per "
+                "worker (paid once per pool; the timings above are of warm pools).", "",
+                "| executor | " + " | ".join(map(str, workers)) + " |", "|---|" + "---:|" * len(workers)]
+        for name in names:
+            by = {s["workers"]: s["seconds"] for s in doc["startup"] if s["executor"] == name}
+            out.append(f"| {name} | " + " | ".join(_fmt_ms(by.get(w)) for w in workers) + " |")
+        out.append("")
+    failed = [r for r in rows if not r["ok"]]
+    twins_bad = [t for t in doc.get("twin_checks", []) if not t["equal"]]
+    out += ["## Checks", "",
+            f"{sum(r['ok'] for r in rows)} of {len(rows)} variants gave the reference result in every run "
+            f"(bit for bit; numpy's sum to 1e-9, its summation order differs). "
+            f"Twin checks (compiled kernel on the pure twin's input): "
+            f"{len(doc.get('twin_checks', [])) - len(twins_bad)} of {len(doc.get('twin_checks', []))} equal.", ""]
+    out += [f"- failed: {r['workload']} {r['size']} {r['implementation']} {r['strategy']} "
+            f"at {r['group_workers']} workers: {r['error']}" for r in failed]
+    out += [f"- twins differ: {t['workload']} {t['size']}" for t in twins_bad]
+    if doc.get("not_applicable"):
+        out += ["", "Not applicable:", ""]
+        out += [f"- {d['workload']} / {d['strategy']}: {d['reason']}" for d in doc["not_applicable"]]
+    if doc.get("skipped"):
+        out += ["", "Skipped:", ""] + [f"- {d['strategy']}: {d['reason']}" for d in doc["skipped"]]
+    out += ["", "Strategies:", ""] + [f"- `{s}`: {note}" for s, note in doc["strategies"].items()]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _style(impl: str) -> dict[str, Any]:
+    return {"c-extension": {"linestyle": "-", "marker": "o"},
+            "pure-python": {"linestyle": "--", "marker": "s"},
+            "numpy": {"linestyle": ":", "marker": "^"}}[impl]
+
+
+def plot(doc: dict[str, Any], directory: str) -> list[str]:
+    """Draw the three plots into ``directory``; return their paths ([] without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    rows = [r for r in doc["rows"] if r["ok"]]
+    plan = doc["plan"]
+    cores = plan["cores"]
+    k = reference_workers(doc)
+    title_env = (f"{doc['environment'].get('usable_cores')} cores, Python {doc['environment'].get('python')}, "
+                 f"GIL {'on' if doc['environment'].get('gil_enabled', True) else 'off'}")
+    strategies = list(doc["strategies"])
+    colors = {s: plt.get_cmap("tab10")(i % 10) for i, s in enumerate(strategies)}
+    paths = []
+
+    # 1. Speedup against workers at the largest size: a row per workload, a column per twin.
+    workloads = plan["workloads"]
+    impls = [i for i in ("c-extension", "pure-python") if any(r["implementation"] == i for r in rows)]
+    counts = sorted(plan["workers"])
+    fig, axes = plt.subplots(len(workloads), len(impls) or 1, figsize=(6.2 * max(1, len(impls)),
+                             3.6 * len(workloads)), squeeze=False)
+    for row_axes, workload in zip(axes, workloads):
+        sizes = [s for s in SIZE_ORDER if any(r["workload"] == workload and r["size"] == s for r in rows)]
+        for ax, impl in zip(row_axes, impls or ["c-extension"]):
+            if not sizes:
+                ax.set_visible(False)
+                continue
+            size = sizes[-1]
+            mine = [r for r in rows if r["workload"] == workload and r["size"] == size
+                    and r["implementation"] == impl and r["strategy"] not in ("serial", "numpy")]
+            ax.plot(counts, [min(c, cores) for c in counts], color="black", linestyle="--", linewidth=1,
+                    label="ideal: min(workers, cores)")
+            for strategy in dict.fromkeys(r["strategy"] for r in mine):
+                pts = sorted((r["group_workers"], r["speedup"]) for r in mine if r["strategy"] == strategy)
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colors[strategy], label=strategy,
+                        **_style(impl))
+            ax.axhline(1.0, color="grey", linewidth=0.8)
+            ax.axvline(cores, color="grey", linewidth=0.8, linestyle=":")
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(counts, [str(c) for c in counts])
+            ax.set_xlabel("workers (dotted: the core count)")
+            ax.set_ylabel("speedup over one serial call")
+            ax.set_title(f"{workload}, {size}, {impl}", fontsize=10)
+            ax.legend(fontsize=7, ncol=2)
+    fig.suptitle(f"gilfree bench: speedup against workers ({title_env})", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
+    paths.append(_save(fig, directory, "speedup.png"))
+    plt.close(fig)
+
+    # 2. Time against data size: the array reduction, compiled kernel, at k workers.
+    workload = "reduction" if "reduction" in workloads else workloads[0]
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    chosen = [r for r in rows if r["workload"] == workload and r["group_workers"] == k
+              and r["implementation"] in ("c-extension", "numpy")]
+    for strategy in dict.fromkeys(r["strategy"] for r in chosen):
+        pts = sorted((r["bytes"] or r["elements"], r["median_s"]) for r in chosen if r["strategy"] == strategy)
+        ax.plot([p[0] / 1e6 for p in pts], [p[1] * 1e3 for p in pts], color=colors[strategy],
+                marker="o", label=strategy)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("data size (MB)" if doc["workloads"][workload]["bytes_per_element"] else "elements (millions)")
+    ax.set_ylabel("median time per call (ms)")
+    ax.set_title(f"{workload}, c-extension, {k} workers: shared memory vs pickling vs threads", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", linewidth=0.3)
+    fig.tight_layout()
+    paths.append(_save(fig, directory, "size.png"))
+    plt.close(fig)
+
+    # 3. Speedup against work per task (serial time / chunks), every workload and size.
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    serial = {(r["workload"], r["size"], r["implementation"], r["group_workers"]): r["median_s"]
+              for r in rows if r["strategy"] == "serial"}
+    markers = {"c-extension": "o", "pure-python": "s"}
+    seen = set()
+    for r in rows:
+        if r["group_workers"] != k or r["strategy"] in ("serial", "numpy"):
+            continue
+        base = serial.get((r["workload"], r["size"], r["implementation"], k))
+        if not base:
+            continue
+        label = r["strategy"] if r["strategy"] not in seen else None
+        seen.add(r["strategy"])
+        ax.scatter(base / r["chunks"] * 1e6, r["speedup"], color=colors[r["strategy"]],
+                   marker=markers.get(r["implementation"], "o"), s=22, label=label, alpha=0.85)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.axhline(min(k, cores), color="black", linewidth=0.8, linestyle="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("serial work per task (microseconds); circles: c-extension, squares: pure Python")
+    ax.set_ylabel(f"speedup on {k} workers")
+    ax.set_title("where parallelism pays: below the line at 1, a serial call is faster", fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(True, which="both", linewidth=0.3)
+    fig.tight_layout()
+    paths.append(_save(fig, directory, "crossover.png"))
+    plt.close(fig)
+    return paths
+
+
+def _save(fig: Any, directory: str, name: str) -> str:
+    path = os.path.join(directory, name)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def write_all(doc: dict[str, Any], directory: str, *, plots: bool = True) -> dict[str, Any]:
+    """Write ``bench.json``, ``bench.md`` and (``plots``) the PNGs; return what was written."""
+    os.makedirs(directory, exist_ok=True)
+    json_path = os.path.join(directory, "bench.json")
+    with open(json_path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    md_path = os.path.join(directory, "bench.md")
+    images = plot(doc, directory) if plots else []
+    text = markdown(doc)
+    if images:
+        text += "\n## Plots\n\n" + "\n".join(f"![{PLOTS[os.path.basename(p)]}]({os.path.basename(p)})"
+                                             for p in images) + "\n"
+    elif plots:
+        text += "\n(No plots: matplotlib is not installed; pip install \"gilfree[bench]\".)\n"
+    with open(md_path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return {"json": json_path, "markdown": md_path, "plots": images}

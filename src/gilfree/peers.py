@@ -1,0 +1,119 @@
+"""What a user would pick instead of gilfree's own strategies, behind the same interfaces.
+
+* :class:`JoblibExecutor` runs tasks through ``joblib.Parallel``, exactly as a joblib user
+  writes it (``Parallel(n_jobs=k, backend=...)(delayed(fn)(*args) for ...)``), with joblib's
+  own defaults: on the ``loky`` backend, numpy arguments over 1 MB are dumped to a memory-mapped
+  temporary file and handed to the workers read-only (joblib's "automatic memmapping"); on the
+  ``threading`` backend they are passed as they are. joblib is an optional dependency
+  (``pip install "gilfree[bench]"``).
+* :func:`numpy_sum` and :func:`numpy_logistic` are numpy's own single-threaded calls on the same
+  arrays the kernels read: what a user would write before reaching for any parallelism.
+
+joblib runs whole batches, not single submissions, so :class:`JoblibExecutor` offers
+``run_batch(fn, argsets)``, which :func:`gilfree.chunked.run_chunks` uses for it. ``submit``
+works too, as a batch of one (correct, not parallel).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, Future
+from functools import partial
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from ._checks import check_count
+
+__all__ = ["JOBLIB_BACKENDS", "JoblibExecutor", "joblib_version", "numpy_logistic", "numpy_sum"]
+
+#: gilfree strategy name -> joblib backend name.
+JOBLIB_BACKENDS = {"joblib-loky": "loky", "joblib-threads": "threading"}
+
+
+def joblib_version() -> str | None:
+    """joblib's version, or None where it is not installed."""
+    try:
+        import joblib
+    except ImportError:
+        return None
+    return str(joblib.__version__)
+
+
+def _import_joblib() -> Any:
+    try:
+        import joblib
+    except ImportError:
+        raise ImportError(
+            "the joblib strategies need joblib: pip install joblib (or gilfree[bench])") from None
+    return joblib
+
+
+class JoblibExecutor(Executor):
+    """``joblib.Parallel`` with ``workers`` jobs on ``backend`` (``"loky"`` or ``"threading"``).
+
+    The ``Parallel`` object is entered once and kept, as ``with Parallel(...) as parallel:``
+    does, so its workers serve batch after batch: the cost of starting them is paid once, as it
+    is for the other pools. A batch that raises loses the results of the whole batch, as
+    ``Parallel`` itself does: unlike :func:`gilfree.chunked.run_chunks` on a pool, joblib hands
+    back all results or none.
+    """
+
+    def __init__(self, workers: int, backend: str = "loky") -> None:
+        self.workers = check_count(workers, "workers")
+        if backend not in JOBLIB_BACKENDS.values():
+            raise ValueError(f"backend must be one of {sorted(JOBLIB_BACKENDS.values())}, not {backend!r}")
+        self._joblib = _import_joblib()
+        self.backend = backend
+        self._parallel = self._joblib.Parallel(n_jobs=self.workers, backend=backend)
+        self._parallel.__enter__()
+        self._shutdown = False
+
+    @property
+    def in_process(self) -> bool:
+        """True for the threading backend: its tasks may take views of the caller's arrays."""
+        return self.backend == "threading"
+
+    def run_batch(self, fn: Callable[..., Any], argsets: Iterable[Sequence[Any]]) -> list:
+        """``[fn(*args) for args in argsets]``, run by ``Parallel``; results in argument order."""
+        if self._shutdown:
+            raise RuntimeError("cannot run a batch on a JoblibExecutor after shutdown")
+        delayed = self._joblib.delayed(fn)
+        return list(self._parallel(delayed(*args) for args in argsets))
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """One task as a batch of one: the future is done when this returns."""
+        future: Future = Future()
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(self.run_batch(partial(fn, **kwargs) if kwargs else fn, [args])[0])
+        except Exception as exc:  # the Future carries it, as a pool's would
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._shutdown:
+            return
+        self._shutdown = True
+        self._parallel.__exit__(None, None, None)
+
+    def __repr__(self) -> str:
+        return f"<JoblibExecutor workers={self.workers} backend={self.backend}>"
+
+
+def numpy_sum(data: np.ndarray) -> float:
+    """``numpy.sum``: one thread, pairwise summation, the sum only (no min, max or variance)."""
+    return float(np.sum(data))
+
+
+def numpy_logistic(data: np.ndarray, rounds: int, r: float = 3.9) -> None:
+    """The logistic map of :func:`gilfree.arrays.transform_inplace`, in place, in numpy.
+
+    Each round computes ``(r * x) * (1 - x)`` element-wise, the kernels' own order of operations,
+    so the result is bit-identical to theirs (numpy does not fuse the multiply and the add).
+    """
+    rounds = check_count(rounds, "rounds")
+    scratch = np.empty_like(data)
+    for _ in range(rounds):
+        np.subtract(1.0, data, out=scratch)
+        np.multiply(data, r, out=data)
+        np.multiply(data, scratch, out=data)
