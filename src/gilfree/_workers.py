@@ -29,8 +29,10 @@ __all__ = [
     "indexed_call",
     "indexed_packed",
     "inplace_on_array",
+    "inplace_on_range",
     "kernel_on_array",
     "kernel_on_mmap",
+    "kernel_on_range",
     "kernel_on_shared",
     "kernel_on_shared_pair",
 ]
@@ -70,6 +72,30 @@ def inplace_on_array(impl: str, name: str, data: np.ndarray, *args: Any) -> np.n
         data = np.array(data)
     kernel(impl, name)(data, *args)
     return data
+
+
+def kernel_on_range(impl: str, name: str, data: np.ndarray, start: int, stop: int, *args: Any) -> Any:
+    """Run a kernel on ``data[start:stop]`` of a whole array passed to every task.
+
+    The idiom joblib recommends: pass the one large array to every task (its loky backend then
+    memory-maps it once per call and hands each worker the map) and let each task cut its range.
+    """
+    view = data.reshape(-1)[start:stop]
+    try:
+        return kernel(impl, name)(view, *args)
+    finally:
+        del view
+
+
+def inplace_on_range(impl: str, name: str, data: np.ndarray, start: int, stop: int, *args: Any) -> np.ndarray:
+    """Run an in-place kernel on a copy of ``data[start:stop]`` and send the copy back.
+
+    For arrays that reach the worker read-only (joblib's memmaps): the caller writes the returned
+    chunk into its own array.
+    """
+    chunk = np.array(data.reshape(-1)[start:stop])
+    kernel(impl, name)(chunk, *args)
+    return chunk
 
 
 class _Attachments:

@@ -4,8 +4,9 @@
   writes it (``Parallel(n_jobs=k, backend=...)(delayed(fn)(*args) for ...)``), with joblib's
   own defaults: on the ``loky`` backend, numpy arguments over 1 MB are dumped to a memory-mapped
   temporary file and handed to the workers read-only (joblib's "automatic memmapping"); on the
-  ``threading`` backend they are passed as they are. joblib is an optional dependency
-  (``pip install "gilfree[bench]"``).
+  ``threading`` backend they are passed as they are. loky keeps its worker processes between
+  calls (its "reusable executor"), so only the first call pays for starting them. joblib is an
+  optional dependency (``pip install "gilfree[bench]"``).
 * :func:`numpy_sum` and :func:`numpy_logistic` are numpy's own single-threaded calls on the same
   arrays the kernels read: what a user would write before reaching for any parallelism.
 
@@ -51,11 +52,13 @@ def _import_joblib() -> Any:
 class JoblibExecutor(Executor):
     """``joblib.Parallel`` with ``workers`` jobs on ``backend`` (``"loky"`` or ``"threading"``).
 
-    The ``Parallel`` object is entered once and kept, as ``with Parallel(...) as parallel:``
-    does, so its workers serve batch after batch: the cost of starting them is paid once, as it
-    is for the other pools. A batch that raises loses the results of the whole batch, as
-    ``Parallel`` itself does: unlike :func:`gilfree.chunked.run_chunks` on a pool, joblib hands
-    back all results or none.
+    Each batch is one ``Parallel(...)`` call, the way most joblib code reads; loky's workers
+    outlive it, so they start once. One ``with Parallel(...) as parallel:`` block reused for every
+    batch would be faster still, but with joblib 1.6.0 it hands the workers a stale copy of an
+    array that the caller changed in place between two calls (the memmap of the first call is
+    reused): the benchmark's checks caught that, so it is not used here. A batch that raises
+    loses the results of the whole batch, as ``Parallel`` itself does: unlike
+    :func:`gilfree.chunked.run_chunks` on a pool, joblib hands back all results or none.
     """
 
     def __init__(self, workers: int, backend: str = "loky") -> None:
@@ -64,8 +67,6 @@ class JoblibExecutor(Executor):
             raise ValueError(f"backend must be one of {sorted(JOBLIB_BACKENDS.values())}, not {backend!r}")
         self._joblib = _import_joblib()
         self.backend = backend
-        self._parallel = self._joblib.Parallel(n_jobs=self.workers, backend=backend)
-        self._parallel.__enter__()
         self._shutdown = False
 
     @property
@@ -78,7 +79,8 @@ class JoblibExecutor(Executor):
         if self._shutdown:
             raise RuntimeError("cannot run a batch on a JoblibExecutor after shutdown")
         delayed = self._joblib.delayed(fn)
-        return list(self._parallel(delayed(*args) for args in argsets))
+        parallel = self._joblib.Parallel(n_jobs=self.workers, backend=self.backend)
+        return list(parallel(delayed(*args) for args in argsets))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         """One task as a batch of one: the future is done when this returns."""
@@ -91,10 +93,7 @@ class JoblibExecutor(Executor):
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        if self._shutdown:
-            return
         self._shutdown = True
-        self._parallel.__exit__(None, None, None)
 
     def __repr__(self) -> str:
         return f"<JoblibExecutor workers={self.workers} backend={self.backend}>"

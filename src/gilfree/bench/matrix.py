@@ -202,7 +202,8 @@ def run_matrix(plan: Plan | None = None, progress: Progress | None = None) -> di
     doc = {
         "schema": SCHEMA,
         "environment": _environment(),
-        "plan": {**{key: value for key, value in asdict(plan).items() if key != "elements"},
+        "plan": {**{key: list(value) if isinstance(value, tuple) else value
+                    for key, value in asdict(plan).items() if key != "elements"},
                  "cores": cores,
                  "sizes_elements": {w: {s: {i: plan.elements_of(w, s, i) for i in impls}
                                         for s in plan.sizes} for w in plan.workloads}},

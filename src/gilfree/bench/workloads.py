@@ -13,7 +13,7 @@ strategy          executor                         data reaches a task as
 ``processes``     ``ProcessPoolExecutor``          a pickled copy of its chunk (and back)
 ``shared-memory`` ``ProcessPoolExecutor``          a :class:`~gilfree.shm.SharedArray` handle
 ``mmap``          ``ProcessPoolExecutor``          a path and offset into a file it maps
-``joblib-loky``   ``joblib.Parallel`` (loky)       joblib's automatic memmapping of large arrays
+``joblib-loky``   ``joblib.Parallel`` (loky)       the whole array, memmapped by joblib, and a range
 ``joblib-threads`` ``joblib.Parallel`` (threads)   a view of the caller's array
 ``numpy``         none: numpy's own call           the whole array (what a user would write)
 ================  ===============================  ===========================================
@@ -39,7 +39,8 @@ import numpy as np
 from .._checksum import Checksum
 from .._select import C_EXTENSION, Implementation
 from .._stats import Stats, merge_stats
-from .._workers import call_kernel, inplace_on_array, kernel_on_array, kernel_on_mmap, kernel_on_shared
+from .._workers import (call_kernel, inplace_on_array, inplace_on_range, kernel_on_array, kernel_on_mmap,
+                        kernel_on_range, kernel_on_shared)
 from ..chunked import array_chunks, run_chunks, split_range
 from ..peers import numpy_logistic, numpy_sum
 from ..pipeline import PipelineJob, one_pass, run_pipeline
@@ -67,7 +68,8 @@ STRATEGY_NOTES = {
     "processes": "ProcessPoolExecutor; each chunk is pickled to its worker (and back, if changed)",
     "shared-memory": "ProcessPoolExecutor; tasks attach gilfree's SharedArray by handle (zero-copy)",
     "mmap": "ProcessPoolExecutor; tasks map their chunk of a file (the page cache is shared)",
-    "joblib-loky": "joblib.Parallel, loky backend, joblib's defaults (arrays over 1 MB memmapped)",
+    "joblib-loky": "joblib.Parallel, loky backend, joblib's defaults: the whole array goes to every task "
+                   "and joblib memory-maps it (once per call); each task cuts its range",
     "joblib-threads": "joblib.Parallel, threading backend; tasks read views",
     "numpy": "numpy's own single-threaded call on the same array",
 }
@@ -229,8 +231,10 @@ class ArrayReduction(Workload):
         if strategy in ("threads", "joblib-threads"):
             fn: Callable[..., Any] = call_kernel
             argsets = [(p.impl, "chunk_stats", x[a:b]) for a, b in chunks]
-        elif strategy in ("pool", "processes", "joblib-loky"):
+        elif strategy in ("pool", "processes"):
             fn, argsets = kernel_on_array, [(p.impl, "chunk_stats", x[a:b]) for a, b in chunks]
+        elif strategy == "joblib-loky":  # joblib's idiom: the whole array to every task, memmapped once
+            fn, argsets = kernel_on_range, [(p.impl, "chunk_stats", x, a, b) for a, b in chunks]
         elif strategy == "shared-memory":
             handle = p.state["shared"].handle
             fn, argsets = kernel_on_shared, [(p.impl, "chunk_stats", handle, a, b) for a, b in chunks]
@@ -283,8 +287,12 @@ class ArrayTransform(Workload):
         if strategy in ("threads", "joblib-threads"):
             run_chunks(executor, call_kernel, [(p.impl, "transform_inplace", x[a:b], rounds) for a, b in chunks])
         elif strategy in ("pool", "processes", "joblib-loky"):
-            back = run_chunks(executor, inplace_on_array,
-                              [(p.impl, "transform_inplace", x[a:b], rounds) for a, b in chunks])
+            if strategy == "joblib-loky":  # the whole array, memmapped read-only: chunks come back
+                back = run_chunks(executor, inplace_on_range,
+                                  [(p.impl, "transform_inplace", x, a, b, rounds) for a, b in chunks])
+            else:
+                back = run_chunks(executor, inplace_on_array,
+                                  [(p.impl, "transform_inplace", x[a:b], rounds) for a, b in chunks])
             for (a, b), chunk in zip(chunks, back):  # the changed data travels back, then lands
                 x[a:b] = chunk
         elif strategy == "shared-memory":

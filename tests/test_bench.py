@@ -1,0 +1,407 @@
+"""gilfree bench: the matrix runs every applicable cell, checks every run, and reports honestly.
+
+The matrix runs here at tiny sizes (a few thousand elements): these tests assert what is run,
+checked, recorded and said, never how fast anything was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import pytest
+
+from gilfree._select import C_EXTENSION, PURE_PYTHON, available
+from gilfree.bench import SCHEMA, STRATEGIES, WORKLOADS, Plan, default_workers, run_matrix
+from gilfree.bench import workloads as bench_workloads
+from gilfree.bench.report import PLOTS, complete, markdown, write_all
+from gilfree.bench.verdict import headlines, verdicts
+from gilfree.peers import joblib_version
+
+HAVE_JOBLIB = joblib_version() is not None
+SIZES = ("small", "medium")
+
+
+def _tiny(c: int, pure: int) -> dict:
+    return {"c-extension": c, "pure-python": pure}
+
+
+TINY = {w: {"small": _tiny(3000, 300), "medium": _tiny(30_000, 1200), "large": _tiny(60_000, 2400)}
+        for w in WORKLOADS}
+
+
+@pytest.fixture(scope="module")
+def implementations_under_test(request) -> tuple[str, ...]:
+    wanted = [PURE_PYTHON]
+    if C_EXTENSION in available() and not request.config.getoption("--no-c-extensions"):
+        wanted.insert(0, C_EXTENSION)
+    return tuple(wanted)
+
+
+def _shm_names() -> set[str]:
+    try:
+        return set(os.listdir("/dev/shm"))
+    except OSError:
+        return set()
+
+
+def _temp_dirs() -> set[str]:
+    return {e for e in os.listdir(tempfile.gettempdir()) if e.startswith("gilfree-bench-")}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(implementations_under_test):
+    """One small matrix for the whole module: every workload, strategy and size, 1 and 2 workers."""
+    from _leaks import track_segments
+
+    temp_before = _temp_dirs()
+    with track_segments() as seen:
+        doc = run_matrix(Plan(workers=(1, 2), repeats=2, sizes=SIZES, elements=TINY,
+                              implementations=implementations_under_test))
+    return {"doc": complete(doc), "segments": seen, "temp_before": temp_before,
+            "impls": implementations_under_test}
+
+
+def test_default_workers_reach_the_cores_and_one_oversubscribed_point():
+    assert default_workers(1) == (1, 2)
+    assert default_workers(2) == (1, 2, 4)
+    assert default_workers(6) == (1, 2, 4, 6, 12)
+    assert default_workers(16) == (1, 2, 4, 8, 16, 32)
+    assert default_workers(64) == (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+@pytest.mark.parametrize("options, error, message", [
+    ({"workloads": ("cpu", "nbody")}, ValueError, "unknown workload 'nbody'"),
+    ({"workloads": "cpu"}, TypeError, "tuple of names"),
+    ({"workloads": ()}, ValueError, "at least one workload"),
+    ({"strategies": ("threads", "greenlets")}, ValueError, "unknown strategy 'greenlets'"),
+    ({"sizes": ("huge",)}, ValueError, "unknown size 'huge'"),
+    ({"implementations": ("cython",)}, ValueError, "unknown implementation 'cython'"),
+    ({"workers": ()}, ValueError, "at least one worker count"),
+    ({"workers": (1, 0)}, ValueError, "workers"),
+    ({"workers": (-2,)}, ValueError, "workers"),
+    ({"workers": (True,)}, TypeError, "workers"),
+    ({"workers": (2.0,)}, TypeError, "workers"),
+    ({"repeats": 0}, ValueError, "repeats must be 1 or more"),
+    ({"repeats": 1.5}, TypeError, "repeats must be an int"),
+    ({"chunks_per_worker": -1}, ValueError, "chunks_per_worker must be 1 or more"),
+])
+def test_plan_refuses_bad_choices_with_a_message(options, error, message):
+    with pytest.raises(error, match=message):
+        Plan(**options)
+
+
+def test_every_applicable_cell_ran_and_every_run_was_checked(tiny_run):
+    doc, impls = tiny_run["doc"], tiny_run["impls"]
+    rows = doc["rows"]
+    assert doc["schema"] == SCHEMA
+    failed = [(r["workload"], r["implementation"], r["strategy"], r["error"]) for r in rows if not r["ok"]]
+    assert failed == []
+    strategies = [s for s in STRATEGIES if HAVE_JOBLIB or not s.startswith("joblib")]
+    expected = set()
+    for w, workload in WORKLOADS.items():
+        for impl in impls:
+            for s in strategies:
+                if workload.applies(s, impl) is None:
+                    expected |= {(w, size, "numpy" if s == "numpy" else impl, s, k)
+                                 for size in SIZES for k in (1, 2)}
+    got = {(r["workload"], r["size"], r["implementation"], r["strategy"], r["group_workers"]) for r in rows}
+    assert got == expected
+    for r in rows:
+        assert len(r["wall_s"]) == len(r["cpu_s"]) == 2
+        assert all(t > 0 for t in r["wall_s"])
+        assert r["median_s"] > 0 and r["speedup"] > 0
+        approximate = (r["workload"], r["strategy"]) == ("reduction", "numpy")  # numpy.sum's own order
+        assert r["check"] == ("approximate" if approximate else "exact")
+        assert r["workers"] == (1 if r["strategy"] in ("serial", "numpy") else r["group_workers"])
+        assert r["ideal"] == min(r["workers"], doc["plan"]["cores"])
+        if r["strategy"] == "serial":
+            assert r["speedup"] == 1.0
+    assert all(t["equal"] for t in doc["twin_checks"])
+    if C_EXTENSION in impls:
+        assert len(doc["twin_checks"]) == len(WORKLOADS) * len(SIZES)
+
+
+def test_what_does_not_apply_is_said_with_a_reason(tiny_run):
+    na = {(d["workload"], d["strategy"]): d["reason"] for d in tiny_run["doc"]["not_applicable"]}
+    assert "no data" in na[("cpu", "shared-memory")]
+    assert ("pipeline", "pool") in na and ("reduction", "pool") not in na
+    if not HAVE_JOBLIB:
+        assert {d["strategy"] for d in tiny_run["doc"]["skipped"]} == {"joblib-loky", "joblib-threads"}
+
+
+def test_the_run_records_the_machine_interpreter_and_gil(tiny_run):
+    env = tiny_run["doc"]["environment"]
+    for key in ("cpu", "cores", "usable_cores", "memory_bytes", "os", "python", "python_implementation",
+                "gil_enabled", "free_threaded_build", "gilfree", "numpy", "joblib", "cpu_time_scope"):
+        assert key in env
+    assert env["gil_enabled"] == (getattr(sys, "_is_gil_enabled", lambda: True)())
+    assert json.loads(json.dumps(tiny_run["doc"])) == tiny_run["doc"]
+
+
+def test_the_matrix_leaves_no_segment_or_temporary_file(tiny_run):
+    assert not tiny_run["segments"].left
+    assert tiny_run["segments"].created, "the array workloads live in shared memory"
+    assert _temp_dirs() <= tiny_run["temp_before"]
+
+
+def test_process_cpu_time_counts_the_workers(tiny_run):
+    """Worker processes' CPU seconds are in the row: the parent alone would read near zero."""
+    if "process tree" not in tiny_run["doc"]["environment"]["cpu_time_scope"]:
+        pytest.skip("no /proc here: CPU time covers this process only")
+    # A whole-matrix total is robust to the 10 ms tick of /proc accounting.
+    procs = [r for r in tiny_run["doc"]["rows"] if r["strategy"] in ("pool", "processes")]
+    assert sum(sum(r["cpu_s"]) for r in procs) > 0
+
+
+def _run_one(monkeypatch, workload: str, fake) -> list[dict]:
+    monkeypatch.setattr(type(WORKLOADS[workload]), "run", fake)
+    doc = run_matrix(Plan(workloads=(workload,), strategies=("serial", "threads"), workers=(2,),
+                          sizes=("small",), repeats=3, elements=TINY, implementations=(PURE_PYTHON,)))
+    return doc["rows"]
+
+
+def test_a_wrong_result_is_reported_and_gets_no_time(monkeypatch):
+    real = bench_workloads.CpuLoop.run
+
+    def off_by_one(self, p, strategy, executor, parts):
+        value = real(self, p, strategy, executor, parts)
+        return value + 1 if strategy == "threads" else value
+
+    rows = {r["strategy"]: r for r in _run_one(monkeypatch, "cpu", off_by_one)}
+    assert rows["serial"]["ok"]
+    bad = rows["threads"]
+    assert not bad["ok"] and bad["check"] == "failed" and "wrong result" in bad["error"]
+    assert bad["median_s"] is None and bad["wall_s"] == [] and bad["speedup"] is None
+
+
+def test_a_result_that_goes_wrong_after_the_warm_up_is_caught(monkeypatch):
+    real = bench_workloads.CpuLoop.run
+    calls = {"n": 0}
+
+    def wrong_later(self, p, strategy, executor, parts):
+        value = real(self, p, strategy, executor, parts)
+        if strategy == "threads":
+            calls["n"] += 1
+            if calls["n"] == 3:
+                return value - 1
+        return value
+
+    bad = {r["strategy"]: r for r in _run_one(monkeypatch, "cpu", wrong_later)}["threads"]
+    assert not bad["ok"] and bad["error"] == "wrong result in a timed run"
+
+
+def test_a_variant_that_raises_is_reported_and_the_rest_goes_on(monkeypatch):
+    real = bench_workloads.CpuLoop.run
+
+    def broken(self, p, strategy, executor, parts):
+        if strategy == "threads":
+            raise MemoryError("simulated")
+        return real(self, p, strategy, executor, parts)
+
+    rows = {r["strategy"]: r for r in _run_one(monkeypatch, "cpu", broken)}
+    assert rows["serial"]["ok"]
+    assert not rows["threads"]["ok"] and rows["threads"]["error"] == "MemoryError: simulated"
+
+
+def test_the_markdown_report_has_every_table_the_verdicts_and_the_checks(tiny_run):
+    doc = tiny_run["doc"]
+    text = markdown(doc)
+    for workload in WORKLOADS:
+        for size in SIZES:
+            assert f"### {workload}, {size} (" in text
+        assert WORKLOADS[workload].title in text
+    assert "## Verdicts" in text and "## Start-up" in text and "## Checks" in text
+    assert doc["environment"]["python"] in text and ("GIL on" in text or "GIL off" in text)
+    n = len(doc["rows"])
+    assert f"{n} of {n} variants gave the reference result" in text
+
+
+def test_report_files_and_plots_are_written_and_can_be_redrawn(tiny_run, tmp_path):
+    written = write_all(tiny_run["doc"], str(tmp_path / "out"))
+    with open(written["json"], encoding="utf-8") as f:
+        saved = json.load(f)
+    assert saved["rows"] == tiny_run["doc"]["rows"]
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        with open(written["markdown"], encoding="utf-8") as f:
+            assert written["plots"] == [] and "matplotlib is not installed" in f.read()
+        return
+    assert sorted(os.path.basename(p) for p in written["plots"]) == sorted(PLOTS)
+    for path in written["plots"]:
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    redo = subprocess.run([sys.executable, "-m", "gilfree", "bench", "--from", written["json"],
+                           "--out", str(tmp_path / "again")], capture_output=True, text=True, timeout=120)
+    assert redo.returncode == 0, redo.stderr
+    again = (tmp_path / "again" / "bench.md").read_text(encoding="utf-8")
+    with open(written["markdown"], encoding="utf-8") as f:
+        assert again == f.read()
+
+
+# --- the verdict, on numbers chosen by hand ---------------------------------------------------
+
+def _row(workload, size, impl, strategy, k, seconds, serial_seconds, *, cpu=None, elements=1000,
+         nbytes=8000, chunks=8):
+    speedup = serial_seconds / seconds
+    workers = 1 if strategy in ("serial", "numpy") else k
+    ideal = min(workers, 2)
+    return {"workload": workload, "size": size, "implementation": impl, "strategy": strategy,
+            "workers": workers, "group_workers": k, "chunks": chunks, "elements": elements,
+            "bytes": nbytes, "ok": True, "check": "exact", "error": None, "wall_s": [seconds],
+            "cpu_s": [cpu if cpu is not None else seconds], "median_s": seconds,
+            "cpu_median_s": cpu if cpu is not None else seconds,
+            "cpu_per_wall": (cpu if cpu is not None else seconds) / seconds, "spread": 0.0,
+            "speedup": speedup, "ideal": ideal, "efficiency": speedup / ideal}
+
+
+def _doc(rows, gil=True):
+    return {"rows": rows, "environment": {"gil_enabled": gil},
+            "plan": {"cores": 2, "workers": [1, 2, 4], "workloads": ["reduction", "cpu"]}}
+
+
+def _reduction_rows():
+    big = dict(elements=50_000_000, nbytes=400_000_000)
+    rows = []
+    for k in (1, 2):
+        rows += [_row("reduction", "large", "c-extension", "serial", k, 0.040, 0.040, **big),
+                 _row("reduction", "large", "numpy", "numpy", k, 0.0138, 0.040, **big)]
+    rows += [
+        _row("reduction", "large", "c-extension", "threads", 2, 0.021, 0.040, cpu=0.042, **big),
+        _row("reduction", "large", "c-extension", "shared-memory", 2, 0.045, 0.040, **big),
+        _row("reduction", "large", "c-extension", "processes", 2, 1.163, 0.040, **big),
+        _row("reduction", "large", "c-extension", "joblib-loky", 2, 0.187, 0.040, **big),
+        _row("reduction", "small", "c-extension", "serial", 2, 0.001, 0.001),
+        _row("reduction", "small", "c-extension", "shared-memory", 2, 0.004, 0.001),
+        _row("reduction", "medium", "c-extension", "serial", 2, 0.010, 0.010),
+        _row("reduction", "medium", "c-extension", "shared-memory", 2, 0.006, 0.010),
+    ]
+    return rows
+
+
+def _cpu_rows():
+    return [
+        _row("cpu", "large", "c-extension", "serial", 1, 0.2, 0.2),
+        _row("cpu", "large", "c-extension", "threads", 1, 0.2, 0.2),
+        _row("cpu", "large", "c-extension", "serial", 2, 0.2, 0.2),
+        _row("cpu", "large", "c-extension", "threads", 2, 0.101, 0.2, cpu=0.2),
+        _row("cpu", "large", "pure-python", "serial", 2, 0.2, 0.2),
+        _row("cpu", "large", "pure-python", "threads", 2, 0.2, 0.2, cpu=0.2),
+    ]
+
+
+def test_the_verdict_names_the_winner_and_the_gil_fingerprint():
+    lines = verdicts(_doc(_cpu_rows()))["cpu"]
+    assert lines[0].startswith("At the large size on 2 workers, the fastest was the nogil kernel on threads")
+    assert "1.98x its serial call" in lines[0] and "releases the GIL" in lines[0]
+    assert any("Pure-Python threads: 1.00x" in line and "GIL's fingerprint" in line for line in lines)
+
+
+def test_the_verdict_under_a_free_threaded_interpreter_says_so():
+    rows = _cpu_rows()
+    rows[-1] = _row("cpu", "large", "pure-python", "threads", 2, 0.105, 0.2, cpu=0.2)
+    lines = verdicts(_doc(rows, gil=False))["cpu"]
+    assert any("runs without a GIL" in line for line in lines)
+
+
+def test_the_verdict_finds_the_crossover_and_the_cost_of_pickling():
+    lines = verdicts(_doc(_reduction_rows()))["reduction"]
+    assert "fastest was numpy's own call" in lines[0]
+    assert any("first beat the serial call at the medium size" in line for line in lines)
+    assert any("pickling copies 400 MB" in line and "26x the shared-memory time" in line for line in lines)
+
+
+def test_headline_ratios_are_computed_from_the_rows():
+    got = {h["ratio"]: h["value"] for h in headlines(_doc(_reduction_rows() + _cpu_rows()))}
+    assert got["shared memory vs pickled chunks, large reduction"] == pytest.approx(1.163 / 0.045)
+    assert got["shared memory vs joblib loky, large reduction"] == pytest.approx(0.187 / 0.045)
+    assert got["nogil threads vs shared memory, large reduction"] == pytest.approx(0.045 / 0.021)
+    assert got["nogil threads vs numpy.sum (1 thread), large reduction"] == pytest.approx(0.0138 / 0.021)
+    assert got["nogil kernel threads, 2 workers vs 1"] == pytest.approx((0.2 / 0.101) / 1.0)
+    assert got["pure-Python threads, 2 workers vs serial"] == pytest.approx(1.0)
+
+
+# --- the command line --------------------------------------------------------------------------
+
+def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gilfree", "bench", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workload", "nbody"], "unknown workload 'nbody'"),
+    (["--strategy", "greenlets"], "unknown strategy 'greenlets'"),
+    (["--workers", "0"], "must be >= 1"),
+    (["--workers", "two"], "expected a whole number"),
+    (["--size", "huge"], "invalid choice"),
+    (["--repeats", "-3"], "must be >= 1"),
+])
+def test_cli_refuses_bad_options_without_a_traceback(args, message):
+    done = _cli(*args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_refuses_a_file_that_is_not_a_bench_result(tmp_path):
+    other = tmp_path / "other.json"
+    other.write_text('{"rows": []}')
+    done = _cli("--from", str(other))
+    assert done.returncode == 2 and "not a gilfree bench result" in done.stderr
+    done = _cli("--from", str(tmp_path / "missing.json"))
+    assert done.returncode == 2 and "cannot read" in done.stderr
+
+
+def test_cli_runs_a_selection_and_writes_its_report(tmp_path, implementations_under_test):
+    impl_args = [a for impl in implementations_under_test for a in ("--implementation", impl)]
+    done = _cli("--workload", "cpu", "--size", "small", "--workers", "1", "--workers", "2",
+                "--strategy", "threads", "--strategy", "processes", "--repeats", "1", "--no-plots",
+                "--no-progress", "--out", str(tmp_path), *impl_args)
+    assert done.returncode == 0, done.stderr
+    assert "## Verdicts" in done.stdout and "Full tables:" in done.stdout
+    doc = json.loads((tmp_path / "bench.json").read_text())
+    assert {r["strategy"] for r in doc["rows"]} == {"serial", "threads", "processes"}
+    assert {r["group_workers"] for r in doc["rows"]} == {1, 2}
+    assert not list(tmp_path.glob("*.png"))
+
+
+# --- the pieces the matrix stands on -----------------------------------------------------------
+
+def test_numpy_logistic_is_bit_identical_to_the_kernels(impl):
+    from gilfree.peers import numpy_logistic
+
+    x = np.concatenate([np.random.default_rng(3).random(3000), [0.0, 0.5, 1.0, 1e-300, 0.999999]])
+    want = x.copy()
+    impl.transform_inplace(want, 7)
+    got = x.copy()
+    numpy_logistic(got, 7)
+    assert got.tobytes() == want.tobytes()
+
+
+def test_inplace_on_array_copies_a_read_only_input(impl):
+    from gilfree._workers import inplace_on_array
+
+    x = np.random.default_rng(4).random(100)
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    out = inplace_on_array(impl.name, "transform_inplace", frozen, 3)
+    want = x.copy()
+    impl.transform_inplace(want, 3)
+    assert out.tobytes() == want.tobytes() and frozen.tobytes() == x.tobytes()
+
+
+def test_the_numpy_sum_check_tolerates_rounding_but_not_a_wrong_sum(impl):
+    from contextlib import ExitStack
+
+    workload = WORKLOADS["reduction"]
+    with ExitStack() as stack:
+        p = workload.prepare(impl, 5000, stack, tempfile.gettempdir())
+        os.unlink(p.state["path"])
+        total = struct.unpack("<d", p.reference[1])[0]
+        assert p.check("numpy", float(np.sum(p.state["shared"].array)))
+        assert p.check("numpy", total * (1 + 1e-12))
+        assert not p.check("numpy", total * (1 + 1e-6))

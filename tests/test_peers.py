@@ -1,0 +1,151 @@
+"""The peers behind gilfree's interfaces (joblib), and the timing helpers the benchmark stands on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from gilfree._timing import descendants, interleaved, tree_cpu_clock
+from gilfree._workers import call_kernel, kernel_on_range
+from gilfree.chunked import parallel_reduce, run_chunks, runs_in_process
+from gilfree.strategies import open_executor
+
+from gilfree.peers import joblib_version
+
+JOBLIB = ("joblib-loky", "joblib-threads")
+needs_joblib = pytest.mark.skipif(joblib_version() is None, reason="joblib is not installed")
+
+
+@needs_joblib
+@pytest.mark.parametrize("strategy", JOBLIB)
+def test_run_chunks_on_joblib_keeps_order_and_files_every_result(strategy, impl):
+    argsets = [(impl.name, "sum_squares", lo, lo + 1000) for lo in range(0, 10_000, 1000)]
+    seen, kept = [], {}
+    with open_executor(strategy, 2) as pool:
+        got = run_chunks(pool, call_kernel, argsets, on_result=lambda i, r: seen.append(i), results=kept)
+    want = [impl.sum_squares(a, b) for _, _, a, b in argsets]
+    assert got == want
+    assert kept == dict(enumerate(want)) and sorted(seen) == list(range(len(argsets)))
+
+
+@needs_joblib
+@pytest.mark.parametrize("strategy", JOBLIB)
+def test_joblib_gets_the_whole_array_and_each_task_its_range(strategy, impl):
+    x = np.random.default_rng(7).random(300_000)  # over joblib's 1 MB memmapping threshold
+    with open_executor(strategy, 2) as pool:
+        from gilfree._stats import merge_stats
+
+        chunks = [(0, 131_072), (131_072, 262_144), (262_144, 300_000)]
+        got = parallel_reduce(pool, kernel_on_range, [(impl.name, "chunk_stats", x, a, b) for a, b in chunks],
+                              merge_stats)
+    assert got == impl.chunk_stats(x)
+
+
+@needs_joblib
+def test_joblib_task_errors_reach_the_caller_and_submit_works():
+    with open_executor("joblib-threads", 2) as pool:
+        with pytest.raises(ValueError, match="no kernel named"):
+            run_chunks(pool, call_kernel, [("pure-python", "nope")])
+        assert pool.submit(pow, 2, 10).result() == 1024
+        assert isinstance(pool.submit(call_kernel, "pure-python", "nope").exception(), ValueError)
+
+
+@needs_joblib
+def test_joblib_knows_where_its_tasks_run():
+    with open_executor("joblib-threads", 2) as threads, open_executor("joblib-loky", 2) as loky:
+        assert runs_in_process(threads) and not runs_in_process(loky)
+
+
+@needs_joblib
+def test_joblib_strategies_refuse_what_does_not_apply():
+    with pytest.raises(ValueError, match="start_method does not apply"):
+        with open_executor("joblib-loky", 2, start_method="spawn"):
+            pass
+    with pytest.raises(ValueError, match="task_timeout needs strategy='failsafe'"):
+        with open_executor("joblib-loky", 2, task_timeout=1.0):
+            pass
+    with pytest.raises(ValueError, match="workers"):
+        with open_executor("joblib-threads", 0):
+            pass
+    from gilfree.peers import JoblibExecutor
+
+    with pytest.raises(ValueError, match="backend must be one of"):
+        JoblibExecutor(2, "dask")
+    pool = JoblibExecutor(1, "threading")
+    pool.shutdown()
+    pool.shutdown()  # twice is fine
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        pool.run_batch(pow, [(2, 2)])
+
+
+@needs_joblib
+def test_joblib_sees_an_array_changed_between_calls():
+    """The trap gilfree's adapter avoids: every batch is a fresh Parallel call, so a changed array
+    is dumped again instead of served from the memmap of an earlier call."""
+    x = np.zeros(200_000)
+    with open_executor("joblib-loky", 2) as pool:
+        for value in (1.0, 2.0, 3.0):
+            x[:] = value
+            firsts = run_chunks(pool, kernel_on_range, [("pure-python", "chunk_stats", x, a, a + 10)
+                                                        for a in (0, 100_000)])
+            assert [s.max for s in firsts] == [value, value]
+
+
+def test_interleaved_calls_the_hooks_around_every_timed_call():
+    events = []
+    timings = interleaved({"a": lambda: events.append("a") or 1, "b": lambda: events.append("b") or 2},
+                          repeats=2, warmup=1, before=lambda k: events.append(f"before {k}"),
+                          after=lambda k, r: events.append(f"after {k}={r}"))
+    round_ = ["before a", "a", "after a=1", "before b", "b", "after b=2"]
+    assert events == round_ * 3
+    assert all(len(t.wall) == 2 and len(t.cpu) == 2 for t in timings.values())
+
+
+def test_interleaved_refuses_zero_repeats():
+    with pytest.raises(ValueError, match="repeats"):
+        interleaved({"a": lambda: None}, repeats=0)
+
+
+_SPIN = ("import sys, time\n"
+         "while time.process_time() < 0.4: pass\n"
+         "print('done', flush=True)\n"
+         "sys.stdin.read()\n")
+
+
+def test_the_tree_clock_counts_a_child_process():
+    if descendants() is None:
+        pytest.skip("no /proc here")
+    child = subprocess.Popen([sys.executable, "-c", _SPIN], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        deadline = time.monotonic() + 5
+        while child.pid not in (descendants() or []) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert child.pid in descendants()
+        clock = tree_cpu_clock([child.pid])
+        before = clock()
+        assert child.stdout.readline() == "done\n"  # the child has spent 0.4 s of CPU
+        assert clock() - before >= 0.2
+        own = tree_cpu_clock([])
+        assert own() == pytest.approx(time.process_time(), abs=0.05)
+    finally:
+        child.stdin.close()
+        child.stdout.close()
+        child.wait(timeout=10)
+
+
+def test_descendants_of_a_process_with_no_children_is_empty():
+    if descendants() is None:
+        pytest.skip("no /proc here")
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        assert descendants(child.pid) == []
+        assert os.getpid() not in descendants()
+    finally:
+        child.stdin.close()
+        child.wait(timeout=10)
