@@ -144,7 +144,14 @@ def test_the_run_records_the_machine_interpreter_and_gil(tiny_run):
     assert json.loads(json.dumps(tiny_run["doc"])) == tiny_run["doc"]
 
 
-def test_the_matrix_leaves_no_segment_or_temporary_file(tiny_run):
+def test_the_matrix_leaves_no_segment_temporary_file_or_worker(tiny_run):
+    import multiprocessing
+    import time
+
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not multiprocessing.active_children()
     assert not tiny_run["segments"].left
     assert tiny_run["segments"].created, "the array workloads live in shared memory"
     assert _temp_dirs() <= tiny_run["temp_before"]

@@ -202,6 +202,9 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
         try:
             doc = run_matrix(plan, progress=progress)
+        except RuntimeError as exc:  # nothing to compare here, or no room for the data
+            print(f"gilfree bench: {exc}", file=sys.stderr)
+            return 1
         finally:
             if bar is not None:
                 bar.close()

@@ -59,6 +59,9 @@ class JoblibExecutor(Executor):
     reused): the benchmark's checks caught that, so it is not used here. A batch that raises
     loses the results of the whole batch, as ``Parallel`` itself does: unlike
     :func:`gilfree.chunked.run_chunks` on a pool, joblib hands back all results or none.
+
+    ``shutdown`` stops loky's worker processes too (joblib alone keeps them idle for minutes),
+    so that closing this executor leaves no process behind, as closing any other pool does.
     """
 
     def __init__(self, workers: int, backend: str = "loky") -> None:
@@ -68,6 +71,7 @@ class JoblibExecutor(Executor):
         self._joblib = _import_joblib()
         self.backend = backend
         self._shutdown = False
+        self._used_loky = False
 
     @property
     def in_process(self) -> bool:
@@ -80,6 +84,7 @@ class JoblibExecutor(Executor):
             raise RuntimeError("cannot run a batch on a JoblibExecutor after shutdown")
         delayed = self._joblib.delayed(fn)
         parallel = self._joblib.Parallel(n_jobs=self.workers, backend=self.backend)
+        self._used_loky = self._used_loky or (self.backend == "loky" and self.workers > 1)
         return list(parallel(delayed(*args) for args in argsets))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
@@ -93,7 +98,15 @@ class JoblibExecutor(Executor):
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._shutdown:
+            return
         self._shutdown = True
+        if self._used_loky:
+            # joblib's loky backend runs on this process-wide executor; with the same worker
+            # count it hands back the one the batches used, and stops its workers.
+            from joblib.externals.loky import get_reusable_executor
+
+            get_reusable_executor(max_workers=self.workers).shutdown(wait=True)
 
     def __repr__(self) -> str:
         return f"<JoblibExecutor workers={self.workers} backend={self.backend}>"

@@ -175,7 +175,14 @@ def run_matrix(plan: Plan | None = None, progress: Progress | None = None) -> di
             for size in plan.sizes:
                 for impl, kern in impls.items():
                     n = plan.elements_of(wname, size, impl)
-                    prepared[(wname, size, impl)] = WORKLOADS[wname].prepare(kern, n, data, workdir)
+                    try:
+                        prepared[(wname, size, impl)] = WORKLOADS[wname].prepare(kern, n, data, workdir)
+                    except OSError as exc:  # /dev/shm or the temporary folder is full
+                        raise RuntimeError(
+                            f"cannot hold the {wname} workload's {size} data ({n:,} elements, "
+                            f"{n * WORKLOADS[wname].bytes_per_element / 1e6:,.0f} MB) for {impl}: {exc}. "
+                            "Free space in /dev/shm and the temporary folder (in Docker: --shm-size=2g) "
+                            "or leave the large size out (--size small --size medium).") from exc
                 if C_EXTENSION in impls and PURE_PYTHON in impls:
                     twins.append(_twin_check(wname, size, plan, impls, workdir))
 

@@ -234,12 +234,14 @@ def _oversubscribed_lines(rows: Rows, workload: str, size: str, best: dict[str, 
     if not over:
         return []
     r = max(over, key=lambda r: r["group_workers"])
-    return [f"Oversubscribed, with {r['group_workers']} workers on {cores} cores, {_name(best)} ran at "
-            f"{_x(r['speedup'])} (against {_x(best['speedup'])}): more workers than cores buy nothing "
-            "for CPU-bound work."
-            if r["speedup"] <= best["speedup"] * (1 + ABOUT_ONE) else
-            f"Oversubscribed, with {r['group_workers']} workers on {cores} cores, {_name(best)} ran at "
-            f"{_x(r['speedup'])} (against {_x(best['speedup'])}): the extra workers hid some waiting."]
+    ratio = r["speedup"] / best["speedup"]
+    head = (f"Oversubscribed, with {r['group_workers']} workers on {cores} cores, {_name(best)} ran at "
+            f"{_x(r['speedup'])} (against {_x(best['speedup'])} with {best['group_workers']})")
+    if ratio < 1 - ABOUT_ONE / 3:
+        return [head + ": more workers than cores only add switching and smaller chunks."]
+    if ratio > 1 + ABOUT_ONE / 3:
+        return [head + ": the extra workers filled idle moments (uneven chunks, waits), not extra cores."]
+    return [head + ": about the same: past the core count, more workers add nothing here."]
 
 
 #: The ratios this project watches, each computed from one run (see :func:`headlines`).
