@@ -69,7 +69,8 @@ STRATEGY_NOTES = {
     "shared-memory": "ProcessPoolExecutor; tasks attach gilfree's SharedArray by handle (zero-copy)",
     "mmap": "ProcessPoolExecutor; tasks map their chunk of a file (the page cache is shared)",
     "joblib-loky": "joblib.Parallel, loky backend, joblib's defaults: the whole array goes to every task "
-                   "and joblib memory-maps it (once per call); each task cuts its range",
+                   "and joblib memory-maps it (once per call); each task cuts its range. With 1 worker "
+                   "joblib runs the tasks in the calling process",
     "joblib-threads": "joblib.Parallel, threading backend; tasks read views",
     "numpy": "numpy's own single-threaded call on the same array",
 }
