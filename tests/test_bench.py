@@ -336,9 +336,9 @@ def test_headline_ratios_are_computed_from_the_rows():
 
 # --- the command line --------------------------------------------------------------------------
 
-def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def _cli(*args: str, timeout: float = 300, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gilfree", "bench", *args], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, cwd=cwd)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -349,9 +349,18 @@ def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     (["--size", "huge"], "invalid choice"),
     (["--repeats", "-3"], "must be >= 1"),
 ])
-def test_cli_refuses_bad_options_without_a_traceback(args, message):
-    done = _cli(*args)
+def test_cli_refuses_bad_options_without_a_traceback(args, message, tmp_path):
+    done = _cli(*args, cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert not list(tmp_path.iterdir()), "a refused run wrote nothing"
+
+
+def test_cli_refuses_an_output_folder_it_cannot_write(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    done = _cli("--workload", "cpu", "--size", "small", "--workers", "1", "--out", str(blocker / "out"))
+    assert done.returncode == 2 and "cannot write the results to --out" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_cli_refuses_a_file_that_is_not_a_bench_result(tmp_path):
@@ -412,3 +421,48 @@ def test_the_numpy_sum_check_tolerates_rounding_but_not_a_wrong_sum(impl):
         assert p.check("numpy", float(np.sum(p.state["shared"].array)))
         assert p.check("numpy", total * (1 + 1e-12))
         assert not p.check("numpy", total * (1 + 1e-6))
+
+
+# --- Ctrl-C and SIGTERM mid-run -----------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/dev/shm") or os.name != "posix", reason="needs POSIX /dev/shm")
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_mid_run_stops_every_worker_and_leaves_nothing(sig, code, tmp_path):
+    import signal
+    import time
+
+    signum = getattr(signal, sig)
+    before_shm, before_tmp = _shm_names(), _temp_dirs()
+    args = [sys.executable, "-m", "gilfree", "bench", "--workload", "reduction", "--workload", "transform",
+            "--size", "medium", "--workers", "2", "--repeats", "50", "--no-plots", "--no-progress",
+            "--out", str(tmp_path / "out")]
+    with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          cwd=tmp_path, start_new_session=True) as proc:
+        try:
+            time.sleep(4)  # the pools are open and the repeats are running by then
+            assert proc.poll() is None, "the run ended before the signal"
+            if signum == signal.SIGINT:
+                os.killpg(proc.pid, signum)  # a terminal's Ctrl-C reaches the whole group
+            else:
+                proc.send_signal(signum)  # a service manager signals the main process
+            _, stderr = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert proc.returncode == code, stderr[-2000:]
+    assert "Traceback" not in stderr
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)  # any process of the run's group still alive?
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("worker processes outlived the interrupted run")
+    left = {n for n in _shm_names() - before_shm if n.startswith(("psm_", "joblib_"))}
+    assert not left, f"left in /dev/shm: {sorted(left)}"
+    assert _temp_dirs() <= before_tmp
+    assert not (tmp_path / "out" / "bench.json").exists(), "an interrupted run writes no results"

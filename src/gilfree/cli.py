@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -156,6 +157,15 @@ def _lab(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def _writable_or_exit(folder: str, parser: argparse.ArgumentParser) -> None:
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(f"{folder} is not writable")
+    except OSError as exc:
+        parser.error(f"cannot write the results to --out {folder}: {exc}")
+
+
 def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .bench import DEFAULT, QUICK, Plan, run_matrix
     from .bench.report import complete, write_all
@@ -170,7 +180,7 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
         if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
             parser.error(f"{args.from_json} is not a gilfree bench result (schema {SCHEMA})")
-    else:
+    if not args.from_json:
         options: dict[str, Any] = dict(QUICK if args.quick else DEFAULT)
         for name, value in (("workloads", args.workload), ("sizes", args.size),
                             ("implementations", args.implementation)):
@@ -187,6 +197,7 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             plan = Plan(**options)
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
+        _writable_or_exit(args.out, parser)  # before measuring for minutes
         bar: Any = None
         if not args.no_progress and sys.stderr.isatty():
             from tqdm import tqdm
@@ -208,6 +219,7 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         finally:
             if bar is not None:
                 bar.close()
+    _writable_or_exit(args.out, parser)
     complete(doc)
     written = write_all(doc, args.out, plots=not args.no_plots)
     from .bench.report import markdown
