@@ -168,7 +168,7 @@ def _writable_or_exit(folder: str, parser: argparse.ArgumentParser) -> None:
 
 def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .bench import DEFAULT, QUICK, Plan, run_matrix
-    from .bench.report import complete, write_all
+    from .bench.report import complete, markdown, write_all
 
     if args.from_json:
         try:
@@ -198,32 +198,18 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
         _writable_or_exit(args.out, parser)  # before measuring for minutes
-        bar: Any = None
-        if not args.no_progress and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            bar = tqdm(total=1, desc="gilfree bench", file=sys.stderr, leave=False, unit="run")
-
-        def progress(done: int, total: int, label: str) -> None:
-            if bar is not None:
-                bar.total = total
-                bar.n = done
-                bar.set_postfix_str(label, refresh=False)
-                bar.refresh()
-
+        bar = _Bar(enabled=not args.no_progress and sys.stderr.isatty())
+        bar.start("gilfree bench")
         try:
-            doc = run_matrix(plan, progress=progress)
+            doc = run_matrix(plan, progress=bar)
         except RuntimeError as exc:  # nothing to compare here, or no room for the data
             print(f"gilfree bench: {exc}", file=sys.stderr)
             return 1
         finally:
-            if bar is not None:
-                bar.close()
+            bar.stop()
     _writable_or_exit(args.out, parser)
     complete(doc)
     written = write_all(doc, args.out, plots=not args.no_plots)
-    from .bench.report import markdown
-
     text = markdown(doc)
     print(text[:text.index("## Every cell")].rstrip())
     print(f"\nFull tables: {written['markdown']}; data: {written['json']}"

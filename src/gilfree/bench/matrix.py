@@ -297,8 +297,8 @@ def _cell(plan: Plan, k: int, cores: int, wname: str, size: str, variants: list[
         ideal = min(workers, cores)
         rows.append({
             "workload": wname, "size": size, "implementation": v.row_impl, "strategy": v.strategy,
-            "workers": workers, "group_workers": k, "chunks": 1 if workers == 1 and v.strategy in
-            ("serial", "numpy") else parts,
+            "workers": workers, "group_workers": k,
+            "chunks": 1 if v.strategy in ("serial", "numpy") else parts,
             "elements": v.prepared.elements, "bytes": v.prepared.nbytes,
             "ok": ok, "check": ("approximate" if v.strategy in WORKLOADS[wname].approximate else "exact")
             if ok else "failed", "error": error,
