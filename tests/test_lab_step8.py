@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from gilfree._select import available
+from gilfree._stats import stats_bits
 from gilfree._workers import kernel_on_shared_pair
 from gilfree.chunked import array_chunks
 from gilfree.lab import format_result, run_step
@@ -139,7 +140,7 @@ def test_chunked_pipeline_equals_one_pass_at_the_edges(impl, strategy, threshold
             job = pipeline.PipelineJob(impl.name, executor, data, out, n, 3, 5, 3, threshold, lambda stage: None)
             got = pipeline.run_pipeline(job)
         assert got.kept == want.kept
-        assert step8._stats_bits(got.stats) == step8._stats_bits(want.stats)
+        assert stats_bits(got.stats) == stats_bits(want.stats)
         assert out.array[:got.kept].tobytes() == want_kept.tobytes()
         assert (got.stats is None) == (got.kept == 0)
         assert set(got.seconds) == set(step8.STAGES)

@@ -21,9 +21,10 @@ pairwise formula, so the variance never suffers the cancellation of ``E[x**2] - 
 from __future__ import annotations
 
 import math
+import struct
 from typing import Iterable, NamedTuple
 
-__all__ = ["BLOCK", "LANES", "Stats", "aligned_chunk_size", "canonical", "merge_stats", "merge_two"]
+__all__ = ["BLOCK", "LANES", "Stats", "aligned_chunk_size", "canonical", "merge_stats", "merge_two", "stats_bits"]
 
 #: Elements per leaf block (8 KiB of float64: small enough to stay in L1 for the second pass).
 BLOCK = 1024
@@ -69,6 +70,14 @@ def canonical(stats: Stats) -> Stats:
     if all(v == v for v in stats[1:]):
         return stats
     return Stats(stats.count, *(v if v == v else _NAN for v in stats[1:]))
+
+
+def stats_bits(stats: Stats | None) -> tuple | None:
+    """Stats as exact bits: two results compare equal only if every bit of every field is equal
+    (``==`` on floats would call 0.0 and -0.0 equal, and NaN unequal to itself)."""
+    if stats is None:
+        return None
+    return (stats.count, *(struct.pack("<d", float(v)) for v in stats[1:]))
 
 
 def _min2(a: float, b: float) -> float:

@@ -38,7 +38,7 @@ import numpy as np
 
 from .._checksum import Checksum
 from .._select import C_EXTENSION, Implementation
-from .._stats import Stats, merge_stats
+from .._stats import merge_stats, stats_bits
 from .._workers import (call_kernel, inplace_on_array, inplace_on_range, kernel_on_array, kernel_on_mmap,
                         kernel_on_range, kernel_on_shared)
 from ..chunked import array_chunks, run_chunks, split_range
@@ -103,13 +103,6 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
 _SEED = 5
 _TRANSFORM_ROUNDS = 20
 _PIPELINE = {"seed": 8, "rounds": 8, "threshold": 0.5}
-
-
-def _stats_bits(stats: Stats | None) -> Any:
-    """Stats as exact bits: two float results are equal only if every bit is."""
-    if stats is None:
-        return None
-    return (stats.count, *(struct.pack("<d", float(v)) for v in stats[1:]))
 
 
 @dataclass
@@ -219,7 +212,7 @@ class ArrayReduction(Workload):
         shared.array[:] = np.random.default_rng(_SEED).random(elements)
         path = _write_file(workdir, f"reduction-{kernels.name}-{elements}.f64", shared.array)
         p = Prepared(self, kernels.name, kernels, elements, {"shared": shared, "path": path})
-        p.reference = _stats_bits(kernels.chunk_stats(shared.array))
+        p.reference = stats_bits(kernels.chunk_stats(shared.array))
         return p
 
     def run(self, p, strategy, executor, parts):
@@ -250,7 +243,7 @@ class ArrayReduction(Workload):
         if strategy == "numpy":  # pairwise summation in another order: equal to rounding
             want = struct.unpack("<d", p.reference[1])[0]  # (count, sum, ...)
             return math.isclose(returned, want, rel_tol=1e-9)
-        return _stats_bits(returned) == p.reference
+        return stats_bits(returned) == p.reference
 
 
 class ArrayTransform(Workload):
@@ -345,7 +338,7 @@ class Pipeline(Workload):
     def _digest(self, p, output) -> tuple:
         out = p.state["out"].array
         digest = p.kernels.checksum(out[:output.kept]) if output.kept else Checksum(0, 0, 0)
-        return output.kept, _stats_bits(output.stats), tuple(digest)
+        return output.kept, stats_bits(output.stats), tuple(digest)
 
     def run(self, p, strategy, executor, parts):
         if strategy == "serial":

@@ -21,13 +21,12 @@ report records/s and MB/s so that the two compare.
 from __future__ import annotations
 
 import statistics
-import struct
 from contextlib import ExitStack
 from typing import Any, Callable
 
 from .._checksum import Checksum
 from .._select import C_EXTENSION, PURE_PYTHON, implementations
-from .._stats import Stats
+from .._stats import stats_bits
 from .._timing import environment, interleaved, load_average, usable_cores
 from ..chunked import array_chunks, default_parts
 from ..pipeline import RECORD_BYTES, STAGES, PipelineJob, PipelineOutput, one_pass, run_pipeline
@@ -45,12 +44,6 @@ def _ms(seconds: float) -> str:
     """Milliseconds with as many digits as a short time needs."""
     ms = seconds * 1000
     return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms" if ms >= 0.1 else f"{ms:.2f} ms"
-
-
-def _stats_bits(stats: Stats | None) -> Any:
-    if stats is None:
-        return None
-    return (stats.count, *(struct.pack("<d", float(v)) for v in stats[1:]))
 
 
 def _kept_checksum(out: SharedArray, kept: int) -> Checksum:
@@ -132,17 +125,17 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
             outputs[(impl, strategy)] = []
             digest = _kept_checksum(arrays[impl][1], result.kept)
             if strategy == "one pass":
-                reference[impl] = (result.kept, _stats_bits(result.stats), digest)
+                reference[impl] = (result.kept, stats_bits(result.stats), digest)
                 continue
             want = reference[impl]
             checks[f"{impl}, {strategy}: kept records, stats and checksum equal the one pass"] = (
-                (result.kept, _stats_bits(result.stats), digest) == want)
+                (result.kept, stats_bits(result.stats), digest) == want)
         if C_EXTENSION in impls and PURE_PYTHON in impls:
             data, out = arrays[PURE_PYTHON]
             twin = one_pass(impls[C_EXTENSION], data, out, pure_records, seed, rounds, threshold,
                              lambda stage: None)
             checks[f"both twins give the same pipeline output on {pure_records:,} records"] = (
-                (twin.kept, _stats_bits(twin.stats), _kept_checksum(out, twin.kept))
+                (twin.kept, stats_bits(twin.stats), _kept_checksum(out, twin.kept))
                 == reference[PURE_PYTHON])
 
         def recorded(key: tuple[str, str]) -> Callable[[], None]:
@@ -157,7 +150,7 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
     for key, outs in outputs.items():
         want_kept, want_stats, _ = reference[key[0]]
         checks[f"{key[0]}, {key[1]}: every timed run kept the same records with the same stats"] = all(
-            (o.kept, _stats_bits(o.stats)) == (want_kept, want_stats) for o in outs)
+            (o.kept, stats_bits(o.stats)) == (want_kept, want_stats) for o in outs)
 
     rows, stage_table = _rows(impls, sizes, timings, outputs, reference, k)
     summary = _summary(impls, sizes, rows, reference, outputs, rounds, threshold, parts, k)
