@@ -153,17 +153,47 @@ class Workload:
     def reset(self, p: Prepared, strategy: str) -> None:
         """Put the input back as it was (for workloads that change it in place). Untimed."""
 
-    def result_of(self, p: Prepared, strategy: str, returned: Any) -> Any:
-        return returned
-
     def check(self, p: Prepared, strategy: str, returned: Any) -> bool:
-        return self.result_of(p, strategy, returned) == p.reference
+        return returned == p.reference
 
     def applies(self, strategy: str, impl: str) -> str | None:
         """None if ``strategy`` runs this workload, else the reason it does not."""
         if strategy == "numpy" and impl != C_EXTENSION:
             return "numpy's row is run once, on the compiled twin's data"
         return self.not_applicable.get(strategy)
+
+
+def _on_chunks(p: Prepared, strategy: str, executor: Executor, parts: int, name: str, *args: Any,
+               writes: bool = False) -> list[Any]:
+    """Run kernel ``name`` on every chunk of ``p``'s array, the data travelling as ``strategy`` says.
+
+    The one place where the table in this module's docstring becomes code. ``writes`` marks an
+    in-place kernel: chunks that travel by value come back and are written into the array here.
+    """
+    x = p.state["shared"].array
+    chunks = array_chunks(p.elements, parts)
+    fn: Callable[..., Any]
+    if strategy in ("threads", "joblib-threads"):  # views of the caller's array
+        fn, argsets = call_kernel, [(p.impl, name, x[a:b], *args) for a, b in chunks]
+    elif strategy in ("pool", "processes"):  # a pickled copy of each chunk
+        fn = inplace_on_array if writes else kernel_on_array
+        argsets = [(p.impl, name, x[a:b], *args) for a, b in chunks]
+    elif strategy == "joblib-loky":  # joblib's idiom: the whole array to every task, memmapped once
+        fn = inplace_on_range if writes else kernel_on_range
+        argsets = [(p.impl, name, x, a, b, *args) for a, b in chunks]
+    elif strategy == "shared-memory":
+        handle = p.state["shared"].handle
+        fn, argsets = kernel_on_shared, [(p.impl, name, handle, a, b, *args) for a, b in chunks]
+    elif strategy == "mmap":
+        fn = partial(kernel_on_mmap, writable=True) if writes else kernel_on_mmap
+        argsets = [(p.impl, name, p.state["path"], a * 8, (b - a) * 8, *args) for a, b in chunks]
+    else:  # pragma: no cover - the plan only asks for known strategies
+        raise ValueError(f"unknown strategy {strategy!r}")
+    results = run_chunks(executor, fn, argsets)
+    if writes and strategy in ("pool", "processes", "joblib-loky"):
+        for (a, b), chunk in zip(chunks, results):  # the changed data travels back, then lands
+            x[a:b] = chunk
+    return results
 
 
 def _write_file(workdir: str, name: str, data: np.ndarray) -> str:
@@ -221,23 +251,7 @@ class ArrayReduction(Workload):
             return p.kernels.chunk_stats(x)
         if strategy == "numpy":
             return numpy_sum(x)
-        chunks = array_chunks(p.elements, parts)
-        if strategy in ("threads", "joblib-threads"):
-            fn: Callable[..., Any] = call_kernel
-            argsets = [(p.impl, "chunk_stats", x[a:b]) for a, b in chunks]
-        elif strategy in ("pool", "processes"):
-            fn, argsets = kernel_on_array, [(p.impl, "chunk_stats", x[a:b]) for a, b in chunks]
-        elif strategy == "joblib-loky":  # joblib's idiom: the whole array to every task, memmapped once
-            fn, argsets = kernel_on_range, [(p.impl, "chunk_stats", x, a, b) for a, b in chunks]
-        elif strategy == "shared-memory":
-            handle = p.state["shared"].handle
-            fn, argsets = kernel_on_shared, [(p.impl, "chunk_stats", handle, a, b) for a, b in chunks]
-        elif strategy == "mmap":
-            path = p.state["path"]
-            fn, argsets = kernel_on_mmap, [(p.impl, "chunk_stats", path, a * 8, (b - a) * 8) for a, b in chunks]
-        else:  # pragma: no cover - the plan only asks for known strategies
-            raise ValueError(f"unknown strategy {strategy!r}")
-        return merge_stats(run_chunks(executor, fn, argsets))
+        return merge_stats(_on_chunks(p, strategy, executor, parts, "chunk_stats"))
 
     def check(self, p, strategy, returned):
         if strategy == "numpy":  # pairwise summation in another order: equal to rounding
@@ -277,28 +291,7 @@ class ArrayTransform(Workload):
             return p.kernels.transform_inplace(x, rounds)
         if strategy == "numpy":
             return numpy_logistic(x, rounds)
-        chunks = array_chunks(p.elements, parts)
-        if strategy in ("threads", "joblib-threads"):
-            run_chunks(executor, call_kernel, [(p.impl, "transform_inplace", x[a:b], rounds) for a, b in chunks])
-        elif strategy in ("pool", "processes", "joblib-loky"):
-            if strategy == "joblib-loky":  # the whole array, memmapped read-only: chunks come back
-                back = run_chunks(executor, inplace_on_range,
-                                  [(p.impl, "transform_inplace", x, a, b, rounds) for a, b in chunks])
-            else:
-                back = run_chunks(executor, inplace_on_array,
-                                  [(p.impl, "transform_inplace", x[a:b], rounds) for a, b in chunks])
-            for (a, b), chunk in zip(chunks, back):  # the changed data travels back, then lands
-                x[a:b] = chunk
-        elif strategy == "shared-memory":
-            handle = p.state["shared"].handle
-            run_chunks(executor, kernel_on_shared, [(p.impl, "transform_inplace", handle, a, b, rounds)
-                                                    for a, b in chunks])
-        elif strategy == "mmap":
-            path = p.state["path"]
-            run_chunks(executor, partial(kernel_on_mmap, writable=True),
-                       [(p.impl, "transform_inplace", path, a * 8, (b - a) * 8, rounds) for a, b in chunks])
-        else:  # pragma: no cover
-            raise ValueError(f"unknown strategy {strategy!r}")
+        _on_chunks(p, strategy, executor, parts, "transform_inplace", rounds, writes=True)
         return None
 
     def check(self, p, strategy, returned):
