@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from concurrent.futures import Executor, Future
 from functools import partial
-from typing import Any, Callable, Iterable, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ._checks import check_count
+
+if TYPE_CHECKING:  # numpy is imported where it is used: opening an executor needs none of it
+    import numpy as np
 
 __all__ = ["JOBLIB_BACKENDS", "JoblibExecutor", "joblib_version", "numpy_logistic", "numpy_sum"]
 
@@ -114,6 +115,8 @@ class JoblibExecutor(Executor):
 
 def numpy_sum(data: np.ndarray) -> float:
     """``numpy.sum``: one thread, pairwise summation, the sum only (no min, max or variance)."""
+    import numpy as np
+
     return float(np.sum(data))
 
 
@@ -123,6 +126,8 @@ def numpy_logistic(data: np.ndarray, rounds: int, r: float = 3.9) -> None:
     Each round computes ``(r * x) * (1 - x)`` element-wise, the kernels' own order of operations,
     so the result is bit-identical to theirs (numpy does not fuse the multiply and the add).
     """
+    import numpy as np
+
     rounds = check_count(rounds, "rounds")
     scratch = np.empty_like(data)
     for _ in range(rounds):

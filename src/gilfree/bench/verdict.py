@@ -15,7 +15,8 @@ __all__ = ["HEADLINES", "headlines", "reference_workers", "verdicts"]
 ABOUT_ONE = 0.15
 #: Speedup over the ideal at or above which a strategy "scales".
 SCALES = 0.75
-PROCESS_STRATEGIES = ("pool", "processes", "shared-memory", "mmap", "joblib-loky")
+#: Bench strategies whose tasks run in worker processes (not the strategies module's executor set).
+PROCESS_VARIANTS = ("pool", "processes", "shared-memory", "mmap", "joblib-loky")
 PICKLING = ("pool", "processes")
 SIZE_ORDER = ("small", "medium", "large")
 
@@ -196,7 +197,7 @@ def _crossover_lines(rows: Rows, workload: str, k: int) -> list[str]:
         best_by_size = {}
         for s in sizes:
             procs = [r for r in _ok(rows, workload=workload, size=s, group_workers=k, implementation=impl)
-                     if r["strategy"] in PROCESS_STRATEGIES]
+                     if r["strategy"] in PROCESS_VARIANTS]
             if procs:
                 best_by_size[s] = max(procs, key=lambda r: r["speedup"])
         if not best_by_size:
