@@ -180,7 +180,8 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
         if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
             parser.error(f"{args.from_json} is not a gilfree bench result (schema {SCHEMA})")
-    if not args.from_json:
+        _writable_or_exit(args.out, parser)
+    else:
         options: dict[str, Any] = dict(QUICK if args.quick else DEFAULT)
         for name, value in (("workloads", args.workload), ("sizes", args.size),
                             ("implementations", args.implementation)):
@@ -207,7 +208,6 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             return 1
         finally:
             bar.stop()
-    _writable_or_exit(args.out, parser)
     complete(doc)
     written = write_all(doc, args.out, plots=not args.no_plots)
     text = markdown(doc)
