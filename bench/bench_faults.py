@@ -23,9 +23,12 @@ import time
 
 from gilfree._timing import environment
 from gilfree.errors import WorkerDied
+from gilfree.registry import strategies
 from gilfree.strategies import open_executor
 
-STRATEGIES = ("failsafe", "pool", "processes")
+#: The process strategies gilfree stands behind (peers excluded), read from the registry.
+STRATEGIES = tuple(s.name for s in strategies(available_only=True)
+                   if s.capabilities.uses == "processes" and not s.peer)
 
 
 def die_now(stamp: str) -> None:

@@ -7,14 +7,16 @@ fails, the tasks not yet started are cancelled and the error is raised with the 
 traceback attached (``__cause__``) by the executor.
 
 ``parallel_reduce`` is the three steps in one call; ``runs_in_process`` tells whether tasks may
-take array views (serial, threads) or need shared-memory handles (processes); ``compact_runs``
-joins the per-chunk output of a chunked filter into one contiguous result.
+take array views (serial, threads) or need shared-memory handles (processes), from the
+executor's declared capabilities (:func:`gilfree.registry.capabilities_of`); ``compact_runs``
+joins the per-chunk output of a chunked filter into one contiguous result. How array chunks
+travel to the tasks is :mod:`gilfree.transports`'s business.
 """
 
 from __future__ import annotations
 
 import operator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, as_completed
 from functools import partial
 from typing import Any, Callable, Iterable, MutableMapping, Sequence, TypeVar
 
@@ -22,8 +24,7 @@ import numpy as np
 
 from ._checks import as_index, check_count
 from ._stats import aligned_chunk_size
-from .peers import JoblibExecutor
-from .strategies import SerialExecutor, check_workers
+from .registry import capabilities_of
 
 __all__ = ["array_chunks", "compact_runs", "default_parts", "parallel_reduce", "run_chunks",
            "runs_in_process", "split_range"]
@@ -34,7 +35,7 @@ R = TypeVar("R")
 
 def default_parts(workers: int, per_worker: int = 4) -> int:
     """A few chunks per worker: enough to balance uneven chunks, few enough to amortize a task."""
-    return check_workers(workers) * check_count(per_worker, "per_worker")
+    return check_count(workers, "workers") * check_count(per_worker, "per_worker")
 
 
 def split_range(lo: int, hi: int, parts: int) -> list[tuple[int, int]]:
@@ -81,13 +82,14 @@ def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Seque
     task completes, whatever happens next: after a task's exception, a dead worker or Ctrl-C
     it still holds every result that was completed, so finished work is never lost.
 
-    An executor that runs whole batches only (:class:`gilfree.peers.JoblibExecutor`: joblib
-    hands back every result or none) gets the whole batch at once through its ``run_batch``.
+    An executor that declares it runs whole batches only (``batches`` in its capabilities, as
+    :class:`gilfree.peers.JoblibExecutor` does: joblib hands back every result or none) gets the
+    whole batch at once through its ``run_batch(fn, argsets)``.
     """
     if not isinstance(executor, Executor):
         raise TypeError(f"run_chunks needs a concurrent.futures.Executor, not {type(executor).__name__}")
-    if isinstance(executor, JoblibExecutor):
-        batch = executor.run_batch(fn, list(argsets))
+    if capabilities_of(executor).batches:
+        batch = executor.run_batch(fn, list(argsets))  # type: ignore[attr-defined]
         for i, value in enumerate(batch):
             if results is not None:
                 results[i] = value
@@ -138,13 +140,12 @@ def runs_in_process(executor: Executor) -> bool:
 
     Such tasks can take numpy views of the caller's arrays: nothing is pickled or copied. Tasks
     on any other executor (worker processes, a cluster) need something they can open themselves,
-    such as a :class:`gilfree.shm.SharedArrayHandle`.
+    such as a :class:`gilfree.shm.SharedArrayHandle`. The answer is the executor's declared
+    capability (:func:`gilfree.registry.capabilities_of`), so a caller's own in-process executor
+    says so with a ``gilfree_capabilities`` attribute; an executor that declares nothing is taken
+    to run tasks elsewhere, where handles still work.
     """
-    if not isinstance(executor, Executor):
-        raise TypeError(f"expected a concurrent.futures.Executor, not {type(executor).__name__}")
-    if isinstance(executor, JoblibExecutor):
-        return executor.in_process
-    return isinstance(executor, (SerialExecutor, ThreadPoolExecutor))
+    return capabilities_of(executor).in_process
 
 
 def compact_runs(array: Any, runs: Iterable[tuple[int, int]]) -> int:

@@ -41,6 +41,18 @@ def _positive(text: str) -> int:
     return value
 
 
+def _bench_strategies() -> tuple[str, ...]:
+    from .bench.matrix import strategy_choices
+
+    return strategy_choices()
+
+
+def _drill_strategies() -> tuple[str, ...]:
+    from .faults import drill_strategies
+
+    return drill_strategies()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gilfree",
@@ -66,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="only this workload (repeatable): cpu, reduction, transform, pipeline")
     bench.add_argument("--strategy", action="append", metavar="NAME",
                        help="only this strategy (repeatable; serial is always kept as the reference): "
-                            "threads, pool, processes, shared-memory, mmap, joblib-loky, joblib-threads, numpy")
+                            + ", ".join(s for s in _bench_strategies() if s != "serial"))
     bench.add_argument("--workers", type=_positive, action="append", metavar="N",
                        help="this worker count (repeatable; default 1, 2, 4, ... up to the cores, and 2 x cores)")
     bench.add_argument("--size", action="append", choices=("small", "medium", "large"),
@@ -86,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     faults = sub.add_parser(
         "faults", help="the fault drill: kill workers, raise, interrupt, time out; check nothing is lost or leaked")
     faults.add_argument("--strategy", action="append", metavar="NAME",
-                        help="only this strategy (repeatable): serial, threads, pool, processes, failsafe")
+                        help="only this strategy (repeatable; default: "
+                             + ", ".join(_drill_strategies()) + "); any registered strategy may be named")
     faults.add_argument("--start-method", action="append", metavar="NAME",
                         help="only this start method (repeatable): fork, spawn, forkserver")
     faults.add_argument("--scenario", action="append", metavar="NAME",

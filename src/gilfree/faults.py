@@ -48,8 +48,6 @@ SCENARIOS = {
     "parent-sigterm": "SIGTERM reaches the parent mid-run",
 }
 
-_IN_PROCESS = ("serial", "threads")
-_PROCESS = ("pool", "processes", "failsafe")
 _WORKER_FAULTS = ("worker-sigkill", "worker-segfault", "worker-exits")
 
 CHUNKS = 8
@@ -57,8 +55,8 @@ CHUNK_ELEMENTS = 4096
 #: How long the faulty task waits for the parent to hold every other result before it gives up.
 _ACK_WAIT_S = 30.0
 #: How long a "hanging" task sleeps: process workers are stopped long before; a thread cannot be
-#: stopped from outside, so in the threads strategy it ends on its own after a short while.
-_HANG_S = {"threads": 1.5}
+#: stopped from outside, so on a strategy that uses threads it ends on its own after a short while.
+_HANG_THREADS_S = 1.5
 _HANG_DEFAULT_S = 120.0
 _CASE_TIMEOUT_S = 90.0
 
@@ -95,33 +93,53 @@ class Outcome:
         return out
 
 
+def _capabilities(strategy: str) -> Any:
+    from .registry import get_strategy
+
+    return get_strategy(strategy).capabilities
+
+
+def drill_strategies() -> tuple[str, ...]:
+    """The strategies the drill runs by default: every registered one usable here but the peers.
+
+    Peers (joblib) come as their library ships them, with none of gilfree's guarantees; name one
+    with ``--strategy`` to see what it does.
+    """
+    from .registry import strategy_names
+
+    return strategy_names(available_only=True, peers=False)
+
+
 def applies(scenario: str, strategy: str) -> bool:
-    """Whether ``scenario`` makes sense for ``strategy``."""
+    """Whether ``scenario`` makes sense for ``strategy``, from what the strategy declares."""
+    caps = _capabilities(strategy)
     if scenario in _WORKER_FAULTS:
-        return strategy in _PROCESS  # a "worker" of serial or threads is the process itself
+        return bool(caps.uses == "processes")  # a "worker" of serial or threads is the process itself
     if scenario == "task-timeout":
-        return strategy == "failsafe"  # the one pool that can stop a single task
+        return bool(caps.can_stop_task)  # only a pool that can stop a single task
     return True
 
 
 def cases(strategies: Iterable[str] | None = None, start_methods: Iterable[str] | None = None,
           scenarios: Iterable[str] | None = None) -> list[Case]:
     """Every applicable (scenario, strategy, start method), in a stable order."""
+    from .registry import strategy_names
+
     available = multiprocessing.get_all_start_methods()
-    strategies = list(strategies or (*_IN_PROCESS, *_PROCESS))
+    strategies = list(strategies or drill_strategies())
     methods = list(start_methods or [m for m in ("fork", "spawn", "forkserver") if m in available])
     scenarios = list(scenarios or SCENARIOS)
-    for name, known, what in ((strategies, (*_IN_PROCESS, *_PROCESS), "strategy"),
+    for name, known, what in ((strategies, strategy_names(), "strategy"),
                               (methods, available, "start method"), (scenarios, SCENARIOS, "scenario")):
         unknown = [n for n in name if n not in known]
         if unknown:
-            raise ValueError(f"unknown {what} {unknown[0]!r}; choose from {sorted(known)}")
+            raise ValueError(f"unknown {what} {unknown[0]!r}; choose from {', '.join(known)}")
     out = []
     for scenario in scenarios:
         for strategy in strategies:
             if not applies(scenario, strategy):
                 continue
-            for method in (methods if strategy in _PROCESS else [None]):
+            for method in (methods if _capabilities(strategy).start_methods else [None]):
                 out.append(Case(scenario, strategy, method))
     return out
 
@@ -197,7 +215,7 @@ def _child(case: Case) -> int:
     pids: set[int] = set()
     fault = _FAULT_OF.get(case.scenario, "none")
     target = CHUNKS - 1
-    hang_s = _HANG_S.get(case.strategy, _HANG_DEFAULT_S)
+    hang_s = _HANG_THREADS_S if _capabilities(case.strategy).uses == "threads" else _HANG_DEFAULT_S
     timeout = 1.0 if case.scenario == "task-timeout" else None
     status = 0
     acks: _Acks | None = None
@@ -301,7 +319,7 @@ def _mentions_task(exc: BaseException) -> bool:
 def _expectations(case: Case) -> tuple[int, str | None, Callable[[str], bool] | None, int | str]:
     """(exit status, error type, a check on the error text, completed chunks) a case must show."""
     scenario, others = case.scenario, CHUNKS - 1
-    if case.strategy == "threads" and _FAULT_OF.get(scenario) == "hang":
+    if _capabilities(case.strategy).uses == "threads" and _FAULT_OF.get(scenario) == "hang":
         # A running thread cannot be stopped from outside: the parent waits for the hanging
         # task to end on its own, and keeps its result too.
         others = CHUNKS

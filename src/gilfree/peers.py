@@ -22,14 +22,18 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ._checks import check_count
+from .registry import Capabilities
 
 if TYPE_CHECKING:  # numpy is imported where it is used: opening an executor needs none of it
     import numpy as np
 
 __all__ = ["JOBLIB_BACKENDS", "JoblibExecutor", "joblib_version", "numpy_logistic", "numpy_sum"]
 
-#: gilfree strategy name -> joblib backend name.
-JOBLIB_BACKENDS = {"joblib-loky": "loky", "joblib-threads": "threading"}
+#: The joblib backends gilfree runs, and what each can do.
+JOBLIB_BACKENDS = {
+    "loky": Capabilities(uses="processes", in_process=False, batches=True, transport="whole-array"),
+    "threading": Capabilities(uses="threads", in_process=True, batches=True),
+}
 
 
 def joblib_version() -> str | None:
@@ -67,17 +71,22 @@ class JoblibExecutor(Executor):
 
     def __init__(self, workers: int, backend: str = "loky") -> None:
         self.workers = check_count(workers, "workers")
-        if backend not in JOBLIB_BACKENDS.values():
-            raise ValueError(f"backend must be one of {sorted(JOBLIB_BACKENDS.values())}, not {backend!r}")
+        if backend not in JOBLIB_BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(JOBLIB_BACKENDS)}, not {backend!r}")
         self._joblib = _import_joblib()
         self.backend = backend
         self._shutdown = False
         self._used_loky = False
 
     @property
+    def gilfree_capabilities(self) -> Capabilities:
+        """What this executor can do (:func:`gilfree.registry.capabilities_of` reads it)."""
+        return JOBLIB_BACKENDS[self.backend]
+
+    @property
     def in_process(self) -> bool:
         """True for the threading backend: its tasks may take views of the caller's arrays."""
-        return self.backend == "threading"
+        return self.gilfree_capabilities.in_process
 
     def run_batch(self, fn: Callable[..., Any], argsets: Iterable[Sequence[Any]]) -> list:
         """``[fn(*args) for args in argsets]``, run by ``Parallel``; results in argument order."""

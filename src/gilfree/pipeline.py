@@ -12,9 +12,10 @@ each stage parallel over chunks of them:
 5. **aggregate**: ``chunk_stats`` over aligned chunks of the kept records, merged.
 
 :func:`one_pass` is the reference, one kernel call per stage over the whole dataset;
-:func:`run_pipeline` is the chunked pipeline on whatever executor the job names (views of the
-arrays in this process, shared-memory handles in worker processes). Lab step 8 and the
-benchmark matrix both run it; neither owns a copy.
+:func:`run_pipeline` is the chunked pipeline on whatever executor the job names; the chunks
+travel as :mod:`gilfree.transports` decides for that executor (views of the arrays in this
+process, shared-memory handles elsewhere). Lab step 8 and the benchmark matrix both run it;
+neither owns a copy.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from typing import Any, Callable
 
 from ._select import Implementation
 from ._stats import Stats, merge_stats
-from ._workers import call_kernel, kernel_on_shared, kernel_on_shared_pair
-from .chunked import array_chunks, compact_runs, run_chunks, runs_in_process
+from .chunked import array_chunks, compact_runs
 from .shm import SharedArray
+from .transports import Extra, run_on_chunks
 
 __all__ = ["RECORD_BYTES", "STAGES", "PipelineJob", "PipelineOutput", "one_pass", "run_pipeline"]
 
@@ -41,7 +42,7 @@ RECORD_BYTES = 8
 class PipelineJob:
     """One run of the chunked pipeline: where the data lives and where the tasks run."""
 
-    impl: str
+    kernels: Implementation
     executor: Executor
     data: SharedArray
     out: SharedArray
@@ -52,10 +53,6 @@ class PipelineJob:
     threshold: float
     tick: Callable[[str], None]
 
-    @property
-    def in_process(self) -> bool:
-        return runs_in_process(self.executor)
-
 
 @dataclass
 class PipelineOutput:
@@ -64,45 +61,34 @@ class PipelineOutput:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _each_chunk(job: PipelineJob, stage: str, kernel: str, arrays: tuple[SharedArray, ...],
-                ranges: list[tuple[int, int]], extra: Callable[[int, int], tuple] = lambda a, b: (),
-                *, tick_each: bool = True) -> list[Any]:
-    """Run ``kernel`` on the ``ranges`` of ``arrays``: views in this process, handles elsewhere.
+def _each_chunk(job: PipelineJob, stage: str, kernel: Callable[..., Any], arrays: tuple[SharedArray, ...],
+                ranges: list[tuple[int, int]], extra: Extra | None = None, *,
+                tick_each: bool = True) -> list[Any]:
+    """Run ``kernel`` on the ``ranges`` of ``arrays`` on the job's executor, results in order.
 
     With ``tick_each`` every finished chunk reports progress; otherwise the stage reports once.
     """
-    if job.in_process:
-        fn: Callable[..., Any] = call_kernel
-        argsets = [(job.impl, kernel, *(arr.array[a:b] for arr in arrays), *extra(a, b))
-                   for a, b in ranges]
-    elif len(arrays) == 1:
-        fn = kernel_on_shared
-        argsets = [(job.impl, kernel, arrays[0].handle, a, b, *extra(a, b)) for a, b in ranges]
-    else:
-        fn = kernel_on_shared_pair
-        argsets = [(job.impl, kernel, arrays[0].handle, arrays[1].handle, a, b, *extra(a, b))
-                   for a, b in ranges]
+    on_result = (lambda i, r: job.tick(stage)) if tick_each else None
+    results = run_on_chunks(job.executor, kernel, arrays, ranges, extra=extra, on_result=on_result)
     if not tick_each:
-        results = run_chunks(job.executor, fn, argsets)
         job.tick(stage)
-        return results
-    return run_chunks(job.executor, fn, argsets, on_result=lambda i, r: job.tick(stage))
+    return results
 
 
 def _generate(job: PipelineJob) -> None:
-    _each_chunk(job, "generate", "fill_uniform", (job.data,), array_chunks(job.n, job.parts),
+    _each_chunk(job, "generate", job.kernels.fill_uniform, (job.data,), array_chunks(job.n, job.parts),
                 lambda a, b: (job.seed, a))
 
 
 def _transform(job: PipelineJob) -> None:
-    _each_chunk(job, "transform", "transform_inplace", (job.data,), array_chunks(job.n, job.parts),
+    _each_chunk(job, "transform", job.kernels.transform_inplace, (job.data,), array_chunks(job.n, job.parts),
                 lambda a, b: (job.rounds,))
 
 
 def _filter(job: PipelineJob) -> list[tuple[int, int]]:
     """Each chunk's kept records land at the front of its own region of ``out``: (start, count)."""
     chunks = array_chunks(job.n, job.parts)
-    counts = _each_chunk(job, "filter", "filter_greater", (job.data, job.out), chunks,
+    counts = _each_chunk(job, "filter", job.kernels.filter_greater, (job.data, job.out), chunks,
                          lambda a, b: (job.threshold,))
     return [(a, count) for (a, _), count in zip(chunks, counts)]
 
@@ -118,7 +104,7 @@ def _aggregate(job: PipelineJob, kept: int) -> Stats | None:
     if kept == 0:
         job.tick("aggregate")
         return None
-    parts = _each_chunk(job, "aggregate", "chunk_stats", (job.out,), array_chunks(kept, job.parts),
+    parts = _each_chunk(job, "aggregate", job.kernels.chunk_stats, (job.out,), array_chunks(kept, job.parts),
                         tick_each=False)
     return merge_stats(parts)
 

@@ -187,6 +187,10 @@ class FailSafePool(Executor):
         if wait:
             self._thread.join()
 
+    def abort(self, grace: float | None = None) -> None:
+        """Stop after an error or Ctrl-C: the same as :meth:`terminate` (no grace is needed)."""
+        self.terminate()
+
     def terminate(self) -> None:
         """Stop now: cancel queued tasks, kill every worker, fail the running tasks.
 

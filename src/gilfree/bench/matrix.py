@@ -32,16 +32,20 @@ from typing import Any, Callable
 from .._select import C_EXTENSION, PURE_PYTHON, implementations
 from .._timing import descendants, environment, interleaved, tree_cpu_clock, usable_cores
 from ..chunked import default_parts, run_chunks
-from ..peers import JOBLIB_BACKENDS, joblib_version
+from ..peers import joblib_version
+from ..registry import get_strategy
 from ..strategies import check_workers, open_executor
-from .workloads import EXECUTOR_OF, SIZES, STRATEGY_NOTES, WORKLOADS, Prepared
+from .workloads import SIZES, WORKLOADS, Prepared, Variant, variants
 
-__all__ = ["DEFAULT", "QUICK", "SCHEMA", "STRATEGIES", "Plan", "default_workers", "run_matrix"]
+__all__ = ["DEFAULT", "QUICK", "SCHEMA", "Plan", "default_workers", "run_matrix", "strategy_choices"]
 
 SCHEMA = "gilfree-bench/1"
-#: Every strategy the matrix knows, in the order tables list them.
-STRATEGIES = tuple(EXECUTOR_OF)
 SIZE_NAMES = ("small", "medium", "large")
+
+
+def strategy_choices() -> tuple[str, ...]:
+    """Every variant the matrix can run, in the order tables list them (read from the registry)."""
+    return tuple(variants())
 
 Progress = Callable[[int, int, str], None]
 
@@ -62,7 +66,7 @@ class Plan:
     """What to measure. ``elements`` overrides :data:`~gilfree.bench.workloads.SIZES` (tests)."""
 
     workloads: tuple[str, ...] = tuple(WORKLOADS)
-    strategies: tuple[str, ...] = STRATEGIES
+    strategies: tuple[str, ...] = field(default_factory=strategy_choices)
     workers: tuple[int, ...] = field(default_factory=default_workers)
     sizes: tuple[str, ...] = SIZE_NAMES
     implementations: tuple[str, ...] = (C_EXTENSION, PURE_PYTHON)
@@ -73,7 +77,7 @@ class Plan:
 
     def __post_init__(self) -> None:
         _check_choice("workload", self.workloads, WORKLOADS)
-        _check_choice("strategy", self.strategies, STRATEGIES)
+        _check_choice("strategy", self.strategies, strategy_choices())
         _check_choice("size", self.sizes, SIZE_NAMES)
         _check_choice("implementation", self.implementations, (C_EXTENSION, PURE_PYTHON))
         if not self.workers:
@@ -111,8 +115,12 @@ QUICK = {"sizes": ("small", "medium"), "repeats": 3, "label": "quick"}
 @dataclass
 class _Variant:
     impl: str  # the data's implementation; the row says "numpy" for numpy's own call
-    strategy: str
+    variant: Variant
     prepared: Prepared
+
+    @property
+    def strategy(self) -> str:
+        return self.variant.name
 
     @property
     def row_impl(self) -> str:
@@ -123,17 +131,18 @@ class _Variant:
         return self.row_impl, self.strategy
 
 
-def _available_strategies(plan: Plan) -> tuple[list[str], list[dict[str, str]]]:
-    """The plan's strategies that can run here, and the reasons for those that cannot."""
+def _available_strategies(plan: Plan) -> tuple[list[Variant], list[dict[str, str]]]:
+    """The plan's variants that can run here, and the reasons for those that cannot."""
+    known = variants()
     missing = []
-    have_joblib = joblib_version() is not None
     chosen = []
-    for strategy in plan.strategies:
-        if strategy in JOBLIB_BACKENDS and not have_joblib:
-            missing.append({"strategy": strategy,
-                            "reason": "joblib is not installed (pip install joblib, or gilfree[bench])"})
+    for name in plan.strategies:
+        variant = known[name]
+        reason = get_strategy(variant.executor).missing() if variant.executor else None
+        if reason:
+            missing.append({"strategy": name, "reason": reason})
         else:
-            chosen.append(strategy)
+            chosen.append(variant)
     return chosen, missing
 
 
@@ -154,16 +163,17 @@ def run_matrix(plan: Plan | None = None, progress: Progress | None = None) -> di
     if not impls:
         raise RuntimeError(f"none of the implementations {plan.implementations} can be imported here")
     strategies, skipped = _available_strategies(plan)
-    not_applicable = [{"workload": w, "strategy": s, "reason": WORKLOADS[w].not_applicable[s]}
-                      for w in plan.workloads for s in strategies if s in WORKLOADS[w].not_applicable]
+    not_applicable = [{"workload": w, "strategy": v.name, "reason": WORKLOADS[w].applies(v, C_EXTENSION)}
+                      for w in plan.workloads for v in strategies
+                      if WORKLOADS[w].applies(v, C_EXTENSION) is not None]
 
     def variants_of(wname: str, size: str) -> list[_Variant]:
         out = []
         for impl in impls:
-            for strategy in strategies:
-                if WORKLOADS[wname].applies(strategy, impl) is not None:
+            for variant in strategies:
+                if WORKLOADS[wname].applies(variant, impl) is not None:
                     continue
-                out.append(_Variant(impl, strategy, prepared[(wname, size, impl)]))
+                out.append(_Variant(impl, variant, prepared[(wname, size, impl)]))
         return out
 
     rows: list[dict[str, Any]] = []
@@ -198,7 +208,7 @@ def run_matrix(plan: Plan | None = None, progress: Progress | None = None) -> di
         for k in plan.workers:
             with ExitStack() as pools:
                 executors: dict[str, Any] = {}
-                for name in dict.fromkeys(EXECUTOR_OF[s] for s in strategies):
+                for name in dict.fromkeys(v.executor for v in strategies):
                     if name is not None:
                         executors[name], seconds = _startup(name, k, pools)
                         startup.append({"executor": name, "workers": k, "seconds": seconds})
@@ -216,7 +226,8 @@ def run_matrix(plan: Plan | None = None, progress: Progress | None = None) -> di
                                         for s in plan.sizes} for w in plan.workloads}},
         "workloads": {w: {"title": WORKLOADS[w].title, "nature": WORKLOADS[w].nature,
                           "bytes_per_element": WORKLOADS[w].bytes_per_element} for w in plan.workloads},
-        "strategies": {s: STRATEGY_NOTES[s] for s in strategies},
+        "strategies": {v.name: v.note for v in strategies},
+        "variants": {v.name: v.as_dict() for v in strategies},
         "rows": rows,
         "startup": startup,
         "twin_checks": twins,
@@ -250,17 +261,17 @@ def _cell(plan: Plan, k: int, cores: int, wname: str, size: str, variants: list[
     by_key = {v.key: v for v in variants}
 
     def run(v: _Variant) -> Any:
-        name = EXECUTOR_OF[v.strategy]
-        return v.prepared.run(v.strategy, executors.get(name) if name else None, parts)
+        name = v.variant.executor
+        return v.prepared.run(v.variant, executors.get(name) if name else None, parts)
 
     def label(v: _Variant) -> str:
         return f"{k} workers | {wname} {size} | {v.row_impl} {v.strategy}"
 
     for v in variants:  # the untimed warm-up, checked
         try:
-            v.prepared.reset(v.strategy)
+            v.prepared.reset(v.variant)
             result = run(v)
-            if not v.prepared.check(v.strategy, result):
+            if not v.prepared.check(v.variant, result):
                 failures[v.key] = "wrong result in the warm-up run"
         except Exception as exc:  # reported in its row; the rest of the matrix goes on
             failures[v.key] = f"{type(exc).__name__}: {exc}"
@@ -268,11 +279,11 @@ def _cell(plan: Plan, k: int, cores: int, wname: str, size: str, variants: list[
     timed = {v.key: (lambda v=v: run(v)) for v in variants if v.key not in failures}
 
     def before(key: tuple[str, str]) -> None:
-        by_key[key].prepared.reset(key[1])
+        by_key[key].prepared.reset(by_key[key].variant)
 
     def after(key: tuple[str, str], result: Any) -> None:
         v = by_key[key]
-        if key not in failures and not v.prepared.check(v.strategy, result):
+        if key not in failures and not v.prepared.check(v.variant, result):
             failures[key] = "wrong result in a timed run"
         tick(label(v))
 
@@ -292,13 +303,14 @@ def _cell(plan: Plan, k: int, cores: int, wname: str, size: str, variants: list[
         error = failures.get(v.key)
         base = serial.get(v.impl)
         ok = error is None and t is not None
-        workers = 1 if v.strategy in ("serial", "numpy") else k
+        workers = 1 if v.variant.executor is None else k
         speedup = base.median / t.median if ok and base is not None and t.median > 0 else None
         ideal = min(workers, cores)
         rows.append({
             "workload": wname, "size": size, "implementation": v.row_impl, "strategy": v.strategy,
             "workers": workers, "group_workers": k,
-            "chunks": 1 if v.strategy in ("serial", "numpy") else parts,
+            "uses": v.variant.uses, "transport": v.variant.transport,
+            "chunks": 1 if v.variant.executor is None else parts,
             "elements": v.prepared.elements, "bytes": v.prepared.nbytes,
             "ok": ok, "check": ("approximate" if v.strategy in WORKLOADS[wname].approximate else "exact")
             if ok else "failed", "error": error,

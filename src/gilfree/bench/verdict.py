@@ -15,9 +15,6 @@ __all__ = ["HEADLINES", "headlines", "reference_workers", "verdicts"]
 ABOUT_ONE = 0.15
 #: Speedup over the ideal at or above which a strategy "scales".
 SCALES = 0.75
-#: Bench strategies whose tasks run in worker processes (not the strategies module's executor set).
-PROCESS_VARIANTS = ("pool", "processes", "shared-memory", "mmap", "joblib-loky")
-PICKLING = ("pool", "processes")
 SIZE_ORDER = ("small", "medium", "large")
 
 Rows = list[dict[str, Any]]
@@ -29,6 +26,19 @@ def reference_workers(doc: dict[str, Any]) -> int:
     counts = sorted(doc["plan"]["workers"])
     below = [k for k in counts if k <= cores]
     return max(below) if below else min(counts)
+
+
+def _kind(row: dict[str, Any]) -> tuple[str, str | None]:
+    """(where its tasks ran, how its data travelled) for a row: ``uses`` and ``transport``.
+
+    Rows written before these fields existed get them from today's table of variants.
+    """
+    if "uses" in row:
+        return row["uses"], row.get("transport")
+    from .workloads import variants
+
+    known = variants().get(row["strategy"])
+    return (known.uses, known.transport) if known is not None else ("processes", None)
 
 
 def _ok(rows: Iterable[dict[str, Any]], **match: Any) -> Rows:
@@ -70,19 +80,20 @@ def _name(row: dict[str, Any]) -> str:
 def _why(row: dict[str, Any], gil: bool) -> str:
     """Why the winning variant wins, from what kind of variant it is."""
     strategy, impl = row["strategy"], row["implementation"]
-    if strategy in ("threads", "joblib-threads"):
+    uses, transport = _kind(row)
+    if strategy == "numpy":
+        return "a single vectorized call has no task overhead at all"
+    if uses == "threads":
         if impl == "c-extension":
             return ("the kernel releases the GIL, so threads run at once on the caller's array: nothing "
                     "starts, nothing is copied")
         return "without a GIL, pure-Python threads run at once" if not gil else \
             "its tasks were too small for any other strategy to pay for itself"
-    if strategy in ("shared-memory", "mmap"):
+    if uses == "processes" and transport in ("shared-memory", "mmap"):
         return "worker processes read the data where it lies; only a handle or an offset crosses to them"
-    if strategy in PICKLING or strategy == "joblib-loky":
+    if uses == "processes":
         return ("each process has its own interpreter and GIL, and there was little data to copy "
                 "compared with the work")
-    if strategy == "numpy":
-        return "a single vectorized call has no task overhead at all"
     return "no parallel variant earned back its overhead at this size: the work per task is too small"
 
 
@@ -156,8 +167,8 @@ def _gil_lines(rows: Rows, workload: str, size: str, k: int, gil: bool) -> list[
 def _transport_lines(rows: Rows, workload: str, size: str, k: int) -> list[str]:
     get = lambda s: _one(rows, workload=workload, size=size, group_workers=k,  # noqa: E731
                          implementation="c-extension", strategy=s)
-    shm, pickled, loky, threads, mm = (get(s) for s in
-                                       ("shared-memory", "processes", "joblib-loky", "threads", "mmap"))
+    shm, pickled, loky = get("shared-memory"), get("processes"), get("joblib-loky")
+    threads, mm = get("threads"), get("mmap")
     lines = []
     if shm is not None and pickled is not None:
         ratio = pickled["median_s"] / shm["median_s"]
@@ -197,7 +208,7 @@ def _crossover_lines(rows: Rows, workload: str, k: int) -> list[str]:
         best_by_size = {}
         for s in sizes:
             procs = [r for r in _ok(rows, workload=workload, size=s, group_workers=k, implementation=impl)
-                     if r["strategy"] in PROCESS_VARIANTS]
+                     if _kind(r)[0] == "processes"]
             if procs:
                 best_by_size[s] = max(procs, key=lambda r: r["speedup"])
         if not best_by_size:
@@ -278,8 +289,8 @@ def headlines(doc: dict[str, Any]) -> list[dict[str, Any]]:
     if "large" in {r["size"] for r in rows}:
         get = lambda s: _one(rows, workload="reduction", size="large", group_workers=k,  # noqa: E731
                              implementation="numpy" if s == "numpy" else "c-extension", strategy=s)
-        shm, pickled, loky, threads, numpy = map(get, ("shared-memory", "processes", "joblib-loky",
-                                                       "threads", "numpy"))
+        shm, pickled, loky = get("shared-memory"), get("processes"), get("joblib-loky")
+        threads, numpy = get("threads"), get("numpy")
         mb = _mb(shm["bytes"]) if shm else ""
         if shm and pickled:
             add(2, pickled["median_s"] / shm["median_s"],

@@ -1,24 +1,21 @@
-"""The benchmark's workloads, and how each strategy hands a workload's data to its workers.
+"""The benchmark's workloads, and the variants that run them: an executor plus a transport.
 
-A workload is the same work whatever runs it; a strategy is an executor from
-:mod:`gilfree.strategies` (or a peer from :mod:`gilfree.peers`) plus a *transport*, the way the
-data reaches the tasks:
+A workload is the same work whatever runs it. A *variant* (a row's "strategy") is a registered
+strategy (:mod:`gilfree.registry`: serial, threads, pool, processes, failsafe, the joblib peers,
+and any a user registers), run with the transport its capabilities declare
+(:mod:`gilfree.transports`: views in this process, pickled copies for the standard pools, the
+whole array plus a range for joblib's loky), plus three variants that only the bench adds:
 
-================  ===============================  ===========================================
-strategy          executor                         data reaches a task as
-================  ===============================  ===========================================
-``serial``        none: one call in this thread    the whole array (the reference)
-``threads``       ``ThreadPoolExecutor``           a view of the caller's array (no copy)
-``pool``          ``multiprocessing.Pool``         a pickled copy of its chunk (and back)
-``processes``     ``ProcessPoolExecutor``          a pickled copy of its chunk (and back)
-``shared-memory`` ``ProcessPoolExecutor``          a :class:`~gilfree.shm.SharedArray` handle
-``mmap``          ``ProcessPoolExecutor``          a path and offset into a file it maps
-``joblib-loky``   ``joblib.Parallel`` (loky)       the whole array, memmapped by joblib, and a range
-``joblib-threads`` ``joblib.Parallel`` (threads)   a view of the caller's array
-``numpy``         none: numpy's own call           the whole array (what a user would write)
-================  ===============================  ===========================================
+=================  ==================================  =======================================
+variant            executor                            data reaches a task as
+=================  ==================================  =======================================
+``shared-memory``  the ``processes`` strategy          a :class:`~gilfree.shm.SharedArray` handle
+``mmap``           the ``processes`` strategy          a path and offset into a file it maps
+``numpy``          none: numpy's own call              the whole array (what a user would write)
+=================  ==================================  =======================================
 
-Each workload builds the argument sets for a strategy and runs them with
+The ``serial`` variant makes one call on the whole input in this thread: the reference.
+Each workload runs its chunks with :func:`gilfree.transports.run_on_chunks` or
 :func:`gilfree.chunked.run_chunks` (the capstone with :func:`gilfree.pipeline.run_pipeline`):
 no pool loop is written here. A combination that does not make sense (shared memory for a
 loop that has no data) is *not applicable*, with the reason recorded.
@@ -31,7 +28,6 @@ import os
 import struct
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -39,41 +35,62 @@ import numpy as np
 from .._checksum import Checksum
 from .._select import C_EXTENSION, Implementation
 from .._stats import merge_stats, stats_bits
-from .._workers import (call_kernel, inplace_on_array, inplace_on_range, kernel_on_array, kernel_on_mmap,
-                        kernel_on_range, kernel_on_shared)
 from ..chunked import array_chunks, run_chunks, split_range
 from ..peers import numpy_logistic, numpy_sum
 from ..pipeline import PipelineJob, one_pass, run_pipeline
+from ..registry import strategies
 from ..shm import SharedArray
+from ..transports import MmapFile, Transport, run_on_chunks, transport_named
 
-__all__ = ["EXECUTOR_OF", "SIZES", "STRATEGY_NOTES", "WORKLOADS", "Prepared", "Workload"]
+__all__ = ["SIZES", "WORKLOADS", "Prepared", "Variant", "Workload", "variants"]
 
-#: The executor (a name of :func:`gilfree.strategies.open_executor`) each strategy runs on.
-EXECUTOR_OF = {
-    "serial": None,
-    "threads": "threads",
-    "pool": "pool",
-    "processes": "processes",
-    "shared-memory": "processes",
-    "mmap": "processes",
-    "joblib-loky": "joblib-loky",
-    "joblib-threads": "joblib-threads",
-    "numpy": None,
+#: The ``processes`` strategy carries the bench's own transport variants.
+_TRANSPORT_HOST = "processes"
+_TRANSPORT_NOTES = {
+    "views": "tasks read views of the caller's array",
+    "copies": "each chunk is pickled to its worker (and back, if changed)",
+    "whole-array": "the whole array goes to every task and each task cuts its range (joblib's idiom: "
+                   "joblib memory-maps it once per call)",
+    "shared-memory": "tasks attach gilfree's SharedArray by handle (zero-copy)",
+    "mmap": "tasks map their chunk of a file (the page cache is shared)",
 }
 
-STRATEGY_NOTES = {
-    "serial": "one call on the whole input, in the calling thread: the reference",
-    "threads": "ThreadPoolExecutor; tasks read views of the caller's array",
-    "pool": "multiprocessing.Pool; each chunk is pickled to its worker (and back, if changed)",
-    "processes": "ProcessPoolExecutor; each chunk is pickled to its worker (and back, if changed)",
-    "shared-memory": "ProcessPoolExecutor; tasks attach gilfree's SharedArray by handle (zero-copy)",
-    "mmap": "ProcessPoolExecutor; tasks map their chunk of a file (the page cache is shared)",
-    "joblib-loky": "joblib.Parallel, loky backend, joblib's defaults: the whole array goes to every task "
-                   "and joblib memory-maps it (once per call); each task cuts its range. With 1 worker "
-                   "joblib runs the tasks in the calling process",
-    "joblib-threads": "joblib.Parallel, threading backend; tasks read views",
-    "numpy": "numpy's own single-threaded call on the same array",
-}
+
+@dataclass(frozen=True)
+class Variant:
+    """One row kind of the matrix: which executor runs it, and how array chunks travel."""
+
+    name: str
+    #: A registered strategy to open, or None (one call in this thread: serial, numpy).
+    executor: str | None
+    #: ``"views"``, ``"copies"``, ``"whole-array"``, ``"shared-memory"``, ``"mmap"``, or None.
+    transport: str | None
+    #: ``"serial"``, ``"threads"`` or ``"processes"``: where the tasks run.
+    uses: str
+    note: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"note": self.note, "executor": self.executor, "transport": self.transport, "uses": self.uses}
+
+
+def variants() -> dict[str, Variant]:
+    """Every variant the matrix knows, from the registry as it stands, in table order."""
+    out = {"serial": Variant("serial", None, None, "serial",
+                             "one call on the whole input, in the calling thread: the reference")}
+    for strategy in strategies():
+        if strategy.capabilities.uses == "serial":
+            continue  # a serial executor adds nothing to the one-call reference
+        transport = strategy.capabilities.transport or "copies"
+        note = f"{strategy.description}; {_TRANSPORT_NOTES[transport]}"
+        out[strategy.name] = Variant(strategy.name, strategy.name, transport, strategy.capabilities.uses, note)
+    host = out.get(_TRANSPORT_HOST)
+    if host is not None:
+        for transport in ("shared-memory", "mmap"):
+            out[transport] = Variant(transport, _TRANSPORT_HOST, transport, "processes",
+                                     f"the {_TRANSPORT_HOST} strategy; {_TRANSPORT_NOTES[transport]}")
+    out["numpy"] = Variant("numpy", None, None, "serial", "numpy's own single-threaded call on the same array")
+    return out
+
 
 #: Elements per size, per implementation: pure Python gets less work so that a size takes
 #: about as long in both twins (pure-Python kernels are 100x to 1000x slower per element).
@@ -120,15 +137,15 @@ class Prepared:
     def nbytes(self) -> int:
         return self.workload.bytes_per_element * self.elements
 
-    def run(self, strategy: str, executor: Executor | None, parts: int) -> Any:
-        return self.workload.run(self, strategy, executor, parts)
+    def run(self, variant: Variant, executor: Executor | None, parts: int) -> Any:
+        return self.workload.run(self, variant, executor, parts)
 
-    def reset(self, strategy: str) -> None:
-        self.workload.reset(self, strategy)
+    def reset(self, variant: Variant) -> None:
+        self.workload.reset(self, variant)
 
-    def check(self, strategy: str, result: Any) -> bool:
+    def check(self, variant: Variant, result: Any) -> bool:
         """Whether ``result`` equals the serial reference (bit for bit; numpy's sum: closely)."""
-        return self.workload.check(self, strategy, result)
+        return self.workload.check(self, variant, result)
 
 
 class Workload:
@@ -139,61 +156,44 @@ class Workload:
     #: What a parallel split of it costs and buys, in a phrase, for the verdict.
     nature = ""
     bytes_per_element = 8
-    #: strategy -> why it does not apply to this workload.
+    #: variant name -> why it does not apply to this workload.
     not_applicable: dict[str, str] = {}
-    #: Strategies whose result is compared closely rather than bit for bit (another algorithm).
+    #: transport -> why variants that move data that way do not apply to this workload.
+    transport_not_applicable: dict[str, str] = {}
+    #: Variants whose result is compared closely rather than bit for bit (another algorithm).
     approximate: frozenset[str] = frozenset()
 
     def prepare(self, kernels: Implementation, elements: int, stack: Any, workdir: str) -> Prepared:
         raise NotImplementedError
 
-    def run(self, p: Prepared, strategy: str, executor: Executor | None, parts: int) -> Any:
+    def run(self, p: Prepared, variant: Variant, executor: Executor | None, parts: int) -> Any:
         raise NotImplementedError
 
-    def reset(self, p: Prepared, strategy: str) -> None:
+    def reset(self, p: Prepared, variant: Variant) -> None:
         """Put the input back as it was (for workloads that change it in place). Untimed."""
 
-    def check(self, p: Prepared, strategy: str, returned: Any) -> bool:
-        return returned == p.reference
+    def check(self, p: Prepared, variant: Variant, returned: Any) -> bool:
+        return bool(returned == p.reference)
 
-    def applies(self, strategy: str, impl: str) -> str | None:
-        """None if ``strategy`` runs this workload, else the reason it does not."""
-        if strategy == "numpy" and impl != C_EXTENSION:
+    def applies(self, variant: Variant, impl: str) -> str | None:
+        """None if ``variant`` runs this workload, else the reason it does not."""
+        if variant.name == "numpy" and impl != C_EXTENSION:
             return "numpy's row is run once, on the compiled twin's data"
-        return self.not_applicable.get(strategy)
+        if variant.name in self.not_applicable:
+            return self.not_applicable[variant.name]
+        return self.transport_not_applicable.get(variant.transport or "")
 
 
-def _on_chunks(p: Prepared, strategy: str, executor: Executor, parts: int, name: str, *args: Any,
+def _on_chunks(p: Prepared, variant: Variant, executor: Executor, parts: int, kernel: Any, *args: Any,
                writes: bool = False) -> list[Any]:
-    """Run kernel ``name`` on every chunk of ``p``'s array, the data travelling as ``strategy`` says.
-
-    The one place where the table in this module's docstring becomes code. ``writes`` marks an
-    in-place kernel: chunks that travel by value come back and are written into the array here.
-    """
-    x = p.state["shared"].array
-    chunks = array_chunks(p.elements, parts)
-    fn: Callable[..., Any]
-    if strategy in ("threads", "joblib-threads"):  # views of the caller's array
-        fn, argsets = call_kernel, [(p.impl, name, x[a:b], *args) for a, b in chunks]
-    elif strategy in ("pool", "processes"):  # a pickled copy of each chunk
-        fn = inplace_on_array if writes else kernel_on_array
-        argsets = [(p.impl, name, x[a:b], *args) for a, b in chunks]
-    elif strategy == "joblib-loky":  # joblib's idiom: the whole array to every task, memmapped once
-        fn = inplace_on_range if writes else kernel_on_range
-        argsets = [(p.impl, name, x, a, b, *args) for a, b in chunks]
-    elif strategy == "shared-memory":
-        handle = p.state["shared"].handle
-        fn, argsets = kernel_on_shared, [(p.impl, name, handle, a, b, *args) for a, b in chunks]
-    elif strategy == "mmap":
-        fn = partial(kernel_on_mmap, writable=True) if writes else kernel_on_mmap
-        argsets = [(p.impl, name, p.state["path"], a * 8, (b - a) * 8, *args) for a, b in chunks]
-    else:  # pragma: no cover - the plan only asks for known strategies
-        raise ValueError(f"unknown strategy {strategy!r}")
-    results = run_chunks(executor, fn, argsets)
-    if writes and strategy in ("pool", "processes", "joblib-loky"):
-        for (a, b), chunk in zip(chunks, results):  # the changed data travels back, then lands
-            x[a:b] = chunk
-    return results
+    """Run ``kernel`` on every chunk of ``p``'s array, the data travelling as ``variant`` says."""
+    transport: Transport
+    if variant.transport == "mmap":
+        transport = MmapFile(p.state["path"])
+    else:
+        transport = transport_named(variant.transport or "copies")
+    return run_on_chunks(executor, kernel, [p.state["shared"]], array_chunks(p.elements, parts),
+                         extra=(lambda a, b: args), writes=writes, transport=transport)
 
 
 def _write_file(workdir: str, name: str, data: np.ndarray) -> str:
@@ -214,6 +214,7 @@ class CpuLoop(Workload):
         "mmap": "the loop has no data to map",
         "numpy": "numpy has no exact sum of squares past int64",
     }
+    transport_not_applicable: dict[str, str] = {}
 
     def prepare(self, kernels, elements, stack, workdir):
         p = Prepared(self, kernels.name, kernels, elements, {})
@@ -222,11 +223,10 @@ class CpuLoop(Workload):
             raise RuntimeError(f"{kernels.name} sum_squares(0, {elements}) is not the closed form")
         return p
 
-    def run(self, p, strategy, executor, parts):
-        if strategy == "serial":
+    def run(self, p, variant, executor, parts):
+        if variant.executor is None:
             return p.kernels.sum_squares(0, p.elements)
-        argsets = [(p.impl, "sum_squares", a, b) for a, b in split_range(0, p.elements, parts)]
-        return sum(run_chunks(executor, call_kernel, argsets))
+        return sum(run_chunks(executor, p.kernels.sum_squares, split_range(0, p.elements, parts)))
 
 
 class ArrayReduction(Workload):
@@ -245,16 +245,16 @@ class ArrayReduction(Workload):
         p.reference = stats_bits(kernels.chunk_stats(shared.array))
         return p
 
-    def run(self, p, strategy, executor, parts):
+    def run(self, p, variant, executor, parts):
         x = p.state["shared"].array
-        if strategy == "serial":
-            return p.kernels.chunk_stats(x)
-        if strategy == "numpy":
+        if variant.name == "numpy":
             return numpy_sum(x)
-        return merge_stats(_on_chunks(p, strategy, executor, parts, "chunk_stats"))
+        if variant.executor is None:
+            return p.kernels.chunk_stats(x)
+        return merge_stats(_on_chunks(p, variant, executor, parts, p.kernels.chunk_stats))
 
-    def check(self, p, strategy, returned):
-        if strategy == "numpy":  # pairwise summation in another order: equal to rounding
+    def check(self, p, variant, returned):
+        if variant.name == "numpy":  # pairwise summation in another order: equal to rounding
             want = struct.unpack("<d", p.reference[1])[0]  # (count, sum, ...)
             return math.isclose(returned, want, rel_tol=1e-9)
         return stats_bits(returned) == p.reference
@@ -278,24 +278,24 @@ class ArrayTransform(Workload):
         p.reference = want
         return p
 
-    def reset(self, p, strategy):
-        if strategy == "mmap":
+    def reset(self, p, variant):
+        if variant.transport == "mmap":
             p.state["original"].tofile(p.state["path"])
         else:
             p.state["shared"].array[:] = p.state["original"]
 
-    def run(self, p, strategy, executor, parts):
+    def run(self, p, variant, executor, parts):
         x = p.state["shared"].array
         rounds = _TRANSFORM_ROUNDS
-        if strategy == "serial":
-            return p.kernels.transform_inplace(x, rounds)
-        if strategy == "numpy":
+        if variant.name == "numpy":
             return numpy_logistic(x, rounds)
-        _on_chunks(p, strategy, executor, parts, "transform_inplace", rounds, writes=True)
+        if variant.executor is None:
+            return p.kernels.transform_inplace(x, rounds)
+        _on_chunks(p, variant, executor, parts, p.kernels.transform_inplace, rounds, writes=True)
         return None
 
-    def check(self, p, strategy, returned):
-        if strategy == "mmap":
+    def check(self, p, variant, returned):
+        if variant.transport == "mmap":
             got = np.fromfile(p.state["path"], dtype=np.float64)
         else:
             got = p.state["shared"].array
@@ -308,13 +308,14 @@ class Pipeline(Workload):
     name = "pipeline"
     title = "capstone pipeline (generate, transform, filter, compact, aggregate)"
     nature = "five stages over shared memory, one of them serial (compact), with data that stays put"
-    not_applicable = {
-        "pool": "the pipeline keeps its data in shared memory; pickling every stage's data both ways "
-                "is what it is built to avoid (see the transform workload for that cost)",
-        "processes": "as for pool: its process rows are the shared-memory ones",
+    not_applicable = {"numpy": "no single numpy call does the pipeline"}
+    transport_not_applicable = {
+        "copies": "the pipeline keeps its data in shared memory; pickling every stage's data both ways "
+                  "is what it is built to avoid (see the transform workload for that cost); its "
+                  "process rows are the shared-memory ones",
         "mmap": "the pipeline's arrays live in shared memory, not in a file",
-        "joblib-loky": "joblib's memmaps are read-only in its workers, and four of the five stages write",
-        "numpy": "no single numpy call does the pipeline",
+        "whole-array": "the whole array would reach the workers read-only (joblib memory-maps it), "
+                       "and four of the five stages write",
     }
 
     def prepare(self, kernels, elements, stack, workdir):
@@ -333,15 +334,15 @@ class Pipeline(Workload):
         digest = p.kernels.checksum(out[:output.kept]) if output.kept else Checksum(0, 0, 0)
         return output.kept, stats_bits(output.stats), tuple(digest)
 
-    def run(self, p, strategy, executor, parts):
-        if strategy == "serial":
+    def run(self, p, variant, executor, parts):
+        if variant.executor is None:
             return self._one_pass(p)
-        job = PipelineJob(p.impl, executor, p.state["data"], p.state["out"], p.elements, parts,
+        job = PipelineJob(p.kernels, executor, p.state["data"], p.state["out"], p.elements, parts,
                           _PIPELINE["seed"], _PIPELINE["rounds"], _PIPELINE["threshold"], _no_tick)
         return run_pipeline(job)
 
-    def check(self, p, strategy, returned):
-        return self._digest(p, returned) == p.reference
+    def check(self, p, variant, returned):
+        return bool(self._digest(p, returned) == p.reference)
 
 
 def _no_tick(stage: str) -> None:

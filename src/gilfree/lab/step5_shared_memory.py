@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import pickle
 import struct
-from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -29,10 +28,10 @@ from ..arrays import fill_uniform, merge_stats
 from .._select import C_EXTENSION, PURE_PYTHON, implementations
 from .._stats import Stats
 from .._timing import environment, interleaved, load_average, usable_cores
-from .._workers import call_kernel, kernel_on_array, kernel_on_shared
-from ..chunked import array_chunks, default_parts, run_chunks
+from ..chunked import array_chunks, default_parts
 from ..shm import SharedArray, SharedArrayHandle
-from ..strategies import PROCESS_STRATEGIES, check_workers, open_executor
+from ..strategies import check_workers, get_strategy, open_executor
+from ..transports import TRANSPORTS, Transport, run_on_chunks
 from ._result import Progress, Row, StepResult, no_progress
 
 TITLE = "SharedMemory + numpy: zero-copy arrays across processes"
@@ -45,9 +44,6 @@ VARIANTS = (SERIAL, SHARED, PICKLED, THREADS)
 
 #: Where POSIX shared-memory segments appear as files (Linux); elsewhere the leak check attaches.
 DEV_SHM = "/dev/shm"
-
-_transform_and_send_back = partial(kernel_on_array, inplace=True)
-
 
 def _same_stats(a: Stats, b: Stats) -> bool:
     """Bitwise equality of two Stats (``==`` would call 0.0 and -0.0 equal)."""
@@ -82,11 +78,15 @@ def _pickled_size(obj: object) -> int:
 
 
 class _Plan:
-    """The four variants for one implementation, on an array of ``m`` elements."""
+    """The four variants for one implementation, on an array of ``m`` elements.
 
-    def __init__(self, impl: str, kernels: Any, x0: np.ndarray, shared: SharedArray, procs: Any,
+    Each parallel variant is the same two calls (transform in place, then statistics) through
+    :func:`gilfree.transports.run_on_chunks`; only the executor and the transport differ.
+    """
+
+    def __init__(self, kernels: Any, x0: np.ndarray, shared: SharedArray, procs: Any,
                  threads: Any, k: int, rounds: int) -> None:
-        self.impl, self.kernels, self.x0, self.rounds = impl, kernels, x0, rounds
+        self.kernels, self.x0, self.rounds = kernels, x0, rounds
         self.shared = shared
         self.local = x0.copy()
         self.chunks = array_chunks(x0.size, default_parts(k))
@@ -97,76 +97,65 @@ class _Plan:
         return {SERIAL: self.local, SHARED: self.shared.array, PICKLED: self.local,
                 THREADS: self.shared.array}
 
-    def shared_args(self) -> tuple[list[tuple], list[tuple]]:
-        h = self.shared.handle
-        return ([(self.impl, "transform_inplace", h, lo, hi, self.rounds) for lo, hi in self.chunks],
-                [(self.impl, "chunk_stats", h, lo, hi) for lo, hi in self.chunks])
+    def routes(self) -> dict[str, tuple[Any, Transport, Any]]:
+        """Per parallel variant: (executor, transport, the data it starts from)."""
+        return {SHARED: (self.procs, TRANSPORTS["shared-memory"], self.shared),
+                PICKLED: (self.procs, TRANSPORTS["copies"], self.local),
+                THREADS: (self.threads, TRANSPORTS["views"], self.shared)}
 
-    def pickled_args(self) -> tuple[list[tuple], list[tuple]]:
-        x = self.local
-        return ([(self.impl, "transform_inplace", x[lo:hi], self.rounds) for lo, hi in self.chunks],
-                [(self.impl, "chunk_stats", x[lo:hi]) for lo, hi in self.chunks])
+    def _chunked(self, variant: str) -> Stats:
+        executor, transport, source = self.routes()[variant]
+        run_on_chunks(executor, self.kernels.transform_inplace, [source], self.chunks,
+                      extra=lambda a, b: (self.rounds,), writes=True, transport=transport)
+        return merge_stats(run_on_chunks(executor, self.kernels.chunk_stats, [source], self.chunks,
+                                         transport=transport))
 
     def serial(self) -> Stats:
         self.kernels.transform_inplace(self.local, self.rounds)
         return self.kernels.chunk_stats(self.local)
 
-    def shared_memory(self) -> Stats:
-        transform, stats = self.shared_args()
-        run_chunks(self.procs, kernel_on_shared, transform)
-        return merge_stats(run_chunks(self.procs, kernel_on_shared, stats))
-
-    def pickled(self) -> Stats:
-        transform, _ = self.pickled_args()
-        back = run_chunks(self.procs, _transform_and_send_back, transform)
-        del transform
-        for (lo, hi), part in zip(self.chunks, back):
-            self.local[lo:hi] = part
-        del back
-        _, stats = self.pickled_args()
-        return merge_stats(run_chunks(self.procs, kernel_on_array, stats))
-
-    def threaded(self) -> Stats:
-        x = self.shared.array
-        transform = [(self.impl, "transform_inplace", x[lo:hi], self.rounds) for lo, hi in self.chunks]
-        run_chunks(self.threads, call_kernel, transform)
-        del transform
-        stats = [(self.impl, "chunk_stats", x[lo:hi]) for lo, hi in self.chunks]
-        return merge_stats(run_chunks(self.threads, call_kernel, stats))
-
     def functions(self) -> dict[str, Callable[[], Stats]]:
-        return {SERIAL: self.serial, SHARED: self.shared_memory, PICKLED: self.pickled,
-                THREADS: self.threaded}
+        return {SERIAL: self.serial, SHARED: lambda: self._chunked(SHARED),
+                PICKLED: lambda: self._chunked(PICKLED), THREADS: lambda: self._chunked(THREADS)}
+
+    def _tasks(self, transport: Transport, source: Any) -> list[tuple]:
+        """What the two calls pickle per task: (function, arguments), as a process pool sends them."""
+        out = []
+        for kernel, extra, writes in ((self.kernels.transform_inplace, (self.rounds,), True),
+                                      (self.kernels.chunk_stats, (), False)):
+            fn, argsets = transport.tasks(kernel, [source], self.chunks, lambda a, b, e=extra: e, writes)
+            out.extend((fn, args) for args in argsets)
+        return out
 
     def traffic(self, result: Stats) -> dict[str, tuple[int, int]]:
         """Per variant: (bytes pickled for the first task, bytes pickled per run, both directions)."""
-        shared_t, shared_s = self.shared_args()
-        pickled_t, pickled_s = self.pickled_args()
-        stats_back = _pickled_size(result) * len(self.chunks)
-        slices_back = sum(_pickled_size(self.local[lo:hi]) for lo, hi in self.chunks)
-        shm_run = (sum(map(_pickled_size, shared_t)) + sum(map(_pickled_size, shared_s))
-                   + _pickled_size(None) * len(self.chunks) + stats_back)
-        pickled_run = (sum(map(_pickled_size, pickled_t)) + sum(map(_pickled_size, pickled_s))
-                       + slices_back + stats_back)
-        return {SERIAL: (0, 0), THREADS: (0, 0),
-                SHARED: (_pickled_size(shared_t[0]), shm_run),
-                PICKLED: (_pickled_size(pickled_t[0]), pickled_run)}
+        out: dict[str, tuple[int, int]] = {SERIAL: (0, 0), THREADS: (0, 0)}
+        for variant in (SHARED, PICKLED):
+            _, transport, source = self.routes()[variant]
+            tasks = self._tasks(transport, source)
+            back = [None if variant == SHARED else (self.local[a:b], None) for a, b in self.chunks]
+            replies = sum(map(_pickled_size, back)) + _pickled_size(result) * len(self.chunks)
+            out[variant] = (_pickled_size(tasks[0]), sum(map(_pickled_size, tasks)) + replies)
+        return out
 
 
-def _task_sizes(impl: str, sizes: list[int], parts: int, rounds: int,
+def _task_sizes(kernels: Any, sizes: list[int], parts: int, rounds: int,
                 handles: list[SharedArrayHandle]) -> list[dict[str, int]]:
     """Bytes pickled for the first transform task at each array size, both ways of sending it.
 
     The handle of every segment created is appended to ``handles``, for the leak check.
     """
     out = []
+    kernel = kernels.transform_inplace
     for m in sizes:
-        lo, hi = array_chunks(m, parts)[0]
+        first = array_chunks(m, parts)[:1]
         with SharedArray.create(m) as shared:  # untouched pages: costs no memory
             handles.append(shared.handle)
-            shm_bytes = _pickled_size((impl, "transform_inplace", shared.handle, lo, hi, rounds))
-        piece = np.zeros(hi - lo)
-        pickled_bytes = _pickled_size((impl, "transform_inplace", piece, rounds))
+            fn, argsets = TRANSPORTS["shared-memory"].tasks(kernel, [shared], first, lambda a, b: (rounds,), True)
+            shm_bytes = _pickled_size((fn, argsets[0]))
+        piece = np.zeros(first[0][1] - first[0][0])
+        fn, argsets = TRANSPORTS["copies"].tasks(kernel, [piece], [(0, piece.size)], lambda a, b: (rounds,), True)
+        pickled_bytes = _pickled_size((fn, argsets[0]))
         out.append({"elements": m, "slice_bytes": piece.nbytes, "shared_memory": shm_bytes,
                     "pickled_slice": pickled_bytes})
     return out
@@ -183,8 +172,9 @@ def run(n: int = 8_000_000, rounds: int = 8, workers: int | None = None, pure_sc
     k = check_workers(workers if workers is not None else max(2, usable_cores()))
     if n < 1 or rounds < 1 or pure_scale < 1 or repeats < 1:
         raise ValueError("n, rounds, pure_scale and repeats must be >= 1")
-    if strategy not in PROCESS_STRATEGIES:
-        raise ValueError(f"strategy must be one of {sorted(PROCESS_STRATEGIES)}, got {strategy!r}")
+    if get_strategy(strategy).capabilities.in_process:
+        raise ValueError(f"strategy must run tasks in worker processes, not {strategy!r}: this step "
+                         "compares shared memory with pickling across processes")
     impls = implementations()
     has_c = C_EXTENSION in impls
     sizes = {PURE_PYTHON: max(1, n // pure_scale)}
@@ -225,7 +215,7 @@ def run(n: int = 8_000_000, rounds: int = 8, workers: int | None = None, pure_sc
                     shared = SharedArray.copy_of(x0)
                     shared_arrays.append(shared)
                     handles.append(shared.handle)
-                    plans[impl] = _Plan(impl, impls[impl], x0, shared, procs, threads, k, rounds)
+                    plans[impl] = _Plan(impls[impl], x0, shared, procs, threads, k, rounds)
                     chunk_counts[impl] = len(plans[impl].chunks)
 
                 # Check run (also the warm-up): every variant from the same starting array.
@@ -273,7 +263,7 @@ def run(n: int = 8_000_000, rounds: int = 8, workers: int | None = None, pure_sc
                     shared.close()
 
         task_sizes = []
-        for entry in _task_sizes(main, zero_copy_sizes, default_parts(k), rounds, handles):
+        for entry in _task_sizes(impls[main], zero_copy_sizes, default_parts(k), rounds, handles):
             task_sizes.append(entry)
             tick(f"task size at {entry['elements']:,} elements")
     finally:

@@ -31,10 +31,11 @@ from .._checksum import Checksum
 from .._select import C_EXTENSION, PURE_PYTHON, implementations
 from .._stats import Stats
 from .._timing import environment, interleaved, usable_cores
-from .._workers import checksum_from_channel, checksum_from_pipe, kernel_on_mmap
-from ..chunked import array_chunks, default_parts, run_chunks
-from ..mmapipc import HEADER_SIZE, create_channel, open_channel, read_header, write_file, write_message
-from ..strategies import PROCESS_STRATEGIES, check_workers, open_executor
+from ..chunked import array_chunks, default_parts
+from ..mmapipc import (HEADER_SIZE, create_channel, open_channel, read_header, receive, write_file,
+                       write_message)
+from ..strategies import check_workers, get_strategy, open_executor
+from ..transports import MmapFile, run_on_chunks
 from ._result import Progress, Row, StepResult, no_progress
 
 TITLE = "mmap: a file shared between processes"
@@ -67,6 +68,30 @@ def _array(m: int, seed: int) -> np.ndarray:
     return x
 
 
+# The consumers of part (b), run in a worker process: one message of bytes arrives either through
+# the memory-mapped channel file (read in place) or through a multiprocessing Pipe (copied).
+
+def apply_to_message(kernel: Callable[..., Any], path: str, sequence: int, timeout: float) -> Any:
+    """Wait for message ``sequence`` of the mmap channel ``path``; run ``kernel`` on its payload in place.
+
+    The header is validated (:mod:`gilfree.mmapipc`); waiting stops with TimeoutError after
+    ``timeout`` seconds, so a consumer never outlives a producer that failed.
+    """
+    with receive(path, sequence, timeout=timeout) as (_, payload):
+        return kernel(payload)
+
+
+def apply_to_pipe_message(kernel: Callable[..., Any], conn: Any, timeout: float) -> Any:
+    """Receive one message of bytes on ``conn`` (a Connection), close it, run ``kernel`` on the bytes."""
+    try:
+        if not conn.poll(timeout):
+            raise TimeoutError(f"no message arrived on the pipe within {timeout} s")
+        data = conn.recv_bytes()
+    finally:
+        conn.close()
+    return kernel(data)
+
+
 def run(n: int = 4_000_000, payload_mb: float = 32, workers: int | None = None, pure_scale: int = 50,
         pure_payload_scale: int = 200, strategy: str = "processes", repeats: int = 5,
         timeout: float = 30.0, seed: int = 6, progress: Progress = no_progress) -> StepResult:
@@ -80,8 +105,9 @@ def run(n: int = 4_000_000, payload_mb: float = 32, workers: int | None = None, 
         raise ValueError("n, pure_scale, pure_payload_scale and repeats must be >= 1")
     if not payload_mb > 0 or not timeout > 0:
         raise ValueError("payload_mb and timeout must be > 0")
-    if strategy not in PROCESS_STRATEGIES:
-        raise ValueError(f"strategy must be one of {sorted(PROCESS_STRATEGIES)}, got {strategy!r}")
+    if get_strategy(strategy).capabilities.in_process:
+        raise ValueError(f"strategy must run tasks in worker processes, not {strategy!r}: this step "
+                         "maps one file from several processes")
     impls = implementations()
     has_c = C_EXTENSION in impls
     records = max(1, int(payload_mb * 1e6) // _FLOAT64)
@@ -121,15 +147,16 @@ def run(n: int = 4_000_000, payload_mb: float = 32, workers: int | None = None, 
                 header = read_header(mm)
             checks[f"{impl}: the array file's header reads back ({m:,} records of 8 bytes)"] = (
                 header == written and header.record_count == m and header.record_size == _FLOAT64)
-            argsets = [(impl, "chunk_stats", path, HEADER_SIZE + lo * _FLOAT64, (hi - lo) * _FLOAT64)
-                       for lo, hi in array_chunks(m, default_parts(k))]
-            task_bytes[impl] = len(pickle.dumps(argsets[0]))
             kern = impls[impl]
+            transport = MmapFile(path, offset=HEADER_SIZE)
+            chunks = array_chunks(m, default_parts(k))
+            fn, argsets = transport.tasks(kern.chunk_stats, [x], chunks[:1], lambda a, b: (), False)
+            task_bytes[impl] = len(pickle.dumps((fn, argsets[0])))
             variants[(impl, IN_MEMORY, "serial")] = lambda kern=kern, x=x: kern.chunk_stats(x)
             for name, executor in (("serial", serial), (strategy, procs)):
                 variants[(impl, VIA_MMAP, name)] = (
-                    lambda executor=executor, argsets=argsets:
-                    merge_stats(run_chunks(executor, kernel_on_mmap, argsets)))
+                    lambda executor=executor, kern=kern, x=x, transport=transport, chunks=chunks:
+                    merge_stats(run_on_chunks(executor, kern.chunk_stats, [x], chunks, transport=transport)))
             for key in [key for key in variants if key[0] == impl and key[1] in PART_A]:
                 expected[key] = stats_of[impl]
 
@@ -143,30 +170,32 @@ def run(n: int = 4_000_000, payload_mb: float = 32, workers: int | None = None, 
             create_channel(path, len(payload))
             mm = mappings[impl] = stack.enter_context(open_channel(path, writable=True))
 
-            def via_channel(impl=impl, path=path, mm=mm, payload=payload, flush=True) -> Checksum:
+            kern = impls[impl]
+
+            def via_channel(impl=impl, kern=kern, path=path, mm=mm, payload=payload, flush=True) -> Checksum:
                 sequence[impl] += 1
-                future = procs.submit(checksum_from_channel, impl, path, sequence[impl], timeout)
+                future = procs.submit(apply_to_message, kern.checksum, path, sequence[impl], timeout)
                 write_message(mm, payload, sequence=sequence[impl], record_size=_FLOAT64, flush=flush)
                 return future.result(timeout=timeout + 10)
 
-            def via_pipe(impl=impl, payload=payload) -> Checksum:
+            def via_pipe(kern=kern, payload=payload) -> Checksum:
                 receiver, sender = multiprocessing.Pipe(duplex=False)
                 try:
-                    future = procs.submit(checksum_from_pipe, impl, receiver, timeout)
+                    future = procs.submit(apply_to_pipe_message, kern.checksum, receiver, timeout)
                     sender.send_bytes(payload)
                     return future.result(timeout=timeout + 10)
                 finally:
                     sender.close()
                     receiver.close()
 
-            kern = impls[impl]
             variants[(impl, IN_PARENT, "serial")] = lambda kern=kern, data=payload: kern.checksum(data)
             variants[(impl, CHANNEL_FLUSH, strategy)] = via_channel
             variants[(impl, CHANNEL, strategy)] = lambda f=via_channel: f(flush=False)
             variants[(impl, PIPE, strategy)] = via_pipe
             for key in [key for key in variants if key[0] == impl and key[1] in PART_B]:
                 expected[key] = checksum_of[impl]
-            task_bytes[f"{impl} channel"] = len(pickle.dumps((impl, path, 1, timeout)))
+            task_bytes[f"{impl} channel"] = len(pickle.dumps((apply_to_message, kern.checksum, path, 1,
+                                                              timeout)))
 
         # Check run (also the warm-up), then interleaved timing.
         for key, fn in variants.items():

@@ -4,8 +4,9 @@ Three lines carry every parallel job in gilfree: cut the work into chunks (``spl
 index range, ``array_chunks`` for an array), run one task per chunk on an ``Executor``, and combine
 the chunk results *in chunk order* (``sum`` for counts, ``merge_stats`` for statistics). The step
 runs those lines unchanged on three workloads (an exact sum of squares, the statistics of an array
-in shared memory, a seeded Monte Carlo estimate of pi) and on every kind of executor: serial,
-threads, a ``ProcessPoolExecutor``, a ``multiprocessing.Pool``, and one the caller brings. Every
+in shared memory, a seeded Monte Carlo estimate of pi) and on every registered strategy that can
+run here (:mod:`gilfree.registry`: serial, threads, the process pools, the joblib peers when
+joblib is installed, and any strategy a user registers), and on an executor the caller brings. Every
 answer must equal the single call's, bit for bit. Then it varies the number of chunks: one per
 worker, a few per worker (``default_parts``), and many small ones, on work of even and of uneven
 cost, to show what the chunk count buys and what it costs.
@@ -16,17 +17,20 @@ from __future__ import annotations
 import struct
 from concurrent.futures import Executor
 from contextlib import ExitStack
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .._select import C_EXTENSION, PURE_PYTHON, implementations
+from .._compat import executor_workers
+from .._select import C_EXTENSION, PURE_PYTHON, Implementation
+from .._select import implementations as _available_implementations
 from .._stats import Stats, merge_stats
 from .._timing import environment, interleaved, load_average, usable_cores
-from .._workers import call_kernel, kernel_on_array, kernel_on_shared
-from ..chunked import array_chunks, default_parts, parallel_reduce, runs_in_process, split_range
+from ..chunked import array_chunks, default_parts, parallel_reduce, split_range
+from ..registry import capabilities_of
 from ..shm import SharedArray
-from ..strategies import check_workers, open_executor
+from ..strategies import check_workers, open_executor, strategy_names
+from ..transports import run_on_chunks
 from ._result import Progress, Row, StepResult, busy_machine_note, no_progress
 
 TITLE = "chunked processing: split, run in parallel, aggregate"
@@ -34,8 +38,6 @@ TITLE = "chunked processing: split, run in parallel, aggregate"
 #: The workloads of the main table, and of the chunk-count sweep.
 WORKLOADS = ("sum of squares", "array stats", "monte carlo pi")
 SWEEP_WORKLOADS = ("monte carlo pi", "prime count")
-#: The executors this step opens itself; a caller's executor is added as ``given <type>``.
-STRATEGIES = ("serial", "threads", "processes", "pool", "failsafe")
 #: Chunks per worker in the sweep, besides the caller's ``many_per_worker``.
 SWEEP_PER_WORKER = (1, 4)
 
@@ -47,24 +49,25 @@ _UNIT = {"sum of squares": "term", "array stats": "value", "monte carlo pi": "sa
          "prime count": "number"}
 
 
-def _tasks(workload: str, impl: str, n: int, parts: int, executor: Executor, data: SharedArray,
-           seed: int) -> tuple[Callable[..., Any], list[tuple], Callable[[list], Any]]:
-    """Split: the task function, one argument set per chunk, and the in-order aggregate."""
+def _chunked(workload: str, kernels: Implementation, n: int, parts: int, data: SharedArray,
+             seed: int) -> tuple[Callable[[Executor], Any], int]:
+    """Split, run, merge: a function of the executor, and the number of chunks it makes."""
     if workload == "array stats":
         chunks = array_chunks(n, parts)  # BLOCK * 2**k long: the merge is exact
-        if runs_in_process(executor):  # serial or threads: views of the array, nothing copied
-            flat = data.array
-            return kernel_on_array, [(impl, "chunk_stats", flat[a:b]) for a, b in chunks], merge_stats
-        return (kernel_on_shared, [(impl, "chunk_stats", data.handle, a, b) for a, b in chunks],
-                merge_stats)
+        # The executor's capabilities pick how the chunks travel: views in this process,
+        # shared-memory handles in worker processes.
+        return (lambda ex: merge_stats(run_on_chunks(ex, kernels.chunk_stats, [data], chunks)),
+                len(chunks))
     ranges = split_range(0, n, parts)
     if workload == "sum of squares":
-        return call_kernel, [(impl, "sum_squares", lo, hi) for lo, hi in ranges], sum
-    if workload == "monte carlo pi":
-        return call_kernel, [(impl, "monte_carlo_hits", lo, hi, seed) for lo, hi in ranges], sum
-    if workload == "prime count":
-        return call_kernel, [(impl, "count_primes", lo, hi) for lo, hi in ranges], sum
-    raise ValueError(f"unknown workload {workload!r}")
+        fn, argsets = kernels.sum_squares, ranges
+    elif workload == "monte carlo pi":
+        fn, argsets = kernels.monte_carlo_hits, [(lo, hi, seed) for lo, hi in ranges]
+    elif workload == "prime count":
+        fn, argsets = kernels.count_primes, ranges
+    else:
+        raise ValueError(f"unknown workload {workload!r}")
+    return (lambda ex: parallel_reduce(ex, fn, argsets, sum)), len(argsets)
 
 
 def _one_call(workload: str, kernels: Any, n: int, data: SharedArray, seed: int) -> Any:
@@ -104,17 +107,15 @@ def _bits(value: Any) -> Any:
     return value
 
 
-def _executor_workers(executor: Executor, fallback: int) -> int:
-    """The worker count of a caller's executor where it can be read, else ``fallback``."""
-    value = getattr(executor, "workers", None)  # PoolExecutor, FailSafePool
-    if value is None:
-        value = getattr(executor, "_max_workers", None)  # ThreadPoolExecutor, ProcessPoolExecutor
-    return value if isinstance(value, int) and value > 0 else fallback
+def strategies_here() -> tuple[str, ...]:
+    """The registered strategies this step opens: every one that can run here, but the peers."""
+    return strategy_names(available_only=True, peers=False)
 
 
 def run(squares_n: int = 2**28, stats_n: int = 2**24, samples: int = 2**26, primes_n: int = 2_000_000,
         workers: int | None = None, many_per_worker: int = 256, repeats: int = 3, seed: int = 2024,
-        executor: Executor | None = None, progress: Progress = no_progress) -> StepResult:
+        executor: Executor | None = None, implementations: Mapping[str, Implementation] | None = None,
+        progress: Progress = no_progress) -> StepResult:
     """Run the three workloads chunked on every executor, then sweep the chunk count.
 
     The sizes are for the compiled kernels; pure Python gets each size divided by
@@ -138,7 +139,7 @@ def run(squares_n: int = 2**28, stats_n: int = 2**24, samples: int = 2**26, prim
     if executor is not None and not isinstance(executor, Executor):
         raise TypeError(f"executor must be a concurrent.futures.Executor, not {type(executor).__name__}")
 
-    impls = implementations()
+    impls = dict(implementations) if implementations is not None else _available_implementations()
     has_c = C_EXTENSION in impls
     sweep_impl = C_EXTENSION if has_c else PURE_PYTHON
 
@@ -156,27 +157,27 @@ def run(squares_n: int = 2**28, stats_n: int = 2**24, samples: int = 2**26, prim
         data = stack.enter_context(SharedArray.create(stats_len))
         np.random.default_rng(seed).random(out=data.array)
         executors: dict[str, Executor] = {
-            name: stack.enter_context(open_executor(name, k)) for name in STRATEGIES}
-        workers_of = {name: (1 if name == "serial" else k) for name in STRATEGIES}
+            name: stack.enter_context(open_executor(name, k)) for name in strategies_here()}
         if executor is not None:
             executors[given] = executor
-            workers_of[given] = _executor_workers(executor, k)
+        workers_of = {name: (1 if capabilities_of(ex).uses == "serial" else executor_workers(ex) or k)
+                      for name, ex in executors.items()}
 
         # variant key -> (workload, impl, strategy, parts, thunk)
         plans: dict[tuple, tuple] = {}
+        chunk_counts: dict[tuple, int] = {}
 
         def add(table: str, workload: str, impl: str, strategy: str, parts: int) -> None:
             n = size(workload, impl)
+            kernels = impls[impl]
             if strategy == "one call":
-                kernels = impls[impl]
                 thunk = lambda: _one_call(workload, kernels, n, data, seed)  # noqa: E731
+                count = 1
             else:
-                ex = executors[strategy]
-
-                def thunk() -> Any:
-                    fn, argsets, combine = _tasks(workload, impl, n, parts, ex, data, seed)
-                    return parallel_reduce(ex, fn, argsets, combine)
+                job, count = _chunked(workload, kernels, n, parts, data, seed)
+                thunk = lambda ex=executors[strategy], job=job: job(ex)  # noqa: E731
             plans[(table, workload, impl, strategy, parts)] = (workload, impl, strategy, parts, thunk)
+            chunk_counts[(table, workload, impl, strategy, parts)] = count
 
         for workload in WORKLOADS:
             for impl in impls:
@@ -201,10 +202,6 @@ def run(squares_n: int = 2**28, stats_n: int = 2**24, samples: int = 2**26, prim
         for key, (workload, impl, strategy, parts, thunk) in plans.items():
             results[key] = thunk()
             tick(f"{workload}, {impl}, {strategy}")
-        chunk_counts = {key: (1 if key[3] == "one call" else
-                              len(_tasks(key[1], key[2], size(key[1], key[2]), key[4],
-                                         executors[key[3]], data, seed)[1]))
-                        for key in plans}
 
         def counted(key: tuple) -> Callable[[], Any]:
             thunk = plans[key][4]
@@ -242,7 +239,7 @@ def run(squares_n: int = 2**28, stats_n: int = 2**24, samples: int = 2**26, prim
         ))
     checks.update(twins)
 
-    summary, data_out = _summary(rows, results, size, k, data_bytes)
+    summary, data_out = _summary(rows, results, size, k, data_bytes, tuple(executors))
     env = environment()
     explanation = _explain(rows, k, has_c, sweep_impl, size("array stats", C_EXTENSION if has_c
                                                                else PURE_PYTHON),
@@ -278,8 +275,8 @@ def _twin_checks(results: dict, impls: dict, size: Callable, data: SharedArray,
     return checks
 
 
-def _summary(rows: list[Row], results: dict, size: Callable, k: int,
-             data_bytes: int) -> tuple[list[str], dict[str, Any]]:
+def _summary(rows: list[Row], results: dict, size: Callable, k: int, data_bytes: int,
+             strategies: tuple[str, ...]) -> tuple[list[str], dict[str, Any]]:
     def row(variant: str, impl: str, strategy: str) -> Row:
         return next(r for r in rows if r.variant == variant and r.implementation == impl
                     and r.strategy == strategy)
@@ -290,7 +287,7 @@ def _summary(rows: list[Row], results: dict, size: Callable, k: int,
         n = size(workload, impl)
         parts = row(workload, impl, "processes").extra["chunks"]
         times = ", ".join(f"{s} {row(workload, impl, s).seconds * 1000:.0f}ms"
-                          for s in ("one call", *STRATEGIES))
+                          for s in ("one call", *strategies))
         lines.append(f"{workload} ({n:,} {_UNIT[workload]}s, {parts} chunks, {impl}): {times}")
     samples = size("monte carlo pi", impl)
     hits = results[("main", "monte carlo pi", impl, "one call", 1)]

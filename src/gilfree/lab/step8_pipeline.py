@@ -22,22 +22,23 @@ from __future__ import annotations
 
 import statistics
 from contextlib import ExitStack
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from .._checksum import Checksum
-from .._select import C_EXTENSION, PURE_PYTHON, implementations
+from .._select import C_EXTENSION, PURE_PYTHON, Implementation
+from .._select import implementations as _available_implementations
 from .._stats import stats_bits
 from .._timing import environment, interleaved, load_average, usable_cores
 from ..chunked import array_chunks, default_parts
 from ..pipeline import RECORD_BYTES, STAGES, PipelineJob, PipelineOutput, one_pass, run_pipeline
 from ..shm import SharedArray
-from ..strategies import check_workers, open_executor
+from ..strategies import check_workers, get_strategy, open_executor, strategy_names
 from ._result import Progress, Row, StepResult, busy_machine_note, no_progress
 
 TITLE = "capstone: a parallel data pipeline over shared memory"
 
-#: The reference first, then the chunked pipeline on each executor.
-STRATEGIES = ("one pass", "serial", "threads", "processes")
+#: The reference: one kernel call per stage, no executor.
+ONE_PASS = "one pass"
 
 
 def _ms(seconds: float) -> str:
@@ -62,11 +63,15 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
 
 def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
         threshold: float = 0.5, seed: int = 8, workers: int | None = None, per_worker: int = 4,
-        repeats: int = 5, progress: Progress = no_progress) -> StepResult:
+        repeats: int = 5, strategies: Sequence[str] | None = None,
+        implementations: Mapping[str, Implementation] | None = None,
+        progress: Progress = no_progress) -> StepResult:
     """Run the pipeline as one pass and chunked on every strategy; check and time each stage.
 
     ``records`` is the dataset of the compiled kernels, ``pure_records`` that of pure Python.
-    Each chunked stage cuts its array into about ``workers * per_worker`` chunks.
+    Each chunked stage cuts its array into about ``workers * per_worker`` chunks. ``strategies``
+    (default: every registered one that runs here, but the peers) run the chunked pipeline;
+    their capabilities decide how chunks reach the tasks (views here, shared memory elsewhere).
     """
     k = check_workers(workers if workers is not None else max(2, usable_cores()))
     _check_int("records", records, 1)
@@ -77,7 +82,13 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
     _check_int("repeats", repeats, 1)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
         raise TypeError(f"threshold must be a real number, not {type(threshold).__name__}")
-    impls = implementations()
+    chosen = tuple(strategy_names(available_only=True, peers=False) if strategies is None else strategies)
+    for name in chosen:
+        get_strategy(name)
+    if not chosen:
+        raise ValueError("strategies must name at least one strategy")
+    lineup = (ONE_PASS, *dict.fromkeys(chosen))
+    impls = dict(implementations) if implementations is not None else _available_implementations()
     sizes = {impl: (records if impl == C_EXTENSION else pure_records) for impl in impls}
     parts = default_parts(k, per_worker)
     load = load_average()
@@ -85,7 +96,7 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
     chunk_count = {impl: len(array_chunks(n, parts)) for impl, n in sizes.items()}
     # Progress units: a chunked run ticks once per chunk of generate, transform and filter, and
     # once each for compact and aggregate; a one pass ticks once per stage.
-    total = sum((1 + repeats) * (len(STAGES) + (len(STRATEGIES) - 1) * (3 * chunk_count[impl] + 2))
+    total = sum((1 + repeats) * (len(STAGES) + (len(lineup) - 1) * (3 * chunk_count[impl] + 2))
                 for impl in impls)
     done = [0]
 
@@ -103,20 +114,19 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
         arrays = {impl: (stack.enter_context(SharedArray.create(n)),
                          stack.enter_context(SharedArray.create(n)))
                   for impl, n in sizes.items()}
-        executors = {name: stack.enter_context(open_executor(name, k))
-                     for name in ("serial", "threads", "processes")}
+        executors = {name: stack.enter_context(open_executor(name, k)) for name in lineup[1:]}
 
         def thunk(impl: str, strategy: str) -> Callable[[], PipelineOutput]:
             data, out = arrays[impl]
             tick = tick_for(impl, strategy)
-            if strategy == "one pass":
+            if strategy == ONE_PASS:
                 kernels = impls[impl]
                 return lambda: one_pass(kernels, data, out, sizes[impl], seed, rounds, threshold, tick)
-            job = PipelineJob(impl, executors[strategy], data, out, sizes[impl], parts, seed, rounds,
+            job = PipelineJob(impls[impl], executors[strategy], data, out, sizes[impl], parts, seed, rounds,
                        threshold, tick)
             return lambda: run_pipeline(job)
 
-        variants = {(impl, s): thunk(impl, s) for impl in impls for s in STRATEGIES}
+        variants = {(impl, s): thunk(impl, s) for impl in impls for s in lineup}
 
         # Untimed first run of every variant: the full checks (checksum of the kept records too)
         # and the warm-up of the pools. The one pass of each implementation runs first.
@@ -124,7 +134,7 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
             result = fn()
             outputs[(impl, strategy)] = []
             digest = _kept_checksum(arrays[impl][1], result.kept)
-            if strategy == "one pass":
+            if strategy == ONE_PASS:
                 reference[impl] = (result.kept, stats_bits(result.stats), digest)
                 continue
             want = reference[impl]
@@ -152,11 +162,11 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
         checks[f"{key[0]}, {key[1]}: every timed run kept the same records with the same stats"] = all(
             (o.kept, stats_bits(o.stats)) == (want_kept, want_stats) for o in outs)
 
-    rows, stage_table = _rows(impls, sizes, timings, outputs, reference, k)
-    summary = _summary(impls, sizes, rows, reference, outputs, rounds, threshold, parts, k)
+    rows, stage_table = _rows(impls, sizes, timings, outputs, reference, k, lineup)
+    summary = _summary(impls, sizes, rows, reference, outputs, rounds, threshold, parts, k, lineup)
     env = environment()
     explanation = _explain(impls, rows, sizes, k, load, env.get("usable_cores"),
-                           bool(env.get("gil_enabled", True)), chunk_count)
+                           bool(env.get("gil_enabled", True)), chunk_count, lineup)
     return StepResult(
         step=8, title=TITLE,
         params={"records": records, "pure_records": pure_records, "rounds": rounds,
@@ -172,7 +182,7 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
 
 
 def _rows(impls: dict, sizes: dict, timings: dict, outputs: dict, reference: dict,
-          k: int) -> tuple[list[Row], dict[str, Any]]:
+          k: int, lineup: tuple[str, ...]) -> tuple[list[Row], dict[str, Any]]:
     """A pipeline row per implementation and strategy; stage rows for the larger dataset."""
     staged = C_EXTENSION if C_EXTENSION in impls else PURE_PYTHON
     rows: list[Row] = []
@@ -183,7 +193,7 @@ def _rows(impls: dict, sizes: dict, timings: dict, outputs: dict, reference: dic
         base = timings[(impl, "one pass")].median
         base_stage = {s: statistics.median([o.seconds[s] for o in outputs[(impl, "one pass")]])
                       for s in STAGES}
-        for strategy in STRATEGIES:
+        for strategy in lineup:
             t = timings[(impl, strategy)]
             workers = 1 if strategy in ("one pass", "serial") else k
             rows.append(Row(
@@ -225,7 +235,7 @@ def _find(rows: list[Row], variant: str, impl: str, strategy: str) -> Row:
 
 
 def _summary(impls: dict, sizes: dict, rows: list[Row], reference: dict, outputs: dict, rounds: int,
-             threshold: float, parts: int, k: int) -> list[str]:
+             threshold: float, parts: int, k: int, lineup: tuple[str, ...]) -> list[str]:
     lines = [f"Pipeline: generate -> transform ({rounds} rounds) -> filter (> {threshold}) -> compact "
              f"-> aggregate, about {parts} chunks per stage, {k} workers"]
     for impl in impls:
@@ -233,7 +243,7 @@ def _summary(impls: dict, sizes: dict, rows: list[Row], reference: dict, outputs
         kept = reference[impl][0]
         stats = outputs[(impl, "one pass")][0].stats if outputs[(impl, "one pass")] else None
         times = ", ".join(f"{s} {_find(rows, 'pipeline', impl, s).seconds * 1000:.0f}ms"
-                          for s in STRATEGIES)
+                          for s in lineup)
         lines.append(f"{impl}: {n:,} records ({n * RECORD_BYTES / 2**20:.1f} MB): {times}")
         if stats is not None:
             lines.append(f"  kept {kept:,} ({kept / n:.1%}): mean {stats.mean:.6f}, std {stats.std:.6f}, "
@@ -266,12 +276,17 @@ def _slow_note(pipe: dict[str, Row], chunks: int) -> str:
 
 
 def _explain(impls: dict, rows: list[Row], sizes: dict, k: int, load: float | None,
-             cores: Any, gil: bool, chunks: dict[str, int]) -> list[str]:
+             cores: Any, gil: bool, chunks: dict[str, int], lineup: tuple[str, ...]) -> list[str]:
     staged = C_EXTENSION if C_EXTENSION in impls else PURE_PYTHON
-    pipe = {s: _find(rows, "pipeline", staged, s) for s in STRATEGIES}
+    pipe = {s: _find(rows, "pipeline", staged, s) for s in lineup}
+    note = busy_machine_note(load, cores)
+    if not {"serial", "threads", "processes"} <= set(lineup):  # what the story below compares
+        ratios = ", ".join(f"{s} {pipe[s].speedup:.2f}x" for s in lineup if s != ONE_PASS)
+        return [f"Every strategy kept the same {sizes[staged]:,}-record pipeline output as the one pass, "
+                f"bit for bit. {staged} on {k} workers, against the one pass: {ratios}."] + ([note] if note else [])
     best = max(("threads", "processes"), key=lambda s: pipe[s].speedup or 0)
     stage_rows = {(st, s): _find(rows, f"{STAGES.index(st) + 1} {st}", staged, s)
-                  for st in STAGES for s in STRATEGIES}
+                  for st in STAGES for s in lineup}
     scaled = {st: stage_rows[(st, best)].speedup or 0.0 for st in ("generate", "transform", "filter")}
     top = max(scaled, key=scaled.get)
     low = min(scaled, key=scaled.get)
@@ -296,7 +311,7 @@ def _explain(impls: dict, rows: list[Row], sizes: dict, k: int, load: float | No
             "each process task attaches the segments and maps their pages on first touch, while "
             "threads write through the parent's mapping.")
     if PURE_PYTHON in impls and C_EXTENSION in impls:
-        py = {s: _find(rows, "pipeline", PURE_PYTHON, s) for s in STRATEGIES}
+        py = {s: _find(rows, "pipeline", PURE_PYTHON, s) for s in lineup}
         ratio = pipe["one pass"].extra["Mrec/s"] / py["one pass"].extra["Mrec/s"]
         thr = py["serial"].seconds / py["threads"].seconds
         prc = py["serial"].seconds / py["processes"].seconds
@@ -305,7 +320,6 @@ def _explain(impls: dict, rows: list[Row], sizes: dict, k: int, load: float | No
             f"{ratio:.0f}x fewer than the compiled kernels. Against the same chunks run serially, its "
             f"threads ran at {thr:.2f}x ({_gil_note(thr, gil)}) "
             f"and its processes at {prc:.2f}x.")
-    note = busy_machine_note(load, cores)
     if note:
         lines.append(note)
     return lines

@@ -1,0 +1,69 @@
+"""Every read of the standard library's private state, in one place.
+
+gilfree's executors need three facts that the standard pools do not publish:
+
+* the worker processes of a ``multiprocessing.Pool`` (``Pool._pool``), for the watchdog that
+  turns a dead worker into an error instead of a hang;
+* the worker processes of a ``concurrent.futures.ProcessPoolExecutor`` (``_processes``), to name
+  the worker that broke the pool and to stop busy workers after an aborted run;
+* the executor's management thread (``_executor_manager_thread``), to wait for it after an abort.
+
+Each is read through one function here that degrades to "nothing known" (an empty list, None)
+if a future Python renames the attribute, so gilfree then loses a detail in its messages but
+never crashes. :data:`CHECKED_ON` lists the Python versions on which these names were checked;
+``tests/test_compat.py`` pins them, so a new version fails loudly there first.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+__all__ = ["CHECKED_ON", "executor_manager_thread", "executor_processes", "executor_workers", "pool_processes"]
+
+#: (major, minor) versions whose private names below were read in CPython's own sources.
+CHECKED_ON = ((3, 10), (3, 11), (3, 12), (3, 13), (3, 14))
+
+
+def pool_processes(pool: Any) -> list[BaseProcess]:
+    """The worker processes a ``multiprocessing.Pool`` holds now (``Pool._pool``, since 3.0).
+
+    The list changes as the pool replaces dead workers; this is a copy taken at the call.
+    """
+    return list(getattr(pool, "_pool", None) or ())
+
+
+def executor_processes(executor: ProcessPoolExecutor) -> list[BaseProcess]:
+    """The worker processes of a ``ProcessPoolExecutor`` (``_processes``, a dict by pid).
+
+    Empty before the first submit and after ``shutdown()`` (3.11 sets it to None), so callers
+    that need the list after a shutdown take it before.
+    """
+    return list((getattr(executor, "_processes", None) or {}).values())
+
+
+def executor_manager_thread(executor: ProcessPoolExecutor) -> threading.Thread | None:
+    """The thread that feeds and reaps a ``ProcessPoolExecutor`` (3.9+), or None."""
+    thread = getattr(executor, "_executor_manager_thread", None)
+    return thread if isinstance(thread, threading.Thread) else None
+
+
+def executor_workers(executor: object) -> int | None:
+    """An executor's worker count where it can be read, else None.
+
+    gilfree's executors (and joblib's adapter) publish ``workers``; the standard
+    ``ThreadPoolExecutor`` and ``ProcessPoolExecutor`` keep it in ``_max_workers``.
+    """
+    for name in ("workers", "_max_workers"):
+        value = getattr(executor, name, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def checked_here() -> bool:
+    """Whether this interpreter's version is one of :data:`CHECKED_ON`."""
+    return sys.version_info[:2] in CHECKED_ON

@@ -1,0 +1,268 @@
+"""The ``pool`` strategy: a ``multiprocessing.Pool`` behind the ``Executor`` interface, watched.
+
+A ``multiprocessing.Pool`` whose worker dies loses that worker's task and leaves whoever waits
+for it waiting forever. :class:`PoolExecutor` follows its workers' sentinels and turns a death
+into :class:`~gilfree.errors.WorkerDied` for every outstanding task within a fraction of a
+second; :class:`GuardedPool` offers the Pool's own ``map``, ``starmap``, ``imap`` and
+``imap_unordered`` (lab steps 2 and 3) under the same watch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import threading
+import time
+from concurrent.futures import Executor, Future
+from multiprocessing.connection import wait
+from typing import Any, Callable, Iterable, Iterator
+
+from ._checks import check_count
+from ._compat import pool_processes
+from ._futures import exitcode, settle, worker_ignores_sigint
+from .errors import WorkerDied, oom_kill_count
+
+__all__ = ["GuardedPool", "PoolExecutor"]
+
+
+class PoolExecutor(Executor):
+    """A ``multiprocessing.Pool`` behind the ``Executor`` interface, with a watchdog.
+
+    A ``multiprocessing.Pool`` whose worker dies replaces the worker but loses the task it was
+    running, and whoever waits for that task waits forever. A watchdog thread here follows the
+    workers' process sentinels: the moment one dies, every outstanding task fails with
+    :class:`~gilfree.errors.WorkerDied` (which task was on the dead worker cannot be known) and
+    the pool is terminated. ``.pool`` offers the Pool's own ``map``, ``starmap``, ``imap`` and
+    ``imap_unordered`` (lab step 3) under the same watch; ``.raw`` is the Pool itself.
+    """
+
+    def __init__(self, workers: int, mp_context: Any = None) -> None:
+        ctx = mp_context or multiprocessing.get_context()
+        self.workers = check_count(workers, "workers")
+        self.raw = ctx.Pool(processes=self.workers, initializer=worker_ignores_sigint)
+        self.pool = GuardedPool(self)
+        self._lock = threading.Lock()
+        self._shutdown = False
+        self._outstanding: set[Future] = set()
+        self._terminating = False
+        self._terminated = threading.Event()
+        self.broken: WorkerDied | None = None
+        self._oom_before = oom_kill_count()
+        self._stop_r, self._stop_w = multiprocessing.Pipe(duplex=False)
+        self._watchdog = threading.Thread(target=self._watch, name="gilfree-pool-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        with self._lock:
+            if self.broken is not None:
+                raise self.broken
+            if self._shutdown:
+                raise RuntimeError("cannot submit to a PoolExecutor after shutdown")
+            future: Future = Future()
+            future.set_running_or_notify_cancel()
+            self._outstanding.add(future)
+
+        def done(value: Any = None, error: BaseException | None = None) -> None:
+            with self._lock:
+                self._outstanding.discard(future)
+            settle(future, value, error)
+
+        self.raw.apply_async(fn, args, kwargs, callback=done,
+                             error_callback=lambda exc: done(error=exc))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            if self._shutdown:
+                return
+            self._shutdown = True
+        if cancel_futures:
+            self._terminate_raw()
+        else:
+            self.raw.close()
+        if wait:
+            self.raw.join()
+        self._stop_watching()
+
+    def terminate(self) -> None:
+        """Stop every worker now (used on errors and Ctrl-C)."""
+        with self._lock:
+            self._shutdown = True
+        self._terminate_raw()
+        self.raw.join()
+        self._stop_watching()
+
+    def abort(self, grace: float | None = None) -> None:
+        """Stop after an error or Ctrl-C: ``Pool.terminate()`` is built for that (no grace)."""
+        self.terminate()
+
+    def raise_if_broken(self) -> None:
+        if self.broken is not None:
+            raise self.broken
+
+    def _stop_watching(self) -> None:
+        try:
+            self._stop_w.send_bytes(b"!")
+        except OSError:
+            pass
+        if threading.current_thread() is not self._watchdog:
+            self._watchdog.join(timeout=5)
+        for end in (self._stop_r, self._stop_w):
+            end.close()
+
+    def _watch(self) -> None:
+        known: dict[Any, Any] = {}
+        while True:
+            # The Pool's worker list is private but has had this shape since Python 3.0.
+            for process in pool_processes(self.raw):
+                try:
+                    known.setdefault(process.sentinel, process)
+                except ValueError:  # closed already
+                    pass
+            try:
+                ready = wait([self._stop_r, *known], timeout=0.25)
+            except OSError:  # the stop pipe was closed under us: we are done
+                return
+            if self._stop_r in ready:
+                return
+            for sentinel in ready:
+                process = known.pop(sentinel)
+                with self._lock:
+                    if self._shutdown:
+                        return
+                self._break(WorkerDied.of(
+                    process.pid, self._reaped_exitcode(process), oom_kills_before=self._oom_before,
+                    context="A multiprocessing.Pool loses the task its dead worker held and would "
+                            "wait for it forever: gilfree stopped the pool and failed every "
+                            "outstanding task instead (finished tasks keep their results)"))
+                return
+
+    def _reaped_exitcode(self, process: Any) -> int | None:
+        """The dead worker's exit code, read after the Pool's own thread has reaped it.
+
+        Two threads must not collect one exit status: under forkserver the status is one
+        message on a pipe, and the thread that finds the pipe already read records 255 in
+        place of the real code. The Pool's maintenance thread reaps dead workers every 0.1 s,
+        so wait (briefly) for it to drop this one from its list, then read the recorded code.
+        """
+        deadline = time.monotonic() + 1.0
+        while process in pool_processes(self.raw) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return exitcode(process)
+
+    def _break(self, error: WorkerDied) -> None:
+        with self._lock:
+            self.broken = error
+            self._shutdown = True
+            futures = list(self._outstanding)
+            self._outstanding.clear()
+        for future in futures:
+            settle(future, error=error)
+        self._terminate_raw()
+
+    #: Seconds ``Pool.terminate()`` may take before the workers still alive are killed outright.
+    TERMINATE_GRACE_S = 3.0
+
+    def _terminate_raw(self) -> None:
+        """``Pool.terminate()``, once, from whichever thread comes first, with a time limit.
+
+        ``Pool.terminate()`` sends SIGTERM to the workers it knows and then waits for each
+        without a limit. A worker the pool forked from its maintenance thread at that very
+        moment can miss the signal (or die of it in a lock-holding state), and the wait never
+        ends. After a grace period every worker still alive is killed with SIGKILL, so the
+        wait always ends; another thread asking meanwhile waits for the same outcome.
+        """
+        with self._lock:
+            first = not self._terminating
+            self._terminating = True
+        if not first:
+            self._terminated.wait()
+            return
+        reaper = threading.Thread(target=self._kill_stragglers, name="gilfree-pool-reaper", daemon=True)
+        reaper.start()
+        try:
+            self.raw.terminate()
+        finally:
+            self._terminated.set()
+
+    def _kill_stragglers(self) -> None:
+        if self._terminated.wait(self.TERMINATE_GRACE_S):
+            return
+        while not self._terminated.wait(0.2):
+            for process in pool_processes(self.raw):
+                try:
+                    if process.exitcode is None:
+                        process.kill()
+                except (OSError, ValueError, AttributeError):
+                    pass
+
+
+class GuardedPool:
+    """The ``multiprocessing.Pool`` calls, failing fast when the watchdog finds a dead worker.
+
+    Same names and arguments as the Pool's own; each waits in short slices and raises the
+    executor's :class:`~gilfree.errors.WorkerDied` instead of waiting forever.
+    """
+
+    _SLICE_S = 0.05
+
+    def __init__(self, executor: PoolExecutor) -> None:
+        self._executor = executor
+
+    @property
+    def raw(self) -> Any:
+        return self._executor.raw
+
+    def map(self, fn: Callable[[Any], Any], iterable: Iterable[Any], chunksize: int | None = None) -> list:
+        return self._wait(self.raw.map_async(fn, iterable, chunksize))
+
+    def starmap(self, fn: Callable[..., Any], iterable: Iterable[Iterable[Any]],
+                chunksize: int | None = None) -> list:
+        return self._wait(self.raw.starmap_async(fn, iterable, chunksize))
+
+    def imap(self, fn: Callable[[Any], Any], iterable: Iterable[Any], chunksize: int = 1) -> Iterator[Any]:
+        return self._iterate(self.raw.imap, fn, iterable, chunksize)
+
+    def imap_unordered(self, fn: Callable[[Any], Any], iterable: Iterable[Any],
+                       chunksize: int = 1) -> Iterator[Any]:
+        return self._iterate(self.raw.imap_unordered, fn, iterable, chunksize)
+
+    def _wait(self, pending: Any) -> Any:
+        while not pending.ready():
+            self._executor.raise_if_broken()
+            pending.wait(self._SLICE_S)
+        return pending.get()
+
+    def _iterate(self, call: Callable[..., Any], fn: Callable[[Any], Any], iterable: Iterable[Any],
+                 chunksize: int) -> Iterator[Any]:
+        if chunksize < 1:
+            raise ValueError(f"chunksize must be 1 or more, not {chunksize}")
+        if chunksize == 1:
+            results = call(fn, iterable, 1)
+        else:
+            # What Pool.imap does with a chunksize, spelled out so that the waiting below can
+            # reach the underlying iterator: one task per batch, the batch's results in order.
+            results = call(_apply_to_batch, ((fn, batch) for batch in _batches(iterable, chunksize)), 1)
+        while True:
+            try:
+                item = results.next(timeout=self._SLICE_S)
+            except multiprocessing.TimeoutError:
+                self._executor.raise_if_broken()
+                continue
+            except StopIteration:
+                return
+            if chunksize == 1:
+                yield item
+            else:
+                yield from item
+
+
+def _batches(iterable: Iterable[Any], size: int) -> Iterator[list]:
+    iterator = iter(iterable)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _apply_to_batch(task: tuple[Callable[[Any], Any], list]) -> list:
+    fn, batch = task
+    return [fn(item) for item in batch]
