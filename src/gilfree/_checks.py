@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Literal, overload
 
 #: Largest exclusive upper bound accepted by the integer-range kernels. Every ``i`` they visit is
 #: then below 2**63, so ``i * i`` fits in 126 bits and any sum of squares in 192 bits.
@@ -167,6 +167,16 @@ def _real(value: object, name: str, what: str, *, allow_none: bool, minimum: flo
     return number
 
 
+@overload
+def check_real(value: object, name: str, *, minimum: float | None = ...,
+               minimum_exclusive: float | None = ..., finite: bool = ...,
+               allow_none: Literal[False] = ...) -> float: ...
+@overload
+def check_real(value: object, name: str, *, minimum: float | None = ...,
+               minimum_exclusive: float | None = ..., finite: bool = ...,
+               allow_none: bool) -> float | None: ...
+
+
 def check_real(value: object, name: str, *, minimum: float | None = None,
                minimum_exclusive: float | None = None, finite: bool = False,
                allow_none: bool = False) -> float | None:
@@ -177,6 +187,16 @@ def check_real(value: object, name: str, *, minimum: float | None = None,
     """
     return _real(value, name, "a real number", allow_none=allow_none, minimum=minimum,
                  minimum_exclusive=minimum_exclusive, finite=finite, unit="")
+
+
+@overload
+def check_seconds(value: object, name: str, *, allow_none: Literal[False] = ...,
+                  minimum_exclusive: float | None = ..., minimum: float | None = ...,
+                  allow_inf: bool = ...) -> float: ...
+@overload
+def check_seconds(value: object, name: str, *, allow_none: bool,
+                  minimum_exclusive: float | None = ..., minimum: float | None = ...,
+                  allow_inf: bool = ...) -> float | None: ...
 
 
 def check_seconds(value: object, name: str, *, allow_none: bool = False,
@@ -228,7 +248,7 @@ def check_choices(values: object, name: str, choices: Iterable[str], *,
     return tuple(dict.fromkeys(values))
 
 
-def check_path(value: object, name: str = "path") -> str | bytes | os.PathLike:
+def check_path(value: object, name: str = "path") -> str | bytes | os.PathLike[str] | os.PathLike[bytes]:
     """A file-system path: a str, bytes or ``os.PathLike`` (a ``pathlib.Path``), never an int.
 
     ``open()`` reads an int as a file descriptor it then closes, so a stray number would write

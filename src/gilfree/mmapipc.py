@@ -241,7 +241,7 @@ def init_channel(buf: Any) -> None:
 
 def create_channel(path: str | os.PathLike, capacity: int) -> None:
     """Create (or replace) ``path`` with an uncommitted header and room for ``capacity`` bytes."""
-    path = check_path(path)
+    check_path(path)
     capacity = _int(capacity, "capacity", 0, _MAX_CAPACITY)
     with open(path, "wb") as f:
         f.write(_encode(1, 0, 0))
@@ -254,7 +254,7 @@ def open_channel(path: str | os.PathLike, *, writable: bool = False) -> Iterator
 
     Raises ValueError if the file is shorter than a header or is not a channel.
     """
-    path = check_path(path)
+    check_path(path)
     writable = check_flag(writable, "writable")
     with open(path, "r+b" if writable else "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -272,7 +272,7 @@ def open_channel(path: str | os.PathLike, *, writable: bool = False) -> Iterator
 def receive(path: str | os.PathLike, sequence: int, *,
             timeout: float) -> Iterator[tuple[Header, memoryview]]:
     """Map ``path``, wait for message ``sequence`` and yield ``(header, payload)``, zero-copy."""
-    path = check_path(path)
+    check_path(path)
     sequence = _int(sequence, "sequence", 1)
     timeout = check_seconds(timeout, "timeout", minimum=0, allow_inf=True)
     with open_channel(path) as mm:
@@ -288,7 +288,7 @@ def write_file(path: str | os.PathLike, payload: Any, *, record_size: int = 1, s
     Every argument is checked before ``path`` is touched: a refused call leaves an existing
     channel file, and the message in it, as they were.
     """
-    path = check_path(path)
+    check_path(path)
     sequence = _int(sequence, "sequence", 1)
     record_size = _int(record_size, "record_size", 1, _MAX_U32)
     flush = check_flag(flush, "flush")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from types import ModuleType
-from typing import Iterator
+from typing import Any, Iterator
 
 from .._checks import as_index, check_callable, check_choice
 from ._result import Progress, Row, StepResult, format_result, no_progress
@@ -68,7 +68,7 @@ def run_step(step: int, size: str = "default", progress: Progress = no_progress,
     return module.run(progress=progress, **params)
 
 
-def _check_overrides(step: int, module: ModuleType, overrides: dict) -> None:
+def _check_overrides(step: int, module: ModuleType, overrides: dict[str, Any]) -> None:
     """Name the step's parameters when an override names none of them (a typo, say)."""
     accepted = inspect.signature(module.run).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
