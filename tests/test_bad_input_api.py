@@ -805,6 +805,8 @@ def test_run_lab_checks_every_step_before_running_any(monkeypatch):
         with pytest.raises((ValueError, TypeError)):
             list(lab.run_lab(steps, size))
     assert ran == []
+    with pytest.raises(ValueError, match="got 9"):
+        lab.run_lab([9])  # refused in the call itself, before any next()
     assert list(lab.run_lab([], "tiny")) == []  # no steps asked for, none run
     list(lab.run_lab([np.int64(2)], "tiny"))  # an integer of numpy's is a step number
     assert ran == [2]

@@ -84,11 +84,12 @@ def run_lab(steps: list[int] | None = None, size: str = "default",
             progress: Progress = no_progress) -> Iterator[StepResult]:
     """Run the steps in order, yielding each result as soon as it is ready.
 
-    ``None`` means every step. The step numbers and the size are all checked before the first
-    step starts, so a typo at the end of the list does not cost the run of the steps before it.
+    ``None`` means every step. The step numbers and the size are all checked here, in the call,
+    before the first step starts: a typo at the end of the list does not cost the run of the
+    steps before it, and a bad argument is reported where it was written, not at the first
+    ``next()``.
     """
-    steps = sorted(STEPS) if steps is None else [_check_step(step) for step in steps]
+    checked = sorted(STEPS) if steps is None else [_check_step(step) for step in steps]
     size = check_choice(size, "size", SIZES)
     check_callable(progress, "progress")
-    for step in steps:
-        yield run_step(step, size, progress)
+    return (run_step(step, size, progress) for step in checked)
