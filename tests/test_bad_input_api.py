@@ -56,6 +56,42 @@ def _lab():
     return lab
 
 
+def _stats():
+    from gilfree import _stats
+
+    return _stats
+
+
+def _checksum():
+    from gilfree import _checksum
+
+    return _checksum
+
+
+def _pool():
+    from gilfree import pool
+
+    return pool
+
+
+def _errors():
+    from gilfree import errors
+
+    return errors
+
+
+def _timing():
+    from gilfree import _timing
+
+    return _timing
+
+
+def _checks():
+    from gilfree import _checks
+
+    return _checks
+
+
 # --- helpers that build one bad situation each ---------------------------------------------------
 
 
@@ -166,8 +202,26 @@ def open_executor(*args, **kwargs):
         pass
 
 
-def run_lab(steps, size="tiny"):
-    return list(_lab().run_lab(steps, size))
+def run_lab(steps, size="tiny", **kwargs):
+    return list(_lab().run_lab(steps, size, **kwargs))
+
+
+def failsafe_shutdown(**kwargs):
+    """A refused shutdown() leaves the pool running: the block's own exit still stops it."""
+    with _pool().FailSafePool(1) as pool:
+        pool.shutdown(**kwargs)
+
+
+def interleaved(variants=None, **kwargs):
+    return _timing().interleaved({"a": lambda: None} if variants is None else variants, **kwargs)
+
+
+def a_stats(count: int = 2):
+    return _stats().Stats(count, 1.0, 0.0, 1.0, 0.5, 0.5)
+
+
+def a_checksum(length: int = 1):
+    return _checksum().Checksum(length, 1, 1)
 
 
 
@@ -211,11 +265,14 @@ ROWS = [
      FileNotFoundError, "no shared-memory segment by that name"),
     ("attach-stale-handle", lambda t: attach_stale(), FileNotFoundError, "a stale handle"),
     ("attach-name-none", lambda t: attach_with(name=None),
-     ValueError, "handle.name must name a shared-memory segment"),
+     TypeError, "handle.name must be a str naming a shared-memory segment, not NoneType"),
+    ("attach-name-int", lambda t: attach_with(name=5), TypeError, "handle.name must be a str"),
     ("attach-name-empty", lambda t: attach_with(name=""), ValueError, "handle.name must name"),
     ("attach-name-slash", lambda t: attach_with(name="/"), ValueError, "handle.name must name"),
     ("attach-dtype-object", lambda t: attach_with(dtype="|O"), TypeError, "holds Python objects"),
     ("attach-dtype-unknown", lambda t: attach_with(dtype="float65"), TypeError, "not understood"),
+    ("attach-dtype-none", lambda t: attach_with(dtype=None), TypeError,
+     "handle.dtype must name a dtype (such as '<f8', from a handle's .dtype), not NoneType"),
     ("attach-shape-larger-than-segment", lambda t: attach_with(shape=(5,)), ValueError,
      "has 32 bytes, fewer than the 40 its handle describes"),
     ("attach-dtype-larger-than-segment", lambda t: attach_with(dtype="<c16"), ValueError, "fewer than the 64"),
@@ -329,6 +386,23 @@ ROWS = [
      "task_timeout must be a finite number"),
     ("failsafe-task-timeout-str", lambda t: _strategies().FailSafePool(1, task_timeout="5"), TypeError,
      "task_timeout must be a number of seconds or None, not str"),
+    ("failsafe-workers-bool", lambda t: _pool().FailSafePool(True), TypeError, "workers must be an int, not bool"),
+    ("failsafe-workers-float", lambda t: _pool().FailSafePool(2.0), TypeError, "workers must be an int, not float"),
+    ("failsafe-task-timeout-zero", lambda t: _pool().FailSafePool(1, task_timeout=0), ValueError,
+     "task_timeout must be a finite number of seconds > 0, got 0.0"),
+    ("failsafe-task-timeout-nan", lambda t: _pool().FailSafePool(1, task_timeout=float("nan")), ValueError,
+     "task_timeout must be a finite number of seconds > 0, got nan"),
+    ("failsafe-task-timeout-bool", lambda t: _pool().FailSafePool(1, task_timeout=True), TypeError,
+     "task_timeout must be a number of seconds or None, not bool"),
+    ("failsafe-mp-context-str", lambda t: _pool().FailSafePool(1, mp_context="spawn"), TypeError,
+     "mp_context must be a multiprocessing context (from multiprocessing.get_context()) or None, not str; "
+     "pass multiprocessing.get_context('spawn')"),
+    ("failsafe-mp-context-module", lambda t: _pool().FailSafePool(1, mp_context=os), TypeError,
+     "mp_context must be a multiprocessing context"),
+    ("failsafe-shutdown-wait-str", lambda t: failsafe_shutdown(wait="no"), TypeError,
+     "wait must be True or False, not str"),
+    ("failsafe-shutdown-cancel-futures-none", lambda t: failsafe_shutdown(cancel_futures=None), TypeError,
+     "cancel_futures must be True or False, not NoneType"),
     ("check-workers-zero", lambda t: _strategies().check_workers(0), ValueError, "workers must be >= 1"),
     ("check-workers-float", lambda t: _strategies().check_workers(2.0), TypeError, "workers must be an int"),
     ("serial-executor-after-shutdown", lambda t: _submit_after_shutdown(), RuntimeError, "after shutdown"),
@@ -457,7 +531,11 @@ ROWS = [
      "capacity must be an int, not float"),
     ("create-channel-capacity-past-off-t", lambda t: _mmapipc().create_channel(t / "c.bin", 2**64 - 1), ValueError,
      "capacity must be in"),
-    ("create-channel-path-none", lambda t: _mmapipc().create_channel(None, 64), TypeError, "NoneType"),
+    ("create-channel-path-none", lambda t: _mmapipc().create_channel(None, 64), TypeError,
+     "path must be a str or os.PathLike (a pathlib.Path), not NoneType"),
+    ("create-channel-path-fd", lambda t: _mmapipc().create_channel(1, 64), TypeError,
+     "path must be a str or os.PathLike (a pathlib.Path), not int"),
+    ("create-channel-path-empty", lambda t: _mmapipc().create_channel("", 64), ValueError, "path must not be empty"),
     ("create-channel-path-is-a-directory", lambda t: _mmapipc().create_channel(t, 64), IsADirectoryError, ""),
     ("open-channel-missing", lambda t: open_channel(t / "nope.bin"), FileNotFoundError, "nope.bin"),
     ("open-channel-short-file", lambda t: open_channel(short_file(t, b"gilfMMAP")), ValueError,
@@ -470,12 +548,20 @@ ROWS = [
     ("open-channel-writable-int", lambda t: open_channel(channel_file(t), writable=1), TypeError,
      "writable must be True or False, not int"),
     ("open-channel-directory", lambda t: open_channel(t), IsADirectoryError, ""),
+    ("open-channel-fd", lambda t: open_channel(0), TypeError, "path must be a str or os.PathLike"),
     ("receive-missing", lambda t: receive(t / "nope.bin"), FileNotFoundError, "nope.bin"),
     ("receive-never-committed", lambda t: receive(channel_file(t)), TimeoutError, "message 1 was not committed"),
     ("receive-bad-timeout", lambda t: receive(channel_file(t, committed=True), timeout=-1), ValueError,
      "timeout must be >= 0"),
     ("receive-bad-sequence", lambda t: receive(channel_file(t, committed=True), sequence=0), ValueError,
      "sequence must be in"),
+    ("receive-sequence-bool", lambda t: receive(channel_file(t, committed=True), sequence=True), TypeError,
+     "sequence must be an int, not bool"),
+    ("receive-timeout-str", lambda t: receive(channel_file(t, committed=True), timeout="1"), TypeError,
+     "timeout must be a number of seconds, not str"),
+    ("receive-timeout-checked-before-the-file", lambda t: receive(t / "nope.bin", timeout=-1), ValueError,
+     "timeout must be >= 0 seconds, got -1.0"),
+    ("receive-path-fd", lambda t: receive(0), TypeError, "path must be a str or os.PathLike"),
     ("write-file-partial-record", lambda t: _mmapipc().write_file(t / "w.bin", bytes(10), record_size=8), ValueError,
      "not a whole number of 8-byte records"),
     ("write-file-sequence-0", lambda t: _mmapipc().write_file(t / "w.bin", b"x", sequence=0), ValueError,
@@ -483,6 +569,9 @@ ROWS = [
     ("write-file-record-size-0", lambda t: _mmapipc().write_file(t / "w.bin", b"x", record_size=0), ValueError,
      "record_size must be in"),
     ("write-file-payload-int", lambda t: _mmapipc().write_file(t / "w.bin", 5), TypeError, "payload must support"),
+    ("write-file-path-fd", lambda t: _mmapipc().write_file(2, b"x"), TypeError,
+     "path must be a str or os.PathLike (a pathlib.Path), not int"),
+    ("write-file-path-bytes-empty", lambda t: _mmapipc().write_file(b"", b"x"), ValueError, "path must not be empty"),
     ("write-file-flush-str", lambda t: _mmapipc().write_file(t / "w.bin", b"x", flush="no"), TypeError,
      "flush must be True or False"),
     # --- gilfree.lab.run_step / step_module / run_lab ---------------------------------------
@@ -498,17 +587,146 @@ ROWS = [
     ("run-step-unknown-size", lambda t: _lab().run_step(1, "huge"), ValueError,
      "size must be one of ('default', 'quick', 'tiny'), got 'huge'"),
     ("run-step-size-wrong-case", lambda t: _lab().run_step(1, "TINY"), ValueError, "size must be one of"),
-    ("run-step-size-none", lambda t: _lab().run_step(1, None), ValueError, "got None"),
-    ("run-step-size-int", lambda t: _lab().run_step(1, 1), ValueError, "size must be one of"),
+    ("run-step-size-none", lambda t: _lab().run_step(1, None), TypeError,
+     "size must be a str, one of ('default', 'quick', 'tiny'), not NoneType"),
+    ("run-step-size-int", lambda t: _lab().run_step(1, 1), TypeError, "size must be a str, one of"),
     ("run-step-unknown-parameter", lambda t: _lab().run_step(1, "tiny", threads=2), TypeError,
-     "unexpected keyword argument 'threads'"),
+     "unexpected keyword argument 'threads': step 1 takes n, workers"),
+    ("run-step-progress-not-callable", lambda t: _lab().run_step(1, "tiny", "bar"), TypeError,
+     "progress must be callable, not str"),
+    ("run-step-checks-the-step-before-the-size", lambda t: _lab().run_step(9, "huge"), ValueError,
+     "step must be one of 1..8, got 9"),
     ("step-module-9", lambda t: _lab().step_module(9), ValueError, "step must be one of 1..8"),
     ("step-module-bool", lambda t: _lab().step_module(False), TypeError, "step must be an int, not bool"),
     ("run-lab-bad-step-last", lambda t: run_lab([1, 9]), ValueError, "got 9"),
     ("run-lab-str-step", lambda t: run_lab(["2"]), TypeError, "step must be an int, not str"),
     ("run-lab-bad-size", lambda t: run_lab([1], "huge"), ValueError, "size must be one of"),
     ("run-lab-steps-not-iterable", lambda t: run_lab(3), TypeError, "not iterable"),
+    ("run-lab-size-none", lambda t: run_lab([1], None), TypeError, "size must be a str, one of"),
+    ("run-lab-progress-none", lambda t: run_lab([1], progress=None), TypeError,
+     "progress must be callable, not NoneType"),
+    # --- gilfree._stats: the merge of chunk statistics ---------------------------------------
+    ("aligned-chunk-size-float-n", lambda t: _stats().aligned_chunk_size(1.5, 2), TypeError,
+     "n must be an int, not float"),
+    ("aligned-chunk-size-str-n", lambda t: _stats().aligned_chunk_size("4096", 2), TypeError,
+     "n must be an int, not str"),
+    ("aligned-chunk-size-bool-n", lambda t: _stats().aligned_chunk_size(True, 2), TypeError,
+     "n must be an int, not bool"),
+    ("aligned-chunk-size-float-parts", lambda t: _stats().aligned_chunk_size(4096, 2.0), TypeError,
+     "parts must be an int, not float"),
+    ("aligned-chunk-size-bool-parts", lambda t: _stats().aligned_chunk_size(4096, True), TypeError,
+     "parts must be an int, not bool"),
+    ("aligned-chunk-size-zero-n", lambda t: _stats().aligned_chunk_size(0, 2), ValueError, "n must be >= 1, got 0"),
+    ("aligned-chunk-size-zero-parts", lambda t: _stats().aligned_chunk_size(4096, 0), ValueError,
+     "parts must be >= 1, got 0"),
+    ("merge-stats-empty", lambda t: _stats().merge_stats([]), ValueError, "merge_stats needs at least one Stats"),
+    ("merge-stats-plain-tuple", lambda t: _stats().merge_stats([a_stats(), (2, 1.0, 0.0, 1.0, 0.5, 0.5)]), TypeError,
+     "parts[1] must be a Stats (from chunk_stats or merge_stats), not tuple"),
+    ("merge-stats-none-inside", lambda t: _stats().merge_stats([None]), TypeError, "parts[0] must be a Stats"),
+    ("merge-stats-not-iterable", lambda t: _stats().merge_stats(5), TypeError, "not iterable"),
+    ("merge-two-none", lambda t: _stats().merge_two(a_stats(), None), TypeError, "b must be a Stats"),
+    ("stats-merge-dict", lambda t: a_stats().merge({}), TypeError, "b must be a Stats"),
+    # --- gilfree._checksum -------------------------------------------------------------------
+    ("combine-checksums-empty", lambda t: _checksum().combine_checksums([]), ValueError,
+     "combine_checksums needs at least one Checksum"),
+    ("combine-checksums-plain-tuple", lambda t: _checksum().combine_checksums([(1, 1, 1)]), TypeError,
+     "parts[0] must be a Checksum (from checksum or combine_checksums), not tuple"),
+    ("checksum-combine-int", lambda t: a_checksum().combine(5), TypeError, "other must be a Checksum"),
+    # --- gilfree.errors ----------------------------------------------------------------------
+    ("describe-exit-str", lambda t: _errors().describe_exit("-9"), TypeError, "exitcode must be an int, not str"),
+    ("describe-exit-float", lambda t: _errors().describe_exit(-9.0), TypeError, "exitcode must be an int, not float"),
+    ("describe-exit-oom-str", lambda t: _errors().describe_exit(-9, oom_kills_before="0"), TypeError,
+     "oom_kills_before must be an int, not str"),
+    # --- gilfree._timing ---------------------------------------------------------------------
+    ("interleaved-repeats-bool", lambda t: interleaved(repeats=True), TypeError, "repeats must be an int, not bool"),
+    ("interleaved-repeats-zero", lambda t: interleaved(repeats=0), ValueError, "repeats must be >= 1, got 0"),
+    ("interleaved-repeats-float", lambda t: interleaved(repeats=2.5), TypeError, "repeats must be an int, not float"),
+    ("interleaved-warmup-negative", lambda t: interleaved(warmup=-1), ValueError, "warmup must be >= 0, got -1"),
+    ("interleaved-warmup-bool", lambda t: interleaved(warmup=False), TypeError, "warmup must be an int, not bool"),
+    ("interleaved-variants-list", lambda t: interleaved([lambda: None]), TypeError,
+     "variants must be a dict of name -> callable, not list"),
+    ("interleaved-variant-not-callable", lambda t: interleaved({"a": 5}), TypeError,
+     "variants['a'] must be callable, not int"),
+    ("interleaved-before-not-callable", lambda t: interleaved(before="reset"), TypeError,
+     "before must be callable, not str"),
+    ("interleaved-cpu-clock-none", lambda t: interleaved(cpu_clock=None), TypeError,
+     "cpu_clock must be callable, not NoneType"),
+    ("run-in-threads-empty", lambda t: _timing().run_in_threads([]), ValueError,
+     "run_in_threads needs at least one call"),
+    ("run-in-threads-not-callable", lambda t: _timing().run_in_threads([print, 5]), TypeError,
+     "calls[1] must be callable, not int"),
+    ("descendants-str", lambda t: _timing().descendants("1"), TypeError, "pid must be an int, not str"),
+    ("tree-cpu-clock-str-pid", lambda t: _timing().tree_cpu_clock(["1"]), TypeError, "each pid must be an int"),
+    # --- gilfree.bench.Plan: repeats is a count, never a bool --------------------------------
+    ("plan-repeats-bool", lambda t: _plan(repeats=True), TypeError, "repeats must be an int, not bool"),
+    # --- gilfree._checks: the helpers every public function and option calls -----------------
+    ("check-seconds-negative", lambda t: _checks().check_seconds(-1, "timeout"), ValueError,
+     "timeout must be a finite number of seconds > 0, got -1.0"),
+    ("check-seconds-zero", lambda t: _checks().check_seconds(0, "timeout"), ValueError,
+     "timeout must be a finite number of seconds > 0, got 0.0"),
+    ("check-seconds-inf", lambda t: _checks().check_seconds(float("inf"), "timeout"), ValueError,
+     "timeout must be a finite number of seconds > 0, got inf"),
+    ("check-seconds-nan", lambda t: _checks().check_seconds(float("nan"), "timeout"), ValueError, "got nan"),
+    ("check-seconds-str", lambda t: _checks().check_seconds("5", "timeout"), TypeError,
+     "timeout must be a number of seconds, not str"),
+    ("check-seconds-bool", lambda t: _checks().check_seconds(True, "timeout"), TypeError, "not bool"),
+    ("check-seconds-none", lambda t: _checks().check_seconds(None, "timeout"), TypeError,
+     "timeout must be a number of seconds, not NoneType"),
+    ("check-seconds-none-allowed-str", lambda t: _checks().check_seconds("5", "timeout", allow_none=True), TypeError,
+     "timeout must be a number of seconds or None, not str"),
+    ("check-seconds-below-exclusive", lambda t: _checks().check_seconds(1, "poll", minimum_exclusive=1), ValueError,
+     "poll must be a finite number of seconds > 1, got 1.0"),
+    ("check-seconds-below-minimum", lambda t: _checks().check_seconds(-0.5, "timeout", minimum=0, allow_inf=True),
+     ValueError, "timeout must be >= 0 seconds, got -0.5"),
+    ("check-seconds-huge-int", lambda t: _checks().check_seconds(10**400, "timeout"), OverflowError,
+     "timeout is too large for a float64"),
+    ("check-real-nan", lambda t: _checks().check_real(float("nan"), "payload_mb", minimum_exclusive=0), ValueError,
+     "payload_mb must be > 0, got nan"),
+    ("check-real-inf-finite", lambda t: _checks().check_real(float("inf"), "payload_mb", minimum_exclusive=0,
+                                                              finite=True), ValueError,
+     "payload_mb must be a finite real number > 0, got inf"),
+    ("check-real-str", lambda t: _checks().check_real("0.5", "threshold"), TypeError,
+     "threshold must be a real number, not str"),
+    ("check-real-nan-unbounded", lambda t: _checks().check_real(float("nan"), "threshold"), ValueError,
+     "threshold must be a real number (not NaN), got nan"),
+    ("check-choice-none", lambda t: _checks().check_choice(None, "size", ("tiny", "quick")), TypeError,
+     "size must be a str, one of ('tiny', 'quick'), not NoneType"),
+    ("check-choice-unknown", lambda t: _checks().check_choice("huge", "size", ("tiny", "quick")), ValueError,
+     "size must be one of ('tiny', 'quick'), got 'huge'"),
+    ("check-choice-from-dict-keys", lambda t: _checks().check_choice("x", "api", {"map": 1}.keys()), ValueError,
+     "api must be one of ('map',), got 'x'"),
+    ("check-choices-str", lambda t: _checks().check_choices("threads", "strategies", ("serial", "threads")),
+     TypeError, "strategies must be a tuple or list of names from ('serial', 'threads'), not str; "
+                "pass ('threads',)"),
+    ("check-choices-set", lambda t: _checks().check_choices({"threads"}, "strategies", ("threads",)), TypeError,
+     "not set"),
+    ("check-choices-empty", lambda t: _checks().check_choices((), "strategies", ("serial", "threads")), ValueError,
+     "strategies must name at least one of ('serial', 'threads')"),
+    ("check-choices-unknown", lambda t: _checks().check_choices(["serial", "greenlets"], "strategies",
+                                                                 ("serial", "threads")), ValueError,
+     "strategies[1] must be one of ('serial', 'threads'), got 'greenlets'"),
+    ("check-choices-non-str-item", lambda t: _checks().check_choices(["serial", 3], "strategies",
+                                                                      ("serial",)), TypeError,
+     "strategies[1] must be a str"),
+    ("check-int-bool", lambda t: _checks().check_int(True, "fail"), TypeError, "fail must be an int, not bool"),
+    ("check-int-below", lambda t: _checks().check_int(-1, "seed", minimum=0), ValueError, "seed must be >= 0, got -1"),
+    ("check-int-above", lambda t: _checks().check_int(9, "fail", maximum=7), ValueError, "fail must be <= 7, got 9"),
+    ("check-int-outside", lambda t: _checks().check_int(8, "fail", minimum=0, maximum=7), ValueError,
+     "fail must be in [0, 7], got 8"),
+    ("check-count-bool", lambda t: _checks().check_count(True, "repeats"), TypeError,
+     "repeats must be an int, not bool"),
+    ("check-path-int", lambda t: _checks().check_path(3, "out"), TypeError, "out must be a str or os.PathLike"),
+    ("check-callable-int", lambda t: _checks().check_callable(3, "on_result"), TypeError,
+     "on_result must be callable, not int"),
+    ("check-executor-class", lambda t: _checks().check_executor(_strategies().SerialExecutor), TypeError,
+     "executor must be a concurrent.futures.Executor, not type"),
 ]
+
+
+def _plan(**kwargs):
+    from gilfree.bench import Plan
+
+    return Plan(**kwargs)
 
 
 def _readonly_range() -> np.ndarray:
@@ -587,6 +805,8 @@ def test_run_lab_checks_every_step_before_running_any(monkeypatch):
         with pytest.raises((ValueError, TypeError)):
             list(lab.run_lab(steps, size))
     assert ran == []
+    with pytest.raises(ValueError, match="got 9"):
+        lab.run_lab([9])  # refused in the call itself, before any next()
     assert list(lab.run_lab([], "tiny")) == []  # no steps asked for, none run
     list(lab.run_lab([np.int64(2)], "tiny"))  # an integer of numpy's is a step number
     assert ran == [2]
@@ -607,6 +827,36 @@ def test_edge_values_that_are_accepted(tmp_path, no_shm_leak):
     with m.payload_view(buf, m.Header(1, 0, 0, 1)) as view:
         assert len(view) == 0
     assert lab.step_module(np.int64(4)).__name__.endswith("step4_as_completed")
+
+
+def test_edge_values_of_the_shared_checks_that_are_accepted(tmp_path):
+    """Next to the refused rows: values the new checks must let through, unchanged in meaning."""
+    checks, stats, m = _checks(), _stats(), _mmapipc()
+    assert stats.aligned_chunk_size(np.int64(4096), np.int64(2)) == 2048
+    assert stats.aligned_chunk_size(1, 1) == stats.BLOCK
+    assert stats.merge_stats(iter([a_stats(3)])) == a_stats(3)
+    assert checks.check_seconds(None, "t", allow_none=True) is None
+    assert checks.check_seconds(np.float32(0.5), "t") == 0.5
+    assert checks.check_seconds(0, "t", minimum=0) == 0.0
+    assert checks.check_seconds(float("inf"), "t", allow_inf=True) == float("inf")
+    assert checks.check_real(-1e300, "x") == -1e300
+    assert checks.check_choice("tiny", "size", iter(("tiny",))) == "tiny"
+    assert checks.check_choices(["b", "a", "b"], "names", "ab") == ("b", "a")
+    assert checks.check_choices((), "names", "ab", allow_empty=True) == ()
+    assert checks.check_int(np.uint8(7), "n", minimum=0, maximum=7) == 7
+    assert checks.check_path(tmp_path) is tmp_path
+    assert _errors().describe_exit(np.int64(-9)).startswith("killed by SIGKILL")
+    assert _errors().describe_exit(None, oom_kills_before=np.int64(0)) == "vanished without an exit status"
+    assert set(interleaved(repeats=np.int64(1), warmup=0)) == {"a"}
+    # The mmap channel: a bytes path, a timeout of 0 (look once) and of inf (the message is there).
+    path = os.fsencode(tmp_path / "b.bin")
+    m.write_file(path, b"abcd", sequence=2)
+    with m.receive(path, 2, timeout=0) as (header, payload):
+        assert bytes(payload) == b"abcd"
+    assert m.wait_for_message(channel_buffer(), 1, timeout=float("inf")).sequence == 1
+    with _pool().FailSafePool(np.int64(1), task_timeout=np.float64(30)) as pool:
+        assert pool.task_timeout == 30.0
+        assert pool.submit(pow, 2, 3).result(timeout=60) == 8
 
 
 # --- the command line: argparse errors, exit status 2, no traceback ---------------------------------
@@ -630,6 +880,18 @@ CLI_ROWS = [
     ("no-command", [], "the following arguments are required"),
     ("unknown-command", ["benchmark"], "invalid choice: 'benchmark'"),
     ("info-unknown-option", ["info", "--yaml"], "unrecognized arguments: --yaml"),
+    ("bench-workers-0", ["bench", "--workers", "0"], "argument --workers: must be >= 1, got 0"),
+    ("bench-workers-past-2**63", ["bench", "--workers", str(2**70)], "argument --workers: must be at most 2**63"),
+    ("bench-repeats-true", ["bench", "--repeats", "True"], "argument --repeats: expected a whole number >= 1, got 'True'"),
+    ("bench-repeats-float", ["bench", "--repeats", "2.5"], "expected a whole number >= 1, got '2.5'"),
+    ("bench-chunks-per-worker-0", ["bench", "--chunks-per-worker", "0"], "argument --chunks-per-worker: must be >= 1"),
+    ("bench-unknown-size", ["bench", "--size", "huge"], "argument --size: invalid choice: 'huge'"),
+    ("bench-unknown-implementation", ["bench", "--implementation", "rust"], "invalid choice: 'rust'"),
+    ("bench-unknown-workload", ["bench", "--workload", "nbody"], "unknown workload 'nbody'"),
+    ("bench-from-and-measuring-options", ["bench", "--from", "bench.json", "--quick", "--workers", "2"],
+     "--from redraws a saved run and measures nothing: drop --quick, --workers, or drop --from to measure"),
+    ("bench-from-missing-file", ["bench", "--from", "no-such-bench.json"], "cannot read no-such-bench.json"),
+    ("faults-jobs-past-2**63", ["faults", "--jobs", str(2**64)], "argument --jobs: must be at most 2**63"),
 ]
 
 
@@ -641,11 +903,14 @@ def _env() -> dict:
 
 
 @pytest.mark.parametrize("argv, fragment", [pytest.param(a, f, id=i) for i, a, f in CLI_ROWS])
-def test_command_line_refuses_bad_arguments(argv, fragment):
+def test_command_line_refuses_bad_arguments(argv, fragment, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "gilfree", *argv], capture_output=True, text=True,
-                          timeout=60, env=_env())
+                          timeout=60, env=_env(), cwd=tmp_path)
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert fragment in proc.stderr
-    assert "usage: gilfree" in proc.stderr
+    # The usage shown is that of the command typed, for errors found after parsing too.
+    command = argv[0] if argv and argv[0] in ("lab", "bench", "faults", "info") else None
+    assert (f"usage: gilfree {command} " if command else "usage: gilfree [-h]") in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
+    assert not list(tmp_path.iterdir()), "a refused command wrote nothing"

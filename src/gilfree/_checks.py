@@ -8,13 +8,15 @@ their ``with nogil:`` block, so nothing inside that block can meet an argument i
 
 from __future__ import annotations
 
+import math
 import mmap
 import numbers
 import operator
+import os
 import re
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterable, Iterator, Literal, overload
 
 #: Largest exclusive upper bound accepted by the integer-range kernels. Every ``i`` they visit is
 #: then below 2**63, so ``i * i`` fits in 126 bits and any sum of squares in 192 bits.
@@ -108,6 +110,171 @@ def check_float(value: object, name: str) -> float:
     except OverflowError:  # an int (or Fraction) beyond the float64 range
         raise OverflowError(f"{name} is too large for a float64 ({type(value).__name__} "
                             "beyond +-1.8e308)") from None
+
+
+def check_int(value: object, name: str, *, minimum: int | None = None,
+              maximum: int | None = None) -> int:
+    """Validate an integer parameter (a Python or numpy int; not a bool, float or str).
+
+    ``minimum`` and ``maximum`` are inclusive bounds; either may be left out.
+    """
+    value = as_index(value, name)
+    if minimum is not None and maximum is not None:
+        if not minimum <= value <= maximum:
+            raise ValueError(f"{name} must be in [{minimum}, {maximum}], got {value}")
+    elif minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    elif maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def _bounds_text(minimum: float | None, minimum_exclusive: float | None) -> str:
+    if minimum is not None:
+        return f">= {minimum:g}"
+    if minimum_exclusive is not None:
+        return f"> {minimum_exclusive:g}"
+    return ""
+
+
+def _real(value: object, name: str, what: str, *, allow_none: bool, minimum: float | None,
+          minimum_exclusive: float | None, finite: bool, unit: str) -> float | None:
+    """The one check behind :func:`check_real` and :func:`check_seconds`."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {what}{' or None' if allow_none else ''}, "
+                        f"not {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int (or Fraction) beyond the float64 range
+        raise OverflowError(f"{name} is too large for a float64 ({type(value).__name__} "
+                            "beyond +-1.8e308)") from None
+    ok = number == number  # NaN is never a valid bound-checked number
+    if minimum is not None:
+        ok = ok and number >= minimum
+    elif minimum_exclusive is not None:
+        ok = ok and number > minimum_exclusive
+    if finite:
+        ok = ok and number not in (math.inf, -math.inf)
+    if not ok:
+        bound = _bounds_text(minimum, minimum_exclusive)
+        if finite:
+            rule = f"a finite {what.removeprefix('a ')}" + (f" {bound}" if bound else "")
+        else:
+            rule = f"{bound}{unit}" if bound else f"{what} (not NaN)"
+        raise ValueError(f"{name} must be {rule}, got {number}")
+    return number
+
+
+@overload
+def check_real(value: object, name: str, *, minimum: float | None = ...,
+               minimum_exclusive: float | None = ..., finite: bool = ...,
+               allow_none: Literal[False] = ...) -> float: ...
+@overload
+def check_real(value: object, name: str, *, minimum: float | None = ...,
+               minimum_exclusive: float | None = ..., finite: bool = ...,
+               allow_none: bool) -> float | None: ...
+
+
+def check_real(value: object, name: str, *, minimum: float | None = None,
+               minimum_exclusive: float | None = None, finite: bool = False,
+               allow_none: bool = False) -> float | None:
+    """Validate a real-valued parameter with bounds: ``minimum`` (inclusive) or
+    ``minimum_exclusive``, and ``finite`` to refuse infinities. NaN is always refused.
+
+    Where a kernel takes any float (NaN included), use :func:`check_float` instead.
+    """
+    return _real(value, name, "a real number", allow_none=allow_none, minimum=minimum,
+                 minimum_exclusive=minimum_exclusive, finite=finite, unit="")
+
+
+@overload
+def check_seconds(value: object, name: str, *, allow_none: Literal[False] = ...,
+                  minimum_exclusive: float | None = ..., minimum: float | None = ...,
+                  allow_inf: bool = ...) -> float: ...
+@overload
+def check_seconds(value: object, name: str, *, allow_none: bool,
+                  minimum_exclusive: float | None = ..., minimum: float | None = ...,
+                  allow_inf: bool = ...) -> float | None: ...
+
+
+def check_seconds(value: object, name: str, *, allow_none: bool = False,
+                  minimum_exclusive: float | None = 0, minimum: float | None = None,
+                  allow_inf: bool = False) -> float | None:
+    """Validate a duration in seconds: by default a finite real number > 0 (not a bool or str).
+
+    ``allow_none``: None is accepted (and returned) where it means "no limit". ``minimum``
+    (inclusive, e.g. ``minimum=0`` for a timeout of zero, "look once") replaces
+    ``minimum_exclusive``. ``allow_inf``: ``float('inf')`` is accepted (wait for ever, poll
+    at the slowest rate).
+    """
+    return _real(value, name, "a number of seconds", allow_none=allow_none, minimum=minimum,
+                 minimum_exclusive=None if minimum is not None else minimum_exclusive,
+                 finite=not allow_inf, unit=" seconds")
+
+
+def _choices_text(choices: Iterable[object]) -> str:
+    return repr(tuple(choices))
+
+
+def check_choice(value: object, name: str, choices: Iterable[str]) -> str:
+    """``value`` must be one of the names in ``choices`` (exactly: case and spaces count)."""
+    choices = tuple(choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, one of {_choices_text(choices)}, "
+                        f"not {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {_choices_text(choices)}, got {value!r}")
+    return value
+
+
+def check_choices(values: object, name: str, choices: Iterable[str], *,
+                  allow_empty: bool = False) -> tuple[str, ...]:
+    """A tuple or list of names, each one of ``choices``; returned as a tuple without repeats.
+
+    A lone str is refused rather than read letter by letter (``("threads",)``, not
+    ``"threads"``).
+    """
+    choices = tuple(choices)
+    if not isinstance(values, (tuple, list)):
+        hint = f"; pass ({values!r},)" if isinstance(values, str) else ""
+        raise TypeError(f"{name} must be a tuple or list of names from {_choices_text(choices)}, "
+                        f"not {type(values).__name__}{hint}")
+    if not values and not allow_empty:
+        raise ValueError(f"{name} must name at least one of {_choices_text(choices)}")
+    for i, value in enumerate(values):
+        check_choice(value, f"{name}[{i}]", choices)
+    return tuple(dict.fromkeys(values))
+
+
+def check_path(value: object, name: str = "path") -> str | bytes | os.PathLike[str] | os.PathLike[bytes]:
+    """A file-system path: a str, bytes or ``os.PathLike`` (a ``pathlib.Path``), never an int.
+
+    ``open()`` reads an int as a file descriptor it then closes, so a stray number would write
+    into (and close) whatever this process has open under it.
+    """
+    if isinstance(value, (str, bytes, os.PathLike)):
+        if not os.fspath(value):
+            raise ValueError(f"{name} must not be empty")
+        return value
+    raise TypeError(f"{name} must be a str or os.PathLike (a pathlib.Path), not {type(value).__name__}")
+
+
+def check_callable(value: object, name: str) -> Callable[..., Any]:
+    """``value`` must be callable (a function, a class, an object with ``__call__``)."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, not {type(value).__name__}")
+    return value
+
+
+def check_executor(value: object, name: str = "executor") -> Any:
+    """``value`` must be a ``concurrent.futures.Executor`` instance (not the class itself)."""
+    from concurrent.futures import Executor  # here, so that the kernels' import stays light
+
+    if not isinstance(value, Executor):
+        raise TypeError(f"{name} must be a concurrent.futures.Executor, not {type(value).__name__}")
+    return value
 
 
 def _memoryview_of(obj: object, name: str, what: str) -> memoryview:

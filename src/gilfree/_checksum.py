@@ -37,6 +37,7 @@ class Checksum(NamedTuple):
 
     def combine(self, other: "Checksum") -> "Checksum":
         """The checksum of this data followed by ``other``'s."""
+        _check_checksum(other, "other")
         return Checksum(
             self.length + other.length,
             (self.a + other.a) & _MASK64,
@@ -44,10 +45,18 @@ class Checksum(NamedTuple):
         )
 
 
+def _check_checksum(value: object, name: str) -> None:
+    # A plain (length, a, b) tuple would combine into a wrong answer or an AttributeError.
+    if not isinstance(value, Checksum):
+        raise TypeError(f"{name} must be a Checksum (from checksum or combine_checksums), "
+                        f"not {type(value).__name__}")
+
+
 def combine_checksums(parts: Iterable[Checksum]) -> Checksum:
     """Join the checksums of consecutive pieces, in order, into the checksum of the whole."""
     result = None
-    for part in parts:
+    for i, part in enumerate(parts):
+        _check_checksum(part, f"parts[{i}]")
         result = part if result is None else result.combine(part)
     if result is None:
         raise ValueError("combine_checksums needs at least one Checksum")

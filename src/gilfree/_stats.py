@@ -24,6 +24,8 @@ import math
 import struct
 from typing import Iterable, NamedTuple
 
+from ._checks import check_count
+
 __all__ = ["BLOCK", "LANES", "Stats", "aligned_chunk_size", "canonical", "merge_stats", "merge_two", "stats_bits"]
 
 #: Elements per leaf block (8 KiB of float64: small enough to stay in L1 for the second pass).
@@ -97,11 +99,20 @@ def _max2(a: float, b: float) -> float:
     return b if b > a else a
 
 
+def _check_stats(value: object, name: str) -> None:
+    # A plain 6-tuple would fail later with an AttributeError that names no argument.
+    if not isinstance(value, Stats):
+        raise TypeError(f"{name} must be a Stats (from chunk_stats or merge_stats), "
+                        f"not {type(value).__name__}")
+
+
 def merge_two(a: Stats, b: Stats) -> Stats:
     """Merge the statistics of two adjacent pieces of data, ``a`` first.
 
     The C kernels carry out exactly these operations, in this order, on C doubles.
     """
+    _check_stats(a, "a")
+    _check_stats(b, "b")
     count = a.count + b.count
     n_a = float(a.count)
     n_b = float(b.count)
@@ -120,7 +131,8 @@ def merge_stats(parts: Iterable[Stats]) -> Stats:
     bit for bit, the statistics of the whole buffer computed in one call.
     """
     stack: list[tuple[int, Stats]] = []  # (level, stats of 2**level leaves)
-    for part in parts:
+    for i, part in enumerate(parts):
+        _check_stats(part, f"parts[{i}]")
         level, node = 0, part
         while stack and stack[-1][0] == level:
             _, left = stack.pop()
@@ -143,10 +155,7 @@ def aligned_chunk_size(n: int, parts: int) -> int:
     chunks, and never less than one block), so merged chunk results are bit-identical to a
     single pass. Ask for a few chunks per worker to keep the load balanced.
     """
-    if n <= 0:
-        raise ValueError(f"n must be >= 1, got {n}")
-    if parts <= 0:
-        raise ValueError(f"parts must be >= 1, got {parts}")
+    n, parts = check_count(n, "n"), check_count(parts, "parts")
     size = BLOCK
     while size * 2 * parts <= n:
         size *= 2

@@ -14,7 +14,9 @@ import sysconfig
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Mapping, Sequence, TypeVar
+
+from ._checks import as_index, check_callable, check_count
 
 K = TypeVar("K")
 
@@ -62,8 +64,16 @@ def interleaved(variants: dict[K, Callable[[], object]], repeats: int = 5, warmu
     changes); ``after(name, result)`` runs untimed after it (to check the result). ``cpu_clock``
     reads CPU seconds: this process by default, or :func:`tree_cpu_clock` for worker processes too.
     """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if not isinstance(variants, Mapping):
+        raise TypeError(f"variants must be a dict of name -> callable, not {type(variants).__name__}")
+    for name, fn in variants.items():
+        check_callable(fn, f"variants[{name!r}]")
+    repeats = check_count(repeats, "repeats")
+    warmup = check_count(warmup, "warmup", minimum=0)
+    for hook_name, hook in (("before", before), ("after", after)):
+        if hook is not None:
+            check_callable(hook, hook_name)
+    check_callable(cpu_clock, "cpu_clock")
 
     def call(name: K, fn: Callable[[], object]) -> tuple[float, float]:
         if before is not None:
@@ -109,7 +119,7 @@ def descendants(pid: int | None = None) -> list[int] | None:
     Forkserver workers are the server's children and loky's are its own: a walk down the tree
     finds all of them, whoever started them.
     """
-    root = os.getpid() if pid is None else pid
+    root = os.getpid() if pid is None else as_index(pid, "pid")
     try:
         entries = [int(e) for e in os.listdir("/proc") if e.isdigit()]
     except OSError:
@@ -134,7 +144,7 @@ def tree_cpu_clock(pids: Sequence[int]) -> Callable[[], float]:
     coarse there; a worker that exits stops counting. Where /proc is missing the clock is this
     process's alone.
     """
-    pids = list(pids)
+    pids = [as_index(pid, "each pid") for pid in pids]
 
     def clock() -> float:
         total = time.process_time()
@@ -151,6 +161,11 @@ def run_in_threads(calls: Sequence[Callable[[], object]]) -> list[object]:
 
     An exception in any call is re-raised here after every thread has finished.
     """
+    calls = list(calls)
+    if not calls:
+        raise ValueError("run_in_threads needs at least one call")
+    for i, fn in enumerate(calls):
+        check_callable(fn, f"calls[{i}]")
     results: list[object] = [None] * len(calls)
     errors: list[BaseException] = []
     barrier = threading.Barrier(len(calls))

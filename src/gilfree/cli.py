@@ -32,13 +32,16 @@ def _start_methods() -> list[str]:
 
 
 def _positive(text: str) -> int:
+    from ._checks import check_count
+
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+    try:  # the library's own rule, so that the option and the function refuse the same values
+        return check_count(value, "the value", minimum=1)
+    except (ValueError, OverflowError) as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("the value ")) from None
 
 
 def _bench_strategies() -> tuple[str, ...]:
@@ -61,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     lab = sub.add_parser("lab", help="run the eight lab steps (or some of them) side by side")
+    lab.set_defaults(subparser=lab)
     lab.add_argument("--step", type=_step, action="append", metavar="N",
                      help="run step N only (repeat the option for several steps)")
     lab.add_argument("--quick", action="store_true", help="small sizes: all eight steps in under a minute")
@@ -72,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser(
         "bench", help="the benchmark matrix: every strategy on the same work, with plots and a verdict")
+    bench.set_defaults(subparser=bench)
     bench.add_argument("--quick", action="store_true",
                        help="small and medium sizes, 3 repeats: under a minute on 2 cores")
     bench.add_argument("--workload", action="append", metavar="NAME",
@@ -86,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--implementation", action="append", choices=("c-extension", "pure-python"),
                        help="only this implementation (repeatable)")
     bench.add_argument("--repeats", type=_positive, metavar="N", help="timed repeats per variant (default 5)")
-    bench.add_argument("--chunks-per-worker", type=_positive, default=4, metavar="N",
+    bench.add_argument("--chunks-per-worker", type=_positive, metavar="N",
                        help="chunks each worker gets per call (default 4)")
     bench.add_argument("--out", default="gilfree-bench", metavar="DIR",
                        help="folder for bench.json, bench.md and the plots (default ./gilfree-bench)")
@@ -97,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 
     faults = sub.add_parser(
         "faults", help="the fault drill: kill workers, raise, interrupt, time out; check nothing is lost or leaked")
+    faults.set_defaults(subparser=faults)
     faults.add_argument("--strategy", action="append", metavar="NAME",
                         help="only this strategy (repeatable; default: "
                              + ", ".join(_drill_strategies()) + "); any registered strategy may be named")
@@ -111,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
     info = sub.add_parser("info", help="implementation, interpreter, GIL state and core count")
+    info.set_defaults(subparser=info)
     info.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -184,6 +191,13 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .bench.report import complete, markdown, write_all
 
     if args.from_json:
+        measuring = [option for option, value in (
+            ("--quick", args.quick), ("--workload", args.workload), ("--strategy", args.strategy),
+            ("--workers", args.workers), ("--size", args.size), ("--implementation", args.implementation),
+            ("--repeats", args.repeats), ("--chunks-per-worker", args.chunks_per_worker)) if value]
+        if measuring:
+            parser.error(f"--from redraws a saved run and measures nothing: drop {', '.join(measuring)}, "
+                         "or drop --from to measure")
         try:
             with open(args.from_json, encoding="utf-8") as f:
                 doc = json.load(f)
@@ -206,7 +220,8 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             options["workers"] = tuple(sorted(set(args.workers)))
         if args.repeats:
             options["repeats"] = args.repeats
-        options["chunks_per_worker"] = args.chunks_per_worker
+        if args.chunks_per_worker:
+            options["chunks_per_worker"] = args.chunks_per_worker
         try:
             plan = Plan(**options)
         except (TypeError, ValueError) as exc:
@@ -274,8 +289,13 @@ def _faults(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def main(argv: list[str] | None = None) -> int:
     from .interrupts import Terminated, sigterm_raises
 
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args, unknown = _parser().parse_known_args(argv)
+    # Errors found after parsing come from the subcommand's own parser, so the usage printed
+    # with them is that of the command the user typed ("usage: gilfree bench ..."); an unknown
+    # option too, which argparse would otherwise report with the top-level usage.
+    parser = args.subparser
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command in ("lab", "bench", "faults"):
         try:
             with sigterm_raises():

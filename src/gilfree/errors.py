@@ -17,6 +17,8 @@ from concurrent.futures import BrokenExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from ._checks import as_index
+
 __all__ = ["PoolStopped", "RemoteTraceback", "TaskTimeout", "WorkerDied", "describe_exit",
            "oom_kill_count"]
 
@@ -73,8 +75,11 @@ def describe_exit(exitcode: int | None, *, oom_kills_before: int | None = None) 
     status otherwise. ``oom_kills_before`` (from :func:`oom_kill_count`) lets a SIGKILL be
     confirmed as the out-of-memory killer's.
     """
+    if oom_kills_before is not None:
+        oom_kills_before = as_index(oom_kills_before, "oom_kills_before")
     if exitcode is None:
         return "vanished without an exit status"
+    exitcode = as_index(exitcode, "exitcode")
     if exitcode < 0:
         try:
             name = signal.Signals(-exitcode).name

@@ -29,7 +29,6 @@ acknowledgement.
 from __future__ import annotations
 
 import mmap
-import numbers
 import os
 import struct
 import sys
@@ -37,7 +36,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator, NamedTuple
 
-from ._checks import check_flag
+from ._checks import check_flag, check_int, check_path, check_seconds
 
 __all__ = [
     "HEADER_SIZE",
@@ -87,21 +86,7 @@ class Header(NamedTuple):
 
 
 def _int(value: object, name: str, minimum: int, maximum: int = _MAX_U64) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    value = int(value)
-    if not minimum <= value <= maximum:
-        raise ValueError(f"{name} must be in [{minimum}, {maximum}], got {value}")
-    return value
-
-
-def _seconds(value: object, name: str, *, allow_zero: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    value = float(value)
-    if not (value >= 0 if allow_zero else value > 0):  # also refuses NaN
-        raise ValueError(f"{name} must be {'>=' if allow_zero else '>'} 0 seconds, got {value}")
-    return value
+    return check_int(value, name, minimum=minimum, maximum=maximum)
 
 
 def _bytes_of(obj: object, name: str) -> memoryview:
@@ -203,8 +188,9 @@ def wait_for_message(buf: Any, sequence: int, *, timeout: float, poll: float = 0
     died. A bad magic or version raises ValueError at once.
     """
     sequence = _int(sequence, "sequence", 1)
-    timeout = _seconds(timeout, "timeout")
-    poll = _seconds(poll, "poll", allow_zero=False)
+    # A timeout of 0 looks once; inf waits for ever (the caller's choice, said out loud).
+    timeout = check_seconds(timeout, "timeout", minimum=0, allow_inf=True)
+    poll = check_seconds(poll, "poll", allow_inf=True)
     deadline = time.monotonic() + timeout
     pause = 2e-5
     with _bytes_of(buf, "buf") as view:
@@ -255,6 +241,7 @@ def init_channel(buf: Any) -> None:
 
 def create_channel(path: str | os.PathLike, capacity: int) -> None:
     """Create (or replace) ``path`` with an uncommitted header and room for ``capacity`` bytes."""
+    check_path(path)
     capacity = _int(capacity, "capacity", 0, _MAX_CAPACITY)
     with open(path, "wb") as f:
         f.write(_encode(1, 0, 0))
@@ -267,6 +254,7 @@ def open_channel(path: str | os.PathLike, *, writable: bool = False) -> Iterator
 
     Raises ValueError if the file is shorter than a header or is not a channel.
     """
+    check_path(path)
     writable = check_flag(writable, "writable")
     with open(path, "r+b" if writable else "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -284,6 +272,9 @@ def open_channel(path: str | os.PathLike, *, writable: bool = False) -> Iterator
 def receive(path: str | os.PathLike, sequence: int, *,
             timeout: float) -> Iterator[tuple[Header, memoryview]]:
     """Map ``path``, wait for message ``sequence`` and yield ``(header, payload)``, zero-copy."""
+    check_path(path)
+    sequence = _int(sequence, "sequence", 1)
+    timeout = check_seconds(timeout, "timeout", minimum=0, allow_inf=True)
     with open_channel(path) as mm:
         header = wait_for_message(mm, sequence, timeout=timeout)
         with payload_view(mm, header) as payload:
@@ -297,6 +288,7 @@ def write_file(path: str | os.PathLike, payload: Any, *, record_size: int = 1, s
     Every argument is checked before ``path`` is touched: a refused call leaves an existing
     channel file, and the message in it, as they were.
     """
+    check_path(path)
     sequence = _int(sequence, "sequence", 1)
     record_size = _int(record_size, "record_size", 1, _MAX_U32)
     flush = check_flag(flush, "flush")

@@ -43,7 +43,7 @@ from concurrent.futures import Executor, Future
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable
 
-from ._checks import check_count
+from ._checks import check_count, check_flag, check_seconds
 from .errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, oom_kill_count
 
 __all__ = ["FailSafePool"]
@@ -127,8 +127,8 @@ class FailSafePool(Executor):
     def __init__(self, workers: int, *, mp_context: Any = None,
                  task_timeout: float | None = None) -> None:
         self.workers = check_count(workers, "workers")
-        self.task_timeout = _check_timeout(task_timeout)
-        self._ctx = mp_context or multiprocessing.get_context()
+        self.task_timeout = check_seconds(task_timeout, "task_timeout", allow_none=True)
+        self._ctx = _check_context(mp_context)
         self.start_method = self._ctx.get_start_method()
         # See the module docstring: never fork once the dispatcher thread exists.
         self._replace_ctx = self._ctx if self.start_method != "fork" else multiprocessing.get_context(
@@ -179,6 +179,8 @@ class FailSafePool(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking tasks; run the queued ones (or cancel them) and let the workers exit."""
+        wait = check_flag(wait, "wait")
+        cancel_futures = check_flag(cancel_futures, "cancel_futures")
         with self._lock:
             self._shutdown = True
             if cancel_futures:
@@ -427,14 +429,15 @@ class FailSafePool(Executor):
                 pass
 
 
-def _check_timeout(value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"task_timeout must be a number of seconds or None, not {type(value).__name__}")
-    if not value > 0 or value != value or value == float("inf"):
-        raise ValueError(f"task_timeout must be a finite number of seconds > 0, got {value}")
-    return float(value)
+def _check_context(mp_context: object) -> Any:
+    """None (the interpreter's default start method) or a context from ``get_context(name)``."""
+    if mp_context is None:
+        return multiprocessing.get_context()
+    if not isinstance(mp_context, multiprocessing.context.BaseContext):
+        hint = f"; pass multiprocessing.get_context({mp_context!r})" if isinstance(mp_context, str) else ""
+        raise TypeError("mp_context must be a multiprocessing context (from multiprocessing.get_context()) "
+                        f"or None, not {type(mp_context).__name__}{hint}")
+    return mp_context
 
 
 def _kill(process: Any) -> None:

@@ -171,9 +171,15 @@ class SharedArray:
         """
         if not isinstance(handle, SharedArrayHandle):
             raise TypeError(f"attach needs a SharedArrayHandle, not {type(handle).__name__}")
-        if not isinstance(handle.name, str) or not handle.name.strip("/"):
+        if not isinstance(handle.name, str):
+            raise TypeError(f"handle.name must be a str naming a shared-memory segment, "
+                            f"not {type(handle.name).__name__}")
+        if not handle.name.strip("/"):
             raise ValueError(f"handle.name must name a shared-memory segment, got {handle.name!r}")
         dims = _check_shape(handle.shape)
+        if handle.dtype is None:  # numpy would read None as float64 and map whatever is there
+            raise TypeError("handle.dtype must name a dtype (such as '<f8', from a handle's .dtype), "
+                            "not NoneType")
         dt = _check_dtype(handle.dtype)
         nbytes = _check_nbytes(dims, dt)
         try:

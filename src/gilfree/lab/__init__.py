@@ -20,10 +20,11 @@ Every step module has ``TITLE``, ``run(**params, progress=...)`` and three param
 from __future__ import annotations
 
 import importlib
+import inspect
 from types import ModuleType
-from typing import Iterator
+from typing import Any, Iterator
 
-from .._checks import as_index
+from .._checks import as_index, check_callable, check_choice
 from ._result import Progress, Row, StepResult, format_result, no_progress
 
 __all__ = ["STEPS", "Progress", "Row", "StepResult", "format_result", "run_lab", "run_step", "step_module"]
@@ -57,23 +58,38 @@ def _check_step(step: object) -> int:
 
 def run_step(step: int, size: str = "default", progress: Progress = no_progress, **overrides) -> StepResult:
     """Run one step at ``size`` ("default", "quick" or "tiny"), with optional parameter overrides."""
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+    step = _check_step(step)
+    size = check_choice(size, "size", SIZES)
+    check_callable(progress, "progress")
     module = step_module(step)
+    _check_overrides(step, module, overrides)
     params = dict(getattr(module, size.upper()))
     params.update(overrides)
     return module.run(progress=progress, **params)
+
+
+def _check_overrides(step: int, module: ModuleType, overrides: dict[str, Any]) -> None:
+    """Name the step's parameters when an override names none of them (a typo, say)."""
+    accepted = inspect.signature(module.run).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        return
+    names = [name for name in accepted if name != "progress"]
+    for name in overrides:
+        if name not in names:
+            raise TypeError(f"run_step() got an unexpected keyword argument {name!r}: step {step} "
+                            f"takes {', '.join(names)}")
 
 
 def run_lab(steps: list[int] | None = None, size: str = "default",
             progress: Progress = no_progress) -> Iterator[StepResult]:
     """Run the steps in order, yielding each result as soon as it is ready.
 
-    ``None`` means every step. The step numbers and the size are all checked before the first
-    step starts, so a typo at the end of the list does not cost the run of the steps before it.
+    ``None`` means every step. The step numbers and the size are all checked here, in the call,
+    before the first step starts: a typo at the end of the list does not cost the run of the
+    steps before it, and a bad argument is reported where it was written, not at the first
+    ``next()``.
     """
-    steps = sorted(STEPS) if steps is None else [_check_step(step) for step in steps]
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-    for step in steps:
-        yield run_step(step, size, progress)
+    checked = sorted(STEPS) if steps is None else [_check_step(step) for step in steps]
+    size = check_choice(size, "size", SIZES)
+    check_callable(progress, "progress")
+    return (run_step(step, size, progress) for step in checked)
