@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, MutableMapping, Sequence, TypeVar
 
 import numpy as np
 
-from ._checks import as_index, check_count
+from ._checks import as_index, check_callable, check_count, check_executor
 from ._stats import aligned_chunk_size
 from .registry import capabilities_of
 
@@ -86,8 +86,10 @@ def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Seque
     :class:`gilfree.peers.JoblibExecutor` does: joblib hands back every result or none) gets the
     whole batch at once through its ``run_batch(fn, argsets)``.
     """
-    if not isinstance(executor, Executor):
-        raise TypeError(f"run_chunks needs a concurrent.futures.Executor, not {type(executor).__name__}")
+    check_executor(executor)
+    check_callable(fn, "fn")
+    if on_result is not None:
+        check_callable(on_result, "on_result")
     if capabilities_of(executor).batches:
         batch = executor.run_batch(fn, list(argsets))  # type: ignore[attr-defined]
         for i, value in enumerate(batch):

@@ -25,6 +25,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ._checks import check_callable, check_count, check_executor, check_real, check_seed
 from ._select import Implementation
 from ._stats import Stats, merge_stats
 from .chunked import array_chunks, compact_runs
@@ -52,6 +53,25 @@ class PipelineJob:
     rounds: int
     threshold: float
     tick: Callable[[str], None]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kernels, Implementation):
+            raise TypeError("kernels must be a gilfree Implementation (gilfree.implementations()[name]), "
+                            f"not {type(self.kernels).__name__}")
+        check_executor(self.executor)
+        for name in ("data", "out"):
+            if not isinstance(getattr(self, name), SharedArray):
+                raise TypeError(f"{name} must be a gilfree SharedArray, not {type(getattr(self, name)).__name__}")
+        self.n = check_count(self.n, "n")
+        self.parts = check_count(self.parts, "parts")
+        self.rounds = check_count(self.rounds, "rounds")
+        self.seed = check_seed(self.seed)
+        self.threshold = check_real(self.threshold, "threshold")
+        check_callable(self.tick, "tick")
+        for name in ("data", "out"):
+            if getattr(self, name).array.size < self.n:
+                raise ValueError(f"{name} holds {getattr(self, name).array.size:,} elements, fewer than "
+                                 f"n={self.n:,}")
 
 
 @dataclass

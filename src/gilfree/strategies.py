@@ -35,7 +35,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from ._checks import check_count
+from ._checks import check_count, check_seconds
 from ._futures import worker_ignores_sigint
 from .mp_pool import GuardedPool, PoolExecutor
 from .peers import JOBLIB_BACKENDS, JoblibExecutor
@@ -172,6 +172,7 @@ def open_executor(strategy: str, workers: int = 1, *, start_method: str | None =
     by in-process ones; ``task_timeout`` (seconds) needs a strategy that can stop one task.
     """
     workers = check_workers(workers)
+    task_timeout = check_seconds(task_timeout, "task_timeout", allow_none=True)
     declared = get_strategy(strategy)
     caps = declared.capabilities
     missing = declared.missing()

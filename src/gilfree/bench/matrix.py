@@ -29,6 +29,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from .._checks import check_choices, check_count
 from .._select import C_EXTENSION, PURE_PYTHON, implementations
 from .._timing import descendants, environment, interleaved, tree_cpu_clock, usable_cores
 from ..chunked import default_parts, run_chunks
@@ -76,34 +77,20 @@ class Plan:
     label: str = "default"
 
     def __post_init__(self) -> None:
-        _check_choice("workload", self.workloads, WORKLOADS)
-        _check_choice("strategy", self.strategies, strategy_choices())
-        _check_choice("size", self.sizes, SIZE_NAMES)
-        _check_choice("implementation", self.implementations, (C_EXTENSION, PURE_PYTHON))
+        for name, known in (("workloads", tuple(WORKLOADS)), ("strategies", strategy_choices()),
+                            ("sizes", SIZE_NAMES), ("implementations", (C_EXTENSION, PURE_PYTHON))):
+            object.__setattr__(self, name, check_choices(getattr(self, name), name, known))
+        if isinstance(self.workers, str) or not isinstance(self.workers, (tuple, list)):
+            raise TypeError(f"workers must be a tuple of worker counts, not {type(self.workers).__name__}")
         if not self.workers:
             raise ValueError("workers must name at least one worker count")
-        for k in self.workers:
-            check_workers(k)
+        object.__setattr__(self, "workers", tuple(check_workers(k) for k in self.workers))
         for name in ("repeats", "chunks_per_worker"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-            if value < 1:
-                raise ValueError(f"{name} must be 1 or more, got {value}")
+            object.__setattr__(self, name, check_count(getattr(self, name), name))
 
     def elements_of(self, workload: str, size: str, impl: str) -> int:
         table = self.elements if self.elements is not None else SIZES
         return table[workload][size][impl]
-
-
-def _check_choice(what: str, chosen: tuple[str, ...], known: Any) -> None:
-    if isinstance(chosen, str) or not isinstance(chosen, tuple):
-        raise TypeError(f"{what} choices must be a tuple of names, not {type(chosen).__name__}")
-    if not chosen:
-        raise ValueError(f"choose at least one {what}: {', '.join(known)}")
-    for name in chosen:
-        if name not in known:
-            raise ValueError(f"unknown {what} {name!r}; choose from {', '.join(known)}")
 
 
 #: ``gilfree bench``: every size, 5 repeats (about 5 minutes on 2 cores).
