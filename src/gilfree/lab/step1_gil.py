@@ -63,12 +63,16 @@ def _variants(kernels: list[Kernel], impls: Mapping[str, Implementation], k: int
     variants: dict[Key, Callable[[], list]] = {}
     for kern in kernels:
         call = partial(impls[kern.implementation].sum_squares, 0, kern.size, release_gil=kern.release_gil)
-        variants[Key(kern.variant, "serial")] = lambda call=call: [call() for _ in range(k)]
-        variants[Key(kern.variant, "threads")] = lambda call=call: run_in_threads([call] * k)
-    pure = kernels[0]
-    cpu_bound = impls[PURE_PYTHON].cpu_bound  # travels to the workers as a function, by reference
-    variants[Key(PURE, "processes")] = lambda: run_chunks(pool, cpu_bound, [(pure.size,)] * k)
+        variants[Key(kern.variant, "serial")] = partial(_in_turn, [call] * k)
+        variants[Key(kern.variant, "threads")] = partial(run_in_threads, [call] * k)
+    # impl.cpu_bound travels to the workers as a function, pickled by reference.
+    variants[Key(PURE, "processes")] = partial(run_chunks, pool, impls[PURE_PYTHON].cpu_bound,
+                                               [(kernels[0].size,)] * k)
     return variants
+
+
+def _in_turn(calls: list[Callable[[], int]]) -> list[int]:
+    return [call() for call in calls]
 
 
 def _measure(kernels: list[Kernel], impls: Mapping[str, Implementation], k: int, repeats: int,

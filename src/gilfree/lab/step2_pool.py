@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, NamedTuple
 
 from .._checks import check_count
@@ -92,11 +93,14 @@ def _variants(impls: Mapping[str, Implementation], jobs: dict[str, list[tuple]],
     """Each implementation's job in a plain loop, and through ``Pool.map`` on every pool."""
     variants: dict[Key, Callable[[], list]] = {}
     for name, tasks in jobs.items():
-        kern = impls[name].sum_squares
-        variants[Key(name, SERIAL)] = lambda kern=kern, tasks=tasks: [kern(lo, hi) for _, lo, hi in tasks]
+        variants[Key(name, SERIAL)] = partial(_in_process, impls[name].sum_squares, tasks)
         for w, pool in pools.items():
-            variants[Key(name, w)] = lambda pool=pool, tasks=tasks: pool.map(call_packed, tasks, chunksize=1)
+            variants[Key(name, w)] = partial(pool.map, call_packed, tasks, chunksize=1)
     return variants
+
+
+def _in_process(kern: Callable[[int, int], int], tasks: list[tuple]) -> list[int]:
+    return [kern(lo, hi) for _, lo, hi in tasks]
 
 
 def _measure(impls: Mapping[str, Implementation], jobs: dict[str, list[tuple]], sizes: dict[str, int],
