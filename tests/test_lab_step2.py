@@ -1,23 +1,34 @@
-"""Lab step 2 (Pool.map over worker counts) at TINY size: exact, complete, serializable, no leaks."""
+"""Lab step 2 (Pool.map over worker counts) at TINY size: exact, complete, serializable, no leaks.
+
+``result`` runs the step on pure Python alone, and again with the compiled twin beside it (skipped
+with ``--no-c-extensions`` or where it is not built): the caller decides which twins run.
+"""
 
 import json
 
 import pytest
 
-from gilfree._select import C_EXTENSION, PURE_PYTHON, available
-from gilfree._workers import call_packed
+from gilfree._select import C_EXTENSION, PURE_PYTHON, Implementation
 from gilfree.lab import format_result, run_step
+from gilfree.lab._tasks import call_packed
 from gilfree.lab.step2_pool import TITLE, run, worker_counts
 
 
 @pytest.fixture(scope="module")
-def result():
-    return run_step(2, "tiny")
+def ran(impl):
+    """The implementations the step was asked to run: pure Python, and ``impl`` if it is the other one."""
+    return {PURE_PYTHON: Implementation(PURE_PYTHON), impl.name: impl}
 
 
-def test_rows_cover_every_worker_count_and_implementation(result):
+@pytest.fixture(scope="module")
+def result(ran):
+    return run_step(2, "tiny", implementations=ran)
+
+
+def test_rows_cover_every_worker_count_and_implementation(result, ran):
     impls = {row.implementation for row in result.rows}
-    assert impls == set(available())
+    assert impls == set(ran)
+    assert (result.params["kernel_n"] is None) == (C_EXTENSION not in ran)
     counts = result.params["worker_counts"]
     assert counts == [1, 2]
     for impl in impls:
@@ -33,10 +44,10 @@ def test_rows_cover_every_worker_count_and_implementation(result):
     assert len(result.checks) == len(impls) * (1 + len(counts))
 
 
-def test_json_round_trip_and_text(result):
+def test_json_round_trip_and_text(result, ran):
     doc = json.loads(json.dumps(result.to_dict(), default=str))
     assert doc["step"] == 2 and doc["ok"] is True
-    assert len(doc["data"]["startup_seconds"]) == len(available()) * 2
+    assert len(doc["data"]["startup_seconds"]) == len(ran) * 2
     text = format_result(result)
     assert TITLE in text and "Pool.map" in text and "start ms" in text
     assert len(result.explanation) == 3
@@ -53,26 +64,34 @@ def test_worker_counts():
         worker_counts(2.0)
 
 
-def test_bad_parameters():
-    with pytest.raises(ValueError):
-        run(n=0, workers=2, repeats=1)
-    with pytest.raises(ValueError):
-        run(n=10, workers=2, repeats=0)
-    with pytest.raises(TypeError):
-        run(n=10, workers="2", repeats=1)
-    with pytest.raises(ValueError):
-        run(n=10, workers=2, tasks=0, repeats=1)
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    ({"n": "x"}, TypeError, "n must be an int"),
+    ({"n": 0}, ValueError, "n must be >= 1"),
+    ({"repeats": True}, TypeError, "repeats must be an int, not bool"),
+    ({"repeats": 0}, ValueError, "repeats must be >= 1"),
+    ({"kernel_scale": 0}, ValueError, "kernel_scale must be >= 1"),
+    ({"workers": 0}, ValueError, "workers must be >= 1"),
+    ({"workers": "2"}, TypeError, "workers must be an int"),
+    ({"tasks": 0}, ValueError, "tasks must be >= 1"),
+    ({"tasks": 1.5}, TypeError, "tasks must be an int"),
+    ({"implementations": {}}, ValueError, "must include 'pure-python'"),
+])
+def test_bad_parameters(kwargs, error, fragment):
+    params = {"n": 10, "workers": 2, "repeats": 1, **kwargs}
+    with pytest.raises(error, match=fragment):
+        run(**params)
 
 
-@pytest.mark.parametrize("name", available())
-def test_call_packed(name):
-    assert call_packed((name, "sum_squares", 0, 10)) == 285
-    with pytest.raises(TypeError):
-        call_packed([name, "sum_squares", 0, 10])
-    with pytest.raises(ValueError):
-        call_packed((name, "no_such_kernel", 0, 10))
-    with pytest.raises(ValueError):
-        call_packed((name, "sum_squares", 10, 0))
+def test_call_packed(impl):
+    assert call_packed((impl.sum_squares, 0, 10)) == 285
+    with pytest.raises(TypeError, match=r"task must be a tuple \(fn, \*args\), not list"):
+        call_packed([impl.sum_squares, 0, 10])
+    with pytest.raises(TypeError, match="empty tuple"):
+        call_packed(())
+    with pytest.raises(TypeError, match="fn must be a callable"):
+        call_packed(("sum_squares", 0, 10))
+    with pytest.raises(ValueError, match="reversed"):
+        call_packed((impl.sum_squares, 10, 0))
 
 
 def test_implementation_names_are_the_known_ones(result):

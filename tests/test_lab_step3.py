@@ -1,26 +1,38 @@
-"""Lab step 3 (map / starmap / imap / imap_unordered) at TINY size, and its order helpers."""
+"""Lab step 3 (map / starmap / imap / imap_unordered) at TINY size, and its order helpers.
+
+``result`` runs the step on pure Python alone, and again with the compiled twin beside it (skipped
+with ``--no-c-extensions`` or where it is not built): the caller decides which twins run.
+"""
 
 import json
 
 import pytest
 
-from gilfree._select import available
-from gilfree._workers import indexed_call, indexed_packed
+from gilfree._select import PURE_PYTHON, Implementation
 from gilfree.lab import format_result, run_step
 from gilfree.lab._order import interleave_heavy_light, overtaken
+from gilfree.lab._tasks import indexed_call, indexed_packed
 from gilfree.lab.step3_map_variants import APIS, SMALL, TITLE, UNEVEN, chunksizes, run
 
 
 @pytest.fixture(scope="module")
-def result():
-    return run_step(3, "tiny")
+def ran(impl):
+    """The implementations the step was asked to run: pure Python, and ``impl`` if it is the other one."""
+    return {PURE_PYTHON: Implementation(PURE_PYTHON), impl.name: impl}
 
 
-def test_rows_cover_every_api_chunksize_workload_and_implementation(result):
+@pytest.fixture(scope="module")
+def result(ran):
+    return run_step(3, "tiny", implementations=ran)
+
+
+def test_rows_cover_every_api_chunksize_workload_and_implementation(result, ran):
     sizes = result.params["chunksizes"]
     assert sizes == {UNEVEN: [1, 2, 4], SMALL: chunksizes(result.params["small_tasks"], 2)}
+    assert {r.implementation for r in result.rows} == set(ran)
+    assert set(result.data["uneven_ranges"]) == set(ran)
     seen = {(r.variant, r.implementation, r.extra.get("chunksize")) for r in result.rows}
-    for impl in available():
+    for impl in ran:
         for workload in (UNEVEN, SMALL):
             assert (f"{workload}: serial", impl, None) in seen
             for api in APIS:
@@ -74,25 +86,36 @@ def test_chunksizes():
         chunksizes(10, 0)
 
 
-@pytest.mark.parametrize("name", available())
-def test_indexed_calls(name):
-    assert indexed_call(7, name, "count_primes", 0, 10) == (7, 4)
-    hits = indexed_call(0, name, "monte_carlo_hits", 0, 4, 1)[1]
-    assert indexed_packed((3, name, "monte_carlo_hits", 0, 4, 1)) == (3, hits)
-    with pytest.raises(TypeError):
-        indexed_call("7", name, "count_primes", 0, 10)
-    with pytest.raises(TypeError):
-        indexed_call(True, name, "count_primes", 0, 10)
-    with pytest.raises(TypeError):
-        indexed_packed([0, name, "count_primes", 0, 10])
-    with pytest.raises(ValueError):
-        indexed_packed((0, name, "count_primes", 10, 0))
+def test_indexed_calls(impl):
+    assert indexed_call(7, impl.count_primes, 0, 10) == (7, 4)
+    hits = indexed_call(0, impl.monte_carlo_hits, 0, 4, 1)[1]
+    assert indexed_packed((3, impl.monte_carlo_hits, 0, 4, 1)) == (3, hits)
+    with pytest.raises(TypeError, match="index must be an int, not str"):
+        indexed_call("7", impl.count_primes, 0, 10)
+    with pytest.raises(TypeError, match="index must be an int, not bool"):
+        indexed_call(True, impl.count_primes, 0, 10)
+    with pytest.raises(TypeError, match="fn must be a callable"):
+        indexed_call(0, "count_primes", 0, 10)
+    with pytest.raises(TypeError, match=r"task must be a tuple \(index, fn, \*args\), not list"):
+        indexed_packed([0, impl.count_primes, 0, 10])
+    with pytest.raises(TypeError, match="got 1 item"):
+        indexed_packed((0,))
+    with pytest.raises(ValueError, match="reversed"):
+        indexed_packed((0, impl.count_primes, 10, 0))
 
 
-def test_bad_parameters():
-    with pytest.raises(ValueError):
-        run(n=10, tasks=0, workers=2, repeats=1)
-    with pytest.raises(ValueError):
-        run(n=5, tasks=8, workers=2, repeats=1)
-    with pytest.raises(ValueError):
-        run(n=100, tasks=4, small_tasks=0, workers=2, repeats=1)
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    ({"n": "x"}, TypeError, "n must be an int"),
+    ({"tasks": 0}, ValueError, "tasks must be >= 1"),
+    ({"n": 5, "tasks": 8}, ValueError, "n must be at least tasks"),
+    ({"small_tasks": 0}, ValueError, "small_tasks must be >= 1"),
+    ({"small_samples": 2.5}, TypeError, "small_samples must be an int"),
+    ({"repeats": True}, TypeError, "repeats must be an int, not bool"),
+    ({"workers": 0}, ValueError, "workers must be >= 1"),
+    ({"seed": -1}, ValueError, "seed must be in"),
+    ({"implementations": {}}, ValueError, "must include 'pure-python'"),
+])
+def test_bad_parameters(kwargs, error, fragment):
+    params = {"n": 100, "tasks": 4, "workers": 2, "repeats": 1, **kwargs}
+    with pytest.raises(error, match=fragment):
+        run(**params)

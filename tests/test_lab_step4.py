@@ -1,24 +1,35 @@
-"""Lab step 4 (ProcessPoolExecutor + as_completed) at TINY size, and its helpers."""
+"""Lab step 4 (ProcessPoolExecutor + as_completed) at TINY size, and its helpers.
+
+``result`` runs the step on pure Python alone, and again with the compiled twin beside it (skipped
+with ``--no-c-extensions`` or where it is not built): the caller decides which twins run.
+"""
 
 import json
 
 import pytest
 
-from gilfree._select import available
+from gilfree._select import PURE_PYTHON, Implementation
 from gilfree.lab import format_result, run_step
-from gilfree.lab.step4_as_completed import (AS_COMPLETED, IN_ORDER, ONE_FAILS, SERIAL, TITLE, gather,
+from gilfree.lab.step4_as_completed import (AS_COMPLETED, IN_ORDER, ONE_FAILS, SERIAL, TITLE, Task, gather,
                                             growing_ranges, run)
 from gilfree.strategies import open_executor
 
 
 @pytest.fixture(scope="module")
-def result():
-    return run_step(4, "tiny")
+def ran(impl):
+    """The implementations the step was asked to run: pure Python, and ``impl`` if it is the other one."""
+    return {PURE_PYTHON: Implementation(PURE_PYTHON), impl.name: impl}
 
 
-def test_rows_cover_every_variant_and_implementation(result):
+@pytest.fixture(scope="module")
+def result(ran):
+    return run_step(4, "tiny", implementations=ran)
+
+
+def test_rows_cover_every_variant_and_implementation(result, ran):
     seen = {(r.variant, r.implementation) for r in result.rows}
-    assert seen == {(kind, impl) for kind in (SERIAL, AS_COMPLETED, IN_ORDER, ONE_FAILS) for impl in available()}
+    assert seen == {(kind, impl) for kind in (SERIAL, AS_COMPLETED, IN_ORDER, ONE_FAILS) for impl in ran}
+    assert set(result.data["reference"]) == set(ran)
     for row in result.rows:
         assert row.extra["failed"] == (1 if row.variant == ONE_FAILS else 0)
         assert sorted(map(int, row.extra["arrival"].split())) == list(range(result.params["tasks"]))
@@ -57,13 +68,14 @@ def test_growing_ranges():
         growing_ranges(5, 4)
     with pytest.raises(ValueError):
         growing_ranges(10, 0)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="n must be an int"):
         growing_ranges(10.0, 2)
+    with pytest.raises(TypeError, match="parts must be an int"):
+        growing_ranges(10, True)
 
 
-@pytest.mark.parametrize("name", available())
-def test_gather_keeps_going_past_a_failure(name):
-    jobs = [(name, "count_primes", 0, 100), (name, "count_primes", 50, 10), (name, "count_primes", 100, 200)]
+def test_gather_keeps_going_past_a_failure(impl):
+    jobs = [Task(impl.count_primes, 0, 100), Task(impl.count_primes, 50, 10), (impl.count_primes, 100, 200)]
     with open_executor("serial") as executor:
         arrivals, first = gather(executor, jobs)
     assert first >= 0
@@ -73,10 +85,18 @@ def test_gather_keeps_going_past_a_failure(name):
     assert (by_task[1].lo, by_task[1].hi) == (50, 10)
 
 
-def test_bad_parameters():
-    with pytest.raises(ValueError):
-        run(n=100, tasks=1, workers=2, repeats=1)
-    with pytest.raises(ValueError):
-        run(n=100, tasks=4, fail=4, workers=2, repeats=1)
-    with pytest.raises(ValueError):
-        run(n=5, tasks=4, workers=2, repeats=1)
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    ({"n": "x"}, TypeError, "n must be an int"),
+    ({"n": 5, "tasks": 4}, ValueError, "n must be at least 10"),
+    ({"tasks": 1}, ValueError, "tasks must be >= 2"),
+    ({"tasks": 4, "fail": 4}, ValueError, r"fail must be a task index in \[0, 4\)"),
+    ({"fail": 1.0}, TypeError, "fail must be an int"),
+    ({"kernel_scale": 0}, ValueError, "kernel_scale must be >= 1"),
+    ({"repeats": True}, TypeError, "repeats must be an int, not bool"),
+    ({"workers": 0}, ValueError, "workers must be >= 1"),
+    ({"implementations": {}}, ValueError, "must include 'pure-python'"),
+])
+def test_bad_parameters(kwargs, error, fragment):
+    params = {"n": 100, "tasks": 4, "workers": 2, "repeats": 1, **kwargs}
+    with pytest.raises(error, match=fragment):
+        run(**params)

@@ -7,96 +7,140 @@ and in worker processes. One call per worker, so the ideal speedup is the worker
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from functools import partial
+from typing import Callable, NamedTuple
 
-from .._select import C_EXTENSION, PURE_PYTHON, implementations
-from .._timing import environment, interleaved, run_in_threads, usable_cores
-from .._workers import call_kernel
+from .._checks import check_count
+from .._select import C_EXTENSION, PURE_PYTHON, Implementation
+from .._timing import Timing, environment, run_in_threads, usable_cores
 from ..chunked import run_chunks
-from ..strategies import check_workers, open_executor
+from ..strategies import open_executor
+from ._plan import Ticker, chosen_implementations, sum_of_squares_below, time_variants, timed_row, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
 TITLE = "the GIL and CPU-bound threads"
 
+PURE = "pure Python"
+NOGIL = "nogil kernel"
+HOLDING = "kernel holding the GIL"
 
-def _expected(n: int) -> int:
-    return (n - 1) * n * (2 * n - 1) // 6
+
+@dataclass(frozen=True)
+class Kernel:
+    """One kernel setup of the step: which twin, how many elements per call, whether it lets go of the GIL."""
+
+    variant: str
+    implementation: str
+    size: int
+    release_gil: bool
 
 
-def run(n: int = 2_000_000, workers: int | None = None, kernel_scale: int = 500, repeats: int = 3,
-        progress: Progress = no_progress) -> StepResult:
-    """Time ``workers`` calls of ``cpu_bound`` serially, in threads and in processes.
+class Key(NamedTuple):
+    """A measured variant: a kernel setup run one way (serial, threads or processes)."""
 
-    ``n`` is the lab's size for pure Python; the compiled kernel gets ``n * kernel_scale`` so
-    that its calls last long enough to time (it is two orders of magnitude faster).
-    """
-    k = check_workers(workers if workers is not None else max(2, usable_cores()))
-    if n < 1 or kernel_scale < 1 or repeats < 1:
-        raise ValueError("n, kernel_scale and repeats must be >= 1")
-    impls = implementations()
-    has_c = C_EXTENSION in impls
-    big = n * kernel_scale
+    variant: str
+    mode: str
 
-    plans = [("pure Python", PURE_PYTHON, n, True)]
-    if has_c:
-        plans += [("nogil kernel", C_EXTENSION, big, True),
-                  ("kernel holding the GIL", C_EXTENSION, big, False)]
 
+def _label(key: Key) -> str:
+    return f"{key.variant}, {key.mode}"
+
+
+def _kernels(impls: Mapping[str, Implementation], n: int, big: int) -> list[Kernel]:
+    """Pure Python at ``n``; with the compiled twin, its nogil kernel and its control at ``big``."""
+    kernels = [Kernel(PURE, PURE_PYTHON, n, True)]
+    if C_EXTENSION in impls:
+        kernels += [Kernel(NOGIL, C_EXTENSION, big, True), Kernel(HOLDING, C_EXTENSION, big, False)]
+    return kernels
+
+
+def _variants(kernels: list[Kernel], impls: Mapping[str, Implementation], k: int,
+              pool: Executor) -> dict[Key, Callable[[], list]]:
+    """``k`` calls of each kernel serially and in ``k`` threads; pure Python also in ``k`` processes."""
+    variants: dict[Key, Callable[[], list]] = {}
+    for kern in kernels:
+        call = partial(impls[kern.implementation].sum_squares, 0, kern.size, release_gil=kern.release_gil)
+        variants[Key(kern.variant, "serial")] = partial(_in_turn, [call] * k)
+        variants[Key(kern.variant, "threads")] = partial(run_in_threads, [call] * k)
+    # impl.cpu_bound travels to the workers as a function, pickled by reference.
+    variants[Key(PURE, "processes")] = partial(run_chunks, pool, impls[PURE_PYTHON].cpu_bound,
+                                               [(kernels[0].size,)] * k)
+    return variants
+
+
+def _in_turn(calls: list[Callable[[], int]]) -> list[int]:
+    return [call() for call in calls]
+
+
+def _measure(kernels: list[Kernel], impls: Mapping[str, Implementation], k: int, repeats: int,
+             progress: Progress) -> tuple[dict[str, bool], dict[Key, Timing]]:
+    """Run every variant once to check its sums, then time them all, interleaved."""
+    size = {kern.variant: kern.size for kern in kernels}
     with open_executor("processes", k) as pool:
-        variants = {}
-        for name, impl, size, release in plans:
-            call = partial(impls[impl].sum_squares, 0, size, release_gil=release)
-            variants[(name, "serial")] = lambda call=call: [call() for _ in range(k)]
-            variants[(name, "threads")] = lambda call=call: run_in_threads([call] * k)
-        variants[("pure Python", "processes")] = lambda: run_chunks(
-            pool, call_kernel, [(PURE_PYTHON, "cpu_bound", n)] * k)
-
+        variants = _variants(kernels, impls, k, pool)
+        ticker = Ticker(progress, len(variants) * (repeats + 1))
         checks = {}
-        for i, ((name, mode), fn) in enumerate(variants.items()):
-            size = big if name != "pure Python" else n
-            checks[f"{name}, {mode}: sum equals the closed form"] = fn() == [_expected(size)] * k
-            progress(i + 1, len(variants) * (repeats + 1), f"{name}, {mode}")
-        done = [len(variants)]
+        for key, fn in variants.items():
+            expected = [sum_of_squares_below(size[key.variant])] * k
+            checks[f"{_label(key)}: sum equals the closed form"] = fn() == expected
+            ticker.tick(_label(key))
+        return checks, time_variants(variants, repeats, ticker, _label)
 
-        def counted(key, fn):
-            def wrapper():
-                out = fn()
-                done[0] += 1
-                progress(done[0], len(variants) * (repeats + 1), f"{key[0]}, {key[1]}")
-                return out
-            return wrapper
 
-        timings = interleaved({key: counted(key, fn) for key, fn in variants.items()},
-                              repeats=repeats, warmup=0)
-
+def _rows(kernels: list[Kernel], timings: dict[Key, Timing], k: int) -> list[Row]:
     rows = []
-    for name, impl, size, release in plans:
-        serial = timings[(name, "serial")]
-        modes = ["serial", "threads"] + (["processes"] if (name, "processes") in timings else [])
-        for mode in modes:
-            t = timings[(name, mode)]
-            rows.append(Row(
-                variant=name, implementation=impl, strategy=mode,
-                workers=1 if mode == "serial" else k,
-                seconds=t.median, spread=t.spread, cpu_seconds=t.cpu_median,
+    for kern in kernels:
+        serial = timings[Key(kern.variant, "serial")]
+        for mode in ("serial", "threads", "processes"):
+            t = timings.get(Key(kern.variant, mode))
+            if t is None:
+                continue
+            rows.append(timed_row(
+                kern.variant, kern.implementation, mode, 1 if mode == "serial" else k, t,
                 speedup=serial.median / t.median,
-                extra={"n per call": size, "calls": k,
-                       "ns/elem": serial.median / (size * k) * 1e9},
-            ))
+                extra={"n per call": kern.size, "calls": k, "ns/elem": serial.median / (kern.size * k) * 1e9}))
+    return rows
 
-    pure_serial = timings[("pure Python", "serial")].median
-    pure_threads = timings[("pure Python", "threads")].median
-    summary = [
+
+def _summary(timings: dict[Key, Timing], k: int) -> list[str]:
+    pure_serial = timings[Key(PURE, "serial")].median
+    pure_threads = timings[Key(PURE, "threads")].median
+    return [
         f"Serial ({k} calls): {pure_serial * 1000:.0f}ms",
         f"{k} Threads: {pure_threads * 1000:.0f}ms",
         f"Thread speedup: {pure_serial / pure_threads:.2f}x",
     ]
+
+
+def run(n: int = 2_000_000, workers: int | None = None, kernel_scale: int = 500, repeats: int = 3,
+        progress: Progress = no_progress,
+        implementations: Mapping[str, Implementation] | None = None) -> StepResult:
+    """Time ``workers`` calls of ``cpu_bound`` serially, in threads and in processes.
+
+    ``n`` is the lab's size for pure Python; the compiled kernel gets ``n * kernel_scale`` so
+    that its calls last long enough to time (it is two orders of magnitude faster).
+    ``implementations`` (default: every one that imports here) decides whether the compiled
+    twin runs; pure Python always does.
+    """
+    k = worker_count(workers, max(2, usable_cores()))
+    n, kernel_scale = check_count(n, "n"), check_count(kernel_scale, "kernel_scale")
+    repeats = check_count(repeats, "repeats")
+    impls = chosen_implementations(implementations)
+    has_c = C_EXTENSION in impls
+    big = n * kernel_scale
+
+    kernels = _kernels(impls, n, big)
+    checks, timings = _measure(kernels, impls, k, repeats, progress)
+    rows = _rows(kernels, timings, k)
     env = environment()
-    explanation = _explain(rows, k, env["gil_enabled"], has_c)
     return StepResult(
         step=1, title=TITLE,
         params={"n": n, "workers": k, "kernel_n": big if has_c else None, "repeats": repeats},
-        rows=rows, checks=checks, summary=summary, explanation=explanation, env=env,
+        rows=rows, checks=checks, summary=_summary(timings, k),
+        explanation=_explain(rows, k, env["gil_enabled"], has_c), env=env,
         columns=("variant", "strategy", "workers", "n per call", "ms", "cpu ms", "speedup", "ns/elem"),
     )
 
@@ -105,8 +149,8 @@ def _explain(rows: list[Row], k: int, gil: bool, has_c: bool) -> list[str]:
     def find(variant: str, strategy: str) -> Row:
         return next(r for r in rows if r.variant == variant and r.strategy == strategy)
 
-    pure_t = find("pure Python", "threads")
-    pure_p = find("pure Python", "processes")
+    pure_t = find(PURE, "threads")
+    pure_p = find(PURE, "processes")
     lines = []
     if gil:
         lines.append(
@@ -121,15 +165,16 @@ def _explain(rows: list[Row], k: int, gil: bool, has_c: bool) -> list[str]:
         f"{k} worker processes ran the same pure-Python calls at {pure_p.speedup:.2f}x: each process has "
         "its own interpreter and its own GIL (the pool was started before timing).")
     if has_c:
-        kern, ctrl = find("nogil kernel", "threads"), find("kernel holding the GIL", "threads")
-        per_elem = find("pure Python", "serial").extra["ns/elem"] / find("nogil kernel", "serial").extra["ns/elem"]
+        kern, ctrl = find(NOGIL, "threads"), find(HOLDING, "threads")
+        per_elem = find(PURE, "serial").extra["ns/elem"] / find(NOGIL, "serial").extra["ns/elem"]
         lines.append(
             f"The Cython kernel is {per_elem:.0f}x faster per element, and its threads reached "
             f"{kern.speedup:.2f}x ({kern.speedup / k:.0%} of the ideal {k}x) because it releases the GIL "
             f"for its whole loop. The control, the very same compiled loop holding the GIL, stayed at "
             f"{ctrl.speedup:.2f}x: compiled code alone does not make threads parallel.")
     else:
-        lines.append("The compiled kernels are not installed (pure-Python mode): only pure-Python rows.")
+        lines.append("The compiled kernels did not run (not installed here, or not among the implementations "
+                     "asked for): only pure-Python rows.")
     return lines
 
 

@@ -13,21 +13,43 @@ from __future__ import annotations
 import multiprocessing
 import statistics
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable, NamedTuple
 
-from .._select import C_EXTENSION, PURE_PYTHON, implementations
-from .._timing import environment, interleaved, usable_cores
-from .._workers import call_packed
+from .._checks import check_count
+from .._select import C_EXTENSION, Implementation
+from .._timing import Timing, environment, usable_cores
 from ..chunked import split_range
 from ..strategies import check_workers, open_executor
+from ._plan import Ticker, chosen_implementations, scaled, sum_of_squares_below, time_variants, timed_row, worker_count
 from ._result import Progress, Row, StepResult, no_progress
+from ._tasks import call_packed
 
 TITLE = "multiprocessing.Pool.map over worker counts"
 
+SERIAL = 0  # the worker count that stands for the in-process reference loop
 
-def _expected(n: int) -> int:
-    """The sum of ``i * i`` for ``i`` in ``range(n)``, in closed form."""
-    return (n - 1) * n * (2 * n - 1) // 6
+
+class Key(NamedTuple):
+    """A measured variant: one implementation's job, in process (``workers == SERIAL``) or on a pool."""
+
+    implementation: str
+    workers: int
+
+
+@dataclass(frozen=True)
+class Startup:
+    """Median seconds to open a pool and get every worker's first reply, and to close it."""
+
+    open: float
+    close: float
+
+
+def _label(key: Key) -> str:
+    return f"{key.implementation}, " + ("serial" if key.workers == SERIAL else f"Pool.map, {key.workers} workers")
 
 
 def worker_counts(top: int) -> list[int]:
@@ -41,120 +63,122 @@ def worker_counts(top: int) -> list[int]:
     return sorted(counts)
 
 
-def _startup(impl: str, w: int, repeats: int) -> tuple[float, float]:
-    """Median seconds to open a pool of ``w`` and get every worker's first reply, and to close it."""
+def _startup(kernel: Callable[..., Any], w: int, repeats: int) -> Startup:
+    """Open a pool of ``w``, get every worker's first reply (an empty ``kernel`` call), close it."""
     opened, closed = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
         with open_executor("pool", w) as executor:
-            executor.pool.map(call_packed, [(impl, "sum_squares", 0, 0)] * w, chunksize=1)
+            executor.pool.map(call_packed, [(kernel, 0, 0)] * w, chunksize=1)
             t1 = time.perf_counter()
             executor.shutdown(wait=True)
             t2 = time.perf_counter()
         opened.append(t1 - t0)
         closed.append(t2 - t1)
-    return statistics.median(opened), statistics.median(closed)
+    return Startup(statistics.median(opened), statistics.median(closed))
 
 
-def run(n: int = 8_000_000, workers: int | None = None, kernel_scale: int = 100, tasks: int | None = None,
-        repeats: int = 5, progress: Progress = no_progress) -> StepResult:
-    """Time ``Pool.map`` of ``sum_squares`` over ``tasks`` ranges on pools of 1 .. ``workers``.
-
-    ``n`` is the range for pure Python; the compiled kernel gets ``n * kernel_scale``. ``tasks``
-    defaults to four per worker of the largest pool, handed out one at a time (``chunksize=1``).
-    """
-    top = check_workers(workers if workers is not None else usable_cores())
-    counts = worker_counts(top)
-    if n < 1 or kernel_scale < 1 or repeats < 1:
-        raise ValueError("n, kernel_scale and repeats must be >= 1")
-    parts = tasks if tasks is not None else 4 * counts[-1]
-    if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1:
-        raise ValueError(f"tasks must be a positive int, got {tasks!r}")
-    impls = implementations()
-    sizes = {PURE_PYTHON: n}
-    if C_EXTENSION in impls:
-        sizes[C_EXTENSION] = n * kernel_scale
-    jobs = {impl: [(impl, "sum_squares", lo, hi) for lo, hi in split_range(0, size, parts)]
-            for impl, size in sizes.items()}
-
-    total = len(sizes) * (len(counts) * (1 + (repeats + 1)) + repeats + 1)
-    done = [0]
-
-    def tick(label: str) -> None:
-        done[0] += 1
-        progress(done[0], total, label)
-
+def _measure_startup(impls: Mapping[str, Implementation], counts: list[int], repeats: int,
+                     ticker: Ticker) -> dict[Key, Startup]:
     startup = {}
-    for impl in sizes:
+    for name, impl in impls.items():
         for w in counts:
-            startup[(impl, w)] = _startup(impl, w, repeats)
-            tick(f"start-up, {w} workers")
+            startup[Key(name, w)] = _startup(impl.sum_squares, w, repeats)
+            ticker.tick(f"start-up, {w} workers")
+    return startup
 
-    checks: dict[str, bool] = {}
+
+def _variants(impls: Mapping[str, Implementation], jobs: dict[str, list[tuple]],
+              pools: dict[int, Any]) -> dict[Key, Callable[[], list]]:
+    """Each implementation's job in a plain loop, and through ``Pool.map`` on every pool."""
+    variants: dict[Key, Callable[[], list]] = {}
+    for name, tasks in jobs.items():
+        variants[Key(name, SERIAL)] = partial(_in_process, impls[name].sum_squares, tasks)
+        for w, pool in pools.items():
+            variants[Key(name, w)] = partial(pool.map, call_packed, tasks, chunksize=1)
+    return variants
+
+
+def _in_process(kern: Callable[[int, int], int], tasks: list[tuple]) -> list[int]:
+    return [kern(lo, hi) for _, lo, hi in tasks]
+
+
+def _measure(impls: Mapping[str, Implementation], jobs: dict[str, list[tuple]], sizes: dict[str, int],
+             counts: list[int], repeats: int, ticker: Ticker) -> tuple[dict[str, bool], dict[Key, Timing], str]:
+    """Check every variant's sum once, then time them all on pools opened beforehand."""
     with ExitStack() as stack:
         pools = {w: stack.enter_context(open_executor("pool", w)).pool for w in counts}
         start_method = multiprocessing.get_start_method()
-        variants = {}
-        for impl, jobs_of in jobs.items():
-            kern = impls[impl].sum_squares
-            variants[(impl, 0)] = lambda kern=kern, jobs_of=jobs_of: [kern(lo, hi) for _, _, lo, hi in jobs_of]
-            for w in counts:
-                variants[(impl, w)] = lambda pool=pools[w], jobs_of=jobs_of: pool.map(call_packed, jobs_of,
-                                                                                      chunksize=1)
-
-        def label(key: tuple[str, int]) -> str:
-            impl, w = key
-            return f"{impl}, " + ("serial" if w == 0 else f"Pool.map, {w} workers")
-
+        variants = _variants(impls, jobs, pools)
+        checks = {}
         for key, fn in variants.items():
-            checks[f"{label(key)}: sum equals the closed form"] = sum(fn()) == _expected(sizes[key[0]])
-            tick(label(key))
+            checks[f"{_label(key)}: sum equals the closed form"] = (
+                sum(fn()) == sum_of_squares_below(sizes[key.implementation]))
+            ticker.tick(_label(key))
+        return checks, time_variants(variants, repeats, ticker, _label), start_method
 
-        def counted(key, fn):
-            def wrapper():
-                out = fn()
-                tick(label(key))
-                return out
-            return wrapper
 
-        timings = interleaved({key: counted(key, fn) for key, fn in variants.items()}, repeats=repeats,
-                              warmup=0)
-
+def _rows(sizes: dict[str, int], counts: list[int], timings: dict[Key, Timing],
+          startup: dict[Key, Startup]) -> list[Row]:
     rows = []
     for impl, size in sizes.items():
-        serial = timings[(impl, 0)]
-        rows.append(Row(
-            variant="in-process reference", implementation=impl, strategy="serial", workers=1,
-            seconds=serial.median, spread=serial.spread, cpu_seconds=serial.cpu_median, speedup=None,
-            extra={"n": size, "vs serial": 1.0, "ns/elem": serial.median / size * 1e9},
-        ))
-        one = timings[(impl, 1)].median
+        serial = timings[Key(impl, SERIAL)]
+        rows.append(timed_row("in-process reference", impl, "serial", 1, serial, None,
+                              extra={"n": size, "vs serial": 1.0, "ns/elem": serial.median / size * 1e9}))
+        one = timings[Key(impl, 1)].median
         for w in counts:
-            t = timings[(impl, w)]
-            opened, closed = startup[(impl, w)]
-            rows.append(Row(
-                variant="Pool.map", implementation=impl, strategy="pool", workers=w,
-                seconds=t.median, spread=t.spread, cpu_seconds=t.cpu_median, speedup=one / t.median,
+            t, up = timings[Key(impl, w)], startup[Key(impl, w)]
+            rows.append(timed_row(
+                "Pool.map", impl, "pool", w, t, one / t.median,
                 extra={"n": size, "efficiency": one / t.median / w, "vs serial": serial.median / t.median,
-                       "ns/elem": t.median / size * 1e9, "start ms": opened * 1000, "stop ms": closed * 1000},
-            ))
+                       "ns/elem": t.median / size * 1e9, "start ms": up.open * 1000, "stop ms": up.close * 1000}))
+    return rows
 
+
+def _summary(rows: list[Row], sizes: dict[str, int]) -> list[str]:
     summary = []
     for impl in sizes:
         mine = [r for r in rows if r.implementation == impl]
         summary.append(f"{impl}: serial {mine[0].seconds * 1000:.0f}ms, " + ", ".join(
             f"Pool({r.workers}) {r.seconds * 1000:.0f}ms ({r.speedup:.2f}x)" for r in mine[1:]))
+    return summary
+
+
+def run(n: int = 8_000_000, workers: int | None = None, kernel_scale: int = 100, tasks: int | None = None,
+        repeats: int = 5, progress: Progress = no_progress,
+        implementations: Mapping[str, Implementation] | None = None) -> StepResult:
+    """Time ``Pool.map`` of ``sum_squares`` over ``tasks`` ranges on pools of 1 .. ``workers``.
+
+    ``n`` is the range for pure Python; the compiled kernel gets ``n * kernel_scale``. ``tasks``
+    defaults to four per worker of the largest pool, handed out one at a time (``chunksize=1``).
+    ``implementations`` (default: every one that imports here) decides whether the compiled
+    twin runs; pure Python always does.
+    """
+    counts = worker_counts(worker_count(workers, usable_cores()))
+    n, kernel_scale = check_count(n, "n"), check_count(kernel_scale, "kernel_scale")
+    repeats = check_count(repeats, "repeats")
+    parts = check_count(4 * counts[-1] if tasks is None else tasks, "tasks")
+    impls = chosen_implementations(implementations)
+    sizes = {name: scaled(name, n, kernel_scale) for name in impls}
+    jobs = {name: [(impls[name].sum_squares, lo, hi) for lo, hi in split_range(0, size, parts)]
+            for name, size in sizes.items()}
+
+    variants = len(sizes) * (1 + len(counts))
+    ticker = Ticker(progress, len(sizes) * len(counts) + variants * (repeats + 1))
+    startup = _measure_startup(impls, counts, repeats, ticker)
+    checks, timings, start_method = _measure(impls, jobs, sizes, counts, repeats, ticker)
+    rows = _rows(sizes, counts, timings, startup)
     env = environment()
     return StepResult(
         step=2, title=TITLE,
         params={"n": n, "kernel_n": sizes.get(C_EXTENSION), "worker_counts": counts, "tasks": parts,
                 "chunksize": 1, "repeats": repeats, "start_method": start_method},
-        rows=rows, checks=checks, summary=summary,
+        rows=rows, checks=checks, summary=_summary(rows, sizes),
         explanation=_explain(rows, counts, env["usable_cores"], start_method, parts, repeats), env=env,
         columns=("variant", "implementation", "workers", "n", "ms", "speedup", "efficiency", "vs serial",
                  "ns/elem", "start ms", "stop ms"),
-        data={"startup_seconds": [{"implementation": impl, "workers": w, "open": o, "close": c}
-                                  for (impl, w), (o, c) in startup.items()]},
+        data={"startup_seconds": [{"implementation": key.implementation, "workers": key.workers,
+                                   "open": up.open, "close": up.close} for key, up in startup.items()]},
     )
 
 

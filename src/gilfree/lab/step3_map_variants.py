@@ -18,21 +18,79 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from functools import partial
+from typing import Any, Callable, NamedTuple
 
-from .._select import C_EXTENSION, PURE_PYTHON, implementations
-from .._timing import environment, interleaved, usable_cores
-from .._workers import indexed_call, indexed_packed
+from .._checks import check_count, check_seed
+from .._select import C_EXTENSION, PURE_PYTHON, Implementation
+from .._timing import Timing, environment, usable_cores
 from ..chunked import split_range
 from ..strategies import check_workers, open_executor
 from ._order import interleave_heavy_light, overtaken
+from ._plan import Ticker, chosen_implementations, scaled, time_variants, timed_row, worker_count
 from ._result import Progress, Row, StepResult, no_progress
+from ._tasks import indexed_call, indexed_packed
 
 TITLE = "Pool.map vs starmap vs imap vs imap_unordered"
 
 APIS = ("map", "starmap", "imap", "imap_unordered")
+SERIAL = "serial"
 UNEVEN = "uneven"
 SMALL = "many small"
+
+
+@dataclass(frozen=True)
+class Params:
+    """The step's checked parameters (see :func:`run`)."""
+
+    n: int
+    tasks: int
+    small_tasks: int
+    small_samples: int
+    kernel_scale: int
+    seed: int
+    workers: int
+    repeats: int
+
+
+@dataclass(frozen=True)
+class Job:
+    """One workload on one implementation: its index-tagged tasks ``(index, fn, *args)``, the range
+    each covers, and one call over the whole range that the serial results must add up to."""
+
+    tasks: list[tuple]
+    ranges: list[tuple[int, int]]
+    whole: Callable[[], int]
+
+    def serial(self) -> list:
+        return [fn(*args) for _, fn, *args in self.tasks]
+
+
+class Key(NamedTuple):
+    """A measured variant: a workload on an implementation, run serially or through one Pool call."""
+
+    workload: str
+    implementation: str
+    api: str  # SERIAL or one of APIS
+    chunksize: int  # 0 for SERIAL
+
+    @property
+    def job(self) -> tuple[str, str]:
+        return self.workload, self.implementation
+
+
+class Outcome(NamedTuple):
+    """One run of a variant: task indices in the order their results arrived, and the seconds to the first."""
+
+    order: list[int]
+    first: float
+
+
+def _label(key: Key) -> str:
+    return f"{key.workload}, {key.implementation}, " + (
+        "serial" if key.api == SERIAL else f"{key.api}, chunksize {key.chunksize}")
 
 
 def chunksizes(tasks: int, workers: int) -> list[int]:
@@ -64,137 +122,147 @@ def _call(pool: Any, api: str, tasks: list[tuple], chunksize: int) -> tuple[list
     return pairs, first if first is not None else time.perf_counter() - t0
 
 
+def _checked(n: object, tasks: object, small_tasks: object, small_samples: object, kernel_scale: object,
+             seed: object, workers: object, repeats: object) -> Params:
+    k = worker_count(workers, max(2, usable_cores()))
+    counts = {name: check_count(value, name) for name, value in (
+        ("n", n), ("tasks", tasks), ("small_tasks", small_tasks), ("small_samples", small_samples),
+        ("kernel_scale", kernel_scale), ("repeats", repeats))}
+    if counts["n"] < counts["tasks"]:
+        raise ValueError(f"n must be at least tasks ({tasks}), got {n}")
+    return Params(seed=check_seed(seed), workers=k, **counts)
+
+
+def _jobs(impls: Mapping[str, Implementation], p: Params) -> dict[tuple[str, str], Job]:
+    """Uneven prime counts and many small Monte Carlo slices, for every implementation."""
+    jobs = {}
+    for name, impl in impls.items():
+        top = scaled(name, p.n, p.kernel_scale)
+        ranges = interleave_heavy_light(split_range(0, top, p.tasks))
+        jobs[(UNEVEN, name)] = Job([(i, impl.count_primes, lo, hi) for i, (lo, hi) in enumerate(ranges)],
+                                   ranges, partial(impl.count_primes, 0, top))
+        size = scaled(name, p.small_samples, p.kernel_scale)
+        ranges = [(i * size, (i + 1) * size) for i in range(p.small_tasks)]
+        jobs[(SMALL, name)] = Job([(i, impl.monte_carlo_hits, lo, hi, p.seed) for i, (lo, hi) in enumerate(ranges)],
+                                  ranges, partial(impl.monte_carlo_hits, 0, p.small_tasks * size, p.seed))
+    return jobs
+
+
+def _keys(jobs: dict[tuple[str, str], Job], sizes: dict[str, list[int]]) -> list[Key]:
+    """For every job, its serial reference first, then every Pool call at every chunksize."""
+    keys = []
+    for workload, impl in jobs:
+        keys.append(Key(workload, impl, SERIAL, 0))
+        keys += [Key(workload, impl, api, cs) for api in APIS for cs in sizes[workload]]
+    return keys
+
+
+def _variant(key: Key, job: Job, pool: Any, outcomes: list[Outcome]) -> Callable[[], list]:
+    """A call of ``key`` that records its outcome and returns the results in task order."""
+    def call() -> list:
+        if key.api == SERIAL:
+            t0 = time.perf_counter()
+            values = job.serial()
+            outcomes.append(Outcome(list(range(len(values))), time.perf_counter() - t0))
+            return values
+        pairs, first = _call(pool, key.api, job.tasks, key.chunksize)
+        outcomes.append(Outcome([i for i, _ in pairs], first))
+        return [value for _, value in sorted(pairs, key=lambda p: p[0])]
+    return call
+
+
+def _check_once(variants: dict[Key, Callable[[], list]], jobs: dict[tuple[str, str], Job],
+                outcomes: dict[Key, list[Outcome]], ticker: Ticker) -> dict[str, bool]:
+    """Run every variant once: serial results against one call over the whole range, the others
+    against the serial results (every task answered once)."""
+    checks: dict[str, bool] = {}
+    expected: dict[tuple[str, str], list] = {}
+    for key, fn in variants.items():
+        got, job = fn(), jobs[key.job]
+        if key.api == SERIAL:
+            expected[key.job] = got
+            checks[f"{key.workload}, {key.implementation}: serial results add up to one call over the whole "
+                   "range"] = len(got) == len(job.tasks) and sum(got) == job.whole()
+        else:
+            order = outcomes[key][-1].order
+            checks[f"{_label(key)}: every task answered once, results equal the serial reference"] = (
+                sorted(order) == list(range(len(job.tasks))) and got == expected[key.job])
+        ticker.tick(_label(key))
+    return checks
+
+
+def _measure(jobs: dict[tuple[str, str], Job], keys: list[Key], p: Params,
+             progress: Progress) -> tuple[dict[str, bool], dict[Key, Timing], dict[Key, list[Outcome]]]:
+    outcomes: dict[Key, list[Outcome]] = {key: [] for key in keys}
+    ticker = Ticker(progress, len(keys) * (p.repeats + 1))
+    with open_executor("pool", p.workers) as executor:
+        variants = {key: _variant(key, jobs[key.job], executor.pool, outcomes[key]) for key in keys}
+        checks = _check_once(variants, jobs, outcomes, ticker)
+        timings = time_variants(variants, p.repeats, ticker, _label)
+    return checks, timings, outcomes
+
+
+def _rows(keys: list[Key], jobs: dict[tuple[str, str], Job], timings: dict[Key, Timing],
+          outcomes: dict[Key, list[Outcome]], k: int) -> list[Row]:
+    rows = []
+    for key in keys:
+        t, serial = timings[key], timings[key._replace(api=SERIAL, chunksize=0)].median
+        runs = outcomes[key]
+        count = len(jobs[key.job].tasks)
+        row = timed_row(f"{key.workload}: {key.api}", key.implementation,
+                        "serial" if key.api == SERIAL else "pool", 1 if key.api == SERIAL else k, t,
+                        serial / t.median, extra={"tasks": count, "us/task": t.median / count * 1e6})
+        if key.api != SERIAL:
+            firsts = [o.first for o in runs[1:]] or [runs[0].first]
+            row.extra.update({
+                "chunksize": key.chunksize, "first result ms": statistics.median(firsts) * 1000,
+                "arrival": " ".join(map(str, runs[0].order[:8])) + (" ..." if count > 8 else ""),
+                "overtaken": overtaken(runs[0].order)})
+        rows.append(row)
+    return rows
+
+
+def _summary(outcomes: dict[Key, list[Outcome]], shown: str) -> list[str]:
+    return [f"{api:<15} ({shown}, chunksize 1): task indices in arrival order "
+            + " ".join(map(str, outcomes[Key(UNEVEN, shown, api, 1)][0].order)) for api in APIS]
+
+
+def _data(jobs: dict[tuple[str, str], Job], names: list[str], keys: list[Key],
+          outcomes: dict[Key, list[Outcome]]) -> dict[str, Any]:
+    return {
+        "uneven_ranges": {impl: [list(r) for r in jobs[(UNEVEN, impl)].ranges] for impl in names},
+        "arrivals": [{"workload": key.workload, "implementation": key.implementation, "api": key.api,
+                      "chunksize": key.chunksize, "orders": [o.order[:32] for o in outcomes[key]],
+                      "overtaken": [overtaken(o.order) for o in outcomes[key]]}
+                     for key in keys if key.api != SERIAL],
+    }
+
+
 def run(n: int = 200_000, tasks: int = 16, small_tasks: int = 2_000, small_samples: int = 20,
         kernel_scale: int = 10, seed: int = 8, workers: int | None = None, repeats: int = 3,
-        progress: Progress = no_progress) -> StepResult:
+        progress: Progress = no_progress,
+        implementations: Mapping[str, Implementation] | None = None) -> StepResult:
     """Run both workloads through the four Pool calls at a few chunksizes, on one pool.
 
     Pure Python counts primes below ``n`` in ``tasks`` ranges and draws ``small_samples`` points
-    per small task; the compiled kernel gets ``kernel_scale`` times both.
+    per small task; the compiled kernel gets ``kernel_scale`` times both. ``implementations``
+    (default: every one that imports here) decides whether the compiled twin runs.
     """
-    k = check_workers(workers if workers is not None else max(2, usable_cores()))
-    for name, value in (("n", n), ("tasks", tasks), ("small_tasks", small_tasks),
-                        ("small_samples", small_samples), ("kernel_scale", kernel_scale), ("repeats", repeats)):
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
-    if n < tasks:
-        raise ValueError(f"n must be at least tasks ({tasks}), got {n}")
-    impls = implementations()
-    names = [PURE_PYTHON] + ([C_EXTENSION] if C_EXTENSION in impls else [])
-
-    work: dict[tuple[str, str], list[tuple]] = {}
-    reference: dict[tuple[str, str], Callable[[], list]] = {}
-    whole: dict[tuple[str, str], Callable[[], int]] = {}
-    for impl in names:
-        scale = 1 if impl == PURE_PYTHON else kernel_scale
-        ranges = interleave_heavy_light(split_range(0, n * scale, tasks))
-        work[(UNEVEN, impl)] = [(i, impl, "count_primes", lo, hi) for i, (lo, hi) in enumerate(ranges)]
-        size = small_samples * scale
-        work[(SMALL, impl)] = [(i, impl, "monte_carlo_hits", i * size, (i + 1) * size, seed)
-                               for i in range(small_tasks)]
-        kern = impls[impl].kernels
-        for key in ((UNEVEN, impl), (SMALL, impl)):
-            reference[key] = lambda jobs=work[key], kern=kern: [kern[j[2]](*j[3:]) for j in jobs]
-        whole[(UNEVEN, impl)] = lambda kern=kern, top=n * scale: kern["count_primes"](0, top)
-        whole[(SMALL, impl)] = lambda kern=kern, top=small_tasks * size: kern["monte_carlo_hits"](0, top, seed)
-    sizes = {workload: chunksizes(tasks if workload == UNEVEN else small_tasks, k) for workload in (UNEVEN, SMALL)}
-
-    keys: list[tuple[str, str, str, int]] = []
-    for workload, impl in work:
-        keys.append((workload, impl, "serial", 0))
-        keys += [(workload, impl, api, cs) for api in APIS for cs in sizes[workload]]
-    total = len(keys) * (repeats + 1)
-    done = [0]
-
-    def label(key: tuple[str, str, str, int]) -> str:
-        workload, impl, api, cs = key
-        return f"{workload}, {impl}, " + ("serial" if api == "serial" else f"{api}, chunksize {cs}")
-
-    outcomes: dict[tuple, list[tuple[list[int], float]]] = {key: [] for key in keys}
-    checks: dict[str, bool] = {}
-    with open_executor("pool", k) as executor:
-        pool = executor.pool
-
-        def variant(key: tuple[str, str, str, int]) -> Callable[[], None]:
-            workload, impl, api, cs = key
-
-            def call() -> list:
-                if api == "serial":
-                    t0 = time.perf_counter()
-                    values = reference[(workload, impl)]()
-                    outcomes[key].append((list(range(len(values))), time.perf_counter() - t0))
-                    return values
-                pairs, first = _call(pool, api, work[(workload, impl)], cs)
-                outcomes[key].append(([i for i, _ in pairs], first))
-                return [value for _, value in sorted(pairs, key=lambda p: p[0])]
-            return call
-
-        variants = {key: variant(key) for key in keys}
-        expected = {}
-        for key, fn in variants.items():
-            got = fn()
-            if key[2] == "serial":
-                expected[key[:2]] = got
-                checks[f"{key[0]}, {key[1]}: serial results add up to one call over the whole range"] = (
-                    len(got) == len(work[key[:2]]) and sum(got) == whole[key[:2]]())
-            else:
-                order = outcomes[key][-1][0]
-                checks[f"{label(key)}: every task answered once, results equal the serial reference"] = (
-                    sorted(order) == list(range(len(work[key[:2]]))) and got == expected[key[:2]])
-            done[0] += 1
-            progress(done[0], total, label(key))
-
-        def counted(key, fn):
-            def wrapper():
-                out = fn()
-                done[0] += 1
-                progress(done[0], total, label(key))
-                return out
-            return wrapper
-
-        timings = interleaved({key: counted(key, fn) for key, fn in variants.items()}, repeats=repeats, warmup=0)
-
-    rows = []
-    for key in keys:
-        workload, impl, api, cs = key
-        t = timings[key]
-        serial = timings[(workload, impl, "serial", 0)].median
-        order, _ = outcomes[key][0]
-        firsts = [first for _, first in outcomes[key][1:]] or [outcomes[key][0][1]]
-        count = len(work[(workload, impl)])
-        rows.append(Row(
-            variant=f"{workload}: {api}", implementation=impl,
-            strategy="serial" if api == "serial" else "pool", workers=1 if api == "serial" else k,
-            seconds=t.median, spread=t.spread, cpu_seconds=t.cpu_median, speedup=serial / t.median,
-            extra={"tasks": count, "us/task": t.median / count * 1e6},
-        ))
-        if api != "serial":
-            rows[-1].extra.update({
-                "chunksize": cs, "first result ms": statistics.median(firsts) * 1000,
-                "arrival": " ".join(map(str, order[:8])) + (" ..." if count > 8 else ""),
-                "overtaken": overtaken(order)})
-
+    p = _checked(n, tasks, small_tasks, small_samples, kernel_scale, seed, workers, repeats)
+    impls = chosen_implementations(implementations)
+    names = list(impls)
     shown = C_EXTENSION if C_EXTENSION in names else PURE_PYTHON
-    summary = []
-    for api in APIS:
-        order, _ = outcomes[(UNEVEN, shown, api, 1)][0]
-        summary.append(f"{api:<15} ({shown}, chunksize 1): task indices in arrival order "
-                       + " ".join(map(str, order)))
-    env = environment()
-    data = {
-        "uneven_ranges": {impl: [list(j[3:5]) for j in work[(UNEVEN, impl)]] for impl in names},
-        "arrivals": [{"workload": key[0], "implementation": key[1], "api": key[2], "chunksize": key[3],
-                      "orders": [o[:32] for o, _ in outcomes[key]],
-                      "overtaken": [overtaken(o) for o, _ in outcomes[key]]}
-                     for key in keys if key[2] != "serial"],
-    }
+    sizes = {UNEVEN: chunksizes(p.tasks, p.workers), SMALL: chunksizes(p.small_tasks, p.workers)}
+    jobs = _jobs(impls, p)
+    keys = _keys(jobs, sizes)
+
+    checks, timings, outcomes = _measure(jobs, keys, p, progress)
+    rows = _rows(keys, jobs, timings, outcomes, p.workers)
     return StepResult(
-        step=3, title=TITLE,
-        params={"n": n, "tasks": tasks, "small_tasks": small_tasks, "small_samples": small_samples,
-                "kernel_scale": kernel_scale, "seed": seed, "workers": k, "repeats": repeats,
-                "chunksizes": dict(sizes)},
-        rows=rows, checks=checks, summary=summary, explanation=_explain(rows, sizes, shown, names, k),
-        env=env, data=data,
+        step=3, title=TITLE, params={**asdict(p), "chunksizes": dict(sizes)},
+        rows=rows, checks=checks, summary=_summary(outcomes, shown),
+        explanation=_explain(rows, sizes, shown, names, p.workers), env=environment(),
+        data=_data(jobs, names, keys, outcomes),
         columns=("variant", "implementation", "chunksize", "tasks", "ms", "speedup", "us/task",
                  "first result ms", "overtaken", "arrival"),
     )
@@ -208,16 +276,23 @@ def _versus(a: Row, b: Row, what: str) -> str:
     return text + (f" (a gap within the {noise:.0%} spread of the repeats)" if abs(ratio - 1) <= noise else "")
 
 
-def _explain(rows: list[Row], sizes: dict[str, list[int]], shown: str, names: list[str], k: int) -> list[str]:
-    def find(workload: str, impl: str, api: str, cs: int) -> Row:
-        return next(r for r in rows if r.variant == f"{workload}: {api}" and r.implementation == impl
-                    and r.extra.get("chunksize") == cs)
+def _find(rows: list[Row], workload: str, impl: str, api: str, cs: int) -> Row:
+    return next(r for r in rows if r.variant == f"{workload}: {api}" and r.implementation == impl
+                and r.extra.get("chunksize") == cs)
 
-    un = find(UNEVEN, shown, "imap_unordered", 1)
-    im, mp = find(UNEVEN, shown, "imap", 1), find(UNEVEN, shown, "map", 1)
+
+def _explain(rows: list[Row], sizes: dict[str, list[int]], shown: str, names: list[str], k: int) -> list[str]:
+    return [_explain_order(rows, sizes, shown), _explain_chunksize(rows, sizes, names),
+            _explain_one_chunk(rows, sizes, shown, k)]
+
+
+def _explain_order(rows: list[Row], sizes: dict[str, list[int]], shown: str) -> str:
+    """When each API hands over its first result, and in what order the uneven tasks arrived."""
+    un = _find(rows, UNEVEN, shown, "imap_unordered", 1)
+    im, mp = _find(rows, UNEVEN, shown, "imap", 1), _find(rows, UNEVEN, shown, "map", 1)
     mid = sizes[UNEVEN][1] if len(sizes[UNEVEN]) > 1 else 1
-    im_mid = find(UNEVEN, shown, "imap", mid)
-    lines = [
+    im_mid = _find(rows, UNEVEN, shown, "imap", mid)
+    return (
         f"Uneven tasks ({shown}, chunksize 1): with imap_unordered {un.extra['overtaken']} of "
         f"{un.extra['tasks']} results arrived after a later-submitted one, and the first came after "
         f"{un.extra['first result ms']:.1f} ms; imap yields in submission order (first after "
@@ -225,35 +300,40 @@ def _explain(rows: list[Row], sizes: dict[str, list[int]], shown: str, names: li
         + (f"; {im_mid.extra['first result ms']:.1f} ms at chunksize {mid}, when its whole first chunk was"
            if mid != 1 else "")
         + f"), and map hands over the whole list at once, after {mp.extra['first result ms']:.1f} ms. "
-        "Sorted back by index, every variant equals the serial results."]
+        "Sorted back by index, every variant equals the serial results.")
 
+
+def _explain_chunksize(rows: list[Row], sizes: dict[str, list[int]], names: list[str]) -> str:
+    """What the smallest and the largest chunksize did to many tiny tasks, beyond the repeats' spread."""
     lo, hi = sizes[SMALL][0], sizes[SMALL][-1]
     parts, gained = [], []
     for impl in names:
-        a, b = find(SMALL, impl, "map", lo), find(SMALL, impl, "map", hi)
+        a, b = _find(rows, SMALL, impl, "map", lo), _find(rows, SMALL, impl, "map", hi)
         parts.append(f"{impl} {a.seconds * 1000:.1f} ms at chunksize {lo} and {b.seconds * 1000:.1f} ms at "
                      f"{hi} ({a.seconds / b.seconds:.1f}x)")
         if a.seconds / b.seconds > 1 + max(a.spread, b.spread):
             gained.append(impl)
-    count = find(SMALL, names[-1], "map", lo).extra["tasks"]
+    count = _find(rows, SMALL, names[-1], "map", lo).extra["tasks"]
     text = f"{count:,} tiny tasks through map: " + "; ".join(parts) + ". "
-    if gained:
-        fast = gained[-1]
-        per_one = find(SMALL, fast, "map", lo).extra["us/task"]
-        per_big = find(SMALL, fast, "map", hi).extra["us/task"]
-        text += (f"For {fast} a task cost {per_one:.1f} us at chunksize {lo} and {per_big:.1f} us at {hi}: every "
-                 "chunk is a round trip between processes, so the smaller the task, the more chunksize decides.")
-        missed = [impl for impl in names if impl not in gained]
-        if missed:
-            text += f" {', '.join(missed)} gained nothing beyond the spread of the repeats in this run."
-    else:
-        text += ("In this run larger chunks gained nothing beyond the spread of the repeats: rerun on a "
-                 "quieter machine.")
-    lines.append(text)
+    if not gained:
+        return text + ("In this run larger chunks gained nothing beyond the spread of the repeats: rerun on a "
+                       "quieter machine.")
+    fast = gained[-1]
+    per_one = _find(rows, SMALL, fast, "map", lo).extra["us/task"]
+    per_big = _find(rows, SMALL, fast, "map", hi).extra["us/task"]
+    text += (f"For {fast} a task cost {per_one:.1f} us at chunksize {lo} and {per_big:.1f} us at {hi}: every "
+             "chunk is a round trip between processes, so the smaller the task, the more chunksize decides.")
+    missed = [impl for impl in names if impl not in gained]
+    if missed:
+        text += f" {', '.join(missed)} gained nothing beyond the spread of the repeats in this run."
+    return text
 
+
+def _explain_one_chunk(rows: list[Row], sizes: dict[str, list[int]], shown: str, k: int) -> str:
+    """One chunk per worker against one task at a time, and starmap against map."""
     top = sizes[UNEVEN][-1]
-    big = find(UNEVEN, shown, "map", top)
-    st = find(UNEVEN, shown, "starmap", 1)
+    mp, big = _find(rows, UNEVEN, shown, "map", 1), _find(rows, UNEVEN, shown, "map", top)
+    st = _find(rows, UNEVEN, shown, "starmap", 1)
     ratio, noise = big.seconds / mp.seconds, max(big.spread, mp.spread)
     if ratio > 1 + noise:
         why = ("with one fixed chunk per worker, a worker that falls behind (on a heavier chunk, or on a core "
@@ -262,11 +342,9 @@ def _explain(rows: list[Row], sizes: dict[str, list[int]], shown: str, names: li
         why = f"{mp.extra['tasks']} tasks in {k} chunks take fewer hand-offs than one task at a time"
     else:
         why = f"heavy and light tasks alternate, so the {k} chunks hold similar work"
-    lines.append(
-        f"Uneven tasks in one chunk per worker (chunksize {top}) took {_versus(big, mp, 'chunksize 1')}: {why}. "
-        f"map and starmap differ only in how each tuple reaches the function: starmap took "
-        f"{_versus(st, mp, 'map')}.")
-    return lines
+    return (f"Uneven tasks in one chunk per worker (chunksize {top}) took {_versus(big, mp, 'chunksize 1')}: "
+            f"{why}. map and starmap differ only in how each tuple reaches the function: starmap took "
+            f"{_versus(st, mp, 'map')}.")
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).

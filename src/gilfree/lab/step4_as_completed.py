@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
-from .._select import C_EXTENSION, PURE_PYTHON, implementations
-from .._timing import environment, interleaved, usable_cores
-from .._workers import call_kernel
-from ..strategies import check_workers, open_executor
+from .._checks import as_index, check_count
+from .._select import Implementation
+from .._timing import Timing, environment, usable_cores
+from ..strategies import open_executor
 from ._order import interleave_heavy_light, overtaken
+from ._plan import Ticker, chosen_implementations, scaled, time_variants, timed_row, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
 TITLE = "ProcessPoolExecutor and as_completed"
@@ -29,19 +31,25 @@ SERIAL = "serial reference"
 AS_COMPLETED = "as_completed"
 IN_ORDER = "futures in submission order"
 ONE_FAILS = "as_completed, one task fails"
+KINDS = (SERIAL, AS_COMPLETED, IN_ORDER, ONE_FAILS)
 
 
 def growing_ranges(n: int, parts: int) -> list[tuple[int, int]]:
     """Cut ``[0, n)`` into ``parts`` ranges whose widths grow as 1, 2, 3, ...: later ones cost more."""
-    if isinstance(n, bool) or not isinstance(n, int) or isinstance(parts, bool) or not isinstance(parts, int):
-        raise TypeError("n and parts must be ints")
-    if parts < 1:
-        raise ValueError(f"parts must be >= 1, got {parts}")
+    n, parts = as_index(n, "n"), check_count(parts, "parts")
     triangle = parts * (parts + 1) // 2
     if n < triangle:
         raise ValueError(f"n must be at least {triangle} for {parts} growing ranges, got {n}")
     bounds = [n * (i * (i + 1) // 2) // triangle for i in range(parts + 1)]
     return list(zip(bounds, bounds[1:]))
+
+
+class Task(NamedTuple):
+    """One submitted task: the kernel itself (it travels by reference) and the range it counts."""
+
+    kernel: Callable[[int, int], int]
+    lo: int
+    hi: int
 
 
 @dataclass
@@ -57,28 +65,56 @@ class Arrival:
     error: str | None = None
 
 
-def gather(executor: Executor, jobs: list[tuple], *, ordered: bool = False) -> tuple[list[Arrival], float]:
-    """Submit ``call_kernel(*job)`` for every job; handle each future as it completes (or, with
-    ``ordered``, in submission order). Returns the arrivals and the seconds to the first one.
+class Outcome(NamedTuple):
+    """One run of a variant: its arrivals in the order they were handled, and the seconds to the first."""
+
+    arrivals: list[Arrival]
+    first: float
+
+
+class Key(NamedTuple):
+    """A measured variant: one implementation's tasks, handled one of the KINDS of way."""
+
+    implementation: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Job:
+    """One implementation's tasks over growing ranges of ``[0, top)``, and the same with task ``bad`` reversed."""
+
+    tasks: list[Task]
+    broken: list[Task]
+    top: int
+
+
+def _label(key: Key) -> str:
+    return f"{key.implementation}, {key.kind}"
+
+
+def gather(executor: Executor, tasks: Sequence[tuple], *, ordered: bool = False) -> tuple[list[Arrival], float]:
+    """Submit ``kernel(lo, hi)`` for every task ``(kernel, lo, hi)``; handle each future as it completes
+    (or, with ``ordered``, in submission order). Returns the arrivals and the seconds to the first one.
 
     A task's exception is caught and recorded on its arrival; the other futures go on.
     """
     futures: dict[Future, int] = {}
     submitted: list[float] = []
     t0 = time.perf_counter()
-    for i, job in enumerate(jobs):
-        futures[executor.submit(call_kernel, *job)] = i
+    for i, (kernel, lo, hi) in enumerate(tasks):
+        futures[executor.submit(kernel, lo, hi)] = i
         submitted.append(time.perf_counter())
     arrivals = []
     first = None
     for future in (list(futures) if ordered else as_completed(futures)):
         i = futures[future]
+        _, lo, hi = tasks[i]
         try:
             value = future.result()
         except Exception as exc:  # a task's own failure: report it and keep the others
-            arrival = Arrival(i, jobs[i][2], jobs[i][3], 0.0, error_type=type(exc).__name__, error=str(exc))
+            arrival = Arrival(i, lo, hi, 0.0, error_type=type(exc).__name__, error=str(exc))
         else:
-            arrival = Arrival(i, jobs[i][2], jobs[i][3], 0.0, result=value)
+            arrival = Arrival(i, lo, hi, 0.0, result=value)
         now = time.perf_counter()
         arrival.seconds = now - submitted[i]
         if first is None:
@@ -87,126 +123,141 @@ def gather(executor: Executor, jobs: list[tuple], *, ordered: bool = False) -> t
     return arrivals, first if first is not None else time.perf_counter() - t0
 
 
+def _serial(tasks: list[Task]) -> Outcome:
+    """The tasks one after another in this process: the reference, and the serial timing."""
+    t0 = time.perf_counter()
+    arrivals = []
+    for i, task in enumerate(tasks):
+        arrivals.append(Arrival(i, task.lo, task.hi, 0.0, result=task.kernel(task.lo, task.hi)))
+        arrivals[-1].seconds = time.perf_counter() - t0
+    return Outcome(arrivals, arrivals[0].seconds)
+
+
+def _jobs(impls: Mapping[str, Implementation], n: int, tasks: int, kernel_scale: int, bad: int) -> dict[str, Job]:
+    jobs = {}
+    for name, impl in impls.items():
+        top = scaled(name, n, kernel_scale)
+        ranges = interleave_heavy_light(growing_ranges(top, tasks))
+        good = [Task(impl.count_primes, lo, hi) for lo, hi in ranges]
+        broken = [task if i != bad else task._replace(lo=task.hi, hi=task.lo) for i, task in enumerate(good)]
+        jobs[name] = Job(good, broken, top)
+    return jobs
+
+
+def _variant(key: Key, job: Job, executor: Executor, outcomes: list[Outcome]) -> Callable[[], None]:
+    def call() -> None:
+        if key.kind == SERIAL:
+            outcomes.append(_serial(job.tasks))
+        else:
+            submit = job.broken if key.kind == ONE_FAILS else job.tasks
+            outcomes.append(Outcome(*gather(executor, submit, ordered=key.kind == IN_ORDER)))
+    return call
+
+
+def _run_once(variants: dict[Key, Callable[[], None]], impls: Mapping[str, Implementation], jobs: dict[str, Job],
+              outcomes: dict[Key, list[Outcome]], ticker: Ticker) -> tuple[dict[str, bool], dict[str, list[int]]]:
+    """Run the serial references (checked against one count over the whole range), then every variant once."""
+    checks, reference = {}, {}
+    for name, job in jobs.items():
+        variants[Key(name, SERIAL)]()
+        reference[name] = [a.result for a in outcomes[Key(name, SERIAL)][0].arrivals]
+        checks[f"{name}, serial: the ranges' counts add up to one count over [0, {job.top:,})"] = (
+            sum(reference[name]) == impls[name].count_primes(0, job.top))
+        ticker.tick(f"{name}, serial check")
+    for key, fn in variants.items():
+        if key.kind != SERIAL:
+            fn()
+        ticker.tick(_label(key))
+    return checks, reference
+
+
+def _measure(impls: Mapping[str, Implementation], jobs: dict[str, Job], keys: list[Key], k: int, repeats: int,
+             progress: Progress) -> tuple[dict[str, bool], dict[str, list[int]], dict[Key, Timing],
+                                          dict[Key, list[Outcome]]]:
+    outcomes: dict[Key, list[Outcome]] = {key: [] for key in keys}
+    ticker = Ticker(progress, len(keys) * (repeats + 1) + len(jobs))
+    with open_executor("processes", k) as executor:
+        variants = {key: _variant(key, jobs[key.implementation], executor, outcomes[key]) for key in keys}
+        checks, reference = _run_once(variants, impls, jobs, outcomes, ticker)
+        timings = time_variants(variants, repeats, ticker, _label)
+    return checks, reference, timings, outcomes
+
+
+def _rows(keys: list[Key], jobs: dict[str, Job], timings: dict[Key, Timing], outcomes: dict[Key, list[Outcome]],
+          k: int) -> list[Row]:
+    rows = []
+    for key in keys:
+        t, serial = timings[key], timings[Key(key.implementation, SERIAL)].median
+        arrivals = outcomes[key][0].arrivals
+        order = [a.task for a in arrivals]
+        firsts = [o.first for o in outcomes[key]]
+        rows.append(timed_row(
+            key.kind, key.implementation, "serial" if key.kind == SERIAL else "processes",
+            1 if key.kind == SERIAL else k, t, serial / t.median,
+            extra={"tasks": len(jobs[key.implementation].tasks), "n": jobs[key.implementation].top,
+                   "first result ms": statistics.median(firsts) * 1000, "overtaken": overtaken(order),
+                   "failed": sum(a.error is not None for a in arrivals), "arrival": " ".join(map(str, order)),
+                   "total": sum(a.result for a in arrivals if a.result is not None)}))
+    return rows
+
+
+def _data(jobs: dict[str, Job], bad: int, reference: dict[str, list[int]], keys: list[Key],
+          outcomes: dict[Key, list[Outcome]]) -> dict[str, Any]:
+    return {
+        "submitted": {name: [[task.lo, task.hi] for task in job.tasks] for name, job in jobs.items()},
+        "failed_task": bad,
+        "reference": reference,
+        "runs": [{"implementation": key.implementation, "variant": key.kind, "first_seconds": o.first,
+                  "arrivals": [asdict(a) for a in o.arrivals]}
+                 for key in keys for o in outcomes[key]],
+    }
+
+
 def run(n: int = 300_000, tasks: int = 8, kernel_scale: int = 10, workers: int | None = None,
-        fail: int | None = None, repeats: int = 5, progress: Progress = no_progress) -> StepResult:
+        fail: int | None = None, repeats: int = 5, progress: Progress = no_progress,
+        implementations: Mapping[str, Implementation] | None = None) -> StepResult:
     """Submit ``tasks`` prime counts over growing ranges of ``[0, n)`` and handle them as they finish.
 
     The compiled kernel gets ``n * kernel_scale``. ``fail`` is the submission index of the task
-    that the failing run submits reversed (default: the middle one).
+    that the failing run submits reversed (default: the middle one). ``implementations``
+    (default: every one that imports here) decides whether the compiled twin runs.
     """
-    k = check_workers(workers if workers is not None else max(2, usable_cores()))
-    if tasks < 2 or kernel_scale < 1 or repeats < 1:
-        raise ValueError("tasks must be >= 2, kernel_scale and repeats >= 1")
-    bad = tasks // 2 if fail is None else fail
+    k = worker_count(workers, max(2, usable_cores()))
+    n, tasks = check_count(n, "n"), check_count(tasks, "tasks", minimum=2)
+    kernel_scale, repeats = check_count(kernel_scale, "kernel_scale"), check_count(repeats, "repeats")
+    bad = tasks // 2 if fail is None else as_index(fail, "fail")
     if not 0 <= bad < tasks:
         raise ValueError(f"fail must be a task index in [0, {tasks}), got {fail}")
-    impls = implementations()
-    names = [PURE_PYTHON] + ([C_EXTENSION] if C_EXTENSION in impls else [])
+    impls = chosen_implementations(implementations)
+    jobs = _jobs(impls, n, tasks, kernel_scale, bad)
+    keys = [Key(name, kind) for name in impls for kind in KINDS]
 
-    jobs: dict[str, list[tuple]] = {}
-    broken: dict[str, list[tuple]] = {}
-    whole: dict[str, int] = {}
-    for impl in names:
-        top = n * (1 if impl == PURE_PYTHON else kernel_scale)
-        ranges = interleave_heavy_light(growing_ranges(top, tasks))
-        jobs[impl] = [(impl, "count_primes", lo, hi) for lo, hi in ranges]
-        lo, hi = ranges[bad]
-        broken[impl] = [job if i != bad else (impl, "count_primes", hi, lo) for i, job in enumerate(jobs[impl])]
-        whole[impl] = top
-
-    kinds = (SERIAL, AS_COMPLETED, IN_ORDER, ONE_FAILS)
-    keys = [(impl, kind) for impl in names for kind in kinds]
-    total = len(keys) * (repeats + 1) + len(names)
-    done = [0]
-
-    def tick(label: str) -> None:
-        done[0] += 1
-        progress(done[0], total, label)
-
-    outcomes: dict[tuple[str, str], list[tuple[list[Arrival], float]]] = {key: [] for key in keys}
-    checks: dict[str, bool] = {}
-    reference: dict[str, list[int]] = {}
-    with open_executor("processes", k) as executor:
-
-        def variant(impl: str, kind: str) -> Callable[[], None]:
-            kern = impls[impl].count_primes
-
-            def call() -> None:
-                if kind == SERIAL:
-                    t0 = time.perf_counter()
-                    arrivals = []
-                    for i, (_, _, lo, hi) in enumerate(jobs[impl]):
-                        arrivals.append(Arrival(i, lo, hi, 0.0, result=kern(lo, hi)))
-                        arrivals[-1].seconds = time.perf_counter() - t0
-                    outcomes[(impl, kind)].append((arrivals, arrivals[0].seconds))
-                else:
-                    submit = broken[impl] if kind == ONE_FAILS else jobs[impl]
-                    outcomes[(impl, kind)].append(gather(executor, submit, ordered=kind == IN_ORDER))
-            return call
-
-        variants = {key: variant(*key) for key in keys}
-        for impl in names:
-            variants[(impl, SERIAL)]()
-            reference[impl] = [a.result for a in outcomes[(impl, SERIAL)][0][0]]
-            checks[f"{impl}, serial: the ranges' counts add up to one count over [0, {whole[impl]:,})"] = (
-                sum(reference[impl]) == impls[impl].count_primes(0, whole[impl]))
-            tick(f"{impl}, serial check")
-        for key, fn in variants.items():
-            if key[1] != SERIAL:
-                fn()
-            tick(f"{key[0]}, {key[1]}")
-
-        def counted(key, fn):
-            def wrapper():
-                fn()
-                tick(f"{key[0]}, {key[1]}")
-            return wrapper
-
-        timings = interleaved({key: counted(key, fn) for key, fn in variants.items()}, repeats=repeats, warmup=0)
-
-    for impl in names:
-        ref = reference[impl]
-        for kind in (AS_COMPLETED, IN_ORDER, ONE_FAILS):
-            for run_no, (arrivals, _) in enumerate(outcomes[(impl, kind)]):
-                checks.update(_check(impl, kind, run_no, arrivals, ref, bad))
-
-    rows = []
-    for impl, kind in keys:
-        t = timings[(impl, kind)]
-        serial = timings[(impl, SERIAL)].median
-        arrivals, _ = outcomes[(impl, kind)][0]
-        order = [a.task for a in arrivals]
-        firsts = [first for _, first in outcomes[(impl, kind)]]
-        rows.append(Row(
-            variant=kind, implementation=impl, strategy="serial" if kind == SERIAL else "processes",
-            workers=1 if kind == SERIAL else k, seconds=t.median, spread=t.spread, cpu_seconds=t.cpu_median,
-            speedup=serial / t.median,
-            extra={"tasks": tasks, "n": whole[impl], "first result ms": statistics.median(firsts) * 1000,
-                   "overtaken": overtaken(order), "failed": sum(a.error is not None for a in arrivals),
-                   "arrival": " ".join(map(str, order)),
-                   "total": sum(a.result for a in arrivals if a.result is not None)},
-        ))
-
-    shown = names[-1]
-    summary = _summary(shown, outcomes, reference[shown], bad)
-    env = environment()
-    data = {
-        "submitted": {impl: [list(job[2:]) for job in jobs[impl]] for impl in names},
-        "failed_task": bad,
-        "reference": reference,
-        "runs": [{"implementation": impl, "variant": kind, "first_seconds": first,
-                  "arrivals": [asdict(a) for a in arrivals]}
-                 for (impl, kind) in keys for arrivals, first in outcomes[(impl, kind)]],
-    }
+    checks, reference, timings, outcomes = _measure(impls, jobs, keys, k, repeats, progress)
+    checks.update(_check_runs(keys, outcomes, reference, bad))
+    rows = _rows(keys, jobs, timings, outcomes, k)
+    shown = list(impls)[-1]
     return StepResult(
         step=4, title=TITLE,
         params={"n": n, "tasks": tasks, "kernel_scale": kernel_scale, "workers": k, "fail": bad,
                 "repeats": repeats},
-        rows=rows, checks=checks, summary=summary, explanation=_explain(rows, shown, outcomes, bad, k),
-        env=env, data=data,
+        rows=rows, checks=checks, summary=_summary(shown, outcomes, reference[shown], bad),
+        explanation=_explain(rows, shown, outcomes, bad, k), env=environment(),
+        data=_data(jobs, bad, reference, keys, outcomes),
         columns=("variant", "implementation", "workers", "n", "ms", "speedup", "first result ms", "overtaken",
                  "failed", "total", "arrival"),
     )
+
+
+def _check_runs(keys: list[Key], outcomes: dict[Key, list[Outcome]], reference: dict[str, list[int]],
+                bad: int) -> dict[str, bool]:
+    """Every run of every pool variant against the serial reference (the failing run: all but one)."""
+    checks: dict[str, bool] = {}
+    for key in keys:
+        if key.kind != SERIAL:
+            for run_no, outcome in enumerate(outcomes[key]):
+                checks.update(_check(key.implementation, key.kind, run_no, outcome.arrivals,
+                                     reference[key.implementation], bad))
+    return checks
 
 
 def _check(impl: str, kind: str, run_no: int, arrivals: list[Arrival], ref: list[int],
@@ -230,8 +281,8 @@ def _check(impl: str, kind: str, run_no: int, arrivals: list[Arrival], ref: list
     }
 
 
-def _summary(impl: str, outcomes: dict, ref: list[int], bad: int) -> list[str]:
-    arrivals, _ = outcomes[(impl, ONE_FAILS)][0]
+def _summary(impl: str, outcomes: dict[Key, list[Outcome]], ref: list[int], bad: int) -> list[str]:
+    arrivals = outcomes[Key(impl, ONE_FAILS)][0].arrivals
     lines = [f"{ONE_FAILS} ({impl}): submitted tasks 0..{len(ref) - 1}, task {bad} with its range reversed"]
     for place, a in enumerate(arrivals, 1):
         what = (f"{a.error_type}: {a.error}" if a.error is not None else f"{a.result:,} primes")
@@ -241,17 +292,17 @@ def _summary(impl: str, outcomes: dict, ref: list[int], bad: int) -> list[str]:
     lines.append(f"Total of the {len(arrivals) - 1} results: {got:,} = serial total {sum(ref):,} "
                  f"- failed task's {ref[bad]:,}")
     for kind in (AS_COMPLETED, IN_ORDER):
-        order = [a.task for a in outcomes[(impl, kind)][0][0]]
+        order = [a.task for a in outcomes[Key(impl, kind)][0].arrivals]
         lines.append(f"{kind} ({impl}): handled in order " + " ".join(map(str, order)))
     return lines
 
 
-def _explain(rows: list[Row], impl: str, outcomes: dict, bad: int, k: int) -> list[str]:
+def _explain(rows: list[Row], impl: str, outcomes: dict[Key, list[Outcome]], bad: int, k: int) -> list[str]:
     def find(kind: str) -> Row:
         return next(r for r in rows if r.variant == kind and r.implementation == impl)
 
     ac, io, fl = find(AS_COMPLETED), find(IN_ORDER), find(ONE_FAILS)
-    widest = max(outcomes[(impl, AS_COMPLETED)][0][0], key=lambda a: a.hi - a.lo).task == 0
+    widest = max(outcomes[Key(impl, AS_COMPLETED)][0].arrivals, key=lambda a: a.hi - a.lo).task == 0
     lines = [
         f"With as_completed ({impl}, {k} workers), {ac.extra['overtaken']} of {ac.extra['tasks']} results were "
         f"handled after a task submitted later than theirs, and the first was in hand after "
@@ -261,7 +312,7 @@ def _explain(rows: list[Row], impl: str, outcomes: dict, bad: int, k: int) -> li
            if io.extra["first result ms"] > ac.extra["first result ms"] else
            ": at this size as_completed brought no result sooner.")]
 
-    serial_arrivals = outcomes[(impl, SERIAL)][0][0]
+    serial_arrivals = outcomes[Key(impl, SERIAL)][0].arrivals
     ends = [a.seconds for a in serial_arrivals]
     durations = [b - a for a, b in zip([0.0] + ends, ends)]
     share = max(durations) / ends[-1]
@@ -284,7 +335,7 @@ def _explain(rows: list[Row], impl: str, outcomes: dict, bad: int, k: int) -> li
         f"submission order ({ac.speedup:.2f}x and {io.speedup:.2f}x the serial loop; the largest task alone is "
         f"{share:.0%} of the serial work, which caps {k} workers at {cap:.2f}x). "
         + verdict)
-    failed = next(a for a in outcomes[(impl, ONE_FAILS)][0][0] if a.task == bad)
+    failed = next(a for a in outcomes[Key(impl, ONE_FAILS)][0].arrivals if a.task == bad)
     lines.append(
         f"Task {bad}'s reversed range raised {failed.error_type} in its worker; the future carried it back and "
         f"result() re-raised it here, where it was reported, while the other {fl.extra['tasks'] - 1} results "

@@ -1,0 +1,107 @@
+"""Small pieces that lab steps 1 to 4 share when they plan and measure, so that no step copies them.
+
+Which implementations run (the caller decides; pure Python, the reference, always among them), how
+large a call each twin gets, how progress is counted, and how a timed variant becomes a table row.
+This is not an experiment framework: each step still says what it runs and what it means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Callable, Hashable, TypeVar
+
+from .. import _select
+from .._select import C_EXTENSION, PURE_PYTHON, Implementation
+from .._timing import Timing, interleaved
+from ..strategies import check_workers
+from ._result import Progress, Row
+
+__all__ = [
+    "Ticker",
+    "chosen_implementations",
+    "scaled",
+    "sum_of_squares_below",
+    "time_variants",
+    "timed_row",
+    "worker_count",
+]
+
+K = TypeVar("K", bound=Hashable)
+
+
+def chosen_implementations(implementations: Mapping[str, Implementation] | None) -> dict[str, Implementation]:
+    """The implementations a step runs, by name, pure Python first.
+
+    ``None`` means every one that imports here (:func:`gilfree._select.implementations`). The
+    pure-Python twin is the reference every step compares against, so it must be among them;
+    leaving out ``"c-extension"`` runs the step without compiled code.
+    """
+    impls = _select.implementations() if implementations is None else implementations
+    if not isinstance(impls, Mapping):
+        raise TypeError("implementations must be a mapping of implementation name to Implementation, "
+                        f"not {type(impls).__name__}")
+    known = (PURE_PYTHON, C_EXTENSION)
+    unknown = [name for name in impls if name not in known]
+    if unknown:
+        raise ValueError(f"implementations must be named {PURE_PYTHON!r} or {C_EXTENSION!r}, got {unknown[0]!r}")
+    if PURE_PYTHON not in impls:
+        raise ValueError(f"implementations must include {PURE_PYTHON!r}: it is the reference of every step")
+    for name, impl in impls.items():
+        if not isinstance(impl, Implementation):
+            raise TypeError(f"implementations[{name!r}] must be a gilfree._select.Implementation, "
+                            f"not {type(impl).__name__}")
+    return {name: impls[name] for name in known if name in impls}
+
+
+def worker_count(workers: object, default: int) -> int:
+    """``workers`` checked as a positive int, or ``default`` when it is None."""
+    return check_workers(default if workers is None else workers)
+
+
+def scaled(implementation: str, n: int, kernel_scale: int) -> int:
+    """``n`` for pure Python, ``n * kernel_scale`` for the compiled kernel, so both last long enough to time."""
+    return n if implementation == PURE_PYTHON else n * kernel_scale
+
+
+def sum_of_squares_below(n: int) -> int:
+    """The sum of ``i * i`` for ``i`` in ``range(n)``, in closed form: the reference of steps 1 and 2."""
+    return (n - 1) * n * (2 * n - 1) // 6
+
+
+class Ticker:
+    """Progress over a known total: every :meth:`tick` counts one step done and reports it."""
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+
+    def tick(self, label: str) -> None:
+        self.done += 1
+        self.progress(self.done, self.total, label)
+
+    def counted(self, fn: Callable[[], object], label: str) -> Callable[[], object]:
+        """``fn`` that ticks with ``label`` after each call."""
+        def call() -> object:
+            out = fn()
+            self.tick(label)
+            return out
+        return call
+
+
+def time_variants(variants: Mapping[K, Callable[[], object]], repeats: int, ticker: Ticker,
+                  label: Callable[[K], str]) -> dict[K, Timing]:
+    """Time every variant ``repeats`` times, interleaved, ticking after each call.
+
+    No warm-up round: each step has already run every variant once, to check its result.
+    """
+    return interleaved({key: ticker.counted(fn, label(key)) for key, fn in variants.items()},
+                       repeats=repeats, warmup=0)
+
+
+def timed_row(variant: str, implementation: str, strategy: str, workers: int, timing: Timing,
+              speedup: float | None, extra: dict) -> Row:
+    """A table row for one timed variant: its median, spread and CPU time, and the step's own columns."""
+    return Row(variant=variant, implementation=implementation, strategy=strategy, workers=workers,
+               seconds=timing.median, spread=timing.spread, cpu_seconds=timing.cpu_median, speedup=speedup,
+               extra=extra)

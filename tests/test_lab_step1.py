@@ -1,0 +1,79 @@
+"""Lab step 1 (the GIL and CPU-bound threads) at TINY size, and what its arguments must be.
+
+``result`` runs the step on pure Python alone, and again with the compiled twin beside it (skipped
+with ``--no-c-extensions`` or where it is not built): the caller decides which twins run.
+"""
+
+import json
+import pickle
+
+import pytest
+
+from gilfree._select import C_EXTENSION, PURE_PYTHON, Implementation
+from gilfree.lab import format_result, run_step
+from gilfree.lab.step1_gil import HOLDING, NOGIL, PURE, TITLE, run
+
+
+@pytest.fixture(scope="module")
+def ran(impl):
+    """The implementations the step was asked to run: pure Python, and ``impl`` if it is the other one."""
+    return {PURE_PYTHON: Implementation(PURE_PYTHON), impl.name: impl}
+
+
+@pytest.fixture(scope="module")
+def result(ran):
+    return run_step(1, "tiny", implementations=ran)
+
+
+def test_rows_cover_the_implementations_asked_for_and_no_others(result, ran):
+    assert {r.implementation for r in result.rows} == set(ran)
+    seen = {(r.variant, r.strategy) for r in result.rows}
+    expected = {(PURE, "serial"), (PURE, "threads"), (PURE, "processes")}
+    if C_EXTENSION in ran:
+        expected |= {(v, s) for v in (NOGIL, HOLDING) for s in ("serial", "threads")}
+    assert seen == expected
+    assert result.ok, [name for name, ok in result.checks.items() if not ok]
+    assert len(result.checks) == len(expected)
+    assert (result.params["kernel_n"] is None) == (C_EXTENSION not in ran)
+
+
+def test_json_round_trip_and_text(result, ran):
+    doc = json.loads(json.dumps(result.to_dict(), default=str))
+    assert doc["step"] == 1 and doc["ok"] is True
+    text = format_result(result)
+    assert TITLE in text and "Thread speedup" in text
+    assert len(result.explanation) == 3
+    if C_EXTENSION not in ran:
+        assert "did not run" in result.explanation[-1]
+
+
+def test_kernels_travel_as_functions_by_reference(impl):
+    blob = pickle.dumps(impl.cpu_bound)
+    assert len(blob) < 100 and pickle.loads(blob) is impl.cpu_bound
+
+
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    ({"n": "x"}, TypeError, "n must be an int"),
+    ({"n": 2.0}, TypeError, "n must be an int"),
+    ({"n": 0}, ValueError, "n must be >= 1"),
+    ({"repeats": True}, TypeError, "repeats must be an int, not bool"),
+    ({"repeats": 0}, ValueError, "repeats must be >= 1"),
+    ({"kernel_scale": 0}, ValueError, "kernel_scale must be >= 1"),
+    ({"workers": 0}, ValueError, "workers must be >= 1"),
+    ({"workers": "2"}, TypeError, "workers must be an int"),
+])
+def test_bad_parameters(kwargs, error, fragment):
+    params = {"n": 10, "workers": 2, "repeats": 1, **kwargs}
+    with pytest.raises(error, match=fragment):
+        run(**params)
+
+
+@pytest.mark.parametrize("implementations, error, fragment", [
+    ([PURE_PYTHON], TypeError, "implementations must be a mapping"),
+    ({}, ValueError, "must include 'pure-python'"),
+    ({"pypy": None}, ValueError, "must be named"),
+    ({PURE_PYTHON: "pure"}, TypeError, r"implementations\['pure-python'\] must be a gilfree._select.Implementation"),
+])
+def test_bad_implementations(implementations, error, fragment):
+    with pytest.raises(error, match=fragment):
+        run(n=10, workers=2, repeats=1, implementations=implementations)
