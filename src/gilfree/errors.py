@@ -16,6 +16,7 @@ import signal
 from concurrent.futures import BrokenExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any, Callable
 
 __all__ = ["PoolStopped", "RemoteTraceback", "TaskTimeout", "WorkerDied", "describe_exit",
            "oom_kill_count"]
@@ -118,12 +119,14 @@ class WorkerDied(BrokenProcessPool):
             message += f". {context}"
         return cls(message, pid=pid, exitcode=exitcode, cause=cause, task=task)
 
-    def __reduce__(self):  # keep the fields across pickling (a result sent between processes)
+    def __reduce__(self) -> tuple[Callable[..., WorkerDied], tuple[Any, ...]]:
+        # keep the fields across pickling (a result sent between processes)
         return (_rebuild_worker_died,
                 (self.args, self.pid, self.exitcode, self.cause, self.task))
 
 
-def _rebuild_worker_died(args, pid, exitcode, cause, task) -> WorkerDied:
+def _rebuild_worker_died(args: tuple[Any, ...], pid: int | None, exitcode: int | None, cause: str,
+                        task: str | None) -> WorkerDied:
     return WorkerDied(*args, pid=pid, exitcode=exitcode, cause=cause, task=task)
 
 
