@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Iterator
+from typing import Any, Iterator
 
 from .._checks import as_index
 from ._result import Progress, Row, StepResult, format_result, no_progress
@@ -55,14 +55,16 @@ def _check_step(step: object) -> int:
     return step
 
 
-def run_step(step: int, size: str = "default", progress: Progress = no_progress, **overrides) -> StepResult:
+def run_step(step: int, size: str = "default", progress: Progress = no_progress,
+             **overrides: Any) -> StepResult:
     """Run one step at ``size`` ("default", "quick" or "tiny"), with optional parameter overrides."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {SIZES}, got {size!r}")
     module = step_module(step)
     params = dict(getattr(module, size.upper()))
     params.update(overrides)
-    return module.run(progress=progress, **params)
+    result: StepResult = module.run(progress=progress, **params)
+    return result
 
 
 def run_lab(steps: list[int] | None = None, size: str = "default",
