@@ -14,7 +14,7 @@ import sysconfig
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 K = TypeVar("K")
 
@@ -211,7 +211,7 @@ def _memory_bytes() -> int | None:
         return None
 
 
-def environment() -> dict[str, object]:
+def environment() -> dict[str, Any]:
     """What a result needs to be read correctly: machine, interpreter, GIL, implementation."""
     from ._select import IMPLEMENTATION
     from ._version import __version__
