@@ -3,9 +3,18 @@
 Every workload exists twice: as plain Python (``gilfree._<unit>_py``) and as a Cython kernel that
 releases the GIL (``gilfree._<unit>_c``). The names exported here are the ones chosen for this
 process; :func:`implementations` gives both, side by side.
+
+Beside the kernels, the primitives to build on::
+
+    from gilfree import FailSafePool, SharedArray, open_executor, run_chunks, WorkerDied
+
+``__all__`` is the documented surface. The lab (:mod:`gilfree.lab`) and the benchmark
+(:mod:`gilfree.bench`) stay in their subpackages.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from ._checksum import Checksum, combine_checksums
 from ._select import IMPLEMENTATION, Implementation, implementations
@@ -19,6 +28,7 @@ from ._version import __version__
 
 __all__ = [
     "__version__",
+    # the kernels, and which twin they are
     "BLOCK",
     "IMPLEMENTATION",
     "Checksum",
@@ -39,5 +49,70 @@ __all__ = [
     "monte_carlo_pi",
     "sum_squares",
     "transform_inplace",
+    # executors and the fail-safe pool
+    "FailSafePool",
+    "open_executor",
+    "stop_executor",
+    # split / run / merge on any executor
+    "array_chunks",
+    "default_parts",
+    "parallel_reduce",
+    "run_chunks",
+    "split_range",
+    # shared memory
+    "SharedArray",
+    "SharedArrayHandle",
+    # errors and interrupts
+    "PoolStopped",
+    "RemoteTraceback",
+    "TaskTimeout",
+    "Terminated",
+    "WorkerDied",
+    "sigterm_raises",
 ]
 
+#: The primitives, by the module they live in. They are imported on first use, so that
+#: ``import gilfree`` costs what the kernels cost (no numpy, no multiprocessing): the command
+#: line, ``gilfree --version`` and every spawned worker start without them.
+_LAZY = {
+    "FailSafePool": "pool",
+    "open_executor": "strategies",
+    "stop_executor": "strategies",
+    "array_chunks": "chunked",
+    "default_parts": "chunked",
+    "parallel_reduce": "chunked",
+    "run_chunks": "chunked",
+    "split_range": "chunked",
+    "SharedArray": "shm",
+    "SharedArrayHandle": "shm",
+    "PoolStopped": "errors",
+    "RemoteTraceback": "errors",
+    "TaskTimeout": "errors",
+    "WorkerDied": "errors",
+    "Terminated": "interrupts",
+    "sigterm_raises": "interrupts",
+}
+
+if TYPE_CHECKING:
+    # What a type checker sees: the same names, imported at once (tests/test_public_api.py
+    # checks that this list and _LAZY agree).
+    from .chunked import array_chunks, default_parts, parallel_reduce, run_chunks, split_range
+    from .errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied
+    from .interrupts import Terminated, sigterm_raises
+    from .pool import FailSafePool
+    from .shm import SharedArray, SharedArrayHandle
+    from .strategies import open_executor, stop_executor
+else:
+
+    def __getattr__(name: str) -> object:
+        home = _LAZY.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+        globals()[name] = value  # found once; later lookups never come back here
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_LAZY})

@@ -7,9 +7,14 @@ compiled kernels use (see :mod:`gilfree._stats`), so the two agree bit for bit.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._checks import check_count, check_float, check_seed, float64_view
 from ._cpu_py import uniform
 from ._stats import BLOCK, LANES, Stats, canonical, merge_stats
+
+if TYPE_CHECKING:
+    from ._typing import BufferLike
 
 __all__ = ["chunk_stats", "fill_uniform", "filter_greater", "transform_inplace"]
 
@@ -29,7 +34,7 @@ def _lane_max(a: float, b: float) -> float:
     return b if b > a else a
 
 
-def _block_stats(x: memoryview, start: int, stop: int) -> Stats:
+def _block_stats(x: memoryview[float], start: int, stop: int) -> Stats:
     sums = [0.0] * LANES
     lows = [_INF] * LANES
     highs = [-_INF] * LANES
@@ -66,14 +71,14 @@ def _block_stats(x: memoryview, start: int, stop: int) -> Stats:
     return Stats(m, total, lo, hi, mean, m2)
 
 
-def chunk_stats(data) -> Stats:
+def chunk_stats(data: BufferLike) -> Stats:
     """Count, sum, min, max, mean and ``m2`` of a float64 buffer, as a mergeable :class:`Stats`."""
     with float64_view(data, "data") as x:
         n = len(x)
         return canonical(merge_stats(_block_stats(x, b, min(b + BLOCK, n)) for b in range(0, n, BLOCK)))
 
 
-def transform_inplace(data, rounds: int = 1, r: float = 3.9) -> None:
+def transform_inplace(data: BufferLike, rounds: int = 1, r: float = 3.9) -> None:
     """Replace every element ``x`` by ``r * x * (1 - x)``, ``rounds`` times (the logistic map).
 
     ``rounds`` sets the arithmetic per byte: 1 round is bound by memory bandwidth, 100 rounds by
@@ -89,7 +94,7 @@ def transform_inplace(data, rounds: int = 1, r: float = 3.9) -> None:
             x[i] = v if v == v else _NAN  # one canonical NaN, as in the compiled twin
 
 
-def fill_uniform(out, seed: int, start: int = 0) -> None:
+def fill_uniform(out: BufferLike, seed: int, start: int = 0) -> None:
     """Fill ``out[i]`` with ``uniform(seed, start + i)``: doubles in [0, 1), seeded and splittable.
 
     Filling a buffer in chunks (each with its own ``start``) gives the same values as one call.
@@ -101,7 +106,7 @@ def fill_uniform(out, seed: int, start: int = 0) -> None:
             x[i] = uniform(seed, start + i)
 
 
-def filter_greater(data, out, threshold: float) -> int:
+def filter_greater(data: BufferLike, out: BufferLike, threshold: float) -> int:
     """Copy the elements of ``data`` greater than ``threshold`` to the front of ``out``, in order.
 
     Returns how many were copied. ``out`` needs room for all of ``data``; it may be ``data`` itself

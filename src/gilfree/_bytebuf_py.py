@@ -6,15 +6,20 @@ on its slice of the mapping.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._checks import byte_view
 from ._checksum import Checksum
+
+if TYPE_CHECKING:
+    from ._typing import BufferLike
 
 __all__ = ["checksum"]
 
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 
 
-def checksum(data) -> Checksum:
+def checksum(data: BufferLike) -> Checksum:
     """Fletcher-style 64-bit checksum of the raw bytes of any C-contiguous buffer.
 
     Accepts bytes, bytearray, mmap, ``SharedMemory.buf``, numpy arrays of any dtype that exports

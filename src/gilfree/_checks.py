@@ -48,7 +48,7 @@ def as_index(value: object, name: str) -> int:
     if isinstance(value, bool) or _is_numpy_bool(value):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     try:
-        return operator.index(value)
+        return operator.index(value)  # type: ignore[arg-type]  # refused below
     except TypeError:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
 
@@ -277,7 +277,7 @@ def check_executor(value: object, name: str = "executor") -> Any:
     return value
 
 
-def _memoryview_of(obj: object, name: str, what: str) -> memoryview:
+def _memoryview_of(obj: object, name: str, what: str) -> memoryview[Any]:
     try:
         return memoryview(obj)  # type: ignore[arg-type]
     except TypeError:
@@ -308,16 +308,19 @@ def _holds_objects(fmt: str) -> bool:
 
 
 @contextmanager
-def float64_view(obj: object, name: str = "data", *, writable: bool = False) -> Iterator[memoryview]:
+def float64_view(
+    obj: object, name: str = "data", *, writable: bool = False
+) -> Iterator[memoryview[float]]:
     """Yield ``obj`` as a flat, C-contiguous, float64 memoryview, and release it afterwards.
 
     Accepts any object with the buffer protocol whose items are native float64: a numpy array,
     ``array.array('d')``, a memoryview cast to ``'d'``. Raw byte buffers are refused with a hint,
     because reading them as float64 would silently reinterpret whatever they hold.
     """
-    views: list[memoryview] = []
+    views: list[memoryview[Any]] = []
     try:
-        mv = _memoryview_of(obj, name, "a float64 numpy array, array.array('d') or memoryview")
+        what = "a float64 numpy array, array.array('d') or memoryview"
+        mv: memoryview[float] = _memoryview_of(obj, name, what)
         views.append(mv)
         if mv.format not in _FLOAT64_FORMATS:
             raise TypeError(
@@ -350,9 +353,9 @@ def float64_view(obj: object, name: str = "data", *, writable: bool = False) -> 
 
 
 @contextmanager
-def byte_view(obj: object, name: str = "data") -> Iterator[memoryview]:
+def byte_view(obj: object, name: str = "data") -> Iterator[memoryview[int]]:
     """Yield the raw bytes of any C-contiguous, non-empty buffer as a flat ``'B'`` memoryview."""
-    views: list[memoryview] = []
+    views: list[memoryview[Any]] = []
     try:
         mv = _memoryview_of(obj, name, "bytes, bytearray, mmap, numpy array or memoryview")
         views.append(mv)

@@ -11,6 +11,10 @@ import importlib
 import os
 import platform
 from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from . import _arrays_py, _bytebuf_py, _cpu_py
 
 __all__ = [
     "C_EXTENSION",
@@ -84,17 +88,33 @@ class Implementation:
     """Every kernel of one implementation, as attributes: ``impl.sum_squares(0, 10)``.
 
     Lets tests and benchmarks run both implementations side by side without touching the
-    process-wide choice.
+    process-wide choice. ``kernels`` holds the same functions by name.
     """
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.modules = tuple(load(unit, name) for unit in UNITS)
-        self.kernels: dict[str, object] = {}
+        self.modules: tuple[ModuleType, ...] = tuple(load(unit, name) for unit in UNITS)
+        self.kernels: dict[str, Callable[..., Any]] = {}
         for module in self.modules:
             for attr in module.__all__:
                 self.kernels[attr] = getattr(module, attr)
         self.__dict__.update(self.kernels)
+        if TYPE_CHECKING:
+            # What a type checker sees: every kernel with its pure twin's signature, which the
+            # compiled twin shares (its .pyi stub says so). At run time the loop above set them.
+            self.sum_squares = _cpu_py.sum_squares
+            self.cpu_bound = _cpu_py.cpu_bound
+            self.is_prime = _cpu_py.is_prime
+            self.count_primes = _cpu_py.count_primes
+            self.splitmix64 = _cpu_py.splitmix64
+            self.uniform = _cpu_py.uniform
+            self.monte_carlo_hits = _cpu_py.monte_carlo_hits
+            self.monte_carlo_pi = _cpu_py.monte_carlo_pi
+            self.chunk_stats = _arrays_py.chunk_stats
+            self.transform_inplace = _arrays_py.transform_inplace
+            self.fill_uniform = _arrays_py.fill_uniform
+            self.filter_greater = _arrays_py.filter_greater
+            self.checksum = _bytebuf_py.checksum
 
     def __repr__(self) -> str:
         return f"<gilfree implementation {self.name!r}>"

@@ -37,7 +37,7 @@ LANES = 8
 class Stats(NamedTuple):
     """Count, sum, min, max, mean and ``m2`` (sum of squared deviations) of float64 data."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count() on purpose: the field reads best
     sum: float
     min: float
     max: float
@@ -74,7 +74,7 @@ def canonical(stats: Stats) -> Stats:
     return Stats(stats.count, *(v if v == v else _NAN for v in stats[1:]))
 
 
-def stats_bits(stats: Stats | None) -> tuple | None:
+def stats_bits(stats: Stats | None) -> tuple[int | bytes, ...] | None:
     """Stats as exact bits: two results compare equal only if every bit of every field is equal
     (``==`` on floats would call 0.0 and -0.0 equal, and NaN unequal to itself)."""
     if stats is None:

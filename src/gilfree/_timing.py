@@ -14,7 +14,7 @@ import sysconfig
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from ._checks import as_index, check_callable, check_count
 
@@ -226,7 +226,7 @@ def _memory_bytes() -> int | None:
         return None
 
 
-def environment() -> dict[str, object]:
+def environment() -> dict[str, Any]:
     """What a result needs to be read correctly: machine, interpreter, GIL, implementation."""
     from ._select import IMPLEMENTATION
     from ._version import __version__

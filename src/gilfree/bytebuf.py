@@ -1,13 +1,22 @@
 """Byte-buffer workloads (a mergeable checksum), compiled or pure.
 
-Which twin these names are is decided once, in :mod:`gilfree._select`.
+Which twin these names are is decided once, in :mod:`gilfree._select`. A type checker sees the
+pure twin's signature, which the compiled twin shares (``_bytebuf_c.pyi``).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from ._checksum import Checksum, combine_checksums
-from ._select import load
 
-_impl = load("bytebuf")
+__all__ = ["checksum", "Checksum", "combine_checksums"]
 
-checksum = _impl.checksum
+if TYPE_CHECKING:
+    from ._bytebuf_py import checksum as checksum
+else:
+    from ._select import load
 
-__all__ = [*_impl.__all__, "Checksum", "combine_checksums"]
+    _impl = load("bytebuf")
+
+    checksum = _impl.checksum

@@ -12,6 +12,8 @@ import os
 import sys
 from typing import Any
 
+from ._version import __version__
+
 __all__ = ["main"]
 
 
@@ -61,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="gilfree",
         description="When can threads beat the GIL? Measure it on this machine.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     lab = sub.add_parser("lab", help="run the eight lab steps (or some of them) side by side")

@@ -16,6 +16,7 @@ import signal
 from concurrent.futures import BrokenExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any, Callable
 
 from ._checks import as_index
 
@@ -123,12 +124,14 @@ class WorkerDied(BrokenProcessPool):
             message += f". {context}"
         return cls(message, pid=pid, exitcode=exitcode, cause=cause, task=task)
 
-    def __reduce__(self):  # keep the fields across pickling (a result sent between processes)
+    def __reduce__(self) -> tuple[Callable[..., WorkerDied], tuple[Any, ...]]:
+        # keep the fields across pickling (a result sent between processes)
         return (_rebuild_worker_died,
                 (self.args, self.pid, self.exitcode, self.cause, self.task))
 
 
-def _rebuild_worker_died(args, pid, exitcode, cause, task) -> WorkerDied:
+def _rebuild_worker_died(args: tuple[Any, ...], pid: int | None, exitcode: int | None, cause: str,
+                        task: str | None) -> WorkerDied:
     return WorkerDied(*args, pid=pid, exitcode=exitcode, cause=cause, task=task)
 
 

@@ -239,7 +239,7 @@ def init_channel(buf: Any) -> None:
         out[:HEADER_SIZE] = _encode(1, 0, 0)
 
 
-def create_channel(path: str | os.PathLike, capacity: int) -> None:
+def create_channel(path: str | os.PathLike[str], capacity: int) -> None:
     """Create (or replace) ``path`` with an uncommitted header and room for ``capacity`` bytes."""
     check_path(path)
     capacity = _int(capacity, "capacity", 0, _MAX_CAPACITY)
@@ -249,7 +249,7 @@ def create_channel(path: str | os.PathLike, capacity: int) -> None:
 
 
 @contextmanager
-def open_channel(path: str | os.PathLike, *, writable: bool = False) -> Iterator[mmap.mmap]:
+def open_channel(path: str | os.PathLike[str], *, writable: bool = False) -> Iterator[mmap.mmap]:
     """Map the whole channel file; the mapping and the file are closed when the block ends.
 
     Raises ValueError if the file is shorter than a header or is not a channel.
@@ -269,7 +269,7 @@ def open_channel(path: str | os.PathLike, *, writable: bool = False) -> Iterator
 
 
 @contextmanager
-def receive(path: str | os.PathLike, sequence: int, *,
+def receive(path: str | os.PathLike[str], sequence: int, *,
             timeout: float) -> Iterator[tuple[Header, memoryview]]:
     """Map ``path``, wait for message ``sequence`` and yield ``(header, payload)``, zero-copy."""
     check_path(path)
@@ -281,7 +281,7 @@ def receive(path: str | os.PathLike, sequence: int, *,
             yield header, payload
 
 
-def write_file(path: str | os.PathLike, payload: Any, *, record_size: int = 1, sequence: int = 1,
+def write_file(path: str | os.PathLike[str], payload: Any, *, record_size: int = 1, sequence: int = 1,
                flush: bool = True) -> Header:
     """Create ``path`` holding exactly ``payload`` as committed message ``sequence``.
 

@@ -41,12 +41,15 @@ import time
 import traceback
 from concurrent.futures import Executor, Future
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable
+from typing import Any, Callable, ParamSpec, TypeVar
 
 from ._checks import check_count, check_flag, check_seconds
 from .errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, oom_kill_count
 
 __all__ = ["FailSafePool"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 _STOP = b""  # sent to an idle worker: leave the loop and exit
 _PARENT_CHECK_S = 1.0  # how often an idle worker checks that its parent is still alive
@@ -80,7 +83,7 @@ def _worker_main(conn: Connection) -> None:
             return
         try:
             fn, args, kwargs = pickle.loads(payload)
-            outcome: tuple = (True, fn(*args, **kwargs), None)
+            outcome: tuple[bool, Any, str | None] = (True, fn(*args, **kwargs), None)
         except BaseException as exc:  # every failure, SystemExit included, is the task's result
             outcome = (False, exc, traceback.format_exc())
         try:
@@ -99,7 +102,7 @@ def _worker_main(conn: Connection) -> None:
 class _Task:
     __slots__ = ("future", "payload", "label", "deadline")
 
-    def __init__(self, future: Future, payload: bytes, label: str) -> None:
+    def __init__(self, future: Future[Any], payload: bytes, label: str) -> None:
         self.future = future
         self.payload = payload
         self.label = label
@@ -156,7 +159,7 @@ class FailSafePool(Executor):
 
     # -- the caller's side ----------------------------------------------------------------
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
         if not callable(fn):
             raise TypeError(f"submit needs a callable, not {type(fn).__name__}")
         label = _describe_call(fn)
@@ -167,7 +170,7 @@ class FailSafePool(Executor):
                 f"cannot send {label} to a worker process: {exc}. Tasks and their arguments "
                 "must pickle: module-level functions, no lambdas or local functions"
             ) from exc
-        future: Future = Future()
+        future: Future[_T] = Future()
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot submit to a FailSafePool after shutdown")
@@ -269,7 +272,7 @@ class FailSafePool(Executor):
         if not workers and queued:  # every worker died and none could be started
             self._give_up()
             return True
-        deadlines = [w.task.deadline for w in busy if w.task.deadline is not None]
+        deadlines = [t.deadline for w in busy if (t := w.task) is not None and t.deadline is not None]
         timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
         watch: list[Any] = [self._wake_r]
         watch += [w.conn for w in busy]
@@ -359,7 +362,7 @@ class FailSafePool(Executor):
             worker.process.close()
         except ValueError:  # not reaped yet (join timed out): leave it to the interpreter
             pass
-        if error is not None:
+        if task is not None and error is not None:
             task.future.set_exception(error)
         self._last_death = WorkerDied.of(pid, code, oom_kills_before=self._oom_before)
         if abort or stopping:

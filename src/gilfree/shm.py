@@ -22,6 +22,7 @@ import os
 import sys
 import threading
 import weakref
+from collections.abc import Sized
 from dataclasses import dataclass
 from multiprocessing import resource_tracker, shared_memory
 from typing import Any
@@ -68,9 +69,9 @@ def _open_untracked(name: str) -> shared_memory.SharedMemory:
     with _REGISTER_LOCK:
         original = resource_tracker.register
 
-        def register(rname: str, rtype: str) -> None:
+        def register(name: Sized, rtype: str) -> None:  # the signature of the one it stands in for
             if rtype != "shared_memory":
-                original(rname, rtype)
+                original(name, rtype)
 
         resource_tracker.register = register
         try:
@@ -90,14 +91,14 @@ def _check_shape(shape: Any) -> tuple[int, ...]:
     return dims
 
 
-def _check_dtype(dtype: Any) -> np.dtype:
-    dt = np.dtype(dtype)
+def _check_dtype(dtype: Any) -> np.dtype[Any]:
+    dt: np.dtype[Any] = np.dtype(dtype)
     if dt.hasobject:
         raise TypeError(f"dtype {dt} holds Python objects, which cannot live in shared memory")
     return dt
 
 
-def _check_nbytes(dims: tuple[int, ...], dt: np.dtype) -> int:
+def _check_nbytes(dims: tuple[int, ...], dt: np.dtype[Any]) -> int:
     nbytes = math.prod(dims) * dt.itemsize
     if nbytes <= 0:
         raise ValueError(f"an array of shape {dims} and dtype {dt} has no bytes to share")
@@ -224,7 +225,7 @@ class SharedArray:
         if shm is None:
             return False
         try:
-            here = os.fstat(shm._fd)  # the descriptor the mapping came from
+            here = os.fstat(shm._fd)  # type: ignore[attr-defined]  # private: the mapping's descriptor
             there = os.stat(os.path.join("/dev/shm", shm.name.lstrip("/")))
         except (OSError, AttributeError):
             return False

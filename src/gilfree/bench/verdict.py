@@ -25,7 +25,7 @@ def reference_workers(doc: dict[str, Any]) -> int:
     cores = doc["plan"]["cores"]
     counts = sorted(doc["plan"]["workers"])
     below = [k for k in counts if k <= cores]
-    return max(below) if below else min(counts)
+    return int(max(below) if below else min(counts))
 
 
 def _kind(row: dict[str, Any]) -> tuple[str, str | None]:
@@ -52,7 +52,7 @@ def _one(rows: Rows, **match: Any) -> dict[str, Any] | None:
 
 def _rate(row: dict[str, Any]) -> float:
     """Elements per second: the one measure that compares the twins (they get different sizes)."""
-    return row["elements"] / row["median_s"]
+    return float(row["elements"] / row["median_s"])
 
 
 def _x(value: float) -> str:
@@ -165,8 +165,10 @@ def _gil_lines(rows: Rows, workload: str, size: str, k: int, gil: bool) -> list[
 
 
 def _transport_lines(rows: Rows, workload: str, size: str, k: int) -> list[str]:
-    get = lambda s: _one(rows, workload=workload, size=size, group_workers=k,  # noqa: E731
-                         implementation="c-extension", strategy=s)
+    def get(strategy: str) -> dict[str, Any] | None:
+        return _one(rows, workload=workload, size=size, group_workers=k,
+                    implementation="c-extension", strategy=strategy)
+
     shm, pickled, loky = get("shared-memory"), get("processes"), get("joblib-loky")
     threads, mm = get("threads"), get("mmap")
     lines = []
@@ -189,7 +191,9 @@ def _transport_lines(rows: Rows, workload: str, size: str, k: int) -> list[str]:
                      f"{_x(threads['median_s'] / shm['median_s'])} of their speed.")
     numpy = _one(rows, workload=workload, size=size, group_workers=k, strategy="numpy")
     if numpy is not None and threads is not None:
-        gbs = lambda r: r["bytes"] / r["median_s"] / 1e9  # noqa: E731
+        def gbs(row: dict[str, Any]) -> float:
+            return float(row["bytes"] / row["median_s"] / 1e9)
+
         lines.append(f"numpy's own single-threaded call read {gbs(numpy):.1f} GB/s; the nogil kernel on "
                      f"{k} threads {gbs(threads):.1f} GB/s ({_x(gbs(threads) / gbs(numpy))}).")
     return lines
@@ -218,7 +222,8 @@ def _crossover_lines(rows: Rows, workload: str, k: int) -> list[str]:
                           strategy="serial") for s in sizes}
         if wins and wins[0] != sizes[0]:
             s = wins[0]
-            per_task = serial[s]["median_s"] / best_by_size[s]["chunks"] if serial[s] else None
+            reference = serial[s]
+            per_task = reference["median_s"] / best_by_size[s]["chunks"] if reference else None
             below = sizes[sizes.index(s) - 1]
             lines.append(f"Crossover ({impl}): worker processes first beat the serial call at the {s} "
                          f"size ({_x(best_by_size[s]['speedup'])} with {best_by_size[s]['strategy']}"

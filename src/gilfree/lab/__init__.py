@@ -56,7 +56,8 @@ def _check_step(step: object) -> int:
     return step
 
 
-def run_step(step: int, size: str = "default", progress: Progress = no_progress, **overrides) -> StepResult:
+def run_step(step: int, size: str = "default", progress: Progress = no_progress,
+             **overrides: Any) -> StepResult:
     """Run one step at ``size`` ("default", "quick" or "tiny"), with optional parameter overrides."""
     step = _check_step(step)
     size = check_choice(size, "size", SIZES)
@@ -65,7 +66,8 @@ def run_step(step: int, size: str = "default", progress: Progress = no_progress,
     _check_overrides(step, module, overrides)
     params = dict(getattr(module, size.upper()))
     params.update(overrides)
-    return module.run(progress=progress, **params)
+    result: StepResult = module.run(progress=progress, **params)
+    return result
 
 
 def _check_overrides(step: int, module: ModuleType, overrides: dict[str, Any]) -> None:
