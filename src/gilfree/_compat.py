@@ -6,7 +6,10 @@ gilfree's executors need three facts that the standard pools do not publish:
   turns a dead worker into an error instead of a hang;
 * the worker processes of a ``concurrent.futures.ProcessPoolExecutor`` (``_processes``), to name
   the worker that broke the pool and to stop busy workers after an aborted run;
-* the executor's management thread (``_executor_manager_thread``), to wait for it after an abort.
+* the executor's management thread (``_executor_manager_thread``), to wait for it after an abort;
+* the file descriptor behind a ``multiprocessing.shared_memory.SharedMemory`` (``_fd``, POSIX),
+  to tell whether a kept mapping is still the segment its name opens;
+* the worker count a standard pool settled on (``_max_workers``).
 
 Each is read through one function here that degrades to "nothing known" (an empty list, None)
 if a future Python renames the attribute, so gilfree then loses a detail in its messages but
@@ -22,7 +25,8 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-__all__ = ["CHECKED_ON", "executor_manager_thread", "executor_processes", "executor_workers", "pool_processes"]
+__all__ = ["CHECKED_ON", "executor_manager_thread", "executor_processes", "executor_workers", "max_workers",
+           "pool_processes", "shared_memory_fd"]
 
 #: (major, minor) versions whose private names below were read in CPython's own sources.
 CHECKED_ON = ((3, 10), (3, 11), (3, 12), (3, 13), (3, 14))
@@ -51,17 +55,29 @@ def executor_manager_thread(executor: ProcessPoolExecutor) -> threading.Thread |
     return thread if isinstance(thread, threading.Thread) else None
 
 
+def shared_memory_fd(shm: object) -> int | None:
+    """The descriptor a POSIX ``SharedMemory`` keeps open for its segment (``_fd``), or None."""
+    fd = getattr(shm, "_fd", None)
+    return fd if isinstance(fd, int) and fd >= 0 else None
+
+
+def max_workers(executor: object) -> int | None:
+    """The worker count a standard ``ThreadPoolExecutor`` or ``ProcessPoolExecutor`` settled on
+    (``_max_workers``, after its default of one per CPU was applied), else None."""
+    value = getattr(executor, "_max_workers", None)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def executor_workers(executor: object) -> int | None:
     """An executor's worker count where it can be read, else None.
 
-    gilfree's executors (and joblib's adapter) publish ``workers``; the standard
-    ``ThreadPoolExecutor`` and ``ProcessPoolExecutor`` keep it in ``_max_workers``.
+    gilfree's executors (and joblib's adapter) publish ``workers``; the standard pools keep it
+    in private state (:func:`max_workers`).
     """
-    for name in ("workers", "_max_workers"):
-        value = getattr(executor, name, None)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return None
+    value = getattr(executor, "workers", None)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return max_workers(executor)
 
 
 def checked_here() -> bool:

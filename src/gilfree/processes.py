@@ -14,7 +14,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
-from ._compat import executor_manager_thread, executor_processes
+from ._compat import executor_manager_thread, executor_processes, max_workers
 from ._futures import dead_workers, settle
 from .errors import WorkerDied, oom_kill_count
 
@@ -69,7 +69,7 @@ class ProcessesExecutor(ProcessPoolExecutor):
     @property
     def workers(self) -> int:
         """The number of worker processes."""
-        return int(self._max_workers)
+        return max_workers(self) or 1
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         return _ExplainedFuture(super().submit(fn, *args, **kwargs), self)

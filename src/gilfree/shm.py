@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import as_index
+from ._compat import shared_memory_fd
 
 __all__ = ["SharedArray", "SharedArrayHandle"]
 
@@ -225,7 +226,10 @@ class SharedArray:
         if shm is None:
             return False
         try:
-            here = os.fstat(shm._fd)  # type: ignore[attr-defined]  # private: the mapping's descriptor
+            fd = shared_memory_fd(shm)
+            if fd is None:
+                return False
+            here = os.fstat(fd)
             there = os.stat(os.path.join("/dev/shm", shm.name.lstrip("/")))
         except (OSError, AttributeError):
             return False

@@ -1,0 +1,68 @@
+"""The one module that reads the standard library's private state, pinned to the versions checked."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor
+
+from gilfree import _compat
+
+
+def test_this_python_is_one_the_private_names_were_checked_on():
+    # A new Python fails here first: read its concurrent/futures/process.py and
+    # multiprocessing/pool.py, then add it to CHECKED_ON.
+    assert sys.version_info[:2] in _compat.CHECKED_ON
+    assert _compat.checked_here()
+
+
+def test_the_workers_of_a_multiprocessing_pool():
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        procs = _compat.pool_processes(pool)
+        assert len(procs) == 2 and all(p.is_alive() for p in procs)
+        pool.terminate()
+
+
+def test_the_workers_and_manager_of_a_process_pool_executor():
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as executor:
+        assert executor.submit(pow, 2, 5).result(timeout=60) == 32
+        procs = _compat.executor_processes(executor)
+        assert 1 <= len(procs) <= 2 and all(p.pid for p in procs)
+        assert isinstance(_compat.executor_manager_thread(executor), threading.Thread)
+        assert _compat.executor_workers(executor) == 2
+
+
+def test_the_descriptor_of_a_shared_memory_segment():
+    import os
+    from multiprocessing import shared_memory
+
+    shm = shared_memory.SharedMemory(create=True, size=4096)
+    try:
+        fd = _compat.shared_memory_fd(shm)
+        assert fd is not None and os.fstat(fd).st_size >= 4096
+    finally:
+        shm.close()
+        shm.unlink()
+
+
+def test_what_is_not_there_reads_as_nothing_known():
+    assert _compat.shared_memory_fd(object()) is None
+    assert _compat.pool_processes(object()) == []
+    assert _compat.executor_processes(object()) == []  # type: ignore[arg-type]
+    assert _compat.executor_manager_thread(object()) is None  # type: ignore[arg-type]
+    assert _compat.executor_workers(object()) is None
+
+
+def test_no_other_module_reads_those_private_names():
+    import pathlib
+
+    import gilfree
+
+    src = pathlib.Path(gilfree.__file__).parent
+    # By name (getattr) or as an attribute; FailSafePool's own self._pool is its business.
+    needles = ['"_pool"', '"_processes"', '"_executor_manager_thread"', '"_max_workers"', '"_fd"',
+               "._processes", "._executor_manager_thread", "._max_workers", "._fd"]
+    offenders = [f"{p.relative_to(src)}: {n}" for p in sorted(src.rglob("*.py")) if p.name != "_compat.py"
+                 for n in needles if n in p.read_text()]
+    assert not offenders, offenders
