@@ -12,7 +12,7 @@ from typing import Any
 __all__ = ["dead_workers", "exitcode", "settle", "worker_ignores_sigint"]
 
 
-def settle(future: Future, value: Any = None, error: BaseException | None = None) -> None:
+def settle(future: Future[Any], value: Any = None, error: BaseException | None = None) -> None:
     """Complete ``future`` unless something else (a watchdog, a cancel) completed it first."""
     try:
         if error is None:
@@ -33,7 +33,7 @@ def dead_workers(processes: list[BaseProcess]) -> list[tuple[int, int | None]]:
         ended = set(wait([p.sentinel for p in processes], timeout=0))
     except (OSError, ValueError):
         return []
-    return [(p.pid, exitcode(p)) for p in processes if p.sentinel in ended]
+    return [(p.pid or 0, exitcode(p)) for p in processes if p.sentinel in ended]
 
 
 def exitcode(process: BaseProcess) -> int | None:

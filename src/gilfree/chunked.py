@@ -97,8 +97,8 @@ def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Seque
                 results[i] = value
             if on_result is not None:
                 on_result(i, value)
-        return batch
-    futures: list[Future] = []
+        return list(batch)
+    futures: list[Future[Any]] = []
     for args in argsets:
         futures.append(executor.submit(fn, *args))
         if results is not None:  # at once: a serial executor has finished the task already
@@ -115,7 +115,7 @@ def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Seque
         raise
 
 
-def _keep(results: MutableMapping[int, Any], index: int, future: Future) -> None:
+def _keep(results: MutableMapping[int, Any], index: int, future: Future[Any]) -> None:
     if not future.cancelled() and future.exception() is None:
         results[index] = future.result()
 

@@ -146,7 +146,7 @@ def cases(strategies: Iterable[str] | None = None, start_methods: Iterable[str] 
 
 # -- the task, run inside workers -------------------------------------------------------------
 
-def _drill_task(data: Any, board: Any, index: int, target: int, fault: str, hang_s: float) -> tuple:
+def _drill_task(data: Any, board: Any, index: int, target: int, fault: str, hang_s: float) -> tuple[Any, ...]:
     """Sum one chunk of the shared array; the target chunk injects ``fault`` once the parent
     has acknowledged every other chunk's result (``board[:CHUNKS]``)."""
     from .shm import SharedArray
@@ -189,7 +189,7 @@ _FAULT_OF = {"task-raises": "raise", "worker-sigkill": "sigkill", "worker-segfau
 
 # -- the child process: one case -----------------------------------------------------------------
 
-class _Acks(dict):
+class _Acks(dict[int, Any]):
     """``run_chunks``' results sink that also marks each received chunk on the shared board."""
 
     def __init__(self, board: Any) -> None:
@@ -285,7 +285,7 @@ def _announce_when_ready(acks: _Acks, board: Any, emit: Callable[..., None]) -> 
     threading.Thread(target=watch, name="gilfree-drill-watch", daemon=True).start()
 
 
-def _run_then_raise(executor: Any, argsets: list[tuple], acks: _Acks) -> None:
+def _run_then_raise(executor: Any, argsets: list[tuple[Any, ...]], acks: _Acks) -> None:
     """Submit every chunk, then fail in the parent while the faulty one still runs."""
     from .chunked import run_chunks
 
@@ -511,10 +511,10 @@ def drill(selected: Iterable[Case], *, jobs: int = 1,
 
         for future in as_completed(futures):
             i = futures[future]
-            outcomes[i] = future.result()
+            outcome = outcomes[i] = future.result()
             done += 1
             if progress is not None:
-                progress(done, len(selected), outcomes[i])
+                progress(done, len(selected), outcome)
     return [o for o in outcomes if o is not None]
 
 

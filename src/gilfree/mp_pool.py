@@ -43,7 +43,7 @@ class PoolExecutor(Executor):
         self.pool = GuardedPool(self)
         self._lock = threading.Lock()
         self._shutdown = False
-        self._outstanding: set[Future] = set()
+        self._outstanding: set[Future[Any]] = set()
         self._terminating = False
         self._terminated = threading.Event()
         self.broken: WorkerDied | None = None
@@ -52,13 +52,13 @@ class PoolExecutor(Executor):
         self._watchdog = threading.Thread(target=self._watch, name="gilfree-pool-watchdog", daemon=True)
         self._watchdog.start()
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         with self._lock:
             if self.broken is not None:
                 raise self.broken
             if self._shutdown:
                 raise RuntimeError("cannot submit to a PoolExecutor after shutdown")
-            future: Future = Future()
+            future: Future[Any] = Future()
             future.set_running_or_notify_cancel()
             self._outstanding.add(future)
 
@@ -213,12 +213,12 @@ class GuardedPool:
     def raw(self) -> Any:
         return self._executor.raw
 
-    def map(self, fn: Callable[[Any], Any], iterable: Iterable[Any], chunksize: int | None = None) -> list:
-        return self._wait(self.raw.map_async(fn, iterable, chunksize))
+    def map(self, fn: Callable[[Any], Any], iterable: Iterable[Any], chunksize: int | None = None) -> list[Any]:
+        return list(self._wait(self.raw.map_async(fn, iterable, chunksize)))
 
     def starmap(self, fn: Callable[..., Any], iterable: Iterable[Iterable[Any]],
-                chunksize: int | None = None) -> list:
-        return self._wait(self.raw.starmap_async(fn, iterable, chunksize))
+                chunksize: int | None = None) -> list[Any]:
+        return list(self._wait(self.raw.starmap_async(fn, iterable, chunksize)))
 
     def imap(self, fn: Callable[[Any], Any], iterable: Iterable[Any], chunksize: int = 1) -> Iterator[Any]:
         return self._iterate(self.raw.imap, fn, iterable, chunksize)
@@ -257,12 +257,12 @@ class GuardedPool:
                 yield from item
 
 
-def _batches(iterable: Iterable[Any], size: int) -> Iterator[list]:
+def _batches(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(iterable)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
 
 
-def _apply_to_batch(task: tuple[Callable[[Any], Any], list]) -> list:
+def _apply_to_batch(task: tuple[Callable[[Any], Any], list[Any]]) -> list[Any]:
     fn, batch = task
     return [fn(item) for item in batch]

@@ -88,7 +88,7 @@ class JoblibExecutor(Executor):
         """True for the threading backend: its tasks may take views of the caller's arrays."""
         return self.gilfree_capabilities.in_process
 
-    def run_batch(self, fn: Callable[..., Any], argsets: Iterable[Sequence[Any]]) -> list:
+    def run_batch(self, fn: Callable[..., Any], argsets: Iterable[Sequence[Any]]) -> list[Any]:
         """``[fn(*args) for args in argsets]``, run by ``Parallel``; results in argument order."""
         if self._shutdown:
             raise RuntimeError("cannot run a batch on a JoblibExecutor after shutdown")
@@ -97,9 +97,9 @@ class JoblibExecutor(Executor):
         self._used_loky = self._used_loky or (self.backend == "loky" and self.workers > 1)
         return list(parallel(delayed(*args) for args in argsets))
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """One task as a batch of one: the future is done when this returns."""
-        future: Future = Future()
+        future: Future[Any] = Future()
         future.set_running_or_notify_cancel()
         try:
             future.set_result(self.run_batch(partial(fn, **kwargs) if kwargs else fn, [args])[0])

@@ -24,10 +24,10 @@ __all__ = ["ABORT_GRACE_S", "ProcessesExecutor", "abort_process_pool"]
 ABORT_GRACE_S = 2.0
 
 
-class _ExplainedFuture(Future):
+class _ExplainedFuture(Future[Any]):
     """A ``ProcessPoolExecutor`` future whose ``BrokenProcessPool`` names the dead worker."""
 
-    def __init__(self, inner: Future, executor: "ProcessesExecutor") -> None:
+    def __init__(self, inner: Future[Any], executor: "ProcessesExecutor") -> None:
         super().__init__()
         self._inner = inner
         self._executor = executor
@@ -39,7 +39,7 @@ class _ExplainedFuture(Future):
     def running(self) -> bool:
         return self._inner.running()
 
-    def _copy(self, inner: Future) -> None:
+    def _copy(self, inner: Future[Any]) -> None:
         if inner.cancelled():
             Future.cancel(self)
             self.set_running_or_notify_cancel()  # tells as_completed()/wait() waiters
@@ -71,7 +71,7 @@ class ProcessesExecutor(ProcessPoolExecutor):
         """The number of worker processes."""
         return max_workers(self) or 1
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         return _ExplainedFuture(super().submit(fn, *args, **kwargs), self)
 
     def abort(self, grace: float = ABORT_GRACE_S) -> None:

@@ -23,10 +23,10 @@ class SerialExecutor(Executor):
         """Always one: the calling thread."""
         return 1
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         if self._shutdown:
             raise RuntimeError("cannot submit to a SerialExecutor after shutdown")
-        future: Future = Future()
+        future: Future[Any] = Future()
         future.set_running_or_notify_cancel()
         try:
             future.set_result(fn(*args, **kwargs))

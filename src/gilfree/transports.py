@@ -308,10 +308,10 @@ class _Attachments:
                 if not shared.still_linked():
                     del self._kept[key]
                     shared.close()
-            shared = self._kept.get(handle)
-            if shared is not None:
+            kept = self._kept.get(handle)
+            if kept is not None:
                 self._kept.move_to_end(handle)
-                return shared, True
+                return kept, True
             shared = SharedArray.attach(handle)
             if not shared.still_linked():  # no way to check it later: do not keep it
                 return shared, False
@@ -375,7 +375,7 @@ def on_mmap(kernel: Callable[..., Any], path: str | os.PathLike[str], offset: in
         with _mmap.mmap(f.fileno(), length + (offset - start), access=access, offset=start) as mm:
             with memoryview(mm) as whole:
                 with whole[offset - start:] as raw:
-                    view = raw.cast(dtype) if dtype != "B" else raw
+                    view = raw.cast(dtype) if dtype != "B" else raw  # type: ignore[call-overload]
                     try:
                         return kernel(view, *args)
                     finally:

@@ -292,8 +292,10 @@ def headlines(doc: dict[str, Any]) -> list[dict[str, Any]]:
     if pure:
         add(1, pure["speedup"], f"CPU seconds per wall second: {pure['cpu_per_wall']:.2f}")
     if "large" in {r["size"] for r in rows}:
-        get = lambda s: _one(rows, workload="reduction", size="large", group_workers=k,  # noqa: E731
-                             implementation="numpy" if s == "numpy" else "c-extension", strategy=s)
+        def get(strategy: str) -> dict[str, Any] | None:
+            return _one(rows, workload="reduction", size="large", group_workers=k,
+                        implementation="numpy" if strategy == "numpy" else "c-extension", strategy=strategy)
+
         shm, pickled, loky = get("shared-memory"), get("processes"), get("joblib-loky")
         threads, numpy = get("threads"), get("numpy")
         mb = _mb(shm["bytes"]) if shm else ""

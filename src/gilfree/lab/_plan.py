@@ -8,7 +8,7 @@ This is not an experiment framework: each step still says what it runs and what 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Callable, Hashable, TypeVar
+from typing import Any, Callable, Hashable, TypeVar
 
 from .. import _select
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
@@ -100,7 +100,7 @@ def time_variants(variants: Mapping[K, Callable[[], object]], repeats: int, tick
 
 
 def timed_row(variant: str, implementation: str, strategy: str, workers: int, timing: Timing,
-              speedup: float | None, extra: dict) -> Row:
+              speedup: float | None, extra: dict[str, Any]) -> Row:
     """A table row for one timed variant: its median, spread and CPU time, and the step's own columns."""
     return Row(variant=variant, implementation=implementation, strategy=strategy, workers=workers,
                seconds=timing.median, spread=timing.spread, cpu_seconds=timing.cpu_median, speedup=speedup,

@@ -16,7 +16,7 @@ from typing import Any, Callable
 __all__ = ["call_packed", "indexed_call", "indexed_packed"]
 
 
-def _check_task(task: object, form: str) -> tuple:
+def _check_task(task: object, form: str) -> tuple[Any, ...]:
     if not isinstance(task, tuple):
         raise TypeError(f"task must be a tuple {form}, not {type(task).__name__}")
     return task
@@ -28,7 +28,7 @@ def _check_fn(fn: object) -> Callable[..., Any]:
     return fn
 
 
-def call_packed(task: tuple) -> Any:
+def call_packed(task: tuple[Any, ...]) -> Any:
     """``fn(*args)`` with ``task = (fn, *args)``: one argument per task."""
     task = _check_task(task, "(fn, *args)")
     if not task:
@@ -44,7 +44,7 @@ def indexed_call(index: int, fn: Callable[..., Any], *args: Any) -> tuple[int, A
     return index, _check_fn(fn)(*args)
 
 
-def indexed_packed(task: tuple) -> tuple[int, Any]:
+def indexed_packed(task: tuple[Any, ...]) -> tuple[int, Any]:
     """``indexed_call(*task)`` with ``task = (index, fn, *args)``: one argument per task."""
     task = _check_task(task, "(index, fn, *args)")
     if len(task) < 2:
