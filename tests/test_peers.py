@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -10,25 +11,27 @@ import time
 import numpy as np
 import pytest
 
+from gilfree._arrays_py import chunk_stats
 from gilfree._timing import descendants, interleaved, tree_cpu_clock
-from gilfree._workers import call_kernel, kernel_on_range
 from gilfree.chunked import parallel_reduce, run_chunks, runs_in_process
 from gilfree.strategies import open_executor
+from gilfree.transports import WholeArray, run_on_chunks
 
 from gilfree.peers import joblib_version
+from gilfree.registry import strategies
 
-JOBLIB = ("joblib-loky", "joblib-threads")
+JOBLIB = tuple(s.name for s in strategies() if "joblib" in s.requires)
 needs_joblib = pytest.mark.skipif(joblib_version() is None, reason="joblib is not installed")
 
 
 @needs_joblib
 @pytest.mark.parametrize("strategy", JOBLIB)
 def test_run_chunks_on_joblib_keeps_order_and_files_every_result(strategy, impl):
-    argsets = [(impl.name, "sum_squares", lo, lo + 1000) for lo in range(0, 10_000, 1000)]
+    argsets = [(lo, lo + 1000) for lo in range(0, 10_000, 1000)]
     seen, kept = [], {}
     with open_executor(strategy, 2) as pool:
-        got = run_chunks(pool, call_kernel, argsets, on_result=lambda i, r: seen.append(i), results=kept)
-    want = [impl.sum_squares(a, b) for _, _, a, b in argsets]
+        got = run_chunks(pool, impl.sum_squares, argsets, on_result=lambda i, r: seen.append(i), results=kept)
+    want = [impl.sum_squares(a, b) for a, b in argsets]
     assert got == want
     assert kept == dict(enumerate(want)) and sorted(seen) == list(range(len(argsets)))
 
@@ -41,18 +44,17 @@ def test_joblib_gets_the_whole_array_and_each_task_its_range(strategy, impl):
         from gilfree._stats import merge_stats
 
         chunks = [(0, 131_072), (131_072, 262_144), (262_144, 300_000)]
-        got = parallel_reduce(pool, kernel_on_range, [(impl.name, "chunk_stats", x, a, b) for a, b in chunks],
-                              merge_stats)
+        got = merge_stats(run_on_chunks(pool, impl.chunk_stats, [x], chunks, transport=WholeArray()))
     assert got == impl.chunk_stats(x)
 
 
 @needs_joblib
 def test_joblib_task_errors_reach_the_caller_and_submit_works():
     with open_executor("joblib-threads", 2) as pool:
-        with pytest.raises(ValueError, match="no kernel named"):
-            run_chunks(pool, call_kernel, [("pure-python", "nope")])
+        with pytest.raises(ValueError, match="math domain error"):
+            run_chunks(pool, math.sqrt, [(4.0,), (-1.0,)])
         assert pool.submit(pow, 2, 10).result() == 1024
-        assert isinstance(pool.submit(call_kernel, "pure-python", "nope").exception(), ValueError)
+        assert isinstance(pool.submit(math.sqrt, -1.0).exception(), ValueError)
 
 
 @needs_joblib
@@ -66,7 +68,7 @@ def test_joblib_strategies_refuse_what_does_not_apply():
     with pytest.raises(ValueError, match="start_method does not apply"):
         with open_executor("joblib-loky", 2, start_method="spawn"):
             pass
-    with pytest.raises(ValueError, match="task_timeout needs strategy='failsafe'"):
+    with pytest.raises(ValueError, match="task_timeout needs a strategy that can stop one task"):
         with open_executor("joblib-loky", 2, task_timeout=1.0):
             pass
     with pytest.raises(ValueError, match="workers"):
@@ -91,8 +93,7 @@ def test_joblib_sees_an_array_changed_between_calls():
     with open_executor("joblib-loky", 2) as pool:
         for value in (1.0, 2.0, 3.0):
             x[:] = value
-            firsts = run_chunks(pool, kernel_on_range, [("pure-python", "chunk_stats", x, a, a + 10)
-                                                        for a in (0, 100_000)])
+            firsts = run_on_chunks(pool, chunk_stats, [x], [(0, 10), (100_000, 100_010)], transport=WholeArray())
             assert [s.max for s in firsts] == [value, value]
 
 
