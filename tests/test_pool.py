@@ -17,7 +17,6 @@ from concurrent.futures.process import BrokenProcessPool
 import _tasks
 import pytest
 
-from gilfree.chunked import run_chunks
 from gilfree.errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, describe_exit
 from gilfree.interrupts import Terminated, sigterm_raises
 from gilfree.pool import FailSafePool
@@ -94,24 +93,6 @@ def test_os_exit_in_a_task_names_the_status():
             pool.submit(_tasks.hard_exit, 3).result(timeout=PROMPT_S)
         assert info.value.exitcode == 3
         assert pool.submit(_tasks.square, 3).result(timeout=PROMPT_S) == 9
-
-
-def test_run_chunks_results_hold_every_completed_chunk_after_a_failure():
-    kept: dict[int, object] = {}
-    with open_executor("failsafe", 2, start_method="spawn") as pool:
-        argsets = [(_tasks.square, i) for i in range(7)]
-        with pytest.raises(ValueError, match="chunk 7 fails"):
-            run_chunks(pool, _call, [*argsets, (_tasks.fail, "chunk 7 fails")], results=kept)
-        # cancelled or not, the chunks that finished are all in ``kept``, in their own slots
-        assert all(kept[i] == i * i for i in kept)
-        deadline = time.monotonic() + PROMPT_S
-        while len(kept) < 7 and time.monotonic() < deadline:
-            time.sleep(0.01)
-    assert kept == {i: i * i for i in range(7)}
-
-
-def _call(fn, *args):
-    return fn(*args)
 
 
 def test_a_task_past_its_timeout_is_stopped_and_the_pool_goes_on(method):
