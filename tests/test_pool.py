@@ -1,15 +1,13 @@
 """Pools that fail fast and say why: FailSafePool, the guarded multiprocessing.Pool, the explained
-ProcessPoolExecutor, and the errors and signal helpers behind them (in-process tests; the
-end-to-end fault drill, in fresh processes, is tests/test_faults.py)."""
+ProcessPoolExecutor, and the errors behind them (in-process tests; the end-to-end fault drill, in
+fresh processes, is tests/test_faults.py; the SIGTERM helper is tests/test_interrupts.py)."""
 
 from __future__ import annotations
 
 import math
 import multiprocessing
-import os
 import pickle
 import signal
-import threading
 import time
 from concurrent.futures import CancelledError, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -18,7 +16,6 @@ import _tasks
 import pytest
 
 from gilfree.errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, describe_exit
-from gilfree.interrupts import Terminated, sigterm_raises
 from gilfree.pool import FailSafePool
 from gilfree.strategies import PoolExecutor, ProcessesExecutor, open_executor
 
@@ -261,7 +258,7 @@ def test_explained_futures_cancel_and_complete_like_the_originals():
             assert list(as_completed([rest[-1]], timeout=PROMPT_S)) == [rest[-1]]
 
 
-# -- errors and signals --------------------------------------------------------------------------
+# -- errors ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("code, words", [
     (-signal.SIGKILL, "SIGKILL (signal 9)"), (-signal.SIGSEGV, "segmentation fault"),
@@ -276,35 +273,3 @@ def test_worker_died_pickles_with_its_fields():
     again = pickle.loads(pickle.dumps(error))
     assert (again.pid, again.exitcode, again.task, str(again)) == (123, -9, "f()", str(error))
     assert isinstance(again, BrokenProcessPool)
-
-
-def test_sigterm_raises_terminated_inside_the_block_only():
-    before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(Terminated) as info:
-        with sigterm_raises():
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(5)
-    assert info.value.code == 143
-    assert signal.getsignal(signal.SIGTERM) == before
-
-
-def test_sigterm_raises_leaves_an_existing_handler_and_other_threads_alone():
-    seen = []
-    previous = signal.signal(signal.SIGTERM, lambda *a: seen.append("theirs"))
-    try:
-        with sigterm_raises():
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(0.05)
-        assert seen == ["theirs"]
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    outcome = []
-
-    def in_thread():
-        with sigterm_raises():
-            outcome.append(signal.getsignal(signal.SIGTERM))
-
-    t = threading.Thread(target=in_thread)
-    t.start()
-    t.join()
-    assert outcome == [signal.getsignal(signal.SIGTERM)]
