@@ -18,7 +18,8 @@ from gilfree.strategies import SerialExecutor, open_executor
 PROMPT_S = 20.0
 
 
-@pytest.mark.parametrize("lo, hi, parts", [(0, 10, 3), (5, 5, 2), (-7, 3, 4), (0, 2, 5), (2**64, 2**64 + 9, 2)])
+@pytest.mark.parametrize("lo, hi, parts", [(0, 10, 3), (5, 5, 2), (-7, 3, 4), (0, 2, 5),
+                                           (2**64, 2**64 + 9, 2)])
 def test_split_range_covers_the_range_in_near_equal_pieces(lo, hi, parts):
     pieces = split_range(lo, hi, parts)
     assert len(pieces) == min(parts, hi - lo)
