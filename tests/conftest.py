@@ -8,6 +8,9 @@ test the two twins side by side, for the tests that hold them equal to each othe
 
 from __future__ import annotations
 
+import multiprocessing
+import time
+
 import pytest
 
 from gilfree._select import C_EXTENSION, PURE_PYTHON, available, implementations
@@ -72,3 +75,21 @@ def no_shm_leak():
     with track_segments() as seen:
         yield seen.created
     assert not seen.left, f"segments left behind: {sorted(seen.left)}"
+
+
+def _children_gone(deadline_s: float = 10.0) -> bool:
+    """True once no worker process of this test is left (polled: a pool's workers exit shortly
+    after it is shut down, not at once)."""
+    stop = time.monotonic() + deadline_s
+    while multiprocessing.active_children():
+        if time.monotonic() > stop:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.fixture
+def no_leak(no_shm_leak):
+    """No segment left (the shared ``no_shm_leak``), and no worker process left either."""
+    yield no_shm_leak
+    assert _children_gone()
