@@ -1,58 +1,157 @@
 """Shared fixtures: every behaviour test runs once per implementation of the kernels.
 
-``impl`` is parametrized over :func:`gilfree.implementations` with the ids ``pure-python`` and
-``c-extension``; the compiled pass is absent where the extensions cannot be imported (a pure
-install, or ``GILFREE_NO_EXTENSIONS=1``) and skipped with ``--no-c-extensions``. ``both`` hands a
-test the two twins side by side, for the tests that hold them equal to each other.
+``impl`` is parametrized over the implementations with the ids ``pure-python`` and
+``c-extension``; ``both`` hands a test the two twins side by side, ``c_impl`` the compiled one
+alone. The compiled pass is skipped where the extensions cannot be imported (a pure install, or
+``GILFREE_NO_EXTENSIONS=1``).
+
+``--no-c-extensions`` runs no compiled code at all, as propcache's conftest does it by marker:
+
+* it sets ``GILFREE_NO_EXTENSIONS=1`` in ``os.environ`` before any test module imports gilfree
+  (this file imports gilfree only inside hooks and fixtures), so the selector, the lab steps,
+  the bench and every worker process or child interpreter a test starts choose pure Python;
+* it deselects every test marked ``c_extension``: the ``c-extension`` param of ``impl``, and every
+  test that asks for ``both`` or ``c_impl`` (marked here at collection);
+* at the end of the session it fails the run if a compiled module (``gilfree._<unit>_c``) was
+  imported in this process anyway, and names the first test after which one was seen.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import re
+import sys
+import time
+
 import pytest
 
-from gilfree._select import C_EXTENSION, PURE_PYTHON, available, implementations
-
-_IMPLEMENTATIONS = implementations()
+C_EXTENSION_MARK = pytest.mark.c_extension
+PURE_PYTHON, C_EXTENSION = "pure-python", "c-extension"
+#: The fixtures that hand a test the compiled kernels: a test that asks for one is compiled-only.
+COMPILED_FIXTURES = ("both", "c_impl")
+#: The name of every compiled module gilfree builds (``ext/_<unit>_c.pyx``).
+COMPILED_MODULE = re.compile(r"gilfree\._[a-z0-9]+_c")
+NO_C_EXTENSIONS = "--no-c-extensions"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--no-c-extensions",
+        NO_C_EXTENSIONS,
         action="store_true",
         default=False,
-        help="run the tests on the pure-Python implementation only",
+        help="run the tests on the pure-Python implementation only: no compiled code is imported",
     )
 
 
 def _c_wanted(config: pytest.Config) -> bool:
-    return not config.getoption("--no-c-extensions")
+    return not config.getoption(NO_C_EXTENSIONS)
+
+
+def compiled_modules() -> list[str]:
+    """The compiled gilfree modules imported in this process so far."""
+    return sorted(name for name in list(sys.modules)
+                  if name.startswith("gilfree._") and COMPILED_MODULE.fullmatch(name))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _c_wanted(config):
+        return
+    early = compiled_modules()
+    if early:  # gilfree was imported (by a plugin, say) before this hook, and chose compiled code
+        raise pytest.UsageError(
+            f"{NO_C_EXTENSIONS}: {', '.join(early)} was imported before the tests started; "
+            "run pytest in a fresh interpreter (python -m pytest ...)")
+    os.environ["GILFREE_NO_EXTENSIONS"] = "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(name in getattr(item, "fixturenames", ()) for name in COMPILED_FIXTURES):
+            item.add_marker(C_EXTENSION_MARK)
+    if _c_wanted(config):
+        return
+    kept = [item for item in items if item.get_closest_marker(C_EXTENSION_MARK.name) is None]
+    dropped = [item for item in items if item.get_closest_marker(C_EXTENSION_MARK.name) is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
+
+
+#: The id of the first test after which a compiled module was seen (with the option only).
+_first_compiled = pytest.StashKey[str]()
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    config = item.config
+    if not _c_wanted(config) and _first_compiled not in config.stash and compiled_modules():
+        config.stash[_first_compiled] = item.nodeid
+
+
+#: The failure message of a --no-c-extensions run that imported compiled code anyway.
+_compiled_failure = pytest.StashKey[str]()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    loaded = compiled_modules() if not _c_wanted(config) else []
+    if not loaded:
+        return
+    where = config.stash.get(_first_compiled, None)
+    config.stash[_compiled_failure] = (
+        f"{NO_C_EXTENSIONS} was given, yet compiled modules were imported: {', '.join(loaded)}"
+        + (f" (first seen after {where})" if where else ""))
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    message = config.stash.get(_compiled_failure, None)
+    if message:
+        terminalreporter.section(NO_C_EXTENSIONS, sep="=", red=True, bold=True)
+        terminalreporter.line(message, red=True)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    from gilfree._select import available
+
     names = [n for n in available() if n == PURE_PYTHON or _c_wanted(config)]
     return f"gilfree implementations under test: {', '.join(names)}"
 
 
-@pytest.fixture(params=[PURE_PYTHON, C_EXTENSION], scope="session")
+_IMPLEMENTATIONS: dict = {}
+
+
+def _implementation(name: str):
+    """The one :class:`gilfree.Implementation` of ``name`` for the session (imported on demand)."""
+    if name not in _IMPLEMENTATIONS:
+        from gilfree._select import Implementation
+
+        _IMPLEMENTATIONS[name] = Implementation(name)
+    return _IMPLEMENTATIONS[name]
+
+
+@pytest.fixture(params=[PURE_PYTHON, pytest.param(C_EXTENSION, marks=C_EXTENSION_MARK)], scope="session")
 def impl(request: pytest.FixtureRequest):
     """One implementation of every kernel (``impl.sum_squares``, ``impl.chunk_stats``, ...)."""
     if request.param == C_EXTENSION:
         return _compiled_or_skip(request.config)
-    return _IMPLEMENTATIONS[PURE_PYTHON]
+    return _implementation(PURE_PYTHON)
 
 
 def _compiled_or_skip(config: pytest.Config):
-    if not _c_wanted(config):
-        pytest.skip("--no-c-extensions given")
-    if C_EXTENSION not in _IMPLEMENTATIONS:
+    from gilfree._select import available
+
+    if not _c_wanted(config):  # deselected by marker; this guards a test that slipped through
+        pytest.skip(f"{NO_C_EXTENSIONS} given")
+    if C_EXTENSION not in available():
         pytest.skip("the compiled kernels are not available here")
-    return _IMPLEMENTATIONS[C_EXTENSION]
+    return _implementation(C_EXTENSION)
 
 
 @pytest.fixture(scope="session")
 def both(request: pytest.FixtureRequest):
     """The pair ``(pure, c)`` for tests that hold the twins equal; skipped without the C twin."""
-    return _IMPLEMENTATIONS[PURE_PYTHON], _compiled_or_skip(request.config)
+    return _implementation(PURE_PYTHON), _compiled_or_skip(request.config)
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +171,21 @@ def no_shm_leak():
     with track_segments() as seen:
         yield seen.created
     assert not seen.left, f"segments left behind: {sorted(seen.left)}"
+
+
+def _children_gone(deadline_s: float = 10.0) -> bool:
+    """True once no worker process of this test is left (polled: a pool's workers exit shortly
+    after it is shut down, not at once)."""
+    stop = time.monotonic() + deadline_s
+    while multiprocessing.active_children():
+        if time.monotonic() > stop:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.fixture
+def no_leak(no_shm_leak):
+    """No segment left (the shared ``no_shm_leak``), and no worker process left either."""
+    yield no_shm_leak
+    assert _children_gone()

@@ -1,4 +1,7 @@
-"""Lab step 7 (the chunked pattern) at TINY size, and the chunked helpers it added."""
+"""Lab step 7 (the chunked pattern) at TINY size.
+
+The chunked helpers the step stands on are tested in tests/test_chunked.py.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +9,11 @@ import json
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
-import numpy as np
 import pytest
 
-from gilfree import merge_stats
 from gilfree._select import available
-from gilfree._workers import call_kernel, kernel_on_array
-from gilfree.chunked import (array_chunks, compact_runs, parallel_reduce, run_chunks, runs_in_process,
-                              split_range)
 from gilfree.lab import format_result, run_step
 from gilfree.lab import step7_chunked as step7
-from gilfree.strategies import SerialExecutor, open_executor
 
 
 def test_step7_tiny_covers_every_workload_strategy_and_implementation(no_shm_leak):
@@ -81,99 +78,3 @@ def test_step7_refuses_bad_parameters(bad, error, no_shm_leak):
     params = {**step7.TINY, **bad}
     with pytest.raises(error):
         step7.run(**params)
-
-
-# --- the helpers added to gilfree.chunked -----------------------------------------------------
-
-@pytest.mark.parametrize("strategy", ["serial", "threads"])
-def test_parallel_reduce_sums_the_chunks(strategy, impl):
-    with open_executor(strategy, 2) as executor:
-        total = parallel_reduce(executor, call_kernel,
-                                [(impl.name, "sum_squares", lo, hi) for lo, hi in split_range(0, 5000, 7)],
-                                sum)
-    assert total == impl.sum_squares(0, 5000)
-
-
-def test_parallel_reduce_hands_combine_the_results_in_chunk_order(impl):
-    x = np.random.default_rng(3).standard_normal(10_000)
-    chunks = array_chunks(x.size, 5)
-    with open_executor("threads", 2) as executor:
-        ordered = parallel_reduce(executor, kernel_on_array,
-                                  [(impl.name, "chunk_stats", x[a:b]) for a, b in chunks], list)
-        merged = parallel_reduce(executor, kernel_on_array,
-                                 [(impl.name, "chunk_stats", x[a:b]) for a, b in chunks], merge_stats)
-    assert [s.count for s in ordered] == [b - a for a, b in chunks]
-    assert merged == impl.chunk_stats(x)
-
-
-def test_parallel_reduce_reports_each_chunk():
-    seen = []
-    with open_executor("threads", 2) as executor:
-        parallel_reduce(executor, pow, [(2, i) for i in range(6)], sum,
-                        on_result=lambda i, r: seen.append((i, r)))
-    assert sorted(seen) == [(i, 2**i) for i in range(6)]
-
-
-def test_parallel_reduce_refuses_no_work_and_a_bad_combine():
-    with open_executor("serial") as executor:
-        with pytest.raises(ValueError, match="at least one chunk"):
-            parallel_reduce(executor, pow, [], sum)
-        with pytest.raises(TypeError, match="combine must be callable"):
-            parallel_reduce(executor, pow, [(2, 3)], "sum")
-
-
-def test_parallel_reduce_raises_a_task_error():
-    with open_executor("threads", 2) as executor:
-        with pytest.raises(ValueError, match="no kernel named"):
-            parallel_reduce(executor, call_kernel, [("pure-python", "no_such_kernel")], sum)
-
-
-def test_runs_in_process_tells_views_from_handles():
-    assert runs_in_process(SerialExecutor())
-    with open_executor("threads", 1) as threads:
-        assert runs_in_process(threads)
-    with open_executor("processes", 1) as processes:
-        assert not runs_in_process(processes)
-    with open_executor("pool", 1) as pool:
-        assert not runs_in_process(pool)
-    with pytest.raises(TypeError, match="Executor"):
-        runs_in_process(object())
-
-
-def test_run_chunks_and_parallel_reduce_agree():
-    with open_executor("threads", 2) as executor:
-        argsets = [(3, e) for e in range(5)]
-        assert parallel_reduce(executor, pow, argsets, sum) == sum(run_chunks(executor, pow, argsets))
-
-
-def test_compact_runs_gathers_chunked_filter_output_like_one_filter(impl):
-    x = np.random.default_rng(9).random(5000)
-    whole = np.zeros_like(x)
-    kept = impl.filter_greater(x, whole, 0.3)
-    out = np.full_like(x, -1.0)
-    chunks = split_range(0, x.size, 7)
-    runs = [(a, impl.filter_greater(x[a:b], out[a:b], 0.3)) for a, b in chunks]
-    assert compact_runs(out, runs) == kept
-    assert out[:kept].tobytes() == whole[:kept].tobytes()
-
-
-def test_compact_runs_handles_empty_and_unmoved_runs():
-    a = np.arange(10.0)
-    assert compact_runs(a, []) == 0
-    assert compact_runs(a, [(0, 3), (3, 0), (5, 2)]) == 5
-    assert a[:5].tolist() == [0.0, 1.0, 2.0, 5.0, 6.0]
-
-
-@pytest.mark.parametrize("array, runs, error", [
-    (np.arange(10.0), [(4, 2), (3, 1)], ValueError),  # out of order
-    (np.arange(10.0), [(0, 5), (4, 1)], ValueError),  # overlapping
-    (np.arange(10.0), [(8, 5)], ValueError),  # past the end
-    (np.arange(10.0), [(0, -1)], ValueError),
-    (np.arange(10.0), [(0.5, 1)], TypeError),
-    (np.arange(10.0), [(True, 1)], TypeError),
-    (np.zeros((2, 5)), [(0, 1)], TypeError),
-    ([1.0, 2.0], [(0, 1)], TypeError),
-])
-def test_compact_runs_refuses_bad_runs(array, runs, error):
-    with pytest.raises(error):
-        compact_runs(array, runs)

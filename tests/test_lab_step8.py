@@ -1,41 +1,20 @@
-"""Lab step 8 (the pipeline over shared memory) at TINY size: results, cleanup on every exit."""
+"""Lab step 8 (the pipeline over shared memory) at TINY size: results, cleanup on every exit.
+
+The pipeline itself (gilfree.pipeline) is tested in tests/test_pipeline.py.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
-import time
 
-import numpy as np
 import pytest
 
 from gilfree._select import available
-from gilfree._stats import stats_bits
-from gilfree._workers import kernel_on_shared_pair
 from gilfree.chunked import array_chunks
 from gilfree.lab import format_result, run_step
 from gilfree import pipeline
 from gilfree.lab import step8_pipeline as step8
-from gilfree.shm import SharedArray
-from gilfree.strategies import open_executor
-
-
-def _children_gone(deadline_s: float = 10.0) -> bool:
-    """True once no worker process of this test is left (polled: see the note below)."""
-    stop = time.monotonic() + deadline_s
-    while multiprocessing.active_children():
-        if time.monotonic() > stop:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-@pytest.fixture
-def no_leak(no_shm_leak):
-    """No segment left (the shared ``no_shm_leak``), and no worker process left either."""
-    yield no_shm_leak
-    assert _children_gone()
 
 
 def test_step8_tiny_matches_the_reference_on_every_strategy(no_leak):
@@ -126,39 +105,3 @@ def test_step8_cleans_up_when_a_worker_task_fails(monkeypatch, no_leak):
 def test_step8_refuses_bad_parameters(bad, error, no_leak):
     with pytest.raises(error):
         step8.run(**{**step8.TINY, **bad})
-
-
-@pytest.mark.parametrize("threshold, n", [(-1.0, 3000), (0.5, 5000), (0.9, 1025), (2.0, 4100)])
-@pytest.mark.parametrize("strategy", ["serial", "threads"])
-def test_chunked_pipeline_equals_one_pass_at_the_edges(impl, strategy, threshold, n, no_leak):
-    """Everything kept, nothing kept, sizes off the block grid: chunked equals one pass."""
-    with SharedArray.create(n) as data, SharedArray.create(n) as out:
-        want = pipeline.one_pass(impl, data, out, n, 5, 3, threshold, lambda stage: None)
-        want_kept = out.array[:want.kept].copy()
-        out.array[:] = -7.0
-        with open_executor(strategy, 2) as executor:
-            job = pipeline.PipelineJob(impl.name, executor, data, out, n, 3, 5, 3, threshold, lambda stage: None)
-            got = pipeline.run_pipeline(job)
-        assert got.kept == want.kept
-        assert stats_bits(got.stats) == stats_bits(want.stats)
-        assert out.array[:got.kept].tobytes() == want_kept.tobytes()
-        assert (got.stats is None) == (got.kept == 0)
-        assert set(got.seconds) == set(step8.STAGES)
-
-
-def test_kernel_on_shared_pair_filters_a_region_into_the_same_region(impl, no_leak):
-    x = np.linspace(0.0, 1.0, 4000)
-    with SharedArray.copy_of(x) as src, SharedArray.create(4000) as dst:
-        count = kernel_on_shared_pair(impl.name, "filter_greater", src.handle, dst.handle, 1000, 3000, 0.5)
-        region = x[1000:3000]
-        assert count == int((region > 0.5).sum())
-        assert dst.array[1000:1000 + count].tobytes() == region[region > 0.5].tobytes()
-        assert not dst.array[:1000].any() and not dst.array[1000 + count:].any()
-
-
-def test_kernel_on_shared_pair_refuses_what_is_not_a_handle(no_leak):
-    with SharedArray.create(10) as a:
-        with pytest.raises(TypeError, match="SharedArrayHandle"):
-            kernel_on_shared_pair("pure-python", "filter_greater", a.handle, "psm_nothing", 0, 10, 0.5)
-        with pytest.raises(TypeError, match="SharedArrayHandle"):
-            kernel_on_shared_pair("pure-python", "filter_greater", a.array, a.handle, 0, 10, 0.5)

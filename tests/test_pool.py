@@ -1,27 +1,25 @@
-"""Pools that fail fast and say why: FailSafePool, the guarded multiprocessing.Pool, the explained
-ProcessPoolExecutor, and the errors and signal helpers behind them (in-process tests; the
-end-to-end fault drill, in fresh processes, is tests/test_faults.py)."""
+"""A pool that fails fast and says why: FailSafePool, and the errors it raises (in-process tests).
+
+The end-to-end fault drill, in fresh processes, is tests/test_faults.py; the guarded
+multiprocessing.Pool and the explained ProcessPoolExecutor are tests/test_strategies.py; the
+SIGTERM helper is tests/test_interrupts.py.
+"""
 
 from __future__ import annotations
 
 import math
 import multiprocessing
-import os
 import pickle
 import signal
-import threading
 import time
-from concurrent.futures import CancelledError, as_completed
+from concurrent.futures import CancelledError
 from concurrent.futures.process import BrokenProcessPool
 
 import _tasks
 import pytest
 
-from gilfree.chunked import run_chunks
 from gilfree.errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, describe_exit
-from gilfree.interrupts import Terminated, sigterm_raises
 from gilfree.pool import FailSafePool
-from gilfree.strategies import PoolExecutor, ProcessesExecutor, open_executor
 
 METHODS = [m for m in ("fork", "spawn", "forkserver") if m in multiprocessing.get_all_start_methods()]
 
@@ -94,24 +92,6 @@ def test_os_exit_in_a_task_names_the_status():
             pool.submit(_tasks.hard_exit, 3).result(timeout=PROMPT_S)
         assert info.value.exitcode == 3
         assert pool.submit(_tasks.square, 3).result(timeout=PROMPT_S) == 9
-
-
-def test_run_chunks_results_hold_every_completed_chunk_after_a_failure():
-    kept: dict[int, object] = {}
-    with open_executor("failsafe", 2, start_method="spawn") as pool:
-        argsets = [(_tasks.square, i) for i in range(7)]
-        with pytest.raises(ValueError, match="chunk 7 fails"):
-            run_chunks(pool, _call, [*argsets, (_tasks.fail, "chunk 7 fails")], results=kept)
-        # cancelled or not, the chunks that finished are all in ``kept``, in their own slots
-        assert all(kept[i] == i * i for i in kept)
-        deadline = time.monotonic() + PROMPT_S
-        while len(kept) < 7 and time.monotonic() < deadline:
-            time.sleep(0.01)
-    assert kept == {i: i * i for i in range(7)}
-
-
-def _call(fn, *args):
-    return fn(*args)
 
 
 def test_a_task_past_its_timeout_is_stopped_and_the_pool_goes_on(method):
@@ -192,95 +172,7 @@ def test_bad_task_timeouts(timeout, exc):
         FailSafePool(1, task_timeout=timeout)
 
 
-def test_task_timeout_is_refused_where_a_task_cannot_be_stopped():
-    for strategy in ("serial", "threads", "pool", "processes"):
-        with pytest.raises(ValueError, match="task_timeout needs strategy='failsafe'"):
-            with open_executor(strategy, 1, task_timeout=1.0):
-                pass
-    with open_executor("failsafe", 1, task_timeout=5.0, start_method="spawn") as pool:
-        assert pool.task_timeout == 5.0
-
-
-# -- multiprocessing.Pool, watched --------------------------------------------------------------
-
-def test_a_dead_pool_worker_fails_every_outstanding_task_instead_of_hanging(method):
-    executor = PoolExecutor(2, ctx(method))
-    try:
-        done = executor.submit(_tasks.square, 3)
-        assert done.result(timeout=PROMPT_S) == 9
-        waiting = executor.submit(_tasks.sleep_then, 30)
-        doomed = executor.submit(_tasks.die)
-        for future in (waiting, doomed):
-            with pytest.raises(WorkerDied, match="SIGKILL") as info:
-                future.result(timeout=PROMPT_S)
-            assert isinstance(info.value, BrokenProcessPool)
-        assert done.result() == 9  # a finished task keeps its result
-        with pytest.raises(WorkerDied):
-            executor.submit(_tasks.square, 1)
-    finally:
-        executor.terminate()
-
-
-@pytest.mark.parametrize("call", ["map", "starmap", "imap", "imap_unordered"])
-@pytest.mark.parametrize("chunksize", [1, 3])
-def test_the_pools_own_calls_fail_fast_too(call, chunksize):
-    with open_executor("pool", 2, start_method="spawn") as executor:
-        pool = executor.pool
-        items = list(range(10))
-        if call == "starmap":
-            assert pool.starmap(_tasks.add, [(i, 1) for i in items], chunksize) == [i + 1 for i in items]
-        else:
-            got = list(getattr(pool, call)(_tasks.square, items, chunksize))
-            assert sorted(got) == [i * i for i in items]
-            if call != "imap_unordered":
-                assert got == [i * i for i in items]
-    with pytest.raises(WorkerDied, match="SIGKILL"):
-        with open_executor("pool", 2, start_method="spawn") as executor:
-            pool = executor.pool
-            if call == "starmap":
-                pool.starmap(_tasks.die, [(signal.SIGKILL,)] * 4, chunksize)
-            elif call == "map":
-                pool.map(_tasks.die, [signal.SIGKILL] * 4, chunksize)
-            else:
-                list(getattr(pool, call)(_tasks.die, [signal.SIGKILL] * 4, chunksize))
-
-
-def test_guarded_imap_refuses_a_zero_chunksize():
-    with open_executor("pool", 1, start_method="spawn") as executor:
-        with pytest.raises(ValueError, match="chunksize"):
-            list(executor.pool.imap(_tasks.square, [1], 0))
-
-
-# -- ProcessPoolExecutor, explained --------------------------------------------------------------
-
-def test_a_broken_process_pool_names_the_dead_worker(method):
-    with pytest.raises(WorkerDied) as info:
-        with open_executor("processes", 2, start_method=method) as executor:
-            assert isinstance(executor, ProcessesExecutor)
-            ok = executor.submit(_tasks.square, 7)
-            assert ok.result(timeout=PROMPT_S) == 49
-            executor.submit(_tasks.die, signal.SIGKILL).result(timeout=PROMPT_S)
-    error = info.value
-    assert isinstance(error, BrokenProcessPool)
-    assert "SIGKILL" in str(error) and error.exitcode == -signal.SIGKILL
-    assert isinstance(error.__cause__, BrokenProcessPool)
-    assert ok.result() == 49
-
-
-def test_explained_futures_cancel_and_complete_like_the_originals():
-    with open_executor("processes", 1, start_method="spawn") as executor:
-        first = executor.submit(_tasks.sleep_then, 0.3, "first")
-        rest = [executor.submit(_tasks.square, i) for i in range(30)]
-        cancelled = rest[-1].cancel()
-        results = {f: f.result() for f in as_completed([first, *rest[:-1]], timeout=PROMPT_S)}
-        assert results[first] == "first"
-        assert [results[f] for f in rest[:-1]] == [i * i for i in range(29)]
-        if cancelled:
-            assert rest[-1].cancelled()
-            assert list(as_completed([rest[-1]], timeout=PROMPT_S)) == [rest[-1]]
-
-
-# -- errors and signals --------------------------------------------------------------------------
+# -- errors ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("code, words", [
     (-signal.SIGKILL, "SIGKILL (signal 9)"), (-signal.SIGSEGV, "segmentation fault"),
@@ -295,35 +187,3 @@ def test_worker_died_pickles_with_its_fields():
     again = pickle.loads(pickle.dumps(error))
     assert (again.pid, again.exitcode, again.task, str(again)) == (123, -9, "f()", str(error))
     assert isinstance(again, BrokenProcessPool)
-
-
-def test_sigterm_raises_terminated_inside_the_block_only():
-    before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(Terminated) as info:
-        with sigterm_raises():
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(5)
-    assert info.value.code == 143
-    assert signal.getsignal(signal.SIGTERM) == before
-
-
-def test_sigterm_raises_leaves_an_existing_handler_and_other_threads_alone():
-    seen = []
-    previous = signal.signal(signal.SIGTERM, lambda *a: seen.append("theirs"))
-    try:
-        with sigterm_raises():
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(0.05)
-        assert seen == ["theirs"]
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    outcome = []
-
-    def in_thread():
-        with sigterm_raises():
-            outcome.append(signal.getsignal(signal.SIGTERM))
-
-    t = threading.Thread(target=in_thread)
-    t.start()
-    t.join()
-    assert outcome == [signal.getsignal(signal.SIGTERM)]
