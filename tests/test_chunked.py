@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import time
 
 import _tasks
@@ -9,7 +11,6 @@ import numpy as np
 import pytest
 
 from gilfree import aligned_chunk_size, merge_stats
-from gilfree._workers import call_kernel, kernel_on_array
 from gilfree.chunked import (array_chunks, compact_runs, default_parts, parallel_reduce, run_chunks,
                               runs_in_process, split_range)
 from gilfree.strategies import SerialExecutor, open_executor
@@ -48,9 +49,7 @@ def test_default_parts_is_a_few_chunks_per_worker():
 @pytest.mark.parametrize("strategy", ["serial", "threads"])
 def test_parallel_reduce_sums_the_chunks(strategy, impl):
     with open_executor(strategy, 2) as executor:
-        total = parallel_reduce(executor, call_kernel,
-                                [(impl.name, "sum_squares", lo, hi) for lo, hi in split_range(0, 5000, 7)],
-                                sum)
+        total = parallel_reduce(executor, impl.sum_squares, split_range(0, 5000, 7), sum)
     assert total == impl.sum_squares(0, 5000)
 
 
@@ -58,10 +57,8 @@ def test_parallel_reduce_hands_combine_the_results_in_chunk_order(impl):
     x = np.random.default_rng(3).standard_normal(10_000)
     chunks = array_chunks(x.size, 5)
     with open_executor("threads", 2) as executor:
-        ordered = parallel_reduce(executor, kernel_on_array,
-                                  [(impl.name, "chunk_stats", x[a:b]) for a, b in chunks], list)
-        merged = parallel_reduce(executor, kernel_on_array,
-                                 [(impl.name, "chunk_stats", x[a:b]) for a, b in chunks], merge_stats)
+        ordered = parallel_reduce(executor, impl.chunk_stats, [(x[a:b],) for a, b in chunks], list)
+        merged = parallel_reduce(executor, impl.chunk_stats, [(x[a:b],) for a, b in chunks], merge_stats)
     assert [s.count for s in ordered] == [b - a for a, b in chunks]
     assert merged == impl.chunk_stats(x)
 
@@ -84,8 +81,8 @@ def test_parallel_reduce_refuses_no_work_and_a_bad_combine():
 
 def test_parallel_reduce_raises_a_task_error():
     with open_executor("threads", 2) as executor:
-        with pytest.raises(ValueError, match="no kernel named"):
-            parallel_reduce(executor, call_kernel, [("pure-python", "no_such_kernel")], sum)
+        with pytest.raises(ValueError, match="math domain error"):
+            parallel_reduce(executor, math.sqrt, [(4.0,), (-1.0,)], sum)
 
 
 def test_runs_in_process_tells_views_from_handles():

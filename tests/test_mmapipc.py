@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gilfree._workers import checksum_from_channel
-from gilfree.mmapipc import (
+from gilfree.mmapipc import (apply_to_message,
     HEADER_SIZE,
     MAGIC,
     VERSION,
@@ -216,10 +215,10 @@ def test_a_consumer_process_sees_the_committed_message(impl, tmp_path):
     create_channel(path, len(payload))
     with open_executor("processes", 1) as consumer, open_channel(path, writable=True) as mm:
         for sequence in (1, 2):
-            future = consumer.submit(checksum_from_channel, impl.name, path, sequence, 10.0)
+            future = consumer.submit(apply_to_message, impl.checksum, path, sequence, 10.0)
             write_message(mm, payload, sequence=sequence, flush=sequence == 1)
             assert future.result(timeout=20) == impl.checksum(payload)
         # Nothing committed for sequence 3: the consumer gives up instead of hanging.
-        future = consumer.submit(checksum_from_channel, impl.name, path, 3, 0.2)
+        future = consumer.submit(apply_to_message, impl.checksum, path, 3, 0.2)
         with pytest.raises(TimeoutError):
             future.result(timeout=20)

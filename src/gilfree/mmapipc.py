@@ -34,12 +34,15 @@ import struct
 import sys
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple, TypeVar
 
-from ._checks import check_flag, check_int, check_path, check_seconds
+from ._checks import check_callable, check_flag, check_int, check_path, check_seconds
+
+T = TypeVar("T")
 
 __all__ = [
     "HEADER_SIZE",
+    "apply_to_message",
     "MAGIC",
     "VERSION",
     "Header",
@@ -297,3 +300,16 @@ def write_file(path: str | os.PathLike[str], payload: Any, *, record_size: int =
         create_channel(path, len(data))
         with open_channel(path, writable=True) as mm:
             return write_message(mm, data, sequence=sequence, record_size=record_size, flush=flush)
+
+
+def apply_to_message(kernel: Callable[[memoryview], T], path: str | os.PathLike[str], sequence: int,
+                     timeout: float) -> T:
+    """Wait for message ``sequence`` of the channel ``path`` and return ``kernel(payload)``.
+
+    The consumer's side in one call, for a task in a worker process: the header is validated,
+    the payload is read in place (zero-copy), and waiting stops with TimeoutError after
+    ``timeout`` seconds, so a consumer never outlives a producer that failed.
+    """
+    check_callable(kernel, "kernel")
+    with receive(path, sequence, timeout=timeout) as (_, payload):
+        return kernel(payload)
