@@ -278,3 +278,19 @@ def test_the_registry_loads_entry_points_once_and_survives_a_broken_one(monkeypa
         assert "gilfree_nowhere" in registry.plugin_errors()["broken"]
     finally:
         unregister_strategy("toy-ep")
+
+
+def test_the_readme_table_of_strategies_is_the_registrys():
+    import subprocess
+    import sys
+
+    readme = (SRC.parent.parent / "README.md")
+    if not readme.exists():  # an installed copy, tested away from the source tree
+        pytest.skip("README.md is not beside this gilfree")
+    text = readme.read_text()
+    block = text[text.index("<!-- strategies:start -->"):text.index("<!-- strategies:end -->")]
+    shown = [line for line in block.splitlines() if line.startswith("| `")]
+    table = subprocess.run([sys.executable, "-m", "gilfree", "strategies", "--markdown"], check=True,
+                           capture_output=True, text=True).stdout.splitlines()
+    built_in = [line for line in table if line.split("`")[1:2] and line.split("`")[1] in BUILT_IN]
+    assert shown == built_in, "README's strategy table is out of date: paste `gilfree strategies --markdown`"

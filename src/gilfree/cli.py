@@ -119,6 +119,12 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_argument("--json", action="store_true", help="print one JSON document")
     faults.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
+    listing = sub.add_parser("strategies", help="every registered strategy, what it runs on and can do")
+    listing.set_defaults(subparser=listing)
+    shape = listing.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print JSON")
+    shape.add_argument("--markdown", action="store_true", help="print a Markdown table (the README's)")
+
     info = sub.add_parser("info", help="implementation, interpreter, GIL state and core count")
     info.set_defaults(subparser=info)
     info.add_argument("--json", action="store_true", help="print JSON")
@@ -289,6 +295,42 @@ def _faults(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0 if all(o.ok for o in outcomes) else 1
 
 
+_USES_WORDS = {"serial": "the calling thread", "threads": "threads here", "processes": "other processes"}
+_CAPABILITY_WORDS = (
+    ("can_stop_task", "stops one task"),
+    ("survives_worker_death", "survives a dead worker"),
+    ("start_methods", "takes a start method"),
+    ("batches", "whole batches"),
+)
+
+
+def _strategies(args: argparse.Namespace) -> str:
+    """The registry as a table: a plain one, Markdown (the README's), or JSON."""
+    from .registry import strategies
+
+    table = list(strategies())
+    if args.json:
+        return json.dumps([{"name": s.name, "description": s.description, "peer": s.peer,
+                            "available": s.missing() is None, "origin": s.origin,
+                            **s.capabilities.as_dict()} for s in table], indent=2)
+    rows = []
+    for s in table:
+        caps = s.capabilities
+        can = ", ".join(words for attr, words in _CAPABILITY_WORDS if getattr(caps, attr)) or "-"
+        rows.append((s.name, _USES_WORDS[caps.uses], caps.transport or "", can, s.description))
+    head = ("strategy", "runs tasks on", "arrays travel as", "can", "what it is")
+    if args.markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join((f"`{r[0]}`", *r[1:])) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
+    out = ["  ".join(f"{c:<{w}}" for c, w in zip(head, widths)).rstrip(),
+           "  ".join("-" * w for w in widths)]
+    out += ["  ".join(f"{c:<{w}}" for c, w in zip(r, widths)).rstrip() for r in rows]
+    missing = [f"{s.name}: {s.missing()}" for s in table if s.missing()]
+    return "\n".join(out + ([""] + missing if missing else []))
+
+
 def main(argv: list[str] | None = None) -> int:
     from .interrupts import Terminated, sigterm_raises
 
@@ -311,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
         except Terminated:
             print("\nterminated (SIGTERM): workers stopped, shared memory released", file=sys.stderr)
             return 143
+    if args.command == "strategies":
+        print(_strategies(args))
+        return 0
     if args.command == "info":
         from ._timing import environment
 
