@@ -295,7 +295,6 @@ def _faults(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0 if all(o.ok for o in outcomes) else 1
 
 
-_USES_WORDS = {"serial": "the calling thread", "threads": "threads here", "processes": "other processes"}
 _CAPABILITY_WORDS = (
     ("can_stop_task", "stops one task"),
     ("survives_worker_death", "survives a dead worker"),
@@ -317,7 +316,8 @@ def _strategies(args: argparse.Namespace) -> str:
     for s in table:
         caps = s.capabilities
         can = ", ".join(words for attr, words in _CAPABILITY_WORDS if getattr(caps, attr)) or "-"
-        rows.append((s.name, _USES_WORDS[caps.uses], caps.transport or "", can, s.description))
+        where = {"serial": "the calling thread", "threads": "threads here"}.get(caps.uses, "other processes")
+        rows.append((s.name, where, caps.transport or "", can, s.description))
     head = ("strategy", "runs tasks on", "arrays travel as", "can", "what it is")
     if args.markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
