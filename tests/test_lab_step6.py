@@ -89,6 +89,12 @@ def test_a_failure_midway_removes_the_temporary_files(monkeypatch, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_failsafe_strategy_gives_the_same_results():
+    out = run_step(6, "tiny", strategy="failsafe", repeats=1)
+    assert out.ok, [name for name, passed in out.checks.items() if not passed]
+    assert {r.strategy for r in out.rows} == {"serial", "failsafe"}
+
+
 def test_pure_python_alone_runs_no_compiled_kernel():
     out = step6.run(**step6.TINY, implementations={PURE_PYTHON: Implementation(PURE_PYTHON)})
     assert out.ok, [name for name, passed in out.checks.items() if not passed]

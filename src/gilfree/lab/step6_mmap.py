@@ -24,6 +24,7 @@ from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
@@ -140,7 +141,13 @@ def apply_to_message(kernel: Callable[..., Any], path: str, sequence: int, timeo
 
 
 def apply_to_pipe_message(kernel: Callable[..., Any], conn: Any, timeout: float) -> Any:
-    """Receive one message of bytes on ``conn`` (a Connection), close it, run ``kernel`` on the bytes."""
+    """Receive one message of bytes on ``conn``, close it, run ``kernel`` on the bytes.
+
+    ``conn`` is a Connection, or one packed by :func:`_portable` for executors that pickle their
+    tasks with plain ``pickle``.
+    """
+    if isinstance(conn, bytes):
+        conn = pickle.loads(conn)
     try:
         if not conn.poll(timeout):
             raise TimeoutError(f"no message arrived on the pipe within {timeout} s")
@@ -148,6 +155,16 @@ def apply_to_pipe_message(kernel: Callable[..., Any], conn: Any, timeout: float)
     finally:
         conn.close()
     return kernel(data)
+
+
+def _portable(conn: Any) -> bytes:
+    """``conn`` pickled the way ``multiprocessing`` sends a Connection to another process.
+
+    Its file descriptor travels through ``multiprocessing``'s resource sharer, as it does when a
+    ``Pool`` or ``ProcessPoolExecutor`` pickles the task itself; plain ``pickle`` (the fail-safe
+    pool's) would send only the descriptor's number, which means nothing in the worker.
+    """
+    return bytes(ForkingPickler.dumps(conn))
 
 
 def _stats_via_file(executor: Executor, kernels: Implementation, x: np.ndarray, transport: Transport,
@@ -179,7 +196,8 @@ class _Channel:
     def through_pipe(self) -> Checksum:
         receiver, sender = multiprocessing.Pipe(duplex=False)
         try:
-            future = self.procs.submit(apply_to_pipe_message, self.kernels.checksum, receiver, self.timeout)
+            future = self.procs.submit(apply_to_pipe_message, self.kernels.checksum, _portable(receiver),
+                                       self.timeout)
             sender.send_bytes(self.payload)
             return future.result(timeout=self.timeout + 10)
         finally:
