@@ -5,7 +5,7 @@ import json
 import pytest
 
 from _leaks import track_segments
-from gilfree._select import available
+from gilfree._select import PURE_PYTHON, Implementation, available
 from gilfree.lab import format_result, run_step
 from gilfree.lab import step5_shared_memory as step5
 
@@ -62,12 +62,23 @@ def test_json_round_trip_and_text(result):
     assert 3 <= len(result.explanation) <= 5
 
 
-def test_the_pool_strategy_gives_the_same_results():
+@pytest.mark.parametrize("strategy", ["pool", "failsafe"])
+def test_other_process_strategies_give_the_same_results(strategy):
     with track_segments() as seen:
-        out = run_step(5, "tiny", strategy="pool", repeats=1)
+        out = run_step(5, "tiny", strategy=strategy, repeats=1)
     assert out.ok, [name for name, passed in out.checks.items() if not passed]
-    assert {r.strategy for r in out.rows if r.variant in (step5.SHARED, step5.PICKLED)} == {"pool"}
+    assert {r.strategy for r in out.rows if r.variant in (step5.SHARED, step5.PICKLED)} == {strategy}
     assert seen.created and not seen.left
+
+
+def test_pure_python_alone_runs_no_compiled_kernel():
+    with track_segments() as seen:
+        out = step5.run(**step5.TINY, implementations={PURE_PYTHON: Implementation(PURE_PYTHON)})
+    assert out.ok, [name for name, passed in out.checks.items() if not passed]
+    assert {r.implementation for r in out.rows} == {PURE_PYTHON}
+    assert set(out.data["statistics"]) == {PURE_PYTHON}
+    assert not any("compiled" in name for name in out.checks)
+    assert not seen.left
 
 
 def test_a_failure_midway_still_unlinks_every_segment(monkeypatch):
@@ -81,14 +92,28 @@ def test_a_failure_midway_still_unlinks_every_segment(monkeypatch):
     assert seen.created and not seen.left
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"n": 0}, ValueError),
-    ({"rounds": 0}, ValueError),
-    ({"repeats": 0}, ValueError),
-    ({"strategy": "threads"}, ValueError),
-    ({"workers": 0}, ValueError),
-    ({"workers": "2"}, TypeError),
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"n": 0}, ValueError, "n must be >= 1"),
+    ({"n": "x"}, TypeError, "n must be an int, not str"),
+    ({"rounds": 0}, ValueError, "rounds must be >= 1"),
+    ({"rounds": 2.0}, TypeError, "rounds must be an int, not float"),
+    ({"pure_scale": 0}, ValueError, "pure_scale must be >= 1"),
+    ({"repeats": 0}, ValueError, "repeats must be >= 1"),
+    ({"repeats": True}, TypeError, "repeats must be an int, not bool"),
+    ({"seed": -1}, ValueError, "seed must be in"),
+    ({"strategy": "threads"}, ValueError, "worker processes, not 'threads'"),
+    ({"strategy": "no-such"}, ValueError, "unknown strategy 'no-such'"),
+    ({"strategy": 3}, TypeError, "strategy must be a str"),
+    ({"workers": 0}, ValueError, "workers must be >= 1"),
+    ({"workers": "2"}, TypeError, "workers must be an int, not str"),
+    ({"progress": 3}, TypeError, "progress must be callable"),
+    ({"implementations": {"c-extension": None}}, ValueError, "must include 'pure-python'"),
+    ({"implementations": ["pure-python"]}, TypeError, "implementations must be a mapping"),
 ])
-def test_bad_parameters_are_refused_before_any_work(kwargs, error):
-    with pytest.raises(error):
+def test_bad_parameters_are_refused_before_any_pool_starts(monkeypatch, kwargs, error, words):
+    def no_pool(*args, **kw):
+        raise AssertionError("a pool was opened before the parameters were checked")
+
+    monkeypatch.setattr(step5, "open_executor", no_pool)
+    with pytest.raises(error, match=words):
         step5.run(**{**step5.TINY, **kwargs})

@@ -10,8 +10,7 @@ import tempfile
 import pytest
 
 from _leaks import track_segments
-from gilfree._select import available
-from gilfree._workers import checksum_from_pipe
+from gilfree._select import PURE_PYTHON, Implementation, available
 from gilfree.lab import format_result, run_step
 from gilfree.lab import step6_mmap as step6
 from gilfree.strategies import open_executor
@@ -71,28 +70,75 @@ def test_a_failure_midway_removes_the_temporary_files(monkeypatch, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"n": 0}, ValueError),
-    ({"payload_mb": 0}, ValueError),
-    ({"timeout": 0}, ValueError),
-    ({"strategy": "serial"}, ValueError),
-    ({"workers": 0}, ValueError),
+def test_the_failsafe_strategy_gives_the_same_results():
+    out = run_step(6, "tiny", strategy="failsafe", repeats=1)
+    assert out.ok, [name for name, passed in out.checks.items() if not passed]
+    assert {r.strategy for r in out.rows} == {"serial", "failsafe"}
+
+
+def test_pure_python_alone_runs_no_compiled_kernel():
+    out = step6.run(**step6.TINY, implementations={PURE_PYTHON: Implementation(PURE_PYTHON)})
+    assert out.ok, [name for name, passed in out.checks.items() if not passed]
+    assert {r.implementation for r in out.rows} == {PURE_PYTHON}
+    assert set(out.data["checksums"]) == set(out.data["statistics"]) == {PURE_PYTHON}
+    assert not any("compiled" in name for name in out.checks)
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"n": 0}, ValueError, "n must be >= 1"),
+    ({"n": "x"}, TypeError, "n must be an int, not str"),
+    ({"pure_payload_scale": 0}, ValueError, "pure_payload_scale must be >= 1"),
+    ({"repeats": True}, TypeError, "repeats must be an int, not bool"),
+    ({"seed": 2**64}, ValueError, "seed must be in"),
+    ({"payload_mb": 0}, ValueError, "payload_mb must be a finite real number > 0"),
+    ({"payload_mb": float("inf")}, ValueError, "payload_mb must be a finite"),
+    ({"payload_mb": "8"}, TypeError, "payload_mb must be a real number, not str"),
+    ({"timeout": 0}, ValueError, "timeout must be"),
+    ({"timeout": -1}, ValueError, "timeout must be"),
+    ({"timeout": None}, TypeError, "timeout must be a number of seconds"),
+    ({"strategy": "serial"}, ValueError, "worker processes, not 'serial'"),
+    ({"strategy": "threads"}, ValueError, "worker processes, not 'threads'"),
+    ({"workers": 0}, ValueError, "workers must be >= 1"),
+    ({"progress": None}, TypeError, "progress must be callable"),
+    ({"implementations": {}}, ValueError, "must include 'pure-python'"),
 ])
-def test_bad_parameters_are_refused_before_any_work(kwargs, error):
-    with pytest.raises(error):
+def test_bad_parameters_are_refused_before_any_pool_starts(monkeypatch, kwargs, error, words):
+    def no_pool(*args, **kw):
+        raise AssertionError("a pool was opened before the parameters were checked")
+
+    monkeypatch.setattr(step6, "open_executor", no_pool)
+    with pytest.raises(error, match=words):
         step6.run(**{**step6.TINY, **kwargs})
+
+
+def test_a_strategy_that_runs_whole_batches_is_refused():
+    # Its submit() runs the task to its end: the consumer would wait for a message never written.
+    from gilfree.registry import Capabilities, Strategy, register_strategy, unregister_strategy
+    from gilfree.serial import SerialExecutor
+
+    register_strategy(Strategy("test-batches", "a batch-only process executor, for this test",
+                               lambda workers, **options: SerialExecutor(),
+                               Capabilities(uses="processes", in_process=False, batches=True)))
+    try:
+        with pytest.raises(ValueError, match="start each task as it is submitted"):
+            step6.run(**{**step6.TINY, "strategy": "test-batches"})
+    finally:
+        unregister_strategy("test-batches")
 
 
 # ---------------------------------------------------------------------------------------------
 # The Pipe that the step compares the channel with
 
 
-def test_a_consumer_process_reads_a_pipe(impl):
+@pytest.mark.parametrize("strategy", ["processes", "failsafe"])
+def test_a_consumer_process_reads_a_pipe(impl, strategy):
+    # failsafe pickles its tasks with multiprocessing's own pickler: the Connection's descriptor
+    # travels as a duplicate, not as a number that means something else in the worker.
     payload = bytes(range(256)) * 300
     receiver, sender = multiprocessing.Pipe(duplex=False)
     try:
-        with open_executor("processes", 1) as consumer:
-            future = consumer.submit(checksum_from_pipe, impl.name, receiver, 10.0)
+        with open_executor(strategy, 1) as consumer:
+            future = consumer.submit(step6.apply_to_pipe_message, impl.checksum, receiver, 10.0)
             sender.send_bytes(payload)
             assert future.result(timeout=20) == impl.checksum(payload)
     finally:

@@ -41,6 +41,7 @@ import time
 import traceback
 from concurrent.futures import Executor, Future
 from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable, ParamSpec, TypeVar
 
 from ._checks import check_count, check_flag, check_seconds
@@ -164,7 +165,10 @@ class FailSafePool(Executor):
             raise TypeError(f"submit needs a callable, not {type(fn).__name__}")
         label = _describe_call(fn)
         try:
-            payload = pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+            # multiprocessing's own pickler, as Pool and ProcessPoolExecutor use: it sends a
+            # Connection, a socket or a lock as a duplicated handle, where plain pickle would
+            # send a file descriptor's number, which means something else in the worker.
+            payload = bytes(ForkingPickler.dumps((fn, args, kwargs), pickle.HIGHEST_PROTOCOL))
         except Exception as exc:
             raise TypeError(
                 f"cannot send {label} to a worker process: {exc}. Tasks and their arguments "
