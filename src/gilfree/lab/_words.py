@@ -52,6 +52,13 @@ def small_chunks(per_chunk_seconds: float, *, of_work: str = "of work") -> str:
             "handing it to a worker.")
 
 
+def speedup(row: Row) -> float:
+    """A row's speedup: every row an explanation compares has one (stage rows of compact do not)."""
+    if row.speedup is None:
+        raise ValueError(f"the row {row.variant!r}, {row.strategy!r} has no speedup to compare")
+    return row.speedup
+
+
 def find_row(rows: Sequence[Row], variant: str, impl: str, strategy: str,
              chunks: int | None = None) -> Row:
     """The row that measured ``variant`` on ``impl`` and ``strategy`` (and ``chunks``, if given)."""

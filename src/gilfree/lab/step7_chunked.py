@@ -18,7 +18,7 @@ import struct
 from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -34,7 +34,8 @@ from ..strategies import open_executor, strategy_names
 from ..transports import run_on_chunks
 from ._result import Progress, Row, StepResult, busy_machine_note, no_progress
 from ._words import (CLEARLY_SLOWER, SMALL_CHUNK_SECONDS, ProgressCount, find_row, gil_verdict,
-                     implementations_to_run, ms, plural, small_chunks, workers_or_default)
+                     implementations_to_run, ms, plural, small_chunks, speedup,
+                     workers_or_default)
 
 TITLE = "chunked processing: split, run in parallel, aggregate"
 
@@ -144,10 +145,9 @@ def _checked(squares_n: object, stats_n: object, samples: object, primes_n: obje
                          f"default chunks per worker), got {many}")
     repeats = check_count(repeats, "repeats")
     seed = check_seed(seed)
-    if executor is not None:
-        check_executor(executor)
+    given = check_executor(executor) if executor is not None else None
     check_callable(progress, "progress")
-    return _Setup(k, sizes, many, repeats, seed, implementations_to_run(implementations), executor)
+    return _Setup(k, sizes, many, repeats, seed, implementations_to_run(implementations), given)
 
 
 def _variants(setup: _Setup, strategies: tuple[str, ...]) -> Iterator[Variant]:
@@ -187,6 +187,7 @@ def _chunked(workload: str, kernels: Implementation, n: int, parts: int, data: S
         return (lambda ex: merge_stats(run_on_chunks(ex, kernels.chunk_stats, [data], chunks)),
                 len(chunks))
     ranges = split_range(0, n, parts)
+    argsets: Sequence[tuple[int, ...]]
     if workload == "sum of squares":
         fn, argsets = kernels.sum_squares, ranges
     elif workload == "monte carlo pi":
@@ -400,16 +401,16 @@ def _cpu_paragraph(rows: list[Row], k: int, has_c: bool, gil: bool) -> str:
            for s in ("threads", "processes")]
     py_t = find_row(rows, "monte carlo pi", PURE_PYTHON, "threads")
     py_p = find_row(rows, "monte carlo pi", PURE_PYTHON, "processes")
-    why = _GIL_WORDS[gil_verdict(py_t.speedup, gil)]
+    why = _GIL_WORDS[gil_verdict(speedup(py_t), gil)]
     text = (f"The same split/run/merge code gave the single call's exact answer on every executor. On "
-            f"the CPU-bound kernels ({best}) {k} workers ran at {min(r.speedup for r in cpu):.2f}x to "
-            f"{max(r.speedup for r in cpu):.2f}x of the one-call time")
+            f"the CPU-bound kernels ({best}) {k} workers ran at {min(map(speedup, cpu)):.2f}x to "
+            f"{max(map(speedup, cpu)):.2f}x of the one-call time")
     if has_c:
         text += (f"; the pure-Python Monte Carlo ran at {py_t.speedup:.2f}x on threads, {why}, and at "
                  f"{py_p.speedup:.2f}x in processes.")
     else:
         text += f" (the threads {why})."
-    if max(r.speedup for r in cpu + [py_p]) < 1:
+    if max(map(speedup, cpu + [py_p])) < 1:
         text += _no_winner(rows, best)
     return text
 
@@ -515,7 +516,7 @@ def _many_chunks_sentence(sweep: _Sweep) -> str:
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
-DEFAULT: dict = {}
+DEFAULT: dict[str, Any] = {}
 QUICK = {"squares_n": 2**25, "stats_n": 2**22, "samples": 2**23, "primes_n": 500_000,
          "many_per_worker": 128, "repeats": 2}
 TINY = {"squares_n": 200_000, "stats_n": 2**17, "samples": 100_000, "primes_n": 20_000,

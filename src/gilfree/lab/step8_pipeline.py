@@ -36,7 +36,7 @@ from ..shm import SharedArray
 from ..strategies import get_strategy, open_executor, strategy_names
 from ._result import Progress, Row, StepResult, busy_machine_note, no_progress
 from ._words import (CLEARLY_SLOWER, SMALL_CHUNK_SECONDS, ProgressCount, find_row, gil_verdict,
-                     implementations_to_run, ms, small_chunks, workers_or_default)
+                     implementations_to_run, ms, small_chunks, speedup, workers_or_default)
 
 TITLE = "capstone: a parallel data pipeline over shared memory"
 
@@ -367,9 +367,7 @@ def _explain(impls: Mapping[str, Implementation], rows: list[Row], sizes: Mappin
     pipe = {s: find_row(rows, "pipeline", staged, s) for s in lineup}
     note = busy_machine_note(load, cores)
     if not {"serial", "threads", "processes"} <= set(lineup):  # what the story below compares
-        ratios = ", ".join(f"{s} {pipe[s].speedup:.2f}x" for s in lineup if s != ONE_PASS)
-        return [f"Every strategy kept the same {sizes[staged]:,}-record pipeline output as the one pass, "
-                f"bit for bit. {staged} on {k} workers, against the one pass: {ratios}."] + ([note] if note else [])
+        return [_ratios_paragraph(pipe, lineup, staged, sizes[staged], k)] + ([note] if note else [])
     stage_rows = {(st, s): find_row(rows, f"{STAGES.index(st) + 1} {st}", staged, s)
                   for st in STAGES for s in lineup}
     lines = [_strategies_paragraph(pipe, staged, sizes[staged], k, chunks[staged]),
@@ -378,6 +376,13 @@ def _explain(impls: Mapping[str, Implementation], rows: list[Row], sizes: Mappin
     if PURE_PYTHON in impls and C_EXTENSION in impls:
         lines.append(_pure_paragraph(rows, pipe, lineup, gil))
     return [line for line in lines if line] + ([note] if note else [])
+
+
+def _ratios_paragraph(pipe: Mapping[str, Row], lineup: tuple[str, ...], staged: str, n: int, k: int) -> str:
+    """Strategies chosen by the caller, without the three the full story compares: the ratios alone."""
+    ratios = ", ".join(f"{s} {pipe[s].speedup:.2f}x" for s in lineup if s != ONE_PASS)
+    return (f"Every strategy kept the same {n:,}-record pipeline output as the one pass, "
+            f"bit for bit. {staged} on {k} workers, against the one pass: {ratios}.")
 
 
 def _strategies_paragraph(pipe: Mapping[str, Row], staged: str, n: int, k: int, chunks: int) -> str:
@@ -392,7 +397,7 @@ def _strategies_paragraph(pipe: Mapping[str, Row], staged: str, n: int, k: int, 
 
 def _slow_note(pipe: Mapping[str, Row], chunks: int) -> str:
     """Why no parallel strategy beat the one pass, in the terms the numbers support."""
-    if max(pipe[s].speedup for s in ("threads", "processes")) >= 1:
+    if max(speedup(pipe[s]) for s in ("threads", "processes")) >= 1:
         return ""
     per_chunk = pipe[ONE_PASS].seconds / chunks
     if per_chunk < SMALL_CHUNK_SECONDS:
@@ -438,6 +443,6 @@ def _pure_paragraph(rows: list[Row], pipe: Mapping[str, Row], lineup: tuple[str,
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
-DEFAULT: dict = {}
+DEFAULT: dict[str, Any] = {}
 QUICK = {"records": 2_000_000, "pure_records": 20_000, "repeats": 3}
 TINY = {"records": 20_000, "pure_records": 4_000, "rounds": 2, "repeats": 1, "workers": 2}
