@@ -1,7 +1,4 @@
-"""Lab step 7 (the chunked pattern) at TINY size.
-
-The chunked helpers the step stands on are tested in tests/test_chunked.py.
-"""
+"""Lab step 7 (the chunked pattern) at TINY size, and the chunked helpers it added."""
 
 from __future__ import annotations
 
@@ -9,11 +6,16 @@ import json
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
+import numpy as np
 import pytest
 
-from gilfree._select import available
+from gilfree import merge_stats
+from gilfree._select import PURE_PYTHON, available, implementations
+from gilfree.chunked import (array_chunks, compact_runs, parallel_reduce, run_chunks, runs_in_process,
+                              split_range)
 from gilfree.lab import format_result, run_step
 from gilfree.lab import step7_chunked as step7
+from gilfree.strategies import SerialExecutor, open_executor, strategy_names
 
 
 def test_step7_tiny_covers_every_workload_strategy_and_implementation(no_shm_leak):
@@ -27,7 +29,7 @@ def test_step7_tiny_covers_every_workload_strategy_and_implementation(no_shm_lea
     for workload in step7.WORKLOADS:
         for impl in available():
             got = {r.strategy for r in result.rows if r.variant == workload and r.implementation == impl}
-            assert got == {"one call", *step7.STRATEGIES}
+            assert got == {"one call", *strategy_names(available_only=True, peers=False)}
     sweep = [r for r in result.rows if r.variant == "chunks: monte carlo pi" and r.strategy == "processes"]
     chunks = sorted(r.extra["chunks"] for r in sweep)
     k = result.params["workers"]
@@ -66,15 +68,39 @@ def test_step7_runs_on_an_executor_the_caller_brings(kind, no_shm_leak):
     assert all(passed for check, passed in result.checks.items() if name in check)
 
 
-@pytest.mark.parametrize("bad, error", [
-    ({"squares_n": 0}, ValueError),
-    ({"repeats": 0}, ValueError),
-    ({"samples": 1.5}, TypeError),
-    ({"workers": 0}, ValueError),
-    ({"many_per_worker": 4}, ValueError),
-    ({"executor": "threads"}, TypeError),
+def test_step7_runs_only_the_implementations_it_is_given(no_shm_leak):
+    pure = {PURE_PYTHON: implementations()[PURE_PYTHON]}
+    result = run_step(7, "tiny", implementations=pure)
+    assert result.ok, [name for name, passed in result.checks.items() if not passed]
+    assert {r.implementation for r in result.rows} == {PURE_PYTHON}
+    assert not any("c-extension" in check or "compiled twin" in check for check in result.checks)
+    strategies = {r.strategy for r in result.rows if r.variant == "sum of squares"}
+    assert strategies == {"one call", *strategy_names(available_only=True, peers=False)}
+    assert "(pure-python)" in result.explanation[0]
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    ({"squares_n": 0}, ValueError, "squares_n must be >= 1"),
+    ({"repeats": 0}, ValueError, "repeats must be >= 1"),
+    ({"repeats": True}, TypeError, "repeats must be an int, not bool"),
+    ({"samples": 1.5}, TypeError, "samples must be an int, not float"),
+    ({"stats_n": "x"}, TypeError, "stats_n must be an int, not str"),
+    ({"workers": 0}, ValueError, "workers must be >= 1"),
+    ({"many_per_worker": 4}, ValueError, "many_per_worker must be more than 4"),
+    ({"seed": -1}, ValueError, "seed must be in"),
+    ({"executor": "threads"}, TypeError, "executor must be a concurrent.futures.Executor, not str"),
+    ({"executor": object()}, TypeError, "executor must be a concurrent.futures.Executor, not object"),
+    ({"progress": "x"}, TypeError, "progress must be callable"),
+    ({"implementations": {"cython": None}}, ValueError, "implementations\\[0\\] must be one of"),
 ])
-def test_step7_refuses_bad_parameters(bad, error, no_shm_leak):
-    params = {**step7.TINY, **bad}
-    with pytest.raises(error):
-        step7.run(**params)
+def test_step7_refuses_bad_parameters_before_any_pool_starts(bad, error, match, no_shm_leak, monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a pool was opened before the arguments were checked")
+
+    monkeypatch.setattr(step7, "open_executor", no_pool)
+    with pytest.raises(error, match=match):
+        step7.run(**{**step7.TINY, **bad})
+    assert not no_shm_leak  # refused before the shared array was made, too
+
+
+# --- the helpers added to gilfree.chunked -----------------------------------------------------

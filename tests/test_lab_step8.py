@@ -1,20 +1,28 @@
-"""Lab step 8 (the pipeline over shared memory) at TINY size: results, cleanup on every exit.
-
-The pipeline itself (gilfree.pipeline) is tested in tests/test_pipeline.py.
-"""
+"""Lab step 8 (the pipeline over shared memory) at TINY size: results, cleanup on every exit."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
+import time
 
+import numpy as np
 import pytest
 
-from gilfree._select import available
+from gilfree._select import PURE_PYTHON, available, implementations
+from gilfree._stats import stats_bits
 from gilfree.chunked import array_chunks
 from gilfree.lab import format_result, run_step
 from gilfree import pipeline
 from gilfree.lab import step8_pipeline as step8
+from gilfree.shm import SharedArray
+from gilfree.registry import capabilities_of
+from gilfree.strategies import open_executor, strategy_names
+
+
+#: The variants step 8 runs by default: the one pass, then every strategy that runs here but the peers.
+LINEUP = ("one pass", *strategy_names(available_only=True, peers=False))
 
 
 def test_step8_tiny_matches_the_reference_on_every_strategy(no_leak):
@@ -25,11 +33,11 @@ def test_step8_tiny_matches_the_reference_on_every_strategy(no_leak):
     impls = set(available())
     assert {r.implementation for r in result.rows} == impls
     pipeline = {(r.implementation, r.strategy) for r in result.rows if r.variant == "pipeline"}
-    assert pipeline == {(i, s) for i in impls for s in step8.STRATEGIES}
+    assert pipeline == {(i, s) for i in impls for s in LINEUP}
     staged = "c-extension" if "c-extension" in impls else "pure-python"
     stages = {(r.variant, r.strategy) for r in result.rows if r.variant != "pipeline"}
     assert stages == {(f"{n} {stage}", s) for n, stage in enumerate(step8.STAGES, 1)
-                      for s in step8.STRATEGIES}
+                      for s in LINEUP}
     assert {r.implementation for r in result.rows if r.variant != "pipeline"} == {staged}
     for row in result.rows:
         if row.variant == "pipeline":
@@ -39,7 +47,7 @@ def test_step8_tiny_matches_the_reference_on_every_strategy(no_leak):
     assert any("checksum" in check for check in result.checks)
     doc = json.loads(json.dumps(result.to_dict(), default=str))
     assert doc["ok"] is True
-    assert set(doc["data"]["stages"]) == {f"{i} | {s}" for i in impls for s in step8.STRATEGIES}
+    assert set(doc["data"]["stages"]) == {f"{i} | {s}" for i in impls for s in LINEUP}
     out = format_result(result)
     assert step8.TITLE in out and "FAILED" not in out
 
@@ -52,7 +60,7 @@ def test_step8_reports_progress_for_every_stage():
     assert [d for d, _, _ in seen] == list(range(1, len(seen) + 1))
     assert seen[-1][0] == seen[-1][1]
     for stage in step8.STAGES:
-        for strategy in step8.STRATEGIES:
+        for strategy in LINEUP:
             assert any(label.endswith(f"{strategy}: {stage}") for _, _, label in seen)
 
 
@@ -64,7 +72,7 @@ def test_step8_cleans_up_when_a_stage_fails_midway(monkeypatch, error, no_leak):
     struck = []
 
     def failing(job):
-        if job.in_process:
+        if capabilities_of(job.executor).in_process:
             return original(job)
 
         def tick(stage):
@@ -85,23 +93,63 @@ def test_step8_cleans_up_when_a_worker_task_fails(monkeypatch, no_leak):
     original = pipeline._transform
 
     def broken(job):
-        if job.in_process:
+        if capabilities_of(job.executor).in_process:
             return original(job)
-        return pipeline._each_chunk(job, "transform", "no_such_kernel", (job.data,),
-                                 array_chunks(job.n, job.parts))
+        # A kernel error raised in the worker tasks: transform with zero rounds.
+        return pipeline._each_chunk(job, "transform", job.kernels.transform_inplace, (job.data,),
+                                    array_chunks(job.n, job.parts), lambda a, b: (0,))
 
     monkeypatch.setattr(pipeline, "_transform", broken)
-    with pytest.raises(ValueError, match="no kernel named 'no_such_kernel'"):
+    with pytest.raises(ValueError, match="rounds must be >= 1, got 0"):
         run_step(8, "tiny")
 
 
-@pytest.mark.parametrize("bad, error", [
-    ({"records": 0}, ValueError),
-    ({"rounds": 0}, ValueError),
-    ({"threshold": "0.5"}, TypeError),
-    ({"per_worker": 2.0}, TypeError),
-    ({"workers": 0}, ValueError),
+def test_step8_runs_only_the_strategies_it_is_given(no_leak):
+    result = run_step(8, "tiny", strategies=("threads",))
+    assert result.ok, [name for name, passed in result.checks.items() if not passed]
+    assert {r.strategy for r in result.rows} == {"one pass", "threads"}
+    assert {(r.variant, r.strategy) for r in result.rows if r.variant != "pipeline"} == {
+        (f"{n} {stage}", s) for n, stage in enumerate(step8.STAGES, 1) for s in ("one pass", "threads")}
+    assert not any("processes" in check or "serial" in check for check in result.checks)
+    first = result.explanation[0]
+    assert "against the one pass: threads " in first and "processes" not in first
+    threads = next(r for r in result.rows if r.variant == "pipeline" and r.strategy == "threads"
+                   and r.implementation == ("c-extension" if "c-extension" in available() else PURE_PYTHON))
+    assert f"threads {threads.speedup:.2f}x." in first
+
+
+def test_step8_runs_only_the_implementations_it_is_given(no_leak):
+    pure = {PURE_PYTHON: implementations()[PURE_PYTHON]}
+    result = run_step(8, "tiny", implementations=pure)
+    assert len(no_leak) == 2  # records and filter output, for the one implementation
+    assert result.ok, [name for name, passed in result.checks.items() if not passed]
+    assert {r.implementation for r in result.rows} == {PURE_PYTHON}
+    assert not any("c-extension" in check or "twins" in check for check in result.checks)
+    assert {r.strategy for r in result.rows} == set(LINEUP)
+    assert not any("Pure Python moved" in line for line in result.explanation)
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    ({"records": 0}, ValueError, "records must be >= 1"),
+    ({"records": "x"}, TypeError, "records must be an int, not str"),
+    ({"rounds": 0}, ValueError, "rounds must be >= 1"),
+    ({"repeats": True}, TypeError, "repeats must be an int, not bool"),
+    ({"threshold": "0.5"}, TypeError, "threshold must be a real number, not str"),
+    ({"threshold": float("nan")}, ValueError, "threshold must be a real number \\(not NaN\\)"),
+    ({"per_worker": 2.0}, TypeError, "per_worker must be an int, not float"),
+    ({"workers": 0}, ValueError, "workers must be >= 1"),
+    ({"seed": -1}, ValueError, "seed must be in"),
+    ({"strategies": ("nope",)}, ValueError, "strategies\\[0\\] must be one of"),
+    ({"strategies": "threads"}, TypeError, "strategies must be a tuple or list"),
+    ({"strategies": ()}, ValueError, "strategies must name at least one"),
+    ({"progress": None}, TypeError, "progress must be callable"),
+    ({"implementations": ["pure-python"]}, TypeError, "implementations must be a mapping"),
 ])
-def test_step8_refuses_bad_parameters(bad, error, no_leak):
-    with pytest.raises(error):
+def test_step8_refuses_bad_parameters_before_any_pool_starts(bad, error, match, no_leak, monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a pool was opened before the arguments were checked")
+
+    monkeypatch.setattr(step8, "open_executor", no_pool)
+    with pytest.raises(error, match=match):
         step8.run(**{**step8.TINY, **bad})
+    assert not no_leak  # refused before any shared array was made, too

@@ -22,44 +22,133 @@ from __future__ import annotations
 
 import statistics
 from contextlib import ExitStack
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
+from .._checks import check_callable, check_choices, check_count, check_real, check_seed
 from .._checksum import Checksum
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
-from .._select import implementations as _available_implementations
 from .._stats import stats_bits
-from .._timing import environment, interleaved, load_average, usable_cores
+from .._timing import Timing, environment, interleaved, load_average
 from ..chunked import array_chunks, default_parts
 from ..pipeline import RECORD_BYTES, STAGES, PipelineJob, PipelineOutput, one_pass, run_pipeline
 from ..shm import SharedArray
-from ..strategies import check_workers, get_strategy, open_executor, strategy_names
+from ..strategies import get_strategy, open_executor, strategy_names
 from ._result import Progress, Row, StepResult, busy_machine_note, no_progress
+from ._words import (CLEARLY_SLOWER, SMALL_CHUNK_SECONDS, ProgressCount, find_row, gil_verdict,
+                     implementations_to_run, ms, small_chunks, speedup, workers_or_default)
 
 TITLE = "capstone: a parallel data pipeline over shared memory"
 
 #: The reference: one kernel call per stage, no executor.
 ONE_PASS = "one pass"
 
+#: The stages that handle every record (the others handle the kept ones).
+_EVERY_RECORD = ("generate", "transform", "filter")
 
-def _ms(seconds: float) -> str:
-    """Milliseconds with as many digits as a short time needs."""
-    ms = seconds * 1000
-    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms" if ms >= 0.1 else f"{ms:.2f} ms"
-
-
-def _kept_checksum(out: SharedArray, kept: int) -> Checksum:
-    from ..bytebuf import checksum
-
-    return checksum(out.array[:kept]) if kept else Checksum(0, 0, 0)
+_GIL_WORDS = {"no gil": "no GIL in this interpreter",
+              "turns": "the GIL lets one of them run at a time",
+              "noise": "more than the GIL allows: that ratio is within this run's noise"}
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+# -- what to run ---------------------------------------------------------------------------------
 
+class Variant(NamedTuple):
+    """One measured variant: the kernels, and the strategy (or the one pass) that runs them."""
+
+    impl: str
+    strategy: str
+
+
+class Reference(NamedTuple):
+    """What the one pass produced: every other variant must produce the same."""
+
+    kept: int
+    stats: Any  # stats_bits of the kept records' statistics
+    checksum: Checksum
+
+
+class _Arrays(NamedTuple):
+    """One implementation's records, and the region-per-chunk output of its filter."""
+
+    data: SharedArray
+    out: SharedArray
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """The checked arguments, and what follows from them."""
+
+    workers: int
+    sizes: Mapping[str, int]  # implementation -> records
+    pure_records: int
+    rounds: int
+    threshold: float
+    seed: int
+    parts: int
+    repeats: int
+    lineup: tuple[str, ...]  # ONE_PASS, then the strategies
+    impls: Mapping[str, Implementation]
+
+    @property
+    def chunk_count(self) -> dict[str, int]:
+        return {impl: len(array_chunks(n, self.parts)) for impl, n in self.sizes.items()}
+
+    @property
+    def staged(self) -> str:
+        """The implementation whose stages get rows of their own: compiled where there is one."""
+        return C_EXTENSION if C_EXTENSION in self.impls else PURE_PYTHON
+
+    def variants(self) -> list[Variant]:
+        """Every implementation on every strategy; each implementation's one pass first."""
+        return [Variant(impl, s) for impl in self.impls for s in self.lineup]
+
+
+def _checked(records: object, pure_records: object, rounds: object, threshold: object, seed: object,
+             workers: object, per_worker: object, repeats: object, strategies: object,
+             implementations: object, progress: object) -> _Setup:
+    """Every argument checked, before any segment or pool exists."""
+    k = workers_or_default(workers)
+    records = check_count(records, "records")
+    pure_records = check_count(pure_records, "pure_records")
+    rounds = check_count(rounds, "rounds")
+    threshold = check_real(threshold, "threshold")
+    seed = check_seed(seed)
+    per_worker = check_count(per_worker, "per_worker")
+    repeats = check_count(repeats, "repeats")
+    chosen = (strategy_names(available_only=True, peers=False) if strategies is None
+              else check_choices(strategies, "strategies", strategy_names()))
+    check_callable(progress, "progress")
+    impls = implementations_to_run(implementations)
+    sizes = {impl: (records if impl == C_EXTENSION else pure_records) for impl in impls}
+    return _Setup(k, sizes, pure_records, rounds, threshold, seed, default_parts(k, per_worker),
+                  repeats, (ONE_PASS, *dict.fromkeys(chosen)), impls)
+
+
+def _progress_total(setup: _Setup) -> int:
+    """A chunked run ticks once per chunk of generate, transform and filter, and once each for
+    compact and aggregate; a one pass ticks once per stage. Each runs once untimed, then timed."""
+    chunked = len(setup.lineup) - 1
+    return sum((1 + setup.repeats) * (len(STAGES) + chunked * (3 * chunks + 2))
+               for chunks in setup.chunk_count.values())
+
+
+def _variant_call(v: Variant, setup: _Setup, arrays: _Arrays, executors: Mapping[str, Any],
+                  count: ProgressCount) -> Callable[[], PipelineOutput]:
+    """One run of the pipeline: the one pass, or the chunked pipeline on the variant's executor."""
+    def tick(stage: str) -> None:
+        count(f"{v.impl}, {v.strategy}: {stage}")
+
+    kernels, n = setup.impls[v.impl], setup.sizes[v.impl]
+    if v.strategy == ONE_PASS:
+        return lambda: one_pass(kernels, arrays.data, arrays.out, n, setup.seed, setup.rounds,
+                                setup.threshold, tick)
+    job = PipelineJob(kernels, executors[v.strategy], arrays.data, arrays.out, n, setup.parts,
+                      setup.seed, setup.rounds, setup.threshold, tick)
+    return lambda: run_pipeline(job)
+
+
+# -- running it ----------------------------------------------------------------------------------
 
 def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
         threshold: float = 0.5, seed: int = 8, workers: int | None = None, per_worker: int = 4,
@@ -72,260 +161,288 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
     Each chunked stage cuts its array into about ``workers * per_worker`` chunks. ``strategies``
     (default: every registered one that runs here, but the peers) run the chunked pipeline;
     their capabilities decide how chunks reach the tasks (views here, shared memory elsewhere).
+    ``implementations`` (default: every one available here) maps names to the kernels to run.
     """
-    k = check_workers(workers if workers is not None else max(2, usable_cores()))
-    _check_int("records", records, 1)
-    _check_int("pure_records", pure_records, 1)
-    _check_int("rounds", rounds, 1)
-    _check_int("seed", seed, 0)
-    _check_int("per_worker", per_worker, 1)
-    _check_int("repeats", repeats, 1)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise TypeError(f"threshold must be a real number, not {type(threshold).__name__}")
-    chosen = tuple(strategy_names(available_only=True, peers=False) if strategies is None else strategies)
-    for name in chosen:
-        get_strategy(name)
-    if not chosen:
-        raise ValueError("strategies must name at least one strategy")
-    lineup = (ONE_PASS, *dict.fromkeys(chosen))
-    impls = dict(implementations) if implementations is not None else _available_implementations()
-    sizes = {impl: (records if impl == C_EXTENSION else pure_records) for impl in impls}
-    parts = default_parts(k, per_worker)
+    setup = _checked(records, pure_records, rounds, threshold, seed, workers, per_worker, repeats,
+                     strategies, implementations, progress)
     load = load_average()
-
-    chunk_count = {impl: len(array_chunks(n, parts)) for impl, n in sizes.items()}
-    # Progress units: a chunked run ticks once per chunk of generate, transform and filter, and
-    # once each for compact and aggregate; a one pass ticks once per stage.
-    total = sum((1 + repeats) * (len(STAGES) + (len(lineup) - 1) * (3 * chunk_count[impl] + 2))
-                for impl in impls)
-    done = [0]
-
-    def tick_for(impl: str, strategy: str) -> Callable[[str], None]:
-        def tick(stage: str) -> None:
-            done[0] += 1
-            progress(done[0], total, f"{impl}, {strategy}: {stage}")
-        return tick
-
-    outputs: dict[tuple[str, str], list[PipelineOutput]] = {}
-    checks: dict[str, bool] = {}
-    reference: dict[str, tuple[int, Any, Checksum]] = {}
+    count = ProgressCount(progress, _progress_total(setup))
     with ExitStack() as stack:
-        # Per implementation: the records, and the region-per-chunk output of the filter.
-        arrays = {impl: (stack.enter_context(SharedArray.create(n)),
-                         stack.enter_context(SharedArray.create(n)))
-                  for impl, n in sizes.items()}
-        executors = {name: stack.enter_context(open_executor(name, k)) for name in lineup[1:]}
+        arrays = {impl: _Arrays(stack.enter_context(SharedArray.create(n)),
+                                stack.enter_context(SharedArray.create(n)))
+                  for impl, n in setup.sizes.items()}
+        executors = {name: stack.enter_context(open_executor(name, setup.workers))
+                     for name in setup.lineup[1:]}
+        calls = {v: _variant_call(v, setup, arrays[v.impl], executors, count) for v in setup.variants()}
+        reference, checks = _first_runs(calls, arrays)
+        checks.update(_twin_check(setup, arrays, reference))
+        outputs, timings = _measure(calls, setup.repeats)
+    checks.update(_repeat_checks(outputs, reference))
 
-        def thunk(impl: str, strategy: str) -> Callable[[], PipelineOutput]:
-            data, out = arrays[impl]
-            tick = tick_for(impl, strategy)
-            if strategy == ONE_PASS:
-                kernels = impls[impl]
-                return lambda: one_pass(kernels, data, out, sizes[impl], seed, rounds, threshold, tick)
-            job = PipelineJob(impls[impl], executors[strategy], data, out, sizes[impl], parts, seed, rounds,
-                       threshold, tick)
-            return lambda: run_pipeline(job)
-
-        variants = {(impl, s): thunk(impl, s) for impl in impls for s in lineup}
-
-        # Untimed first run of every variant: the full checks (checksum of the kept records too)
-        # and the warm-up of the pools. The one pass of each implementation runs first.
-        for (impl, strategy), fn in variants.items():
-            result = fn()
-            outputs[(impl, strategy)] = []
-            digest = _kept_checksum(arrays[impl][1], result.kept)
-            if strategy == ONE_PASS:
-                reference[impl] = (result.kept, stats_bits(result.stats), digest)
-                continue
-            want = reference[impl]
-            checks[f"{impl}, {strategy}: kept records, stats and checksum equal the one pass"] = (
-                (result.kept, stats_bits(result.stats), digest) == want)
-        if C_EXTENSION in impls and PURE_PYTHON in impls:
-            data, out = arrays[PURE_PYTHON]
-            twin = one_pass(impls[C_EXTENSION], data, out, pure_records, seed, rounds, threshold,
-                             lambda stage: None)
-            checks[f"both twins give the same pipeline output on {pure_records:,} records"] = (
-                (twin.kept, stats_bits(twin.stats), _kept_checksum(out, twin.kept))
-                == reference[PURE_PYTHON])
-
-        def recorded(key: tuple[str, str]) -> Callable[[], None]:
-            fn = variants[key]
-
-            def timed() -> None:
-                outputs[key].append(fn())
-            return timed
-
-        timings = interleaved({key: recorded(key) for key in variants}, repeats=repeats, warmup=0)
-
-    for key, outs in outputs.items():
-        want_kept, want_stats, _ = reference[key[0]]
-        checks[f"{key[0]}, {key[1]}: every timed run kept the same records with the same stats"] = all(
-            (o.kept, stats_bits(o.stats)) == (want_kept, want_stats) for o in outs)
-
-    rows, stage_table = _rows(impls, sizes, timings, outputs, reference, k, lineup)
-    summary = _summary(impls, sizes, rows, reference, outputs, rounds, threshold, parts, k, lineup)
+    rows, stage_table = _rows(setup, timings, outputs, reference)
     env = environment()
-    explanation = _explain(impls, rows, sizes, k, load, env.get("usable_cores"),
-                           bool(env.get("gil_enabled", True)), chunk_count, lineup)
+    explanation = _explain(setup.impls, rows, setup.sizes, setup.workers, load, env.get("usable_cores"),
+                           bool(env.get("gil_enabled", True)), setup.chunk_count, setup.lineup)
     return StepResult(
         step=8, title=TITLE,
         params={"records": records, "pure_records": pure_records, "rounds": rounds,
-                "threshold": threshold, "seed": seed, "workers": k, "per_worker": per_worker,
-                "chunks": chunk_count, "repeats": repeats},
-        rows=rows, checks=checks, summary=summary, explanation=explanation, env=env,
+                "threshold": setup.threshold, "seed": seed, "workers": setup.workers,
+                "per_worker": per_worker, "chunks": setup.chunk_count, "repeats": repeats},
+        rows=rows, checks=checks, summary=_summary(setup, rows, reference, outputs),
+        explanation=explanation, env=env,
         columns=("variant", "implementation", "strategy", "workers", "records", "ms", "cpu ms",
                  "spread", "speedup", "Mrec/s", "MB/s"),
         data={"stages": stage_table, "load_average_at_start": load,
-              "reference": {impl: {"kept": ref[0], "checksum": ref[2].hexdigest()}
+              "reference": {impl: {"kept": ref.kept, "checksum": ref.checksum.hexdigest()}
                             for impl, ref in reference.items()}},
     )
 
 
-def _rows(impls: dict, sizes: dict, timings: dict, outputs: dict, reference: dict,
-          k: int, lineup: tuple[str, ...]) -> tuple[list[Row], dict[str, Any]]:
+def _kept_checksum(out: SharedArray, kept: int) -> Checksum:
+    from ..bytebuf import checksum
+
+    return checksum(out.array[:kept]) if kept else Checksum(0, 0, 0)
+
+
+def _produced(result: PipelineOutput, out: SharedArray) -> Reference:
+    """What a run produced, in the form the one pass's is compared in."""
+    return Reference(result.kept, stats_bits(result.stats), _kept_checksum(out, result.kept))
+
+
+def _first_runs(calls: Mapping[Variant, Callable[[], PipelineOutput]],
+                arrays: Mapping[str, _Arrays]) -> tuple[dict[str, Reference], dict[str, bool]]:
+    """The untimed first run of every variant: the full checks (checksum of the kept records too)
+    and the warm-up of the pools. The one pass of each implementation runs first."""
+    reference: dict[str, Reference] = {}
+    checks: dict[str, bool] = {}
+    for v, call in calls.items():
+        got = _produced(call(), arrays[v.impl].out)
+        if v.strategy == ONE_PASS:
+            reference[v.impl] = got
+        else:
+            checks[f"{v.impl}, {v.strategy}: kept records, stats and checksum equal the one pass"] = (
+                got == reference[v.impl])
+    return reference, checks
+
+
+def _twin_check(setup: _Setup, arrays: Mapping[str, _Arrays],
+                reference: Mapping[str, Reference]) -> dict[str, bool]:
+    """The compiled one pass on the pure twin's dataset, where both twins run."""
+    if not (C_EXTENSION in setup.impls and PURE_PYTHON in setup.impls):
+        return {}
+    pure = arrays[PURE_PYTHON]
+    twin = one_pass(setup.impls[C_EXTENSION], pure.data, pure.out, setup.pure_records, setup.seed,
+                    setup.rounds, setup.threshold, lambda stage: None)
+    return {f"both twins give the same pipeline output on {setup.pure_records:,} records":
+            _produced(twin, pure.out) == reference[PURE_PYTHON]}
+
+
+def _measure(calls: Mapping[Variant, Callable[[], PipelineOutput]],
+             repeats: int) -> tuple[dict[Variant, list[PipelineOutput]], dict[Variant, Timing]]:
+    """``repeats`` timed rounds, interleaved; every output kept (its stage times, its result)."""
+    outputs: dict[Variant, list[PipelineOutput]] = {v: [] for v in calls}
+
+    def keep(v: Variant, output: Any) -> None:
+        outputs[v].append(output)
+
+    timings = interleaved(dict(calls), repeats=repeats, warmup=0, after=keep)
+    return outputs, timings
+
+
+def _repeat_checks(outputs: Mapping[Variant, list[PipelineOutput]],
+                   reference: Mapping[str, Reference]) -> dict[str, bool]:
+    checks = {}
+    for v, outs in outputs.items():
+        want = reference[v.impl]
+        checks[f"{v.impl}, {v.strategy}: every timed run kept the same records with the same stats"] = all(
+            (o.kept, stats_bits(o.stats)) == (want.kept, want.stats) for o in outs)
+    return checks
+
+
+# -- what it means -------------------------------------------------------------------------------
+
+class _Stage(NamedTuple):
+    """One stage of one variant: its timed runs, and how many records it handled."""
+
+    samples: list[float]
+    handled: int
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(self.samples)
+
+    def rate(self, per: int = 1) -> float | None:
+        """Records (``per=1``) or bytes (``per=RECORD_BYTES``) per second; None for nothing handled."""
+        sec = self.seconds
+        return self.handled * per / sec if sec > 0 and self.handled else None
+
+
+def _stage(outputs: Mapping[Variant, list[PipelineOutput]], v: Variant, stage: str, n: int,
+           kept: int) -> _Stage:
+    handled = n if stage in _EVERY_RECORD else kept
+    if stage == "compact" and v.strategy == ONE_PASS:
+        handled = 0  # one filter call over everything leaves nothing to compact
+    return _Stage([o.seconds[stage] for o in outputs[v]], handled)
+
+
+def _workers(strategy: str, k: int) -> int:
+    if strategy == ONE_PASS or get_strategy(strategy).capabilities.uses == "serial":
+        return 1
+    return k
+
+
+def _rows(setup: _Setup, timings: Mapping[Variant, Timing], outputs: Mapping[Variant, list[PipelineOutput]],
+          reference: Mapping[str, Reference]) -> tuple[list[Row], dict[str, Any]]:
     """A pipeline row per implementation and strategy; stage rows for the larger dataset."""
-    staged = C_EXTENSION if C_EXTENSION in impls else PURE_PYTHON
     rows: list[Row] = []
     table: dict[str, Any] = {}
-    for impl in impls:
-        n = sizes[impl]
-        kept = reference[impl][0]
-        base = timings[(impl, "one pass")].median
-        base_stage = {s: statistics.median([o.seconds[s] for o in outputs[(impl, "one pass")]])
-                      for s in STAGES}
-        for strategy in lineup:
-            t = timings[(impl, strategy)]
-            workers = 1 if strategy in ("one pass", "serial") else k
-            rows.append(Row(
-                variant="pipeline", implementation=impl, strategy=strategy, workers=workers,
-                seconds=t.median, spread=t.spread, cpu_seconds=t.cpu_median, speedup=base / t.median,
-                extra={"records": n, "Mrec/s": n / t.median / 1e6,
-                       "MB/s": n * RECORD_BYTES / t.median / 1e6},
-            ))
-            per_stage = {}
-            for stage in STAGES:
-                samples = [o.seconds[stage] for o in outputs[(impl, strategy)]]
-                sec = statistics.median(samples)
-                handled = n if stage in ("generate", "transform", "filter") else kept
-                if stage == "compact" and strategy == "one pass":
-                    handled = 0  # one filter call over everything leaves nothing to compact
-                per_stage[stage] = {
-                    "ms": sec * 1000, "records": handled,
-                        "records_per_s": handled / sec if sec > 0 and handled else None,
-                    "MB_per_s": handled * RECORD_BYTES / sec / 1e6 if sec > 0 and handled else None,
-                }
-                if impl == staged:
-                    ref = base_stage[stage]
-                    rows.append(Row(
-                        variant=f"{STAGES.index(stage) + 1} {stage}", implementation=impl,
-                        strategy=strategy, workers=workers, seconds=sec,
-                        spread=(max(samples) - min(samples)) / sec if sec > 0 else 0.0,
-                        speedup=(ref / sec) if sec > 0 and ref > 0 and stage != "compact" else None,
-                        extra={"records": handled,
-                               "Mrec/s": handled / sec / 1e6 if sec > 0 and handled else "",
-                               "MB/s": handled * RECORD_BYTES / sec / 1e6 if sec > 0 and handled else ""},
-                    ))
-            table[f"{impl} | {strategy}"] = per_stage
+    for v in setup.variants():
+        n, kept = setup.sizes[v.impl], reference[v.impl].kept
+        workers = _workers(v.strategy, setup.workers)
+        rows.append(_pipeline_row(v, n, timings, workers))
+        stages = {stage: _stage(outputs, v, stage, n, kept) for stage in STAGES}
+        if v.impl == setup.staged:
+            one = Variant(v.impl, ONE_PASS)
+            rows.extend(_stage_row(v, stage, measured, _stage(outputs, one, stage, n, kept).seconds,
+                                   workers) for stage, measured in stages.items())
+        table[f"{v.impl} | {v.strategy}"] = {
+            stage: {"ms": m.seconds * 1000, "records": m.handled,
+                    "records_per_s": m.rate(), "MB_per_s": _millions(m.rate(RECORD_BYTES))}
+            for stage, m in stages.items()}
     return rows, table
 
 
-def _find(rows: list[Row], variant: str, impl: str, strategy: str) -> Row:
-    return next(r for r in rows if r.variant == variant and r.implementation == impl
-                and r.strategy == strategy)
+def _pipeline_row(v: Variant, n: int, timings: Mapping[Variant, Timing], workers: int) -> Row:
+    t = timings[v]
+    return Row(
+        variant="pipeline", implementation=v.impl, strategy=v.strategy, workers=workers,
+        seconds=t.median, spread=t.spread, cpu_seconds=t.cpu_median,
+        speedup=timings[Variant(v.impl, ONE_PASS)].median / t.median,
+        extra={"records": n, "Mrec/s": n / t.median / 1e6, "MB/s": n * RECORD_BYTES / t.median / 1e6},
+    )
 
 
-def _summary(impls: dict, sizes: dict, rows: list[Row], reference: dict, outputs: dict, rounds: int,
-             threshold: float, parts: int, k: int, lineup: tuple[str, ...]) -> list[str]:
-    lines = [f"Pipeline: generate -> transform ({rounds} rounds) -> filter (> {threshold}) -> compact "
-             f"-> aggregate, about {parts} chunks per stage, {k} workers"]
-    for impl in impls:
-        n = sizes[impl]
-        kept = reference[impl][0]
-        stats = outputs[(impl, "one pass")][0].stats if outputs[(impl, "one pass")] else None
-        times = ", ".join(f"{s} {_find(rows, 'pipeline', impl, s).seconds * 1000:.0f}ms"
-                          for s in lineup)
+def _stage_row(v: Variant, stage: str, m: _Stage, one_pass_seconds: float, workers: int) -> Row:
+    """One stage against the same stage of the one pass (compact has no counterpart there)."""
+    sec = m.seconds
+    return Row(
+        variant=f"{STAGES.index(stage) + 1} {stage}", implementation=v.impl,
+        strategy=v.strategy, workers=workers, seconds=sec,
+        spread=(max(m.samples) - min(m.samples)) / sec if sec > 0 else 0.0,
+        speedup=(one_pass_seconds / sec) if sec > 0 and one_pass_seconds > 0 and stage != "compact" else None,
+        extra={"records": m.handled, "Mrec/s": _millions(m.rate(), ""),
+               "MB/s": _millions(m.rate(RECORD_BYTES), "")},
+    )
+
+
+def _millions(rate: float | None, missing: Any = None) -> Any:
+    return missing if rate is None else rate / 1e6
+
+
+def _summary(setup: _Setup, rows: list[Row], reference: Mapping[str, Reference],
+             outputs: Mapping[Variant, list[PipelineOutput]]) -> list[str]:
+    lines = [f"Pipeline: generate -> transform ({setup.rounds} rounds) -> filter (> {setup.threshold}) "
+             f"-> compact -> aggregate, about {setup.parts} chunks per stage, {setup.workers} workers"]
+    for impl in setup.impls:
+        n, kept = setup.sizes[impl], reference[impl].kept
+        ones = outputs[Variant(impl, ONE_PASS)]
+        stats = ones[0].stats if ones else None
+        times = ", ".join(f"{s} {find_row(rows, 'pipeline', impl, s).seconds * 1000:.0f}ms"
+                          for s in setup.lineup)
         lines.append(f"{impl}: {n:,} records ({n * RECORD_BYTES / 2**20:.1f} MB): {times}")
         if stats is not None:
             lines.append(f"  kept {kept:,} ({kept / n:.1%}): mean {stats.mean:.6f}, std {stats.std:.6f}, "
                          f"min {stats.min:.6f}, max {stats.max:.6f}; "
-                         f"checksum {reference[impl][2].hexdigest()}")
+                         f"checksum {reference[impl].checksum.hexdigest()}")
         else:
-            lines.append(f"  kept nothing above {threshold}")
+            lines.append(f"  kept nothing above {setup.threshold}")
     return lines
 
 
-def _gil_note(thread_speedup: float, gil: bool) -> str:
-    """What a pure-Python thread speedup says about the GIL, worded to fit the number."""
-    if not gil:
-        return "no GIL in this interpreter"
-    if thread_speedup < 1.2:
-        return "the GIL lets one of them run at a time"
-    return "more than the GIL allows: that ratio is within this run's noise"
-
-
-def _slow_note(pipe: dict[str, Row], chunks: int) -> str:
-    """Why no parallel strategy beat the one pass, in the terms the numbers support."""
-    if max(pipe[s].speedup for s in ("threads", "processes")) >= 1:
-        return ""
-    per_chunk = pipe["one pass"].seconds / chunks
-    if per_chunk < 1e-3:
-        return (f" No strategy beat the one pass: each chunk held about {per_chunk * 1e6:.0f} us of work "
-                "over all stages, too little to pay for handing it to a worker.")
-    return (" No strategy beat the one pass here; the serial executor's ratio, the same work in the "
-            "same chunks, is a yardstick of this run's noise.")
-
-
-def _explain(impls: dict, rows: list[Row], sizes: dict, k: int, load: float | None,
-             cores: Any, gil: bool, chunks: dict[str, int], lineup: tuple[str, ...]) -> list[str]:
+def _explain(impls: Mapping[str, Implementation], rows: list[Row], sizes: Mapping[str, int], k: int,
+             load: float | None, cores: Any, gil: bool, chunks: Mapping[str, int],
+             lineup: tuple[str, ...]) -> list[str]:
+    """The whole pipeline per strategy, its stages, the cost of attaching, pure Python's threads."""
     staged = C_EXTENSION if C_EXTENSION in impls else PURE_PYTHON
-    pipe = {s: _find(rows, "pipeline", staged, s) for s in lineup}
+    pipe = {s: find_row(rows, "pipeline", staged, s) for s in lineup}
     note = busy_machine_note(load, cores)
     if not {"serial", "threads", "processes"} <= set(lineup):  # what the story below compares
-        ratios = ", ".join(f"{s} {pipe[s].speedup:.2f}x" for s in lineup if s != ONE_PASS)
-        return [f"Every strategy kept the same {sizes[staged]:,}-record pipeline output as the one pass, "
-                f"bit for bit. {staged} on {k} workers, against the one pass: {ratios}."] + ([note] if note else [])
-    best = max(("threads", "processes"), key=lambda s: pipe[s].speedup or 0)
-    stage_rows = {(st, s): _find(rows, f"{STAGES.index(st) + 1} {st}", staged, s)
+        return [_ratios_paragraph(pipe, lineup, staged, sizes[staged], k)] + ([note] if note else [])
+    stage_rows = {(st, s): find_row(rows, f"{STAGES.index(st) + 1} {st}", staged, s)
                   for st in STAGES for s in lineup}
-    scaled = {st: stage_rows[(st, best)].speedup or 0.0 for st in ("generate", "transform", "filter")}
-    top = max(scaled, key=scaled.get)
-    low = min(scaled, key=scaled.get)
-    compact_share = stage_rows[("compact", best)].seconds / pipe[best].seconds
-    lines = [
-        f"Every strategy kept the same {sizes[staged]:,}-record pipeline output as the one pass, bit for "
+    lines = [_strategies_paragraph(pipe, staged, sizes[staged], k, chunks[staged]),
+             _stages_paragraph(pipe, stage_rows),
+             _attach_note(stage_rows, staged)]
+    if PURE_PYTHON in impls and C_EXTENSION in impls:
+        lines.append(_pure_paragraph(rows, pipe, lineup, gil))
+    return [line for line in lines if line] + ([note] if note else [])
+
+
+def _ratios_paragraph(pipe: Mapping[str, Row], lineup: tuple[str, ...], staged: str, n: int, k: int) -> str:
+    """Strategies chosen by the caller, without the three the full story compares: the ratios alone."""
+    ratios = ", ".join(f"{s} {pipe[s].speedup:.2f}x" for s in lineup if s != ONE_PASS)
+    return (f"Every strategy kept the same {n:,}-record pipeline output as the one pass, "
+            f"bit for bit. {staged} on {k} workers, against the one pass: {ratios}.")
+
+
+def _strategies_paragraph(pipe: Mapping[str, Row], staged: str, n: int, k: int, chunks: int) -> str:
+    return (
+        f"Every strategy kept the same {n:,}-record pipeline output as the one pass, bit for "
         f"bit. {staged} on {k} workers: threads ran the whole pipeline at {pipe['threads'].speedup:.2f}x "
         f"of the one pass ({pipe['threads'].extra['Mrec/s']:.3g} Mrec/s) and processes at "
         f"{pipe['processes'].speedup:.2f}x ({pipe['processes'].extra['Mrec/s']:.3g} Mrec/s); the serial "
         f"executor, same chunks and no parallelism, at {pipe['serial'].speedup:.2f}x."
-        + _slow_note(pipe, chunks[staged]),
-        f"By stage ({best}, against the same stage of the one pass): {top} ran at {scaled[top]:.2f}x, "
-        f"{low} at {scaled[low]:.2f}x. "
-        f"The compact stage runs in the parent alone and took {compact_share:.1%} of the {best} "
-        "pipeline's time: a serial step caps the speedup of the whole, however well the rest scales.",
-    ]
+        + _slow_note(pipe, chunks))
+
+
+def _slow_note(pipe: Mapping[str, Row], chunks: int) -> str:
+    """Why no parallel strategy beat the one pass, in the terms the numbers support."""
+    if max(speedup(pipe[s]) for s in ("threads", "processes")) >= 1:
+        return ""
+    per_chunk = pipe[ONE_PASS].seconds / chunks
+    if per_chunk < SMALL_CHUNK_SECONDS:
+        return f" No strategy beat the one pass: {small_chunks(per_chunk, of_work='of work over all stages')}"
+    return (" No strategy beat the one pass here; the serial executor's ratio, the same work in the "
+            "same chunks, is a yardstick of this run's noise.")
+
+
+def _stages_paragraph(pipe: Mapping[str, Row], stage_rows: Mapping[tuple[str, str], Row]) -> str:
+    """The parallel stages of the faster strategy, best and worst, and the serial compact."""
+    best = max(("threads", "processes"), key=lambda s: pipe[s].speedup or 0)
+    scaled = {st: stage_rows[(st, best)].speedup or 0.0 for st in _EVERY_RECORD}
+    top = max(scaled, key=scaled.__getitem__)
+    low = min(scaled, key=scaled.__getitem__)
+    compact_share = stage_rows[("compact", best)].seconds / pipe[best].seconds
+    return (f"By stage ({best}, against the same stage of the one pass): {top} ran at {scaled[top]:.2f}x, "
+            f"{low} at {scaled[low]:.2f}x. "
+            f"The compact stage runs in the parent alone and took {compact_share:.1%} of the {best} "
+            "pipeline's time: a serial step caps the speedup of the whole, however well the rest scales.")
+
+
+def _attach_note(stage_rows: Mapping[tuple[str, str], Row], staged: str) -> str:
+    """Processes generating clearly slower than threads: the cost of attaching, when it shows."""
     proc_gen = stage_rows[("generate", "processes")].seconds
     thr_gen = stage_rows[("generate", "threads")].seconds
-    if staged == C_EXTENSION and proc_gen > thr_gen * 1.2:
-        lines.append(
-            f"Processes took {_ms(proc_gen)} to generate what threads wrote in {_ms(thr_gen)}: "
+    if staged != C_EXTENSION or proc_gen <= thr_gen * CLEARLY_SLOWER:
+        return ""
+    return (f"Processes took {ms(proc_gen)} to generate what threads wrote in {ms(thr_gen)}: "
             "each process task attaches the segments and maps their pages on first touch, while "
             "threads write through the parent's mapping.")
-    if PURE_PYTHON in impls and C_EXTENSION in impls:
-        py = {s: _find(rows, "pipeline", PURE_PYTHON, s) for s in lineup}
-        ratio = pipe["one pass"].extra["Mrec/s"] / py["one pass"].extra["Mrec/s"]
-        thr = py["serial"].seconds / py["threads"].seconds
-        prc = py["serial"].seconds / py["processes"].seconds
-        lines.append(
-            f"Pure Python moved {py['one pass'].extra['Mrec/s'] * 1000:.0f} thousand records/s in one pass, "
+
+
+def _pure_paragraph(rows: list[Row], pipe: Mapping[str, Row], lineup: tuple[str, ...], gil: bool) -> str:
+    """Pure Python's rate against the compiled one, and its threads against its serial chunks."""
+    py = {s: find_row(rows, "pipeline", PURE_PYTHON, s) for s in lineup}
+    ratio = pipe[ONE_PASS].extra["Mrec/s"] / py[ONE_PASS].extra["Mrec/s"]
+    thr = py["serial"].seconds / py["threads"].seconds
+    prc = py["serial"].seconds / py["processes"].seconds
+    return (f"Pure Python moved {py[ONE_PASS].extra['Mrec/s'] * 1000:.0f} thousand records/s in one pass, "
             f"{ratio:.0f}x fewer than the compiled kernels. Against the same chunks run serially, its "
-            f"threads ran at {thr:.2f}x ({_gil_note(thr, gil)}) "
+            f"threads ran at {thr:.2f}x ({_GIL_WORDS[gil_verdict(thr, gil)]}) "
             f"and its processes at {prc:.2f}x.")
-    if note:
-        lines.append(note)
-    return lines
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
-DEFAULT: dict = {}
+DEFAULT: dict[str, Any] = {}
 QUICK = {"records": 2_000_000, "pure_records": 20_000, "repeats": 3}
 TINY = {"records": 20_000, "pure_records": 4_000, "rounds": 2, "repeats": 1, "workers": 2}
