@@ -1,4 +1,4 @@
-"""Lab step 7 (the chunked pattern) at TINY size, and the chunked helpers it added."""
+"""Lab step 7 (the chunked pattern) at TINY size: every workload, strategy and implementation."""
 
 from __future__ import annotations
 
@@ -6,16 +6,12 @@ import json
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
-import numpy as np
 import pytest
 
-from gilfree import merge_stats
 from gilfree._select import PURE_PYTHON, available, implementations
-from gilfree.chunked import (array_chunks, compact_runs, parallel_reduce, run_chunks, runs_in_process,
-                              split_range)
 from gilfree.lab import format_result, run_step
 from gilfree.lab import step7_chunked as step7
-from gilfree.strategies import SerialExecutor, open_executor, strategy_names
+from gilfree.strategies import strategy_names
 
 
 def test_step7_tiny_covers_every_workload_strategy_and_implementation(no_shm_leak):

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
-import time
 
-import numpy as np
 import pytest
 
 from gilfree._select import PURE_PYTHON, available, implementations
-from gilfree._stats import stats_bits
 from gilfree.chunked import array_chunks
 from gilfree.lab import format_result, run_step
 from gilfree import pipeline
 from gilfree.lab import step8_pipeline as step8
-from gilfree.shm import SharedArray
 from gilfree.registry import capabilities_of
-from gilfree.strategies import open_executor, strategy_names
+from gilfree.strategies import strategy_names
 
 
 #: The variants step 8 runs by default: the one pass, then every strategy that runs here but the peers.

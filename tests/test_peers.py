@@ -13,7 +13,7 @@ import pytest
 
 from gilfree._arrays_py import chunk_stats
 from gilfree._timing import descendants, interleaved, tree_cpu_clock
-from gilfree.chunked import parallel_reduce, run_chunks, runs_in_process
+from gilfree.chunked import run_chunks, runs_in_process
 from gilfree.strategies import open_executor
 from gilfree.transports import WholeArray, run_on_chunks
 

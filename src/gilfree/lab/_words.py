@@ -1,4 +1,4 @@
-"""What steps 7 and 8 share: the arguments both take, their progress count, and their words.
+"""What steps 7 and 8 share: their words.
 
 One copy of each: how a short time is written, where a thread speedup stops being the GIL's
 fingerprint, when a chunk holds too little work to be worth handing to a worker, how a row is
@@ -8,14 +8,9 @@ follow the same figures.
 
 from __future__ import annotations
 
-from typing import Literal, Mapping, Sequence
+from typing import Literal, Sequence
 
-from .._checks import check_choices
-from .._select import C_EXTENSION, PURE_PYTHON, Implementation
-from .._select import implementations as _available_implementations
-from .._timing import usable_cores
-from ..strategies import check_workers
-from ._result import Progress, Row
+from ._result import Row
 
 #: A pure-Python thread speedup below this is what taking turns on the GIL looks like.
 GIL_BOUND_SPEEDUP = 1.2
@@ -64,34 +59,3 @@ def find_row(rows: Sequence[Row], variant: str, impl: str, strategy: str,
     """The row that measured ``variant`` on ``impl`` and ``strategy`` (and ``chunks``, if given)."""
     return next(r for r in rows if r.variant == variant and r.implementation == impl
                 and r.strategy == strategy and (chunks is None or r.extra["chunks"] == chunks))
-
-
-class ProgressCount:
-    """Calls ``progress(done, total, label)`` with ``done`` one higher at each call."""
-
-    def __init__(self, progress: Progress, total: int) -> None:
-        self.progress = progress
-        self.total = total
-        self.done = 0
-
-    def __call__(self, label: str) -> None:
-        self.done += 1
-        self.progress(self.done, self.total, label)
-
-
-# -- the arguments both steps take -------------------------------------------------------------
-
-def workers_or_default(workers: object) -> int:
-    """``workers`` checked, or (for None) every usable core, at least two."""
-    return check_workers(workers if workers is not None else max(2, usable_cores()))
-
-
-def implementations_to_run(implementations: object) -> dict[str, Implementation]:
-    """The kernels to run, by implementation name; None means every one available here."""
-    if implementations is None:
-        return _available_implementations()
-    if not isinstance(implementations, Mapping):
-        raise TypeError("implementations must be a mapping of implementation name -> kernels, "
-                        f"not {type(implementations).__name__}")
-    check_choices(list(implementations), "implementations", (PURE_PYTHON, C_EXTENSION))
-    return dict(implementations)

@@ -35,7 +35,8 @@ from ..chunked import array_chunks, default_parts
 from ..shm import SharedArray, SharedArrayHandle
 from ..strategies import open_executor
 from ..transports import TRANSPORTS, Transport, run_on_chunks
-from ._common import Ticker, chosen_implementations, main_implementation, process_strategy, same_stats, worker_count
+from ._common import main_implementation, process_strategy, same_stats
+from ._plan import Ticker, chosen_implementations, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
 TITLE = "SharedMemory + numpy: zero-copy arrays across processes"

@@ -39,7 +39,8 @@ from ..mmapipc import (HEADER_SIZE, apply_to_message, create_channel, open_chann
                        write_message)
 from ..strategies import get_strategy, open_executor
 from ..transports import MmapFile, Transport, run_on_chunks
-from ._common import Ticker, chosen_implementations, main_implementation, process_strategy, same_stats, worker_count
+from ._common import main_implementation, process_strategy, same_stats
+from ._plan import Ticker, chosen_implementations, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
 TITLE = "mmap: a file shared between processes"

@@ -26,16 +26,15 @@ from .._checks import check_callable, check_count, check_executor, check_seed
 from .._compat import executor_workers
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._stats import Stats, merge_stats
-from .._timing import Timing, environment, interleaved, load_average
+from .._timing import Timing, environment, interleaved, load_average, usable_cores
 from ..chunked import array_chunks, default_parts, parallel_reduce, split_range
 from ..registry import capabilities_of
 from ..shm import SharedArray
 from ..strategies import open_executor, strategy_names
 from ..transports import run_on_chunks
 from ._result import Progress, Row, StepResult, busy_machine_note, no_progress
-from ._words import (CLEARLY_SLOWER, SMALL_CHUNK_SECONDS, ProgressCount, find_row, gil_verdict,
-                     implementations_to_run, ms, plural, small_chunks, speedup,
-                     workers_or_default)
+from ._plan import Ticker, chosen_implementations, worker_count
+from ._words import CLEARLY_SLOWER, SMALL_CHUNK_SECONDS, find_row, gil_verdict, ms, plural, small_chunks, speedup
 
 TITLE = "chunked processing: split, run in parallel, aggregate"
 
@@ -134,7 +133,7 @@ def _checked(squares_n: object, stats_n: object, samples: object, primes_n: obje
              many_per_worker: object, repeats: object, seed: object, executor: object,
              implementations: object, progress: object) -> _Setup:
     """Every argument checked, before any segment or pool exists."""
-    k = workers_or_default(workers)
+    k = worker_count(workers, max(2, usable_cores()))
     sizes = {"sum of squares": check_count(squares_n, "squares_n"),
              "array stats": check_count(stats_n, "stats_n"),
              "monte carlo pi": check_count(samples, "samples"),
@@ -147,7 +146,7 @@ def _checked(squares_n: object, stats_n: object, samples: object, primes_n: obje
     seed = check_seed(seed)
     given = check_executor(executor) if executor is not None else None
     check_callable(progress, "progress")
-    return _Setup(k, sizes, many, repeats, seed, implementations_to_run(implementations), given)
+    return _Setup(k, sizes, many, repeats, seed, chosen_implementations(implementations), given)
 
 
 def _variants(setup: _Setup, strategies: tuple[str, ...]) -> Iterator[Variant]:
@@ -281,14 +280,14 @@ def _measure(plans: Mapping[Variant, Plan], repeats: int,
              progress: Progress) -> tuple[dict[Variant, Any], dict[Variant, Timing]]:
     """One untimed run of everything (the result checks, and the warm-up of every pool), then
     ``repeats`` timed rounds, interleaved."""
-    count = ProgressCount(progress, len(plans) * (repeats + 1))
+    ticker = Ticker(progress, len(plans) * (repeats + 1))
     results: dict[Variant, Any] = {}
     for v, plan in plans.items():
         results[v] = plan.call()
-        count(f"{v.workload}, {v.impl}, {v.strategy}")
+        ticker.tick(f"{v.workload}, {v.impl}, {v.strategy}")
 
     def timed(v: Variant, result: object) -> None:
-        count(f"{v.workload}, {v.impl}, {v.strategy}, {plans[v].chunks} chunks")
+        ticker.tick(f"{v.workload}, {v.impl}, {v.strategy}, {plans[v].chunks} chunks")
 
     timings = interleaved({v: plan.call for v, plan in plans.items()}, repeats=repeats, warmup=0,
                           after=timed)

@@ -29,14 +29,14 @@ from .._checks import check_callable, check_choices, check_count, check_real, ch
 from .._checksum import Checksum
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._stats import stats_bits
-from .._timing import Timing, environment, interleaved, load_average
+from .._timing import Timing, environment, interleaved, load_average, usable_cores
 from ..chunked import array_chunks, default_parts
 from ..pipeline import RECORD_BYTES, STAGES, PipelineJob, PipelineOutput, one_pass, run_pipeline
 from ..shm import SharedArray
 from ..strategies import get_strategy, open_executor, strategy_names
 from ._result import Progress, Row, StepResult, busy_machine_note, no_progress
-from ._words import (CLEARLY_SLOWER, SMALL_CHUNK_SECONDS, ProgressCount, find_row, gil_verdict,
-                     implementations_to_run, ms, small_chunks, speedup, workers_or_default)
+from ._plan import Ticker, chosen_implementations, worker_count
+from ._words import CLEARLY_SLOWER, SMALL_CHUNK_SECONDS, find_row, gil_verdict, ms, small_chunks, speedup
 
 TITLE = "capstone: a parallel data pipeline over shared memory"
 
@@ -108,7 +108,7 @@ def _checked(records: object, pure_records: object, rounds: object, threshold: o
              workers: object, per_worker: object, repeats: object, strategies: object,
              implementations: object, progress: object) -> _Setup:
     """Every argument checked, before any segment or pool exists."""
-    k = workers_or_default(workers)
+    k = worker_count(workers, max(2, usable_cores()))
     records = check_count(records, "records")
     pure_records = check_count(pure_records, "pure_records")
     rounds = check_count(rounds, "rounds")
@@ -119,7 +119,7 @@ def _checked(records: object, pure_records: object, rounds: object, threshold: o
     chosen = (strategy_names(available_only=True, peers=False) if strategies is None
               else check_choices(strategies, "strategies", strategy_names()))
     check_callable(progress, "progress")
-    impls = implementations_to_run(implementations)
+    impls = chosen_implementations(implementations)
     sizes = {impl: (records if impl == C_EXTENSION else pure_records) for impl in impls}
     return _Setup(k, sizes, pure_records, rounds, threshold, seed, default_parts(k, per_worker),
                   repeats, (ONE_PASS, *dict.fromkeys(chosen)), impls)
@@ -134,10 +134,10 @@ def _progress_total(setup: _Setup) -> int:
 
 
 def _variant_call(v: Variant, setup: _Setup, arrays: _Arrays, executors: Mapping[str, Any],
-                  count: ProgressCount) -> Callable[[], PipelineOutput]:
+                  ticker: Ticker) -> Callable[[], PipelineOutput]:
     """One run of the pipeline: the one pass, or the chunked pipeline on the variant's executor."""
     def tick(stage: str) -> None:
-        count(f"{v.impl}, {v.strategy}: {stage}")
+        ticker.tick(f"{v.impl}, {v.strategy}: {stage}")
 
     kernels, n = setup.impls[v.impl], setup.sizes[v.impl]
     if v.strategy == ONE_PASS:
@@ -166,14 +166,14 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
     setup = _checked(records, pure_records, rounds, threshold, seed, workers, per_worker, repeats,
                      strategies, implementations, progress)
     load = load_average()
-    count = ProgressCount(progress, _progress_total(setup))
+    ticker = Ticker(progress, _progress_total(setup))
     with ExitStack() as stack:
         arrays = {impl: _Arrays(stack.enter_context(SharedArray.create(n)),
                                 stack.enter_context(SharedArray.create(n)))
                   for impl, n in setup.sizes.items()}
         executors = {name: stack.enter_context(open_executor(name, setup.workers))
                      for name in setup.lineup[1:]}
-        calls = {v: _variant_call(v, setup, arrays[v.impl], executors, count) for v in setup.variants()}
+        calls = {v: _variant_call(v, setup, arrays[v.impl], executors, ticker) for v in setup.variants()}
         reference, checks = _first_runs(calls, arrays)
         checks.update(_twin_check(setup, arrays, reference))
         outputs, timings = _measure(calls, setup.repeats)
