@@ -25,13 +25,16 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Mapping
+from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 from .._checks import check_choices, check_count
-from .._select import C_EXTENSION, PURE_PYTHON, implementations
-from .._timing import descendants, environment, interleaved, tree_cpu_clock, usable_cores
+from .._select import C_EXTENSION, PURE_PYTHON, Implementation, implementations
+from .._timing import Timing, descendants, environment, interleaved, tree_cpu_clock, usable_cores
 from ..chunked import default_parts, run_chunks
 from ..peers import joblib_version
 from ..registry import get_strategy
@@ -94,9 +97,9 @@ class Plan:
 
 
 #: ``gilfree bench``: every size, 5 repeats (about 5 minutes on 2 cores).
-DEFAULT = {}
+DEFAULT: dict[str, Any] = {}
 #: ``gilfree bench --quick``: the small and medium sizes, 3 repeats (well under a minute).
-QUICK = {"sizes": ("small", "medium"), "repeats": 3, "label": "quick"}
+QUICK: dict[str, Any] = {"sizes": ("small", "medium"), "repeats": 3, "label": "quick"}
 
 
 @dataclass
@@ -133,7 +136,7 @@ def _available_strategies(plan: Plan) -> tuple[list[Variant], list[dict[str, str
     return chosen, missing
 
 
-def _startup(name: str, k: int, stack: ExitStack) -> tuple[Any, float]:
+def _startup(name: str, k: int, stack: ExitStack) -> tuple[Executor, float]:
     """Open executor ``name`` with ``k`` workers; seconds until one tiny task per worker has run."""
     t0 = time.perf_counter()
     executor = stack.enter_context(open_executor(name, k))
@@ -194,7 +197,7 @@ def run_matrix(plan: Plan | None = None, progress: Progress | None = None) -> di
 
         for k in plan.workers:
             with ExitStack() as pools:
-                executors: dict[str, Any] = {}
+                executors: dict[str, Executor] = {}
                 for name in dict.fromkeys(v.executor for v in strategies):
                     if name is not None:
                         executors[name], seconds = _startup(name, k, pools)
@@ -225,7 +228,8 @@ def run_matrix(plan: Plan | None = None, progress: Progress | None = None) -> di
     return doc
 
 
-def _twin_check(wname: str, size: str, plan: Plan, impls: dict, workdir: str) -> dict[str, Any]:
+def _twin_check(wname: str, size: str, plan: Plan, impls: Mapping[str, Implementation],
+                workdir: str) -> dict[str, Any]:
     """The compiled twin on the pure twin's input must give the pure twin's reference."""
     n = plan.elements_of(wname, size, PURE_PYTHON)
     with ExitStack() as stack:
@@ -241,7 +245,7 @@ def _comparable(p: Prepared) -> Any:
 
 
 def _cell(plan: Plan, k: int, cores: int, wname: str, size: str, variants: list[_Variant],
-          executors: dict[str, Any], tick: Callable[[str], None]) -> list[dict[str, Any]]:
+          executors: Mapping[str, Executor], tick: Callable[[str], None]) -> list[dict[str, Any]]:
     """Warm up and check every variant of one cell, then time them interleaved."""
     parts = default_parts(k, plan.chunks_per_worker)
     failures: dict[tuple[str, str], str] = {}
@@ -263,7 +267,8 @@ def _cell(plan: Plan, k: int, cores: int, wname: str, size: str, variants: list[
         except Exception as exc:  # reported in its row; the rest of the matrix goes on
             failures[v.key] = f"{type(exc).__name__}: {exc}"
         tick(label(v))
-    timed = {v.key: (lambda v=v: run(v)) for v in variants if v.key not in failures}
+    timed: dict[tuple[str, str], Callable[[], object]] = {
+        v.key: partial(run, v) for v in variants if v.key not in failures}
 
     def before(key: tuple[str, str]) -> None:
         by_key[key].prepared.reset(by_key[key].variant)
@@ -286,29 +291,35 @@ def _cell(plan: Plan, k: int, cores: int, wname: str, size: str, variants: list[
     serial = {impl: timings.get((impl, "serial")) for impl in {v.impl for v in variants}}
     rows = []
     for v in variants:
-        t = timings.get(v.key)
-        error = failures.get(v.key)
-        base = serial.get(v.impl)
-        ok = error is None and t is not None
         workers = 1 if v.variant.executor is None else k
-        speedup = base.median / t.median if ok and base is not None and t.median > 0 else None
-        ideal = min(workers, cores)
         rows.append({
             "workload": wname, "size": size, "implementation": v.row_impl, "strategy": v.strategy,
             "workers": workers, "group_workers": k,
             "uses": v.variant.uses, "transport": v.variant.transport,
             "chunks": 1 if v.variant.executor is None else parts,
             "elements": v.prepared.elements, "bytes": v.prepared.nbytes,
-            "ok": ok, "check": ("approximate" if v.strategy in WORKLOADS[wname].approximate else "exact")
-            if ok else "failed", "error": error,
-            "wall_s": list(t.wall) if ok else [], "cpu_s": list(t.cpu) if ok else [],
-            "median_s": t.median if ok else None, "cpu_median_s": t.cpu_median if ok else None,
-            "spread": t.spread if ok else None,
-            "cpu_per_wall": t.cpu_median / t.median if ok and t.median > 0 else None,
-            "speedup": speedup, "ideal": ideal,
-            "efficiency": speedup / ideal if speedup is not None else None,
+            **_outcome(timings.get(v.key), failures.get(v.key), serial.get(v.impl), min(workers, cores),
+                       v.strategy in WORKLOADS[wname].approximate),
         })
     return rows
+
+
+def _outcome(t: Timing | None, error: str | None, base: Timing | None, ideal: int,
+             approximate: bool) -> dict[str, Any]:
+    """A row's fields from ``ok`` on: figures only for a variant that ran and was right every time.
+
+    ``base`` is the serial reference's timing in the same cell (None if it did not run), and
+    ``ideal`` the speedup that ``min(workers, cores)`` would allow.
+    """
+    if error is not None or t is None:
+        return {"ok": False, "check": "failed", "error": error, "wall_s": [], "cpu_s": [],
+                "median_s": None, "cpu_median_s": None, "spread": None, "cpu_per_wall": None,
+                "speedup": None, "ideal": ideal, "efficiency": None}
+    speedup = base.median / t.median if base is not None and t.median > 0 else None
+    return {"ok": True, "check": "approximate" if approximate else "exact", "error": None,
+            "wall_s": list(t.wall), "cpu_s": list(t.cpu), "median_s": t.median, "cpu_median_s": t.cpu_median,
+            "spread": t.spread, "cpu_per_wall": t.cpu_median / t.median if t.median > 0 else None,
+            "speedup": speedup, "ideal": ideal, "efficiency": speedup / ideal if speedup is not None else None}
 
 
 def _environment() -> dict[str, Any]:

@@ -27,6 +27,7 @@ import math
 import os
 import struct
 from concurrent.futures import Executor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,7 @@ from .._select import C_EXTENSION, Implementation
 from .._stats import merge_stats, stats_bits
 from ..chunked import array_chunks, run_chunks, split_range
 from ..peers import numpy_logistic, numpy_sum
-from ..pipeline import PipelineJob, one_pass, run_pipeline
+from ..pipeline import PipelineJob, PipelineOutput, one_pass, run_pipeline
 from ..registry import strategies
 from ..shm import SharedArray
 from ..transports import MmapFile, Transport, run_on_chunks, transport_named
@@ -85,9 +86,9 @@ def variants() -> dict[str, Variant]:
         out[strategy.name] = Variant(strategy.name, strategy.name, transport, strategy.capabilities.uses, note)
     host = out.get(_TRANSPORT_HOST)
     if host is not None:
-        for transport in ("shared-memory", "mmap"):
-            out[transport] = Variant(transport, _TRANSPORT_HOST, transport, "processes",
-                                     f"the {_TRANSPORT_HOST} strategy; {_TRANSPORT_NOTES[transport]}")
+        for extra in ("shared-memory", "mmap"):
+            out[extra] = Variant(extra, _TRANSPORT_HOST, extra, "processes",
+                                 f"the {_TRANSPORT_HOST} strategy; {_TRANSPORT_NOTES[extra]}")
     out["numpy"] = Variant("numpy", None, None, "serial", "numpy's own single-threaded call on the same array")
     return out
 
@@ -119,7 +120,9 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
 
 _SEED = 5
 _TRANSFORM_ROUNDS = 20
-_PIPELINE = {"seed": 8, "rounds": 8, "threshold": 0.5}
+_PIPELINE_SEED = 8
+_PIPELINE_ROUNDS = 8
+_PIPELINE_THRESHOLD = 0.5
 
 
 @dataclass
@@ -163,7 +166,7 @@ class Workload:
     #: Variants whose result is compared closely rather than bit for bit (another algorithm).
     approximate: frozenset[str] = frozenset()
 
-    def prepare(self, kernels: Implementation, elements: int, stack: Any, workdir: str) -> Prepared:
+    def prepare(self, kernels: Implementation, elements: int, stack: ExitStack, workdir: str) -> Prepared:
         raise NotImplementedError
 
     def run(self, p: Prepared, variant: Variant, executor: Executor | None, parts: int) -> Any:
@@ -184,16 +187,25 @@ class Workload:
         return self.transport_not_applicable.get(variant.transport or "")
 
 
-def _on_chunks(p: Prepared, variant: Variant, executor: Executor, parts: int, kernel: Any, *args: Any,
-               writes: bool = False) -> list[Any]:
+def _pooled(variant: Variant, executor: Executor | None) -> Executor:
+    """The executor that a variant with a strategy runs on: the matrix opened it, so never None."""
+    if executor is None:
+        raise TypeError(f"variant {variant.name!r} runs on the {variant.executor!r} strategy: "
+                        "it needs a concurrent.futures.Executor, not None")
+    return executor
+
+
+def _on_chunks(p: Prepared, variant: Variant, executor: Executor | None, parts: int,
+               kernel: Callable[..., Any], *args: Any, writes: bool = False) -> list[Any]:
     """Run ``kernel`` on every chunk of ``p``'s array, the data travelling as ``variant`` says."""
     transport: Transport
     if variant.transport == "mmap":
         transport = MmapFile(p.state["path"])
     else:
         transport = transport_named(variant.transport or "copies")
-    return run_on_chunks(executor, kernel, [p.state["shared"]], array_chunks(p.elements, parts),
-                         extra=(lambda a, b: args), writes=writes, transport=transport)
+    return run_on_chunks(_pooled(variant, executor), kernel, [p.state["shared"]],
+                         array_chunks(p.elements, parts), extra=(lambda a, b: args), writes=writes,
+                         transport=transport)
 
 
 def _write_file(workdir: str, name: str, data: np.ndarray) -> str:
@@ -216,17 +228,18 @@ class CpuLoop(Workload):
     }
     transport_not_applicable: dict[str, str] = {}
 
-    def prepare(self, kernels, elements, stack, workdir):
+    def prepare(self, kernels: Implementation, elements: int, stack: ExitStack, workdir: str) -> Prepared:
         p = Prepared(self, kernels.name, kernels, elements, {})
         p.reference = kernels.sum_squares(0, elements)
         if p.reference != (elements - 1) * elements * (2 * elements - 1) // 6:  # the closed form
             raise RuntimeError(f"{kernels.name} sum_squares(0, {elements}) is not the closed form")
         return p
 
-    def run(self, p, variant, executor, parts):
+    def run(self, p: Prepared, variant: Variant, executor: Executor | None, parts: int) -> Any:
         if variant.executor is None:
             return p.kernels.sum_squares(0, p.elements)
-        return sum(run_chunks(executor, p.kernels.sum_squares, split_range(0, p.elements, parts)))
+        ranges = split_range(0, p.elements, parts)
+        return sum(run_chunks(_pooled(variant, executor), p.kernels.sum_squares, ranges))
 
 
 class ArrayReduction(Workload):
@@ -237,7 +250,7 @@ class ArrayReduction(Workload):
     nature = "memory-bound: one pass over the data, a few numbers back per task"
     approximate = frozenset({"numpy"})
 
-    def prepare(self, kernels, elements, stack, workdir):
+    def prepare(self, kernels: Implementation, elements: int, stack: ExitStack, workdir: str) -> Prepared:
         shared = stack.enter_context(SharedArray.create(elements))
         shared.array[:] = np.random.default_rng(_SEED).random(elements)
         path = _write_file(workdir, f"reduction-{kernels.name}-{elements}.f64", shared.array)
@@ -245,7 +258,7 @@ class ArrayReduction(Workload):
         p.reference = stats_bits(kernels.chunk_stats(shared.array))
         return p
 
-    def run(self, p, variant, executor, parts):
+    def run(self, p: Prepared, variant: Variant, executor: Executor | None, parts: int) -> Any:
         x = p.state["shared"].array
         if variant.name == "numpy":
             return numpy_sum(x)
@@ -253,11 +266,11 @@ class ArrayReduction(Workload):
             return p.kernels.chunk_stats(x)
         return merge_stats(_on_chunks(p, variant, executor, parts, p.kernels.chunk_stats))
 
-    def check(self, p, variant, returned):
+    def check(self, p: Prepared, variant: Variant, returned: Any) -> bool:
         if variant.name == "numpy":  # pairwise summation in another order: equal to rounding
             want = struct.unpack("<d", p.reference[1])[0]  # (count, sum, ...)
             return math.isclose(returned, want, rel_tol=1e-9)
-        return stats_bits(returned) == p.reference
+        return bool(stats_bits(returned) == p.reference)
 
 
 class ArrayTransform(Workload):
@@ -267,7 +280,7 @@ class ArrayTransform(Workload):
     title = f"in-place array transform (logistic map, {_TRANSFORM_ROUNDS} rounds)"
     nature = "compute-bound per byte, and the data changes: it must come back to the caller"
 
-    def prepare(self, kernels, elements, stack, workdir):
+    def prepare(self, kernels: Implementation, elements: int, stack: ExitStack, workdir: str) -> Prepared:
         shared = stack.enter_context(SharedArray.create(elements))
         original = np.random.default_rng(_SEED).random(elements)
         path = os.path.join(workdir, f"transform-{kernels.name}-{elements}.f64")
@@ -278,13 +291,13 @@ class ArrayTransform(Workload):
         p.reference = want
         return p
 
-    def reset(self, p, variant):
+    def reset(self, p: Prepared, variant: Variant) -> None:
         if variant.transport == "mmap":
             p.state["original"].tofile(p.state["path"])
         else:
             p.state["shared"].array[:] = p.state["original"]
 
-    def run(self, p, variant, executor, parts):
+    def run(self, p: Prepared, variant: Variant, executor: Executor | None, parts: int) -> Any:
         x = p.state["shared"].array
         rounds = _TRANSFORM_ROUNDS
         if variant.name == "numpy":
@@ -294,12 +307,16 @@ class ArrayTransform(Workload):
         _on_chunks(p, variant, executor, parts, p.kernels.transform_inplace, rounds, writes=True)
         return None
 
-    def check(self, p, variant, returned):
+    def check(self, p: Prepared, variant: Variant, returned: Any) -> bool:
         if variant.transport == "mmap":
             got = np.fromfile(p.state["path"], dtype=np.float64)
         else:
             got = p.state["shared"].array
-        return got.shape == p.reference.shape and got.tobytes() == p.reference.tobytes()
+        return bool(got.shape == p.reference.shape and got.tobytes() == p.reference.tobytes())
+
+
+#: What the pipeline's check compares: rows kept, their statistics' bits, their checksum.
+_Digest = tuple[int, tuple[int | bytes, ...] | None, tuple[int, ...]]
 
 
 class Pipeline(Workload):
@@ -318,30 +335,30 @@ class Pipeline(Workload):
                        "and four of the five stages write",
     }
 
-    def prepare(self, kernels, elements, stack, workdir):
+    def prepare(self, kernels: Implementation, elements: int, stack: ExitStack, workdir: str) -> Prepared:
         data = stack.enter_context(SharedArray.create(elements))
         out = stack.enter_context(SharedArray.create(elements))
         p = Prepared(self, kernels.name, kernels, elements, {"data": data, "out": out})
         p.reference = self._digest(p, self._one_pass(p))
         return p
 
-    def _one_pass(self, p):
-        return one_pass(p.kernels, p.state["data"], p.state["out"], p.elements, _PIPELINE["seed"],
-                        _PIPELINE["rounds"], _PIPELINE["threshold"], _no_tick)
+    def _one_pass(self, p: Prepared) -> PipelineOutput:
+        return one_pass(p.kernels, p.state["data"], p.state["out"], p.elements, _PIPELINE_SEED,
+                        _PIPELINE_ROUNDS, _PIPELINE_THRESHOLD, _no_tick)
 
-    def _digest(self, p, output) -> tuple:
+    def _digest(self, p: Prepared, output: PipelineOutput) -> _Digest:
         out = p.state["out"].array
         digest = p.kernels.checksum(out[:output.kept]) if output.kept else Checksum(0, 0, 0)
         return output.kept, stats_bits(output.stats), tuple(digest)
 
-    def run(self, p, variant, executor, parts):
+    def run(self, p: Prepared, variant: Variant, executor: Executor | None, parts: int) -> Any:
         if variant.executor is None:
             return self._one_pass(p)
-        job = PipelineJob(p.kernels, executor, p.state["data"], p.state["out"], p.elements, parts,
-                          _PIPELINE["seed"], _PIPELINE["rounds"], _PIPELINE["threshold"], _no_tick)
+        job = PipelineJob(p.kernels, _pooled(variant, executor), p.state["data"], p.state["out"], p.elements,
+                          parts, _PIPELINE_SEED, _PIPELINE_ROUNDS, _PIPELINE_THRESHOLD, _no_tick)
         return run_pipeline(job)
 
-    def check(self, p, variant, returned):
+    def check(self, p: Prepared, variant: Variant, returned: Any) -> bool:
         return bool(self._digest(p, returned) == p.reference)
 
 

@@ -8,18 +8,22 @@ This is not an experiment framework: each step still says what it runs and what 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from typing import Any, Callable, Hashable, TypeVar
 
 from .. import _select
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._timing import Timing, interleaved
+from ..mp_pool import GuardedPool, PoolExecutor
 from ..strategies import check_workers
 from ._result import Progress, Row
 
 __all__ = [
     "Ticker",
     "chosen_implementations",
+    "guarded_pool",
     "scaled",
+    "speedup_of",
     "sum_of_squares_below",
     "time_variants",
     "timed_row",
@@ -105,3 +109,23 @@ def timed_row(variant: str, implementation: str, strategy: str, workers: int, ti
     return Row(variant=variant, implementation=implementation, strategy=strategy, workers=workers,
                seconds=timing.median, spread=timing.spread, cpu_seconds=timing.cpu_median, speedup=speedup,
                extra=extra)
+
+
+def speedup_of(row: Row) -> float:
+    """``row.speedup``, for a row that :func:`timed_row` was given one (every timed pool row of steps 1 to 4).
+
+    ``Row.speedup`` is optional because a reference row may have nothing to be faster than; an
+    explanation that reads a speedup from such a row is a bug in the step, and is named here.
+    """
+    if row.speedup is None:
+        raise ValueError(f"the {row.variant!r} row ({row.implementation}, {row.strategy}) has no speedup")
+    return row.speedup
+
+
+def guarded_pool(executor: Executor) -> GuardedPool:
+    """The ``multiprocessing.Pool`` calls (``map``, ``starmap``, ``imap``, ...) of an executor that a
+    step opened with the ``"pool"`` strategy: steps 2 and 3 time those calls themselves."""
+    if not isinstance(executor, PoolExecutor):
+        raise TypeError(f"the 'pool' strategy opened a {type(executor).__name__}, not a "
+                        "gilfree.mp_pool.PoolExecutor: steps 2 and 3 need its Pool calls (executor.pool)")
+    return executor.pool

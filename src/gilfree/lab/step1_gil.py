@@ -7,18 +7,19 @@ and in worker processes. One call per worker, so the ideal speedup is the worker
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from .._checks import check_count
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._timing import Timing, environment, run_in_threads, usable_cores
 from ..chunked import run_chunks
 from ..strategies import open_executor
-from ._plan import Ticker, chosen_implementations, sum_of_squares_below, time_variants, timed_row, worker_count
+from ._plan import (Ticker, chosen_implementations, speedup_of, sum_of_squares_below, time_variants, timed_row,
+                    worker_count)
 from ._result import Progress, Row, StepResult, no_progress
 
 TITLE = "the GIL and CPU-bound threads"
@@ -58,9 +59,9 @@ def _kernels(impls: Mapping[str, Implementation], n: int, big: int) -> list[Kern
 
 
 def _variants(kernels: list[Kernel], impls: Mapping[str, Implementation], k: int,
-              pool: Executor) -> dict[Key, Callable[[], list]]:
+              pool: Executor) -> dict[Key, Callable[[], Sequence[object]]]:
     """``k`` calls of each kernel serially and in ``k`` threads; pure Python also in ``k`` processes."""
-    variants: dict[Key, Callable[[], list]] = {}
+    variants: dict[Key, Callable[[], Sequence[object]]] = {}
     for kern in kernels:
         call = partial(impls[kern.implementation].sum_squares, 0, kern.size, release_gil=kern.release_gil)
         variants[Key(kern.variant, "serial")] = partial(_in_turn, [call] * k)
@@ -153,9 +154,11 @@ def _explain(rows: list[Row], k: int, gil: bool, has_c: bool) -> list[str]:
     pure_p = find(PURE, "processes")
     lines = []
     if gil:
+        cpu = (f"used {pure_t.cpu_seconds * 1000:.0f} ms of CPU for" if pure_t.cpu_seconds is not None
+               else "took")  # a row may come without its CPU time: then only the wall time is said
         lines.append(
-            f"Pure-Python threads ran at {pure_t.speedup:.2f}x and used {pure_t.cpu_seconds * 1000:.0f} ms "
-            f"of CPU for {pure_t.seconds * 1000:.0f} ms of wall time: with the GIL on, one thread runs "
+            f"Pure-Python threads ran at {pure_t.speedup:.2f}x and {cpu} {pure_t.seconds * 1000:.0f} ms "
+            "of wall time: with the GIL on, one thread runs "
             "Python bytecode at a time, so threads take turns on the cores instead of sharing them.")
     else:
         lines.append(
@@ -169,7 +172,7 @@ def _explain(rows: list[Row], k: int, gil: bool, has_c: bool) -> list[str]:
         per_elem = find(PURE, "serial").extra["ns/elem"] / find(NOGIL, "serial").extra["ns/elem"]
         lines.append(
             f"The Cython kernel is {per_elem:.0f}x faster per element, and its threads reached "
-            f"{kern.speedup:.2f}x ({kern.speedup / k:.0%} of the ideal {k}x) because it releases the GIL "
+            f"{kern.speedup:.2f}x ({speedup_of(kern) / k:.0%} of the ideal {k}x) because it releases the GIL "
             f"for its whole loop. The control, the very same compiled loop holding the GIL, stayed at "
             f"{ctrl.speedup:.2f}x: compiled code alone does not make threads parallel.")
     else:
@@ -179,6 +182,6 @@ def _explain(rows: list[Row], k: int, gil: bool, has_c: bool) -> list[str]:
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
-DEFAULT: dict = {}
+DEFAULT: dict[str, Any] = {}
 QUICK = {"n": 500_000, "kernel_scale": 500, "repeats": 3}
 TINY = {"n": 5_000, "kernel_scale": 10, "repeats": 1, "workers": 2}

@@ -24,13 +24,19 @@ from .._select import C_EXTENSION, Implementation
 from .._timing import Timing, environment, usable_cores
 from ..chunked import split_range
 from ..strategies import check_workers, open_executor
-from ._plan import Ticker, chosen_implementations, scaled, sum_of_squares_below, time_variants, timed_row, worker_count
+from ..mp_pool import GuardedPool
+from ._plan import (Ticker, chosen_implementations, guarded_pool, scaled, sum_of_squares_below, time_variants,
+                    timed_row, worker_count)
 from ._result import Progress, Row, StepResult, no_progress
 from ._tasks import call_packed
 
 TITLE = "multiprocessing.Pool.map over worker counts"
 
 SERIAL = 0  # the worker count that stands for the in-process reference loop
+
+
+#: One task for ``call_packed``: the kernel and the range ``[lo, hi)`` it sums.
+Task = tuple[Callable[[int, int], int], int, int]
 
 
 class Key(NamedTuple):
@@ -65,11 +71,12 @@ def worker_counts(top: int) -> list[int]:
 
 def _startup(kernel: Callable[..., Any], w: int, repeats: int) -> Startup:
     """Open a pool of ``w``, get every worker's first reply (an empty ``kernel`` call), close it."""
-    opened, closed = [], []
+    opened: list[float] = []
+    closed: list[float] = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         with open_executor("pool", w) as executor:
-            executor.pool.map(call_packed, [(kernel, 0, 0)] * w, chunksize=1)
+            guarded_pool(executor).map(call_packed, [(kernel, 0, 0)] * w, chunksize=1)
             t1 = time.perf_counter()
             executor.shutdown(wait=True)
             t2 = time.perf_counter()
@@ -88,10 +95,10 @@ def _measure_startup(impls: Mapping[str, Implementation], counts: list[int], rep
     return startup
 
 
-def _variants(impls: Mapping[str, Implementation], jobs: dict[str, list[tuple]],
-              pools: dict[int, Any]) -> dict[Key, Callable[[], list]]:
+def _variants(impls: Mapping[str, Implementation], jobs: Mapping[str, list[Task]],
+              pools: Mapping[int, GuardedPool]) -> dict[Key, Callable[[], list[int]]]:
     """Each implementation's job in a plain loop, and through ``Pool.map`` on every pool."""
-    variants: dict[Key, Callable[[], list]] = {}
+    variants: dict[Key, Callable[[], list[int]]] = {}
     for name, tasks in jobs.items():
         variants[Key(name, SERIAL)] = partial(_in_process, impls[name].sum_squares, tasks)
         for w, pool in pools.items():
@@ -99,15 +106,15 @@ def _variants(impls: Mapping[str, Implementation], jobs: dict[str, list[tuple]],
     return variants
 
 
-def _in_process(kern: Callable[[int, int], int], tasks: list[tuple]) -> list[int]:
+def _in_process(kern: Callable[[int, int], int], tasks: list[Task]) -> list[int]:
     return [kern(lo, hi) for _, lo, hi in tasks]
 
 
-def _measure(impls: Mapping[str, Implementation], jobs: dict[str, list[tuple]], sizes: dict[str, int],
+def _measure(impls: Mapping[str, Implementation], jobs: Mapping[str, list[Task]], sizes: dict[str, int],
              counts: list[int], repeats: int, ticker: Ticker) -> tuple[dict[str, bool], dict[Key, Timing], str]:
     """Check every variant's sum once, then time them all on pools opened beforehand."""
     with ExitStack() as stack:
-        pools = {w: stack.enter_context(open_executor("pool", w)).pool for w in counts}
+        pools = {w: guarded_pool(stack.enter_context(open_executor("pool", w))) for w in counts}
         start_method = multiprocessing.get_start_method()
         variants = _variants(impls, jobs, pools)
         checks = {}
@@ -160,8 +167,9 @@ def run(n: int = 8_000_000, workers: int | None = None, kernel_scale: int = 100,
     parts = check_count(4 * counts[-1] if tasks is None else tasks, "tasks")
     impls = chosen_implementations(implementations)
     sizes = {name: scaled(name, n, kernel_scale) for name in impls}
-    jobs = {name: [(impls[name].sum_squares, lo, hi) for lo, hi in split_range(0, size, parts)]
-            for name, size in sizes.items()}
+    jobs: dict[str, list[Task]] = {
+        name: [(impls[name].sum_squares, lo, hi) for lo, hi in split_range(0, size, parts)]
+        for name, size in sizes.items()}
 
     variants = len(sizes) * (1 + len(counts))
     ticker = Ticker(progress, len(sizes) * len(counts) + variants * (repeats + 1))
@@ -233,6 +241,6 @@ def _explain(rows: list[Row], counts: list[int], cores: int, start_method: str, 
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
-DEFAULT: dict = {}
+DEFAULT: dict[str, Any] = {}
 QUICK = {"n": 2_000_000, "kernel_scale": 50, "repeats": 3}
 TINY = {"n": 20_000, "kernel_scale": 10, "repeats": 1, "workers": 2}

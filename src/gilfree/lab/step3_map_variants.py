@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, Callable, NamedTuple
@@ -29,7 +29,8 @@ from .._timing import Timing, environment, usable_cores
 from ..chunked import split_range
 from ..strategies import check_workers, open_executor
 from ._order import interleave_heavy_light, overtaken
-from ._plan import Ticker, chosen_implementations, scaled, time_variants, timed_row, worker_count
+from ..mp_pool import GuardedPool
+from ._plan import Ticker, chosen_implementations, guarded_pool, scaled, time_variants, timed_row, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 from ._tasks import indexed_call, indexed_packed
 
@@ -60,11 +61,11 @@ class Job:
     """One workload on one implementation: its index-tagged tasks ``(index, fn, *args)``, the range
     each covers, and one call over the whole range that the serial results must add up to."""
 
-    tasks: list[tuple]
+    tasks: list[tuple[Any, ...]]
     ranges: list[tuple[int, int]]
     whole: Callable[[], int]
 
-    def serial(self) -> list:
+    def serial(self) -> list[int]:
         return [fn(*args) for _, fn, *args in self.tasks]
 
 
@@ -99,10 +100,12 @@ def chunksizes(tasks: int, workers: int) -> list[int]:
     return sorted({1, max(1, round(math.sqrt(top))), top})
 
 
-def _call(pool: Any, api: str, tasks: list[tuple], chunksize: int) -> tuple[list[tuple[int, Any]], float]:
+def _call(pool: GuardedPool, api: str, tasks: list[tuple[Any, ...]],
+          chunksize: int) -> tuple[list[tuple[int, Any]], float]:
     """Run ``tasks`` through ``pool.<api>``; return the (index, result) pairs as they came, and the
     seconds until the first one reached this process."""
     t0 = time.perf_counter()
+    results: Iterable[tuple[int, Any]]
     if api == "map":
         results = pool.map(indexed_packed, tasks, chunksize=chunksize)
     elif api == "starmap":
@@ -113,7 +116,7 @@ def _call(pool: Any, api: str, tasks: list[tuple], chunksize: int) -> tuple[list
         results = pool.imap_unordered(indexed_packed, tasks, chunksize=chunksize)
     else:
         raise ValueError(f"api must be one of {APIS}, got {api!r}")
-    pairs = []
+    pairs: list[tuple[int, Any]] = []
     first = None
     for pair in results:
         if first is None:
@@ -157,9 +160,9 @@ def _keys(jobs: dict[tuple[str, str], Job], sizes: dict[str, list[int]]) -> list
     return keys
 
 
-def _variant(key: Key, job: Job, pool: Any, outcomes: list[Outcome]) -> Callable[[], list]:
+def _variant(key: Key, job: Job, pool: GuardedPool, outcomes: list[Outcome]) -> Callable[[], list[int]]:
     """A call of ``key`` that records its outcome and returns the results in task order."""
-    def call() -> list:
+    def call() -> list[int]:
         if key.api == SERIAL:
             t0 = time.perf_counter()
             values = job.serial()
@@ -171,12 +174,12 @@ def _variant(key: Key, job: Job, pool: Any, outcomes: list[Outcome]) -> Callable
     return call
 
 
-def _check_once(variants: dict[Key, Callable[[], list]], jobs: dict[tuple[str, str], Job],
+def _check_once(variants: dict[Key, Callable[[], list[int]]], jobs: dict[tuple[str, str], Job],
                 outcomes: dict[Key, list[Outcome]], ticker: Ticker) -> dict[str, bool]:
     """Run every variant once: serial results against one call over the whole range, the others
     against the serial results (every task answered once)."""
     checks: dict[str, bool] = {}
-    expected: dict[tuple[str, str], list] = {}
+    expected: dict[tuple[str, str], list[int]] = {}
     for key, fn in variants.items():
         got, job = fn(), jobs[key.job]
         if key.api == SERIAL:
@@ -196,7 +199,8 @@ def _measure(jobs: dict[tuple[str, str], Job], keys: list[Key], p: Params,
     outcomes: dict[Key, list[Outcome]] = {key: [] for key in keys}
     ticker = Ticker(progress, len(keys) * (p.repeats + 1))
     with open_executor("pool", p.workers) as executor:
-        variants = {key: _variant(key, jobs[key.job], executor.pool, outcomes[key]) for key in keys}
+        pool = guarded_pool(executor)
+        variants = {key: _variant(key, jobs[key.job], pool, outcomes[key]) for key in keys}
         checks = _check_once(variants, jobs, outcomes, ticker)
         timings = time_variants(variants, p.repeats, ticker, _label)
     return checks, timings, outcomes
@@ -348,7 +352,7 @@ def _explain_one_chunk(rows: list[Row], sizes: dict[str, list[int]], shown: str,
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
-DEFAULT: dict = {}
+DEFAULT: dict[str, Any] = {}
 QUICK = {"n": 60_000, "tasks": 16, "small_tasks": 400, "small_samples": 10, "repeats": 2}
 TINY = {"n": 2_000, "tasks": 8, "small_tasks": 40, "small_samples": 5, "kernel_scale": 5, "repeats": 1,
         "workers": 2}
