@@ -105,7 +105,8 @@ class Views(Transport):
     name = "views"
     needs_in_process = True
 
-    def tasks(self, kernel, sources, ranges, extra, writes):  # type: ignore[no-untyped-def]
+    def tasks(self, kernel: Callable[..., Any], sources: Sequence[Source], ranges: Ranges,
+              extra: Extra, writes: bool) -> tuple[Callable[..., Any], list[tuple[Any, ...]]]:
         flats = [_flat(s, "the views transport") for s in sources]
         return kernel, [(*(f[a:b] for f in flats), *extra(a, b)) for a, b in ranges]
 
@@ -116,14 +117,15 @@ class Copies(Transport):
     name = "copies"
     returns_chunks = True
 
-    def tasks(self, kernel, sources, ranges, extra, writes):  # type: ignore[no-untyped-def]
+    def tasks(self, kernel: Callable[..., Any], sources: Sequence[Source], ranges: Ranges,
+              extra: Extra, writes: bool) -> tuple[Callable[..., Any], list[tuple[Any, ...]]]:
         if len(sources) != 1:
             raise ValueError("the copies transport sends one array per task, not "
                              f"{len(sources)}: use shared memory for kernels over several arrays")
         flat = _flat(sources[0], "the copies transport")
         return on_copy, [(kernel, flat[a:b], writes, *extra(a, b)) for a, b in ranges]
 
-    def land(self, sources, ranges, results):  # type: ignore[no-untyped-def]
+    def land(self, sources: Sequence[Source], ranges: Ranges, results: list[Any]) -> list[Any]:
         return _land(sources, ranges, results)
 
 
@@ -137,13 +139,14 @@ class WholeArray(Transport):
     name = "whole-array"
     returns_chunks = True
 
-    def tasks(self, kernel, sources, ranges, extra, writes):  # type: ignore[no-untyped-def]
+    def tasks(self, kernel: Callable[..., Any], sources: Sequence[Source], ranges: Ranges,
+              extra: Extra, writes: bool) -> tuple[Callable[..., Any], list[tuple[Any, ...]]]:
         if len(sources) != 1:
             raise ValueError(f"the whole-array transport sends one array per task, not {len(sources)}")
         whole = _flat(sources[0], "the whole-array transport")
         return on_range, [(kernel, whole, a, b, writes, *extra(a, b)) for a, b in ranges]
 
-    def land(self, sources, ranges, results):  # type: ignore[no-untyped-def]
+    def land(self, sources: Sequence[Source], ranges: Ranges, results: list[Any]) -> list[Any]:
         return _land(sources, ranges, results)
 
 
@@ -152,7 +155,8 @@ class SharedMemory(Transport):
 
     name = "shared-memory"
 
-    def tasks(self, kernel, sources, ranges, extra, writes):  # type: ignore[no-untyped-def]
+    def tasks(self, kernel: Callable[..., Any], sources: Sequence[Source], ranges: Ranges,
+              extra: Extra, writes: bool) -> tuple[Callable[..., Any], list[tuple[Any, ...]]]:
         handles = []
         for source in sources:
             if not isinstance(source, SharedArray):
@@ -175,7 +179,8 @@ class MmapFile(Transport):
     offset: int = 0
     name: ClassVar[str] = "mmap"
 
-    def tasks(self, kernel, sources, ranges, extra, writes):  # type: ignore[no-untyped-def]
+    def tasks(self, kernel: Callable[..., Any], sources: Sequence[Source], ranges: Ranges,
+              extra: Extra, writes: bool) -> tuple[Callable[..., Any], list[tuple[Any, ...]]]:
         if len(sources) != 1:
             raise ValueError(f"the mmap transport maps one file per task, not {len(sources)} arrays")
         item = _flat(sources[0], "the mmap transport").itemsize

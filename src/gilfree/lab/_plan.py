@@ -33,7 +33,7 @@ __all__ = [
 K = TypeVar("K", bound=Hashable)
 
 
-def chosen_implementations(implementations: Mapping[str, Implementation] | None) -> dict[str, Implementation]:
+def chosen_implementations(implementations: Mapping[str, Implementation] | None | object) -> dict[str, Implementation]:
     """The implementations a step runs, by name, pure Python first.
 
     ``None`` means every one that imports here (:func:`gilfree._select.implementations`). The
@@ -109,6 +109,13 @@ def timed_row(variant: str, implementation: str, strategy: str, workers: int, ti
     return Row(variant=variant, implementation=implementation, strategy=strategy, workers=workers,
                seconds=timing.median, spread=timing.spread, cpu_seconds=timing.cpu_median, speedup=speedup,
                extra=extra)
+
+
+def cpu_of(row: Row) -> float:
+    """``row.cpu_seconds``, for a row that was timed with a CPU clock (every timed row of the lab)."""
+    if row.cpu_seconds is None:
+        raise ValueError(f"the {row.variant!r} row ({row.implementation}, {row.strategy}) has no CPU time")
+    return row.cpu_seconds
 
 
 def speedup_of(row: Row) -> float:

@@ -36,7 +36,7 @@ from ..shm import SharedArray, SharedArrayHandle
 from ..strategies import open_executor
 from ..transports import TRANSPORTS, Transport, run_on_chunks
 from ._common import main_implementation, process_strategy, same_stats
-from ._plan import Ticker, chosen_implementations, worker_count
+from ._plan import Ticker, chosen_implementations, cpu_of, speedup_of, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
 TITLE = "SharedMemory + numpy: zero-copy arrays across processes"
@@ -167,12 +167,13 @@ class _Plan:
         return {SERIAL: self.serial, SHARED: lambda: self._chunked(SHARED),
                 PICKLED: lambda: self._chunked(PICKLED), THREADS: lambda: self._chunked(THREADS)}
 
-    def _tasks(self, transport: Transport, source: Any) -> list[tuple]:
+    def _tasks(self, transport: Transport, source: Any) -> list[tuple[Any, ...]]:
         """What the two calls pickle per task: (function, arguments), as a process pool sends them."""
-        out = []
-        for kernel, extra, writes in ((self.kernels.transform_inplace, (self.rounds,), True),
-                                      (self.kernels.chunk_stats, (), False)):
-            fn, argsets = transport.tasks(kernel, [source], self.chunks, lambda a, b, e=extra: e, writes)
+        out: list[tuple[Any, ...]] = []
+        rounds = self.rounds
+        for kernel, extra, writes in ((self.kernels.transform_inplace, lambda a, b: (rounds,), True),
+                                      (self.kernels.chunk_stats, lambda a, b: (), False)):
+            fn, argsets = transport.tasks(kernel, [source], self.chunks, extra, writes)
             out.extend((fn, args) for args in argsets)
         return out
 
@@ -428,8 +429,8 @@ def _explain(rows: list[Row], task_sizes: list[dict[str, int]], k: int, gil: boo
     moved = pk.extra["MB pickled/run"]
     line = (f"With the {main} kernel, shared memory ran at {sh.speedup:.2f}x of serial and pickled "
             f"slices at {pk.speedup:.2f}x; pickling moved {moved:.1f} MB per run and used "
-            f"{pk.cpu_seconds * 1000:.0f} ms of this process's CPU, against "
-            f"{sh.cpu_seconds * 1000:.0f} ms for shared memory")
+            f"{cpu_of(pk) * 1000:.0f} ms of this process's CPU, against "
+            f"{cpu_of(sh) * 1000:.0f} ms for shared memory")
     if pk.seconds > sh.seconds:
         line += f", so not copying saved {(pk.seconds - sh.seconds) * 1000:.0f} ms per run."
     else:
@@ -439,7 +440,7 @@ def _explain(rows: list[Row], task_sizes: list[dict[str, int]], k: int, gil: boo
     line, contended = _threads_line(rows, k, gil, has_c, cores)
     lines.append(line)
     pure_sh = _find(rows, PURE_PYTHON, SHARED)
-    if pure_sh.speedup < 1 and not contended:
+    if speedup_of(pure_sh) < 1 and not contended:
         lines.append(f"For pure Python at {pure_sh.extra['elements']:,} elements, worker processes "
                      f"were slower than serial ({pure_sh.speedup:.2f}x): at that size the tasks' "
                      "round trips cost more than the work they split.")
@@ -466,7 +467,7 @@ def _threads_line(rows: list[Row], k: int, gil: bool, has_c: bool, cores: int) -
             f"kernel and {pt.speedup:.2f}x with pure Python on {k} threads")
     if not gil:
         line += ": this interpreter runs without the GIL, so pure-Python threads can scale too."
-    elif ct.speedup > pt.speedup + 0.2:
+    elif speedup_of(ct) > speedup_of(pt) + 0.2:
         line += (f" (the compiled kernel's threads kept {used:.1f} cores busy): it releases the GIL "
                  "inside its loops, pure Python holds it, so pure-Python threads take turns; "
                  "neither needs a copy.")
@@ -482,6 +483,6 @@ def _threads_line(rows: list[Row], k: int, gil: bool, has_c: bool, cores: int) -
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
-DEFAULT: dict = {}
+DEFAULT: dict[str, Any] = {}
 QUICK = {"n": 1_000_000, "rounds": 8, "pure_scale": 50, "repeats": 3}
 TINY = {"n": 65_536, "rounds": 2, "pure_scale": 50, "repeats": 1, "workers": 2}

@@ -40,7 +40,7 @@ from ..mmapipc import (HEADER_SIZE, apply_to_message, create_channel, open_chann
 from ..strategies import get_strategy, open_executor
 from ..transports import MmapFile, Transport, run_on_chunks
 from ._common import main_implementation, process_strategy, same_stats
-from ._plan import Ticker, chosen_implementations, worker_count
+from ._plan import Ticker, chosen_implementations, speedup_of, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
 TITLE = "mmap: a file shared between processes"
@@ -168,7 +168,8 @@ class _Channel:
         future = self.procs.submit(apply_to_message, self.kernels.checksum, self.path, self.sequence,
                                    self.timeout)
         write_message(self.mm, self.payload, sequence=self.sequence, record_size=_FLOAT64, flush=flush)
-        return future.result(timeout=self.timeout + 10)
+        got: Checksum = future.result(timeout=self.timeout + 10)
+        return got
 
     def through_pipe(self) -> Checksum:
         receiver, sender = multiprocessing.Pipe(duplex=False)
@@ -176,7 +177,8 @@ class _Channel:
             future = self.procs.submit(apply_to_pipe_message, self.kernels.checksum, receiver,
                                        self.timeout)
             sender.send_bytes(self.payload)
-            return future.result(timeout=self.timeout + 10)
+            got: Checksum = future.result(timeout=self.timeout + 10)
+            return got
         finally:
             sender.close()
             receiver.close()
@@ -370,7 +372,7 @@ def run(n: int = 4_000_000, payload_mb: float = 32, workers: int | None = None, 
     )
 
 
-def _rows(timings: dict, elements: dict[str, int], payload_records: dict[str, int],
+def _rows(timings: dict[Any, Timing], elements: dict[str, int], payload_records: dict[str, int],
           task_bytes: dict[str, int], k: int, strategy: str) -> list[Row]:
     rows = []
     for impl, m in elements.items():
@@ -394,13 +396,13 @@ def _rows(timings: dict, elements: dict[str, int], payload_records: dict[str, in
             name = "serial" if variant == IN_PARENT else strategy
             t = timings[(impl, variant, name)]
             # Only the channel's tasks have a fixed size; the Pipe's payload goes through the pipe.
-            per_task = task_bytes[f"{impl} channel"] if variant in (CHANNEL, CHANNEL_FLUSH) else ""
+            per_task_b: int | str = task_bytes[f"{impl} channel"] if variant in (CHANNEL, CHANNEL_FLUSH) else ""
             rows.append(Row(
                 variant=variant, implementation=impl, strategy=name, workers=1,
                 seconds=t.median, spread=t.spread, cpu_seconds=t.cpu_median, speedup=ref.median / t.median,
                 extra={"part": "b", "MB": nbytes / 1e6, "ns/byte": t.median / nbytes * 1e9,
                        "vs Pipe": "" if variant == IN_PARENT else f"{pipe.median / t.median:.2f}x",
-                       "B/task": per_task},
+                       "B/task": per_task_b},
             ))
     return rows
 
@@ -432,11 +434,11 @@ def _file_lines(rows: list[Row], task_bytes: dict[str, int], k: int, strategy: s
             f"({mem.extra['ns/byte']:.2f} ns/byte), mapping the file chunk by chunk in this process "
             f"{alone.seconds * 1000:.1f} ms, and {k} processes {many.seconds * 1000:.1f} ms "
             f"({many.speedup:.2f}x)")
-    if many.speedup < 1 and alone.seconds > mem.seconds:
+    if speedup_of(many) < 1 and alone.seconds > mem.seconds:
         line += (f": with {mem.seconds * 1000:.1f} ms of work in all, opening and mapping the file "
                  f"(already {(alone.seconds - mem.seconds) * 1000:.1f} ms more than in memory, in one "
                  "process) and the tasks' round trips outweigh the work they split.")
-    elif many.speedup < 1:
+    elif speedup_of(many) < 1:
         line += ": at this size the tasks' round trips outweigh the work they split."
     else:
         line += ": the processes split the work and share the file's pages in the page cache."
@@ -480,6 +482,6 @@ def _channel_lines(rows: list[Row], unflushed_ok: bool, main: str) -> list[str]:
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
-DEFAULT: dict = {}
+DEFAULT: dict[str, Any] = {}
 QUICK = {"n": 1_000_000, "payload_mb": 8, "repeats": 3}
 TINY = {"n": 65_536, "payload_mb": 0.5, "pure_payload_scale": 64, "repeats": 1, "workers": 2}

@@ -176,6 +176,11 @@ def _plan(variant: Variant, setup: _Setup, executors: Mapping[str, Executor],
     return Plan(lambda: job(executor), chunks)
 
 
+def _total(counts: list[int]) -> int:
+    """The aggregate of the integer workloads: the chunks' counts (or sums), added in chunk order."""
+    return sum(counts)
+
+
 def _chunked(workload: str, kernels: Implementation, n: int, parts: int, data: SharedArray,
              seed: int) -> tuple[Callable[[Executor], Any], int]:
     """Split, run, merge: a function of the executor, and the number of chunks it makes."""
@@ -187,6 +192,7 @@ def _chunked(workload: str, kernels: Implementation, n: int, parts: int, data: S
                 len(chunks))
     ranges = split_range(0, n, parts)
     argsets: Sequence[tuple[int, ...]]
+    fn: Callable[..., int]
     if workload == "sum of squares":
         fn, argsets = kernels.sum_squares, ranges
     elif workload == "monte carlo pi":
@@ -195,7 +201,7 @@ def _chunked(workload: str, kernels: Implementation, n: int, parts: int, data: S
         fn, argsets = kernels.count_primes, ranges
     else:
         raise ValueError(f"unknown workload {workload!r}")
-    return (lambda ex: parallel_reduce(ex, fn, argsets, sum)), len(argsets)
+    return (lambda ex: parallel_reduce(ex, fn, argsets, _total)), len(argsets)
 
 
 def _one_call(workload: str, kernels: Any, n: int, data: SharedArray, seed: int) -> Any:
