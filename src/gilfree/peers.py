@@ -22,6 +22,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ._checks import check_count
+from ._futures import worker_ignores_sigint
 from .registry import Capabilities
 
 if TYPE_CHECKING:  # numpy is imported where it is used: opening an executor needs none of it
@@ -93,9 +94,14 @@ class JoblibExecutor(Executor):
         if self._shutdown:
             raise RuntimeError("cannot run a batch on a JoblibExecutor after shutdown")
         delayed = self._joblib.delayed(fn)
-        parallel = self._joblib.Parallel(n_jobs=self.workers, backend=self.backend)
-        self._used_loky = self._used_loky or (self.backend == "loky" and self.workers > 1)
-        return list(parallel(delayed(*args) for args in argsets))
+        # loky's workers ignore Ctrl-C, as gilfree's own pools' do: a terminal's SIGINT reaches
+        # the whole process group, and a worker dying of it mid-task (or printing its traceback)
+        # is noise; the parent catches it once and stops them all. Nothing else is changed.
+        options = {"initializer": worker_ignores_sigint} if self.backend == "loky" else {}
+        with self._joblib.parallel_config(backend=self.backend, **options):
+            parallel = self._joblib.Parallel(n_jobs=self.workers)
+            self._used_loky = self._used_loky or (self.backend == "loky" and self.workers > 1)
+            return list(parallel(delayed(*args) for args in argsets))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """One task as a batch of one: the future is done when this returns."""
