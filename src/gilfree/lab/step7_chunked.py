@@ -43,8 +43,6 @@ WORKLOADS = ("sum of squares", "array stats", "monte carlo pi")
 SWEEP_WORKLOADS = ("monte carlo pi", "prime count")
 #: Chunks per worker in the sweep, besides the caller's ``many_per_worker``.
 SWEEP_PER_WORKER = (1, 4)
-#: The strategies the sweep runs on (its explanation reads the processes).
-_SWEEP_ON = ("threads", "processes")
 
 #: The reference every variant is held against: the whole job as one kernel call.
 ONE_CALL = "one call"
@@ -160,7 +158,7 @@ def _variants(setup: _Setup, strategies: tuple[str, ...]) -> Iterator[Variant]:
     sweep_parts = [k * p for p in SWEEP_PER_WORKER] + [k * setup.many_per_worker]
     for workload in SWEEP_WORKLOADS:
         yield Variant("sweep", workload, setup.sweep_impl, ONE_CALL, 1)
-        for strategy in _SWEEP_ON:
+        for strategy in ("threads", "processes"):  # the sweep compares these two (see _explain)
             for parts in sweep_parts:
                 yield Variant("sweep", workload, setup.sweep_impl, strategy, parts)
 
