@@ -8,7 +8,9 @@ plain before/after listing of /dev/shm is not enough. ``track_segments`` records
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -48,3 +50,38 @@ def track_segments() -> Iterator[Segments]:
             yield seen
         finally:
             seen.left = {name for name in seen.created if _present(name)}
+
+
+# -- a gilfree command run in another process ------------------------------------------------------
+
+def tracked_gilfree(log: Path, *args: str) -> list[str]:
+    """The command line of ``python -m gilfree ARGS`` that logs each segment it creates to ``log``.
+
+    See ``tests/_tracked_gilfree.py``. Give the child ``TMPDIR`` of its own (:func:`child_env`)
+    and its temporary files are just as easy to check.
+    """
+    return [sys.executable, str(Path(__file__).with_name("_tracked_gilfree.py")), str(log), *args]
+
+
+def child_env(tmpdir: Path) -> dict[str, str]:
+    """The environment for a tracked child: a private temporary folder, paths made absolute."""
+    tmpdir.mkdir(exist_ok=True)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=str(tmpdir))
+    if env.get("PYTHONPATH"):  # the child runs elsewhere: keep relative entries pointing here
+        env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in env["PYTHONPATH"].split(os.pathsep))
+    return env
+
+
+def logged_segments_left(log: Path) -> list[str]:
+    """The segments the tracked run logged that are still in /dev/shm."""
+    names = log.read_text().split() if log.exists() else []
+    return sorted(name for name in names if _present(name))
+
+
+def joblib_folders_of(pid: int) -> list[str]:
+    """joblib's memmapping folders in /dev/shm that process ``pid`` created (joblib names them so)."""
+    try:
+        entries = os.listdir(SHM_DIR)
+    except OSError:
+        return []
+    return sorted(e for e in entries if e.startswith(f"joblib_memmapping_folder_{pid}_"))

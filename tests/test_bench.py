@@ -44,27 +44,21 @@ def implementations_under_test(request) -> tuple[str, ...]:
     return tuple(wanted)
 
 
-def _shm_names() -> set[str]:
-    try:
-        return set(os.listdir("/dev/shm"))
-    except OSError:
-        return set()
-
-
-def _temp_dirs() -> set[str]:
-    return {e for e in os.listdir(tempfile.gettempdir()) if e.startswith("gilfree-bench-")}
-
-
 @pytest.fixture(scope="module")
-def tiny_run(implementations_under_test):
-    """One small matrix for the whole module: every workload, strategy and size, 1 and 2 workers."""
+def tiny_run(implementations_under_test, tmp_path_factory):
+    """One small matrix for the whole module: every workload, strategy and size, 1 and 2 workers.
+
+    Its temporary files go to a folder of its own, so that what it leaves can be told apart
+    from what other runs on the machine are doing in the shared temporary folder.
+    """
     from _leaks import track_segments
 
-    temp_before = _temp_dirs()
-    with track_segments() as seen:
+    private_tmp = tmp_path_factory.mktemp("bench-tmp")
+    with track_segments() as seen, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tempfile, "tempdir", str(private_tmp))
         doc = run_matrix(Plan(workers=(1, 2), repeats=2, sizes=SIZES, elements=TINY,
                               implementations=implementations_under_test))
-    return {"doc": complete(doc), "segments": seen, "temp_before": temp_before,
+    return {"doc": complete(doc), "segments": seen, "tmp": private_tmp,
             "impls": implementations_under_test}
 
 
@@ -156,7 +150,7 @@ def test_the_matrix_leaves_no_segment_temporary_file_or_worker(tiny_run):
     assert not multiprocessing.active_children()
     assert not tiny_run["segments"].left
     assert tiny_run["segments"].created, "the array workloads live in shared memory"
-    assert _temp_dirs() <= tiny_run["temp_before"]
+    assert not list(tiny_run["tmp"].iterdir()), "the run left files in its temporary folder"
 
 
 def test_process_cpu_time_counts_the_workers(tiny_run):
@@ -412,12 +406,12 @@ def test_a_copy_that_arrives_read_only_is_copied_before_an_in_place_kernel(impl)
     assert out.tobytes() == want.tobytes() and frozen.tobytes() == x.tobytes()
 
 
-def test_the_numpy_sum_check_tolerates_rounding_but_not_a_wrong_sum(impl):
+def test_the_numpy_sum_check_tolerates_rounding_but_not_a_wrong_sum(impl, tmp_path):
     from contextlib import ExitStack
 
     workload = WORKLOADS["reduction"]
     with ExitStack() as stack:
-        p = workload.prepare(impl, 5000, stack, tempfile.gettempdir())
+        p = workload.prepare(impl, 5000, stack, str(tmp_path))
         os.unlink(p.state["path"])
         total = struct.unpack("<d", p.reference[1])[0]
         numpy = variants()["numpy"]
@@ -435,13 +429,15 @@ def test_a_signal_mid_run_stops_every_worker_and_leaves_nothing(sig, code, tmp_p
     import signal
     import time
 
+    from _leaks import child_env, joblib_folders_of, logged_segments_left, tracked_gilfree
+
     signum = getattr(signal, sig)
-    before_shm, before_tmp = _shm_names(), _temp_dirs()
-    args = [sys.executable, "-m", "gilfree", "bench", "--workload", "reduction", "--workload", "transform",
-            "--size", "medium", "--workers", "2", "--repeats", "50", "--no-plots", "--no-progress",
-            "--out", str(tmp_path / "out")]
+    log, tmpdir = tmp_path / "segments.log", tmp_path / "tmp"
+    args = tracked_gilfree(log, "bench", "--workload", "reduction", "--workload", "transform",
+                           "--size", "medium", "--workers", "2", "--repeats", "50", "--no-plots",
+                           "--no-progress", "--out", str(tmp_path / "out"))
     with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                          cwd=tmp_path, start_new_session=True) as proc:
+                          cwd=tmp_path, env=child_env(tmpdir), start_new_session=True) as proc:
         try:
             time.sleep(4)  # the pools are open and the repeats are running by then
             assert proc.poll() is None, "the run ended before the signal"
@@ -465,7 +461,8 @@ def test_a_signal_mid_run_stops_every_worker_and_leaves_nothing(sig, code, tmp_p
         time.sleep(0.05)
     else:
         pytest.fail("worker processes outlived the interrupted run")
-    left = {n for n in _shm_names() - before_shm if n.startswith(("psm_", "joblib_"))}
-    assert not left, f"left in /dev/shm: {sorted(left)}"
-    assert _temp_dirs() <= before_tmp
+    assert log.read_text().split(), "the run made no segment before the signal: nothing was tested"
+    left = logged_segments_left(log) + joblib_folders_of(proc.pid)
+    assert not left, f"left in /dev/shm: {left}"
+    assert not list(tmpdir.iterdir()), "left in the run's temporary folder"
     assert not (tmp_path / "out" / "bench.json").exists(), "an interrupted run writes no results"

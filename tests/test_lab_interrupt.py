@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from _leaks import child_env, logged_segments_left, tracked_gilfree
 
 SHM = Path("/dev/shm")
 pytestmark = [
@@ -22,19 +22,13 @@ pytestmark = [
 ]
 
 
-def _segments() -> set[str]:
-    return {p.name for p in SHM.iterdir() if p.name.startswith("psm_")}
-
-
 @pytest.mark.parametrize("step", range(1, 9))
 def test_ctrl_c_mid_step_stops_cleanly(step, tmp_path):
-    before = _segments()
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    if env.get("PYTHONPATH"):  # the child runs elsewhere: keep relative entries pointing here
-        env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in env["PYTHONPATH"].split(os.pathsep))
+    log, tmpdir, cwd = tmp_path / "segments.log", tmp_path / "tmp", tmp_path / "cwd"
+    cwd.mkdir()
     with subprocess.Popen(
-        [sys.executable, "-m", "gilfree", "lab", "--step", str(step), "--no-progress"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tmp_path,
+        tracked_gilfree(log, "lab", "--step", str(step), "--no-progress"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env(tmpdir), cwd=cwd,
         start_new_session=True, text=True,
     ) as proc:
         try:
@@ -52,9 +46,7 @@ def test_ctrl_c_mid_step_stops_cleanly(step, tmp_path):
         pytest.skip(f"step {step} finished before the interrupt")
     assert proc.returncode == 130, stderr[-2000:]
     assert "interrupted" in stderr
-    deadline = time.monotonic() + 3
-    while (left := _segments() - before) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    # Only segments that persist count: other processes on the machine may be mid-run.
-    assert not left, f"shared-memory segments left behind: {sorted(left)}"
-    assert not list(tmp_path.iterdir()), "files left in the working directory"
+    # Exactly the segments this run created (logged as they were made), not the whole of /dev/shm.
+    assert not (left := logged_segments_left(log)), f"shared-memory segments left behind: {left}"
+    assert not list(cwd.iterdir()), "files left in the working directory"
+    assert not list(tmpdir.iterdir()), "files left in the run's temporary folder"
