@@ -160,6 +160,18 @@ def c_impl(request: pytest.FixtureRequest):
     return _compiled_or_skip(request.config)
 
 
+@pytest.fixture(scope="module")
+def ran(impl):
+    """The implementations a lab step is asked to run: pure Python, and ``impl`` if it is the other.
+
+    A step run with this mapping runs no compiled code unless ``impl`` is the compiled twin, whose
+    parameter ``--no-c-extensions`` deselects: the caller, not the step, decides which twins run.
+    """
+    from gilfree._select import PURE_PYTHON, Implementation
+
+    return {PURE_PYTHON: Implementation(PURE_PYTHON), impl.name: impl}
+
+
 @pytest.fixture
 def no_shm_leak():
     """Fail the test if a shared-memory segment it created is still in /dev/shm at its end.

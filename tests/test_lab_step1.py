@@ -9,15 +9,9 @@ import pickle
 
 import pytest
 
-from gilfree._select import C_EXTENSION, PURE_PYTHON, Implementation
+from gilfree._select import C_EXTENSION, PURE_PYTHON
 from gilfree.lab import format_result, run_step
 from gilfree.lab.step1_gil import HOLDING, NOGIL, PURE, TITLE, run
-
-
-@pytest.fixture(scope="module")
-def ran(impl):
-    """The implementations the step was asked to run: pure Python, and ``impl`` if it is the other one."""
-    return {PURE_PYTHON: Implementation(PURE_PYTHON), impl.name: impl}
 
 
 @pytest.fixture(scope="module")

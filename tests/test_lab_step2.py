@@ -8,16 +8,10 @@ import json
 
 import pytest
 
-from gilfree._select import C_EXTENSION, PURE_PYTHON, Implementation
+from gilfree._select import C_EXTENSION, PURE_PYTHON
 from gilfree.lab import format_result, run_step
 from gilfree.lab._tasks import call_packed
 from gilfree.lab.step2_pool import TITLE, run, worker_counts
-
-
-@pytest.fixture(scope="module")
-def ran(impl):
-    """The implementations the step was asked to run: pure Python, and ``impl`` if it is the other one."""
-    return {PURE_PYTHON: Implementation(PURE_PYTHON), impl.name: impl}
 
 
 @pytest.fixture(scope="module")

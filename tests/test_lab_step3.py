@@ -8,17 +8,10 @@ import json
 
 import pytest
 
-from gilfree._select import PURE_PYTHON, Implementation
 from gilfree.lab import format_result, run_step
 from gilfree.lab._order import interleave_heavy_light, overtaken
 from gilfree.lab._tasks import indexed_call, indexed_packed
 from gilfree.lab.step3_map_variants import APIS, SMALL, TITLE, UNEVEN, chunksizes, run
-
-
-@pytest.fixture(scope="module")
-def ran(impl):
-    """The implementations the step was asked to run: pure Python, and ``impl`` if it is the other one."""
-    return {PURE_PYTHON: Implementation(PURE_PYTHON), impl.name: impl}
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,10 @@ import json
 
 import pytest
 
-from gilfree._select import PURE_PYTHON, Implementation
 from gilfree.lab import format_result, run_step
 from gilfree.lab.step4_as_completed import (AS_COMPLETED, IN_ORDER, ONE_FAILS, SERIAL, TITLE, Task, gather,
                                             growing_ranges, run)
 from gilfree.strategies import open_executor
-
-
-@pytest.fixture(scope="module")
-def ran(impl):
-    """The implementations the step was asked to run: pure Python, and ``impl`` if it is the other one."""
-    return {PURE_PYTHON: Implementation(PURE_PYTHON), impl.name: impl}
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,10 @@ framework: each step still says what it runs and what it means.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Mapping
 
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
-from .._stats import Stats
+from .._stats import Stats, stats_bits
 from ..strategies import get_strategy
 
 __all__ = [
@@ -40,5 +39,4 @@ def process_strategy(strategy: object, why: str) -> str:
 
 def same_stats(a: Stats, b: Stats) -> bool:
     """Bitwise equality of two Stats (``==`` would call 0.0 and -0.0 equal)."""
-    return a.count == b.count and all(struct.pack("<d", float(x)) == struct.pack("<d", float(y))
-                                      for x, y in zip(a[1:], b[1:]))
+    return stats_bits(a) == stats_bits(b)

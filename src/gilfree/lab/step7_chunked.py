@@ -14,7 +14,6 @@ cost, to show what the chunk count buys and what it costs.
 
 from __future__ import annotations
 
-import struct
 from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import numpy as np
 from .._checks import check_callable, check_count, check_executor, check_seed
 from .._compat import executor_workers
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
-from .._stats import Stats, merge_stats
+from .._stats import Stats, merge_stats, stats_bits
 from .._timing import Timing, environment, interleaved, load_average, usable_cores
 from ..chunked import array_chunks, default_parts, parallel_reduce, split_range
 from ..registry import capabilities_of
@@ -302,9 +301,7 @@ def _measure(plans: Mapping[Variant, Plan], repeats: int,
 
 def _bits(value: Any) -> Any:
     """Results compared bit for bit: a float field equal only to the very same double."""
-    if isinstance(value, Stats):
-        return (value.count, *(struct.pack("<d", float(v)) for v in value[1:]))
-    return value
+    return stats_bits(value) if isinstance(value, Stats) else value
 
 
 def _row(v: Variant, plan: Plan, timings: Mapping[Variant, Timing], setup: _Setup,
