@@ -255,7 +255,7 @@ def test_the_list_check_would_catch_a_kept_list():
     assert [_literal_strings(v) for v in kept] == [["serial", "threads"], ["pool", "failsafe"]]
 
 
-def test_the_registry_loads_entry_points_once_and_survives_a_broken_one(monkeypatch):
+def test_the_registry_loads_entry_points_once_and_survives_a_broken_one(monkeypatch, capsys):
     class Broken:
         name, value = "broken", "gilfree_nowhere:STRATEGY"
 
@@ -276,6 +276,11 @@ def test_the_registry_loads_entry_points_once_and_survives_a_broken_one(monkeypa
         assert "toy-ep" in strategy_names()
         assert get_strategy("toy-ep").origin == "gilfree_toy:STRATEGY"
         assert "gilfree_nowhere" in registry.plugin_errors()["broken"]
+        from gilfree.cli import main
+
+        assert main(["strategies"]) == 0  # the broken plugin is named, not silently dropped
+        out = capsys.readouterr().out
+        assert "toy-ep" in out and "entry point 'broken' could not be loaded: ImportError" in out
     finally:
         unregister_strategy("toy-ep")
 

@@ -305,7 +305,7 @@ _CAPABILITY_WORDS = (
 
 def _strategies(args: argparse.Namespace) -> str:
     """The registry as a table: a plain one, Markdown (the README's), or JSON."""
-    from .registry import strategies
+    from .registry import plugin_errors, strategies
 
     table = list(strategies())
     if args.json:
@@ -328,7 +328,9 @@ def _strategies(args: argparse.Namespace) -> str:
            "  ".join("-" * w for w in widths)]
     out += ["  ".join(f"{c:<{w}}" for c, w in zip(r, widths)).rstrip() for r in rows]
     missing = [f"{s.name}: {s.missing()}" for s in table if s.missing()]
-    return "\n".join(out + ([""] + missing if missing else []))
+    broken = [f"entry point {name!r} could not be loaded: {why}" for name, why in plugin_errors().items()]
+    notes = missing + broken
+    return "\n".join(out + ([""] + notes if notes else []))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,7 @@ __all__ = [
     "capabilities_of",
     "declare_capabilities",
     "get_strategy",
+    "plugin_errors",
     "register_strategy",
     "strategies",
     "strategy_names",
@@ -115,11 +116,6 @@ class Capabilities:
     def shares_memory(self) -> bool:
         """Tasks see the caller's memory (its arrays, without a copy or a segment)."""
         return self.in_process
-
-    @property
-    def parallel(self) -> bool:
-        """Tasks can run at the same time as each other."""
-        return self.uses != "serial"
 
     def as_dict(self) -> dict[str, Any]:
         return {"uses": self.uses, "in_process": self.in_process, "can_stop_task": self.can_stop_task,
