@@ -13,17 +13,20 @@ from typing import Any, Callable, Hashable, TypeVar
 
 from .. import _select
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
-from .._timing import Timing, interleaved
+from .._timing import Timing, environment, interleaved
+from ..experiment import Experiment, Measured
 from ..mp_pool import GuardedPool, PoolExecutor
 from ..strategies import check_workers
-from ._result import Progress, Row
+from ._result import Progress, Row, StepResult
 
 __all__ = [
     "Ticker",
     "chosen_implementations",
     "guarded_pool",
     "scaled",
+    "measured_row",
     "speedup_of",
+    "step_result",
     "sum_of_squares_below",
     "time_variants",
     "timed_row",
@@ -136,3 +139,29 @@ def guarded_pool(executor: Executor) -> GuardedPool:
         raise TypeError(f"the 'pool' strategy opened a {type(executor).__name__}, not a "
                         "gilfree.mp_pool.PoolExecutor: steps 2 and 3 need its Pool calls (executor.pool)")
     return executor.pool
+
+
+def measured_row(m: Measured, speedup: float | None, extra: dict[str, Any] | None = None) -> Row:
+    """A table row for one measured variant; its tags give implementation, strategy and workers.
+
+    The variant's tags must hold ``variant`` (the row's name in the table; the variant's own name
+    when absent), ``implementation``, ``strategy`` and ``workers``.
+    """
+    t = m.tags
+    return Row(variant=t.get("variant", m.name), implementation=t["implementation"], strategy=t["strategy"],
+               workers=t["workers"], seconds=m.seconds, spread=m.spread, cpu_seconds=m.cpu_seconds,
+               speedup=speedup, extra=dict(extra or {}))
+
+
+def step_result(ex: Experiment, *, step: int, title: str, params: dict[str, Any], rows: list[Row],
+                summary: list[str], explanation: list[str], columns: tuple[str, ...] = (),
+                data: dict[str, Any] | None = None, env: dict[str, Any] | None = None) -> StepResult:
+    """The step's result from its experiment: checks, how busy the machine was, the environment.
+
+    Call it last: it ends the experiment's reading of the machine.
+    """
+    machine = ex.finish()
+    return StepResult(step=step, title=title, params=params, rows=rows, checks=ex.checks.as_dict(),
+                      summary=summary, explanation=explanation, env=env if env is not None else environment(),
+                      columns=columns, data=dict(data or {}), machine=machine.as_dict(),
+                      check_sentences=ex.checks.sentences())

@@ -7,7 +7,10 @@ prints ``format_result`` or ``to_dict``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
+
+from .._load import MachineLoad
+from ..experiment import Progress, no_progress
 
 __all__ = [
     "Progress",
@@ -18,14 +21,6 @@ __all__ = [
     "format_table",
     "no_progress",
 ]
-
-#: A progress callback: ``progress(done, total, label)``.
-Progress = Callable[[int, int, str], None]
-
-
-def no_progress(done: int, total: int, label: str) -> None:
-    """The default progress callback: say nothing."""
-
 
 @dataclass
 class Row:
@@ -56,6 +51,15 @@ class StepResult:
     env: dict[str, Any]
     columns: Sequence[str] = ()
     data: dict[str, Any] = field(default_factory=dict)
+    #: How busy the machine was during the step (:meth:`gilfree._load.MachineLoad.as_dict`).
+    machine: dict[str, Any] = field(default_factory=dict)
+    #: What each check verified, by name, in words (shown when a check fails).
+    check_sentences: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def busy_line(self) -> str | None:
+        """The sentence that opens the step on a busy machine, else None."""
+        return MachineLoad.from_dict(self.machine).line() if self.machine else None
 
     @property
     def ok(self) -> bool:
@@ -128,6 +132,8 @@ def format_result(result: StepResult) -> str:
     head = (f"Step {result.step}: {result.title}  (Python {env.get('python')}, GIL {gil}, "
             f"{env.get('usable_cores')} cores, {env.get('implementation')})")
     parts = [head, "=" * len(head)]
+    if result.busy_line:
+        parts += [result.busy_line, ""]
     if result.summary:
         parts += result.summary + [""]
     columns = result.columns or ("variant", "implementation", "strategy", "workers", "ms", "speedup")
@@ -135,7 +141,8 @@ def format_result(result: StepResult) -> str:
     parts.append("")
     failed = [name for name, passed in result.checks.items() if not passed]
     if failed:
-        parts.append(f"Checks: {len(failed)} of {len(result.checks)} FAILED: " + "; ".join(failed))
+        parts.append(f"Checks: {len(failed)} of {len(result.checks)} FAILED: "
+                     + "; ".join(result.check_sentences.get(name, name) for name in failed))
     else:
         parts.append(f"Checks: all {len(result.checks)} passed (every variant's result equals the "
                      "serial reference)")

@@ -1,0 +1,151 @@
+"""From figures to words: the rules every explanation of the lab and verdict of the bench follows.
+
+A sentence that names a cause must state the figure it rests on and hold only when that figure
+supports it. These functions are the tests of "supports": each returns a judgement (a bool or a
+short verdict) from measured figures, and the small phrase builders make sure a ratio always says
+what it is relative to and a range covers every value it describes. Thresholds are named here,
+once, so that a reader can see what a word stands for.
+
+Nothing here knows a step or a workload; lab steps and bench verdicts import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+__all__ = [
+    "ABOUT_ONE",
+    "GIL_CPU_PER_WALL",
+    "GIL_SPEEDUP",
+    "MIN_NOISE",
+    "above_ideal",
+    "beyond_noise",
+    "clearly_faster",
+    "gil_fingerprint",
+    "gil_reading",
+    "ms",
+    "noise_of",
+    "plural",
+    "ratio",
+    "repeat_advice",
+    "span",
+    "x",
+]
+
+#: The repeats of a quiet machine still disagree by a few percent: no difference below this is real.
+MIN_NOISE = 0.05
+#: A speedup within this factor of 1 is "about the same".
+ABOUT_ONE = 0.15
+#: The GIL's fingerprint: CPU seconds per wall second within this range of 1 (one core busy)...
+GIL_CPU_PER_WALL = (0.8, 1.25)
+#: ...and a thread speedup no better than this.
+GIL_SPEEDUP = 1.15
+
+
+def x(value: float) -> str:
+    """A ratio as users read it: ``1.84x``, ``35x``, ``1,204x``."""
+    return f"{value:.2f}x" if value < 10 else f"{value:.0f}x" if value < 1000 else f"{value:,.0f}x"
+
+
+def ms(seconds: float) -> str:
+    """Milliseconds with as many digits as a short time needs (``12 ms``, ``1.5 ms``, ``40 us``)."""
+    value = seconds * 1000
+    if value >= 10:
+        return f"{value:,.0f} ms"
+    if value >= 0.1:
+        return f"{value:.1f} ms"
+    return f"{value * 1000:.0f} us"
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def noise_of(*spreads: float | None) -> float:
+    """The noise two or more measurements share: the worst of their spreads, and at least :data:`MIN_NOISE`."""
+    return max([MIN_NOISE] + [s for s in spreads if s is not None])
+
+
+def beyond_noise(ratio_value: float, *spreads: float | None) -> bool:
+    """True when ``ratio_value`` (a faster one's speed over a slower one's) exceeds 1 by more than the noise."""
+    return ratio_value > 1 + noise_of(*spreads)
+
+
+def clearly_faster(fast_seconds: float, fast_spread: float | None, slow_seconds: float,
+                   slow_spread: float | None) -> bool:
+    """True when the first time is shorter than the second by more than either's spread."""
+    return fast_seconds > 0 and beyond_noise(slow_seconds / fast_seconds, fast_spread, slow_spread)
+
+
+def gil_fingerprint(speedup: float, cpu_per_wall: float | None) -> bool:
+    """What the README calls the GIL's fingerprint: about one core busy and no speedup.
+
+    Both must hold: CPU seconds per wall second within :data:`GIL_CPU_PER_WALL` (threads took
+    turns on one core) and a speedup at most :data:`GIL_SPEEDUP`. A run at 0.5 CPU seconds per
+    second was waiting on something else (a busy machine, I/O), not on the GIL.
+    """
+    if cpu_per_wall is None:
+        return False
+    low, high = GIL_CPU_PER_WALL
+    return low <= cpu_per_wall <= high and speedup <= GIL_SPEEDUP
+
+
+GilReading = Literal["no gil", "took turns", "waited", "scaled", "unclear"]
+
+
+def gil_reading(speedup: float, cpu_per_wall: float | None, workers: int, gil: bool,
+                spread: float | None = None) -> GilReading:
+    """What a pure-Python thread speedup says, from its figures alone.
+
+    * ``"no gil"``: the interpreter runs without the GIL (the caller says).
+    * ``"took turns"``: :func:`gil_fingerprint` holds.
+    * ``"waited"``: no speedup, but well under one core busy: the threads waited on something
+      other than each other (another process, I/O).
+    * ``"scaled"``: the speedup is beyond noise over 1 and uses more than one core.
+    * ``"unclear"``: none of these; say what was seen and suggest a repeat.
+    """
+    if not gil:
+        return "no gil"
+    if gil_fingerprint(speedup, cpu_per_wall):
+        return "took turns"
+    if cpu_per_wall is not None and cpu_per_wall < GIL_CPU_PER_WALL[0] and speedup <= GIL_SPEEDUP:
+        return "waited"
+    if workers > 1 and beyond_noise(speedup, spread) and (cpu_per_wall is None or cpu_per_wall > GIL_CPU_PER_WALL[1]):
+        return "scaled"
+    return "unclear"
+
+
+def ratio(value: float, against: str) -> str:
+    """A ratio that says what it is relative to: ``1.84x against serial``."""
+    return f"{x(value)} against {against}"
+
+
+def span(values: Iterable[float]) -> str:
+    """The range that covers every value: ``0.91x to 1.82x`` (or one figure when they agree to the digit)."""
+    vals = sorted(values)
+    if not vals:
+        raise ValueError("span needs at least one value")
+    low, high = x(vals[0]), x(vals[-1])
+    return low if low == high else f"{low} to {high}"
+
+
+def above_ideal(speedup: float, ideal: float, spread: float | None = None) -> str | None:
+    """A clause for a speedup above the ideal ``ideal``x, else None.
+
+    Within the noise it is noise; beyond it, the usual cause is a cache effect (each worker's
+    share of the data fits a cache the whole did not) or a serial reference slowed by the machine.
+    """
+    if speedup <= ideal:
+        return None
+    if not beyond_noise(speedup / ideal, spread):
+        return (f"{x(speedup)} is above the ideal {x(ideal)} by less than the repeats' spread "
+                f"({noise_of(spread):.0%}): noise, not a real gain")
+    return (f"{x(speedup)} is above the ideal {x(ideal)} by more than the repeats' spread "
+            f"({noise_of(spread):.0%}): a cache effect (each worker's share fits a cache the whole did not) "
+            "or a serial run slowed by the machine, never extra cores")
+
+
+def repeat_advice(seen: str) -> str:
+    """The sentence for figures that do not tell the expected story: what was seen, and what to do."""
+    return f"{seen[0].upper()}{seen[1:]}: the figures do not support a cause here; repeat the run, on a quieter machine if you can."
