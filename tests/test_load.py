@@ -1,0 +1,85 @@
+"""How busy the machine was: hand-made readings give the right words; real hogs are seen."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gilfree._load import BUSY_SHARE, LoadMeter, MachineLoad, idle_machine
+
+HOG = "import os, sys, time; os.write(1, b'ready\\n'); end = time.monotonic() + float(sys.argv[1])\n" \
+      "while time.monotonic() < end: pass\n"
+
+
+def test_an_idle_machine_says_nothing() -> None:
+    assert idle_machine(2).line() is None and not idle_machine(2).busy
+
+
+def test_a_busy_machine_is_named_with_its_figures() -> None:
+    reading = MachineLoad(cores=2, seconds=3.0, others_cores=1.6, load_before=6.43, load_after=6.9,
+                          worst_spread=0.41)
+    line = reading.line()
+    assert reading.busy and reading.noisy and line is not None
+    assert line.startswith("Busy machine:")
+    assert "1.6 of its 2 cores" in line and "6.4" in line and "41%" in line and "repeat" in line
+
+
+@pytest.mark.parametrize("others, busy", [(0.0, False), (BUSY_SHARE * 2 - 0.01, False), (BUSY_SHARE * 2, True)])
+def test_the_threshold_is_a_share_of_the_cores(others: float, busy: bool) -> None:
+    assert MachineLoad(2, 1.0, others, 0.1, 0.1).busy is busy
+
+
+def test_without_proc_the_load_average_decides() -> None:
+    assert MachineLoad(2, 1.0, None, 3.5, 2.0).busy
+    assert not MachineLoad(2, 1.0, None, 1.0, 1.0).busy
+    assert not MachineLoad(2, 1.0, None, None, None).busy
+
+
+def test_the_reading_round_trips_through_json() -> None:
+    reading = MachineLoad(2, 2.5, 1.0, 2.0, 2.2, 0.1)
+    doc = reading.as_dict()
+    assert doc["busy"] is True and doc["line"] == reading.line()
+    assert MachineLoad.from_dict(doc) == reading
+
+
+def test_a_short_run_on_a_quiet_process_tree_reads_no_other_load() -> None:
+    reading = LoadMeter().stop()
+    assert reading.others_cores in (None, 0.0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_two_other_processes_spinning_make_the_machine_busy(tmp_path) -> None:
+    """Two busy loops that are not ours: the meter sees their CPU time, not our own work's."""
+    # The shell starts the hogs in the background and exits: orphaned, they are no longer below
+    # this process, as another user's programs would not be. They print their pids, then "ready".
+    script = tmp_path / "hog.py"
+    script.write_text(HOG)
+    hog = f'"{sys.executable}" "{script}" 60'
+    launcher = subprocess.Popen(["sh", "-c", f"{hog} & echo $!; {hog} & echo $!"],
+                                stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert launcher.stdout is not None
+    pids = [int(launcher.stdout.readline()) for _ in range(2)]
+    try:
+        launcher.wait()
+        assert sorted(launcher.stdout.readline().strip() for _ in range(2)) == ["ready", "ready"]
+        meter = LoadMeter()
+        end = time.perf_counter() + 1.0
+        while time.perf_counter() < end:  # our own work, which must not count as others'
+            pass
+        reading = meter.stop()
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        launcher.stdout.close()
+    assert reading.others_cores is not None
+    # Two spinning processes on any machine take at least half a core between them, however
+    # busy, since the scheduler shares the cores with our one thread.
+    assert reading.others_cores >= 0.5, reading
