@@ -247,7 +247,7 @@ def _threads_words(f: Figures) -> str:
     if reading == "no gil":
         if beyond_noise(s, noise) or f.ideal == 1:
             return f"This interpreter runs without the GIL: {seen}." + _above(s, f.ideal, noise)
-        return repeat_advice(f"this interpreter runs without the GIL, yet {seen}, {_versus(s, noise)}")
+        return repeat_advice(f"this interpreter runs without the GIL, yet {seen}, {versus(s, noise)}")
     if reading == "took turns":
         return (f"{_cap(seen)}: about one core busy and no speedup, the GIL's fingerprint. With "
                 "the GIL on, one thread runs Python bytecode at a time, so the threads took turns on the cores "
@@ -269,7 +269,7 @@ def _processes_words(f: Figures) -> str:
         return (f"{_cap(seen)}: with only {f.cores} core here, no speedup was possible "
                 "(the pool was started before timing).")
     if not beyond_noise(s, noise):
-        return repeat_advice(f"{seen}, {_versus(s, noise)}")
+        return repeat_advice(f"{seen}, {versus(s, noise)}")
     own = "its own interpreter and its own GIL" if f.gil else "its own interpreter"
     return (f"{_cap(seen)}{_of_ideal(s, f.ideal, noise)}. They sped up because each process has "
             f"{own}, so the calls ran side by side (the pool was started before timing)."
@@ -305,7 +305,7 @@ def _kernel_words(f: Figures) -> str:
     elif not beat:
         seen = f"the nogil threads did not beat the control by more than the repeats' spread ({noise:.0%})"
     else:
-        seen = f"the nogil threads were {_versus(s_k, own_noise)}"
+        seen = f"the nogil threads were {versus(s_k, own_noise)}"
     return f"{head} {repeat_advice(f'{threads} and {control}, so {seen}')}"
 
 
@@ -313,11 +313,11 @@ def _cap(text: str) -> str:
     return text[0].upper() + text[1:]
 
 
-def _versus(speedup: float, noise: float) -> str:
-    """How a speedup against serial compares with 1, given the repeats' spread."""
+def versus(speedup: float, noise: float, against: str = "serial") -> str:
+    """A speedup that is not a gain, against ``against``: slower beyond the noise, or no faster beyond it."""
     if beyond_noise(1 / speedup, noise):
-        return f"slower than serial by more than the repeats' spread ({noise:.0%})"
-    return f"no faster than serial beyond the repeats' spread ({noise:.0%})"
+        return f"slower than {against} by more than the repeats' spread ({noise:.0%})"
+    return f"no faster than {against} beyond the repeats' spread ({noise:.0%})"
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
