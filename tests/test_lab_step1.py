@@ -4,12 +4,14 @@
 with ``--no-c-extensions`` or where it is not built): the caller decides which twins run.
 """
 
+import dataclasses
 import json
 import pickle
 
 import pytest
 
 from _words import ratios
+from gilfree._load import MachineLoad
 from gilfree._select import C_EXTENSION, PURE_PYTHON, Implementation
 from gilfree.figures import x
 from gilfree.lab import format_result, run_step
@@ -104,3 +106,10 @@ def test_progress_counts_every_call_up_to_its_total():
     assert [done for done, _, _ in calls] == list(range(1, 3 * 3 + 1))  # 3 variants, warm-up and 2 repeats
     assert {total for _, total, _ in calls} == {9}
     assert {label for _, _, label in calls} == {f"{PURE}, {s}" for s in ("serial", "threads", "processes")}
+
+
+def test_a_busy_machine_opens_the_step(result):
+    """The step records the machine's reading; a busy one is the first thing its text says."""
+    busy = MachineLoad(cores=2, seconds=1.0, others_cores=1.8, load_before=6.4, load_after=6.1)
+    text = format_result(dataclasses.replace(result, machine=busy.as_dict()))
+    assert text.splitlines()[2].startswith("Busy machine: other processes used 1.8 of its 2 cores")

@@ -4,10 +4,12 @@
 with ``--no-c-extensions`` or where it is not built): the caller decides which twins run.
 """
 
+import dataclasses
 import json
 
 import pytest
 
+from gilfree._load import MachineLoad
 from gilfree._select import C_EXTENSION, PURE_PYTHON, Implementation
 from gilfree.figures import plural, x
 from gilfree.lab import format_result, run_step
@@ -129,3 +131,10 @@ def test_call_packed(impl):
 
 def test_implementation_names_are_the_known_ones(result):
     assert {r.implementation for r in result.rows} <= {PURE_PYTHON, C_EXTENSION}
+
+
+def test_a_busy_machine_opens_the_step(result):
+    """The step records the machine's reading; a busy one is the first thing its text says."""
+    busy = MachineLoad(cores=2, seconds=1.0, others_cores=1.8, load_before=6.4, load_after=6.1)
+    text = format_result(dataclasses.replace(result, machine=busy.as_dict()))
+    assert text.splitlines()[2].startswith("Busy machine: other processes used 1.8 of its 2 cores")

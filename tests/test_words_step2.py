@@ -42,6 +42,8 @@ CASES = {
     "free-threaded build": figures(*CLEAN),
     # The one-worker pool beats the loop it hands the same work to: the reference misbehaves.
     "reference that wins": figures(pooled("pure-python", 0.200, {1: 0.150, 2: 0.080})),
+    "reference that wins, beside a visible cost": figures(pooled("pure-python", 0.200, {1: 0.150, 2: 0.080}),
+                                                          pooled("c-extension", 0.002, {1: 0.004, 2: 0.0021})),
     # Tiny tasks: a pool costs more than 2 workers gain.
     "processes slower than serial, explained": figures(pooled("pure-python", 0.010, {1: 0.030, 2: 0.018})),
     # Slower than the loop although the pool of one cost nothing: no reason to give.
@@ -125,6 +127,9 @@ def test_a_reference_that_wins_is_not_explained():
     loop = explain(CASES["reference that wins"])[1]
     assert "beat the loop it hands the same work to" in loop and "repeat the run" in loop
     assert "costs little" not in loop and "visible share" not in loop
+    both = explain(CASES["reference that wins, beside a visible cost"])[1]
+    assert "visible share of the work for c-extension" in both and "beat the loop" in both
+    assert "repeat the run" in both
 
 
 def test_processes_slower_than_serial():

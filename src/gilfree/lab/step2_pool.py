@@ -290,6 +290,8 @@ def _loop_words(f: Figures) -> str:
     if visible:
         line += (f": handing the tasks to another process and back is a visible share of the work for "
                  f"{' and '.join(visible)}.")
+        if odd:
+            line += " " + repeat_advice("; ".join(odd))
     elif odd:
         line = repeat_advice(line + "; " + "; ".join(odd))
     elif max(noises) > NOISY_SPREAD:  # "within the spread" of repeats this far apart says nothing
