@@ -2,24 +2,32 @@
 
 The lab's experiment (``cpu_bound(n)`` twice, serially and in two threads), extended: the same
 calls on pure Python, on the nogil kernel, on the same kernel told to keep the GIL (the control),
-and in worker processes. One call per worker, so the ideal speedup is the worker count.
+and in worker processes. One call per worker, so the ideal speedup is the worker count (or the
+core count, when there are fewer cores).
+
+What it means is read from the figures (:mod:`gilfree.figures`): "took turns on the GIL" only with
+the GIL's fingerprint, "because it releases the GIL" only when the nogil threads beat the control
+by more than the repeats' spread, "its own GIL" as the reason only when processes sped up; figures
+that do not tell that story are reported as seen, with the advice to repeat the run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import Any
 
 from .._checks import check_count
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
-from .._timing import Timing, environment, run_in_threads, usable_cores
+from .._timing import environment, run_in_threads, usable_cores
 from ..chunked import run_chunks
+from ..experiment import Experiment, Measured, Variant
+from ..figures import above_ideal, beyond_noise, gil_reading, ms, noise_of, repeat_advice, x
 from ..strategies import open_executor
-from ._plan import (Ticker, chosen_implementations, speedup_of, sum_of_squares_below, time_variants, timed_row,
-                    worker_count)
+from ._plan import chosen_implementations, measured_row, step_result, sum_of_squares_below, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
 TITLE = "the GIL and CPU-bound threads"
@@ -28,6 +36,10 @@ PURE = "pure Python"
 NOGIL = "nogil kernel"
 HOLDING = "kernel holding the GIL"
 
+SERIAL, THREADS, PROCESSES = "serial", "threads", "processes"
+
+
+# -- what to run ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Kernel:
@@ -39,17 +51,6 @@ class Kernel:
     release_gil: bool
 
 
-class Key(NamedTuple):
-    """A measured variant: a kernel setup run one way (serial, threads or processes)."""
-
-    variant: str
-    mode: str
-
-
-def _label(key: Key) -> str:
-    return f"{key.variant}, {key.mode}"
-
-
 def _kernels(impls: Mapping[str, Implementation], n: int, big: int) -> list[Kernel]:
     """Pure Python at ``n``; with the compiled twin, its nogil kernel and its control at ``big``."""
     kernels = [Kernel(PURE, PURE_PYTHON, n, True)]
@@ -58,17 +59,27 @@ def _kernels(impls: Mapping[str, Implementation], n: int, big: int) -> list[Kern
     return kernels
 
 
+def _name(variant: str, mode: str) -> str:
+    """A variant's name: its progress label, its check's name and its key in the figures."""
+    return f"{variant}, {mode}"
+
+
 def _variants(kernels: list[Kernel], impls: Mapping[str, Implementation], k: int,
-              pool: Executor) -> dict[Key, Callable[[], Sequence[object]]]:
+              pool: Executor) -> list[Variant]:
     """``k`` calls of each kernel serially and in ``k`` threads; pure Python also in ``k`` processes."""
-    variants: dict[Key, Callable[[], Sequence[object]]] = {}
+    variants = []
     for kern in kernels:
         call = partial(impls[kern.implementation].sum_squares, 0, kern.size, release_gil=kern.release_gil)
-        variants[Key(kern.variant, "serial")] = partial(_in_turn, [call] * k)
-        variants[Key(kern.variant, "threads")] = partial(run_in_threads, [call] * k)
-    # impl.cpu_bound travels to the workers as a function, pickled by reference.
-    variants[Key(PURE, "processes")] = partial(run_chunks, pool, impls[PURE_PYTHON].cpu_bound,
-                                               [(kernels[0].size,)] * k)
+        runs: dict[str, Callable[[], object]] = {SERIAL: partial(_in_turn, [call] * k),
+                                                 THREADS: partial(run_in_threads, [call] * k)}
+        if kern.variant == PURE:  # impl.cpu_bound travels to the workers as a function, pickled by reference
+            runs[PROCESSES] = partial(run_chunks, pool, impls[PURE_PYTHON].cpu_bound, [(kern.size,)] * k)
+        expected = [sum_of_squares_below(kern.size)] * k
+        for mode, fn in runs.items():
+            variants.append(Variant(
+                _name(kern.variant, mode), fn, check=partial(operator.eq, expected),
+                tags={"variant": kern.variant, "implementation": kern.implementation, "strategy": mode,
+                      "workers": 1 if mode == SERIAL else k, "elements": kern.size * k, "n per call": kern.size}))
     return variants
 
 
@@ -76,43 +87,102 @@ def _in_turn(calls: list[Callable[[], int]]) -> list[int]:
     return [call() for call in calls]
 
 
-def _measure(kernels: list[Kernel], impls: Mapping[str, Implementation], k: int, repeats: int,
-             progress: Progress) -> tuple[dict[str, bool], dict[Key, Timing]]:
-    """Run every variant once to check its sums, then time them all, interleaved."""
-    size = {kern.variant: kern.size for kern in kernels}
-    with open_executor("processes", k) as pool:
-        variants = _variants(kernels, impls, k, pool)
-        ticker = Ticker(progress, len(variants) * (repeats + 1))
-        checks = {}
-        for key, fn in variants.items():
-            expected = [sum_of_squares_below(size[key.variant])] * k
-            checks[f"{_label(key)}: sum equals the closed form"] = fn() == expected
-            ticker.tick(_label(key))
-        return checks, time_variants(variants, repeats, ticker, _label)
+# -- the figures the words rest on ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Timed:
+    """One measured variant as the words need it: median wall and CPU seconds, the repeats' spread."""
+
+    seconds: float
+    cpu_seconds: float | None = None
+    spread: float = 0.0
+
+    @property
+    def cpu_per_wall(self) -> float | None:
+        """CPU seconds per wall second: about 1 when one core was busy, about k when k were."""
+        if self.cpu_seconds is None or self.seconds <= 0:
+            return None
+        return self.cpu_seconds / self.seconds
+
+    @classmethod
+    def of(cls, m: Measured) -> Timed:
+        return cls(m.seconds, m.cpu_seconds, m.spread)
 
 
-def _rows(kernels: list[Kernel], timings: dict[Key, Timing], k: int) -> list[Row]:
-    rows = []
+@dataclass(frozen=True)
+class Run:
+    """One kernel's ``k`` calls of ``per_call`` elements each: serially, in threads, and (pure Python) in processes."""
+
+    per_call: int
+    serial: Timed
+    threads: Timed
+    processes: Timed | None = None
+
+    def speedup(self, parallel: Timed) -> float:
+        """``parallel`` against this kernel's serial run (serial time over parallel time)."""
+        return self.serial.seconds / parallel.seconds
+
+    def noise(self, parallel: Timed) -> float:
+        """The noise that speedup shares: the worse of the two spreads (at least figures.MIN_NOISE)."""
+        return noise_of(self.serial.spread, parallel.spread)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What step 1's explanation reads: ``workers`` calls per run, the cores, the GIL, each kernel's run."""
+
+    workers: int
+    cores: int
+    gil: bool
+    pure: Run
+    nogil: Run | None = None
+    holding: Run | None = None
+
+    @property
+    def ideal(self) -> int:
+        """The best speedup ``workers`` calls can reach here: one per core at most."""
+        return max(1, min(self.workers, self.cores))
+
+    def ns_per_element(self, run: Run) -> float:
+        """``run``'s serial wall nanoseconds per element of work (``workers`` calls of ``per_call``)."""
+        return run.serial.seconds / (run.per_call * self.workers) * 1e9
+
+
+def _timed(measured: Mapping[str, Measured], variant: str, mode: str) -> Timed | None:
+    m = measured.get(_name(variant, mode))
+    return None if m is None else Timed.of(m)
+
+
+def _figures(kernels: list[Kernel], measured: Mapping[str, Measured], k: int, cores: int, gil: bool) -> Figures:
+    runs = {}
     for kern in kernels:
-        serial = timings[Key(kern.variant, "serial")]
-        for mode in ("serial", "threads", "processes"):
-            t = timings.get(Key(kern.variant, mode))
-            if t is None:
-                continue
-            rows.append(timed_row(
-                kern.variant, kern.implementation, mode, 1 if mode == "serial" else k, t,
-                speedup=serial.median / t.median,
-                extra={"n per call": kern.size, "calls": k, "ns/elem": serial.median / (kern.size * k) * 1e9}))
+        serial, threads = _timed(measured, kern.variant, SERIAL), _timed(measured, kern.variant, THREADS)
+        assert serial is not None and threads is not None  # every kernel runs serially and in threads
+        runs[kern.variant] = Run(kern.size, serial, threads, _timed(measured, kern.variant, PROCESSES))
+    return Figures(k, cores, gil, runs[PURE], runs.get(NOGIL), runs.get(HOLDING))
+
+
+# -- the step ------------------------------------------------------------------------------
+
+def _rows(measured: Mapping[str, Measured]) -> list[Row]:
+    """Every variant against the serial run of its kernel; ns/elem is the row's own wall time per element."""
+    rows = []
+    for m in measured.values():
+        serial = measured[_name(m.tags["variant"], SERIAL)]
+        rows.append(measured_row(m, serial.seconds / m.seconds,
+                                 {"n per call": m.tags["n per call"], "ns/elem": m.seconds / m.tags["elements"] * 1e9}))
     return rows
 
 
-def _summary(timings: dict[Key, Timing], k: int) -> list[str]:
-    pure_serial = timings[Key(PURE, "serial")].median
-    pure_threads = timings[Key(PURE, "threads")].median
+def _summary(f: Figures) -> list[str]:
+    k, pure = f.workers, f.pure
     return [
-        f"Serial ({k} calls): {pure_serial * 1000:.0f}ms",
-        f"{k} Threads: {pure_threads * 1000:.0f}ms",
-        f"Thread speedup: {pure_serial / pure_threads:.2f}x",
+        f"Serial: {k} pure-Python calls of cpu_bound({pure.per_call:,}), one after another: "
+        f"{ms(pure.serial.seconds)}",
+        f"Threads: the same {k} calls in {k} threads: {ms(pure.threads.seconds)}",
+        f"Thread speedup: {x(pure.speedup(pure.threads))} against serial (serial time over threads time)",
+        "Speedup column: each row against the serial row of its own variant.",
+        "ns/elem column: each row's own wall time per element of work done.",
     ]
 
 
@@ -130,55 +200,124 @@ def run(n: int = 2_000_000, workers: int | None = None, kernel_scale: int = 500,
     n, kernel_scale = check_count(n, "n"), check_count(kernel_scale, "kernel_scale")
     repeats = check_count(repeats, "repeats")
     impls = chosen_implementations(implementations)
-    has_c = C_EXTENSION in impls
     big = n * kernel_scale
-
     kernels = _kernels(impls, n, big)
-    checks, timings = _measure(kernels, impls, k, repeats, progress)
-    rows = _rows(kernels, timings, k)
+
+    ex = Experiment(progress)
+    with open_executor("processes", k) as pool:  # started in the warm-up, before any timing
+        measured = ex.measure(_variants(kernels, impls, k, pool), repeats=repeats, cpu="tree")
     env = environment()
-    return StepResult(
-        step=1, title=TITLE,
-        params={"n": n, "workers": k, "kernel_n": big if has_c else None, "repeats": repeats},
-        rows=rows, checks=checks, summary=_summary(timings, k),
-        explanation=_explain(rows, k, env["gil_enabled"], has_c), env=env,
-        columns=("variant", "strategy", "workers", "n per call", "ms", "cpu ms", "speedup", "ns/elem"),
-    )
+    figures = _figures(kernels, measured, k, env["usable_cores"], env["gil_enabled"])
+    return step_result(
+        ex, step=1, title=TITLE,
+        params={"n": n, "workers": k, "kernel_n": big if C_EXTENSION in impls else None, "repeats": repeats},
+        rows=_rows(measured), summary=_summary(figures), explanation=explain(figures), env=env,
+        columns=("variant", "strategy", "workers", "n per call", "ms", "cpu ms", "speedup", "ns/elem"))
 
 
-def _explain(rows: list[Row], k: int, gil: bool, has_c: bool) -> list[str]:
-    def find(variant: str, strategy: str) -> Row:
-        return next(r for r in rows if r.variant == variant and r.strategy == strategy)
+# -- what it means -------------------------------------------------------------------------
 
-    pure_t = find(PURE, "threads")
-    pure_p = find(PURE, "processes")
-    lines = []
-    if gil:
-        cpu = (f"used {pure_t.cpu_seconds * 1000:.0f} ms of CPU for" if pure_t.cpu_seconds is not None
-               else "took")  # a row may come without its CPU time: then only the wall time is said
-        lines.append(
-            f"Pure-Python threads ran at {pure_t.speedup:.2f}x and {cpu} {pure_t.seconds * 1000:.0f} ms "
-            "of wall time: with the GIL on, one thread runs "
-            "Python bytecode at a time, so threads take turns on the cores instead of sharing them.")
+def explain(f: Figures) -> list[str]:
+    """Three paragraphs, each stating the figures it rests on: threads, processes, the compiled kernel."""
+    return [_threads_words(f), _processes_words(f), _kernel_words(f)]
+
+
+def _of_ideal(speedup: float, ideal: int, noise: float) -> str:
+    """`` (98% of the ideal 2.00x)`` for a speedup beyond noise and up to the ideal, else ``""``."""
+    if ideal > 1 and beyond_noise(speedup, noise) and speedup <= ideal:
+        return f" ({speedup / ideal:.0%} of the ideal {x(ideal)})"
+    return ""
+
+
+def _above(speedup: float, ideal: int, noise: float) -> str:
+    """`` <sentence>.`` calling out a speedup above the ideal (noise, or a cache effect), else ``""``."""
+    above = above_ideal(speedup, ideal, noise)
+    return "" if above is None else f" {_cap(above)}."
+
+
+def _threads_words(f: Figures) -> str:
+    pure, k = f.pure, f.workers
+    s, cpw, noise = pure.speedup(pure.threads), pure.threads.cpu_per_wall, pure.noise(pure.threads)
+    reading = gil_reading(s, cpw, k, f.gil, noise)
+    seen = f"pure-Python threads ran at {x(s)} against serial on {k} threads"
+    if reading == "no gil":
+        seen += _of_ideal(s, f.ideal, noise)
+    if cpw is not None:
+        seen += f", using {cpw:.2f} CPU seconds per wall second"
+    if reading == "no gil":
+        if beyond_noise(s, noise) or f.ideal == 1:
+            return f"This interpreter runs without the GIL: {seen}." + _above(s, f.ideal, noise)
+        return repeat_advice(f"this interpreter runs without the GIL, yet {seen}, {versus(s, noise)}")
+    if reading == "took turns":
+        return (f"{_cap(seen)}: about one core busy and no speedup, the GIL's fingerprint. With "
+                "the GIL on, one thread runs Python bytecode at a time, so the threads took turns on the cores "
+                "instead of sharing them.")
+    if reading == "waited":
+        seen += ", well under the one core that threads sharing the GIL keep busy"
+    elif reading == "scaled":
+        seen += ", more than the GIL lets pure-Python threads reach"
+    return repeat_advice(seen)
+
+
+def _processes_words(f: Figures) -> str:
+    pure, k = f.pure, f.workers
+    if pure.processes is None:
+        return f"The {k} worker processes did not run."
+    s, noise = pure.speedup(pure.processes), pure.noise(pure.processes)
+    seen = f"{k} worker processes ran the same pure-Python calls at {x(s)} against serial"
+    if f.ideal == 1:
+        return (f"{_cap(seen)}: with only {f.cores} core here, no speedup was possible "
+                "(the pool was started before timing).")
+    if not beyond_noise(s, noise):
+        return repeat_advice(f"{seen}, {versus(s, noise)}")
+    own = "its own interpreter and its own GIL" if f.gil else "its own interpreter"
+    return (f"{_cap(seen)}{_of_ideal(s, f.ideal, noise)}. They sped up because each process has "
+            f"{own}, so the calls ran side by side (the pool was started before timing)."
+            + _above(s, f.ideal, noise))
+
+
+def _kernel_words(f: Figures) -> str:
+    nogil, ctrl = f.nogil, f.holding
+    if nogil is None or ctrl is None:
+        return ("The compiled kernels did not run (not installed here, or not among the implementations "
+                "asked for): only pure-Python rows.")
+    pure_ns, kern_ns = f.ns_per_element(f.pure), f.ns_per_element(nogil)
+    head = (f"Serially, the compiled kernel took {kern_ns:.3g} ns per element against pure Python's "
+            f"{pure_ns:.3g} ns: {x(pure_ns / kern_ns)} faster per element.")
+    s_k, s_c = nogil.speedup(nogil.threads), ctrl.speedup(ctrl.threads)
+    own_noise, noise = nogil.noise(nogil.threads), noise_of(nogil.noise(nogil.threads), ctrl.noise(ctrl.threads))
+    threads = f"its threads ran at {x(s_k)} against its serial run"
+    control = f"the control (the same loop told to hold the GIL) ran its threads at {x(s_c)} against its own"
+    if not f.gil:
+        return (f"{head} This interpreter runs without the GIL, so the control holds nothing: {threads} and "
+                f"{control}; their gap says nothing about the GIL.")
+    if f.ideal == 1:
+        return f"{head} {_cap(threads)} and {control}: with only {f.cores} core here, no threads run side by side."
+    scaled, beat = beyond_noise(s_k, own_noise), beyond_noise(s_k / s_c, noise)
+    control_scaled = beyond_noise(s_c, ctrl.noise(ctrl.threads))
+    if scaled and beat and not control_scaled:
+        return (f"{head} {_cap(threads)}{_of_ideal(s_k, f.ideal, own_noise)}; {control}. The nogil speedup is "
+                f"{x(s_k / s_c)} the control's, more than the repeats' spread ({noise:.0%}), because the kernel "
+                "releases the GIL for its whole loop: compiled code alone does not make threads parallel."
+                + _above(s_k, f.ideal, own_noise))
+    if control_scaled:
+        seen = "the control sped up beyond the repeats' spread although it holds the GIL for its whole loop"
+    elif not beat:
+        seen = f"the nogil threads did not beat the control by more than the repeats' spread ({noise:.0%})"
     else:
-        lines.append(
-            f"This interpreter runs without the GIL: pure-Python threads reached {pure_t.speedup:.2f}x "
-            f"on {k} threads.")
-    lines.append(
-        f"{k} worker processes ran the same pure-Python calls at {pure_p.speedup:.2f}x: each process has "
-        "its own interpreter and its own GIL (the pool was started before timing).")
-    if has_c:
-        kern, ctrl = find(NOGIL, "threads"), find(HOLDING, "threads")
-        per_elem = find(PURE, "serial").extra["ns/elem"] / find(NOGIL, "serial").extra["ns/elem"]
-        lines.append(
-            f"The Cython kernel is {per_elem:.0f}x faster per element, and its threads reached "
-            f"{kern.speedup:.2f}x ({speedup_of(kern) / k:.0%} of the ideal {k}x) because it releases the GIL "
-            f"for its whole loop. The control, the very same compiled loop holding the GIL, stayed at "
-            f"{ctrl.speedup:.2f}x: compiled code alone does not make threads parallel.")
-    else:
-        lines.append("The compiled kernels did not run (not installed here, or not among the implementations "
-                     "asked for): only pure-Python rows.")
-    return lines
+        seen = f"the nogil threads were {versus(s_k, own_noise)}"
+    return f"{head} {repeat_advice(f'{threads} and {control}, so {seen}')}"
+
+
+def _cap(text: str) -> str:
+    return text[0].upper() + text[1:]
+
+
+def versus(speedup: float, noise: float, against: str = "serial") -> str:
+    """A speedup that is not a gain, against ``against``: slower beyond the noise, or no faster beyond it."""
+    if beyond_noise(1 / speedup, noise):
+        return f"slower than {against} by more than the repeats' spread ({noise:.0%})"
+    return f"no faster than {against} beyond the repeats' spread ({noise:.0%})"
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).

@@ -1,11 +1,15 @@
 """Step 2: ``multiprocessing.Pool.map`` over worker counts, and what a pool costs to open.
 
 One CPU-bound job, the exact sum of ``i * i`` over ``[0, n)``, cut into equal ranges and handed
-to ``Pool.map`` on pools of 1, 2, 4, ... workers up to the core count. Each worker process has its
-own interpreter and its own GIL, so pure Python scales here as it could not in threads (step 1).
-How far from linear it stays, and what opening a pool costs before the first task runs, are
-measured separately: the timed maps run on pools opened beforehand, and start-up (open the pool,
-get the first reply) and shut-down are timed on fresh pools of their own.
+to ``Pool.map`` on pools of 1, 2, 4, ... workers up to the core count, beside the same ranges
+summed in a plain in-process loop (the serial reference). The timed maps run on pools opened
+beforehand; start-up (open a pool, get every worker's first reply) and shut-down are timed on
+fresh pools of their own.
+
+Every ratio says what it is against: the in-process loop (``speedup``), or ``Pool.map`` on one
+worker (``vs Pool(1)`` and ``efficiency``: how the pool scales with its own overheads included).
+The words come from the figures (:mod:`gilfree.figures`): scaling words only for a gain beyond
+the repeats' spread, a gain above the ideal called out, the advice to repeat otherwise.
 """
 
 from __future__ import annotations
@@ -15,47 +19,34 @@ import statistics
 import time
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 from .._checks import check_count
+from .._load import NOISY_SPREAD
 from .._select import C_EXTENSION, Implementation
-from .._timing import Timing, environment, usable_cores
+from .._timing import environment, usable_cores
 from ..chunked import split_range
-from ..strategies import check_workers, open_executor
+from ..experiment import Experiment, Measured, Variant
+from ..figures import above_ideal, beyond_noise, ms, noise_of, plural, repeat_advice, x
 from ..mp_pool import GuardedPool
-from ._plan import (Ticker, chosen_implementations, guarded_pool, scaled, sum_of_squares_below, time_variants,
-                    timed_row, worker_count)
+from ..strategies import check_workers, open_executor
+from ._plan import chosen_implementations, guarded_pool, measured_row, scaled, step_result, sum_of_squares_below, \
+    worker_count
 from ._result import Progress, Row, StepResult, no_progress
 from ._tasks import call_packed
+from .step1_gil import Timed, versus
 
 TITLE = "multiprocessing.Pool.map over worker counts"
 
-SERIAL = 0  # the worker count that stands for the in-process reference loop
-
+LOOP = "in-process reference"
+MAP = "Pool.map"
+#: Untimed calls of each start-up variant before the timed ones (their notes are dropped).
+WARMUP = 1
 
 #: One task for ``call_packed``: the kernel and the range ``[lo, hi)`` it sums.
 Task = tuple[Callable[[int, int], int], int, int]
-
-
-class Key(NamedTuple):
-    """A measured variant: one implementation's job, in process (``workers == SERIAL``) or on a pool."""
-
-    implementation: str
-    workers: int
-
-
-@dataclass(frozen=True)
-class Startup:
-    """Median seconds to open a pool and get every worker's first reply, and to close it."""
-
-    open: float
-    close: float
-
-
-def _label(key: Key) -> str:
-    return f"{key.implementation}, " + ("serial" if key.workers == SERIAL else f"Pool.map, {key.workers} workers")
 
 
 def worker_counts(top: int) -> list[int]:
@@ -69,40 +60,57 @@ def worker_counts(top: int) -> list[int]:
     return sorted(counts)
 
 
-def _startup(kernel: Callable[..., Any], w: int, repeats: int) -> Startup:
-    """Open a pool of ``w``, get every worker's first reply (an empty ``kernel`` call), close it."""
-    opened: list[float] = []
-    closed: list[float] = []
-    for _ in range(repeats):
+# -- what to run ---------------------------------------------------------------------------
+
+@dataclass
+class PoolLife:
+    """Open a pool of ``workers``, get every worker's first reply (an empty call), close it.
+
+    The runner times the whole life; each call also notes how long opening and closing took,
+    so that the step can report both halves (the warm-up call's notes are dropped).
+    """
+
+    kernel: Callable[..., int]
+    workers: int
+    opened: list[float] = field(default_factory=list)
+    closed: list[float] = field(default_factory=list)
+
+    def __call__(self) -> list[int]:
         t0 = time.perf_counter()
-        with open_executor("pool", w) as executor:
-            guarded_pool(executor).map(call_packed, [(kernel, 0, 0)] * w, chunksize=1)
+        with open_executor("pool", self.workers) as executor:
+            replies: list[int] = guarded_pool(executor).map(
+                call_packed, [(self.kernel, 0, 0)] * self.workers, chunksize=1)
             t1 = time.perf_counter()
             executor.shutdown(wait=True)
             t2 = time.perf_counter()
-        opened.append(t1 - t0)
-        closed.append(t2 - t1)
-    return Startup(statistics.median(opened), statistics.median(closed))
+        self.opened.append(t1 - t0)
+        self.closed.append(t2 - t1)
+        return replies
+
+    def medians(self, warmup: int) -> tuple[float, float]:
+        """Median seconds to open and to close, over the timed calls."""
+        return statistics.median(self.opened[warmup:]), statistics.median(self.closed[warmup:])
 
 
-def _measure_startup(impls: Mapping[str, Implementation], counts: list[int], repeats: int,
-                     ticker: Ticker) -> dict[Key, Startup]:
-    startup = {}
-    for name, impl in impls.items():
-        for w in counts:
-            startup[Key(name, w)] = _startup(impl.sum_squares, w, repeats)
-            ticker.tick(f"start-up, {w} workers")
-    return startup
+def _life_variants(lives: Mapping[tuple[str, int], PoolLife]) -> list[Variant]:
+    return [Variant(f"{name}, start-up, {plural(w, 'worker', 'workers')}", life) for (name, w), life in lives.items()]
 
 
-def _variants(impls: Mapping[str, Implementation], jobs: Mapping[str, list[Task]],
-              pools: Mapping[int, GuardedPool]) -> dict[Key, Callable[[], list[int]]]:
+def _map_variants(impls: Mapping[str, Implementation], sizes: Mapping[str, int], parts: int,
+                  pools: Mapping[int, GuardedPool]) -> list[Variant]:
     """Each implementation's job in a plain loop, and through ``Pool.map`` on every pool."""
-    variants: dict[Key, Callable[[], list[int]]] = {}
-    for name, tasks in jobs.items():
-        variants[Key(name, SERIAL)] = partial(_in_process, impls[name].sum_squares, tasks)
-        for w, pool in pools.items():
-            variants[Key(name, w)] = partial(pool.map, call_packed, tasks, chunksize=1)
+    variants = []
+    for name, size in sizes.items():
+        kern = impls[name].sum_squares
+        tasks: list[Task] = [(kern, lo, hi) for lo, hi in split_range(0, size, parts)]
+        right = partial(_sums_to, sum_of_squares_below(size))
+        tags = {"implementation": name, "elements": size, "tasks": len(tasks)}
+        variants.append(Variant(f"{name}, serial", partial(_in_process, kern, tasks), check=right,
+                                tags={**tags, "variant": LOOP, "strategy": "serial", "workers": 1}))
+        variants += [Variant(f"{name}, Pool.map, {plural(w, 'worker', 'workers')}",
+                             partial(pool.map, call_packed, tasks, chunksize=1), check=right,
+                             tags={**tags, "variant": MAP, "strategy": "pool", "workers": w})
+                     for w, pool in pools.items()]
     return variants
 
 
@@ -110,45 +118,86 @@ def _in_process(kern: Callable[[int, int], int], tasks: list[Task]) -> list[int]
     return [kern(lo, hi) for _, lo, hi in tasks]
 
 
-def _measure(impls: Mapping[str, Implementation], jobs: Mapping[str, list[Task]], sizes: dict[str, int],
-             counts: list[int], repeats: int, ticker: Ticker) -> tuple[dict[str, bool], dict[Key, Timing], str]:
-    """Check every variant's sum once, then time them all on pools opened beforehand."""
-    with ExitStack() as stack:
-        pools = {w: guarded_pool(stack.enter_context(open_executor("pool", w))) for w in counts}
-        start_method = multiprocessing.get_start_method()
-        variants = _variants(impls, jobs, pools)
-        checks = {}
-        for key, fn in variants.items():
-            checks[f"{_label(key)}: sum equals the closed form"] = (
-                sum(fn()) == sum_of_squares_below(sizes[key.implementation]))
-            ticker.tick(_label(key))
-        return checks, time_variants(variants, repeats, ticker, _label), start_method
+def _sums_to(expected: int, sums: list[int]) -> bool:
+    return sum(sums) == expected
 
 
-def _rows(sizes: dict[str, int], counts: list[int], timings: dict[Key, Timing],
-          startup: dict[Key, Startup]) -> list[Row]:
+# -- the figures the words rest on ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pooled:
+    """One implementation's figures: the in-process loop, ``Pool.map`` on each pool, a pool's life."""
+
+    implementation: str
+    serial: Timed
+    maps: Mapping[int, Timed]
+    #: Median seconds to open a pool of ``w`` and get every worker's first reply, and to close it.
+    opened: Mapping[int, float] = field(default_factory=dict)
+    closed: Mapping[int, float] = field(default_factory=dict)
+
+    def vs_one(self, w: int) -> float:
+        """``Pool.map`` on ``w`` workers against ``Pool.map`` on one (Pool(1) time over its time)."""
+        return self.maps[1].seconds / self.maps[w].seconds
+
+    def vs_loop(self, w: int) -> float:
+        """``Pool.map`` on ``w`` workers against the in-process loop (loop time over its time)."""
+        return self.serial.seconds / self.maps[w].seconds
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What step 2's explanation reads: the cores, the job's task count, the start method, each implementation."""
+
+    cores: int
+    tasks: int
+    start_method: str
+    pooled: tuple[Pooled, ...]
+
+    @property
+    def top(self) -> int:
+        return max(self.pooled[0].maps)
+
+    @property
+    def ideal(self) -> int:
+        """The best ``top`` workers can do against one here: one per core at most."""
+        return max(1, min(self.top, self.cores))
+
+
+def _figures(measured: Mapping[str, Measured], lives: Mapping[tuple[str, int], PoolLife], cores: int,
+             start_method: str) -> Figures:
+    pooled = []
+    for impl in dict.fromkeys(m.tags["implementation"] for m in measured.values()):
+        mine = [m for m in measured.values() if m.tags["implementation"] == impl]
+        halves = {w: life.medians(WARMUP) for (name, w), life in lives.items() if name == impl}
+        pooled.append(Pooled(impl, next(Timed.of(m) for m in mine if m.tags["variant"] == LOOP),
+                             {m.tags["workers"]: Timed.of(m) for m in mine if m.tags["variant"] == MAP},
+                             {w: h[0] for w, h in halves.items()}, {w: h[1] for w, h in halves.items()}))
+    return Figures(cores, next(iter(measured.values())).tags["tasks"], start_method, tuple(pooled))
+
+
+# -- the step ------------------------------------------------------------------------------
+
+def _rows(measured: Mapping[str, Measured], f: Figures) -> list[Row]:
+    """Speedup against the in-process loop; vs Pool(1) and efficiency against one pool worker."""
     rows = []
-    for impl, size in sizes.items():
-        serial = timings[Key(impl, SERIAL)]
-        rows.append(timed_row("in-process reference", impl, "serial", 1, serial, None,
-                              extra={"n": size, "vs serial": 1.0, "ns/elem": serial.median / size * 1e9}))
-        one = timings[Key(impl, 1)].median
-        for w in counts:
-            t, up = timings[Key(impl, w)], startup[Key(impl, w)]
-            rows.append(timed_row(
-                "Pool.map", impl, "pool", w, t, one / t.median,
-                extra={"n": size, "efficiency": one / t.median / w, "vs serial": serial.median / t.median,
-                       "ns/elem": t.median / size * 1e9, "start ms": up.open * 1000, "stop ms": up.close * 1000}))
+    pooled = {p.implementation: p for p in f.pooled}
+    for m in measured.values():
+        p, w, elements = pooled[m.tags["implementation"]], m.tags["workers"], m.tags["elements"]
+        extra: dict[str, Any] = {"n": elements, "ns/elem": m.seconds / elements * 1e9}
+        if m.tags["variant"] == MAP:
+            extra.update({"vs Pool(1)": p.vs_one(w), "efficiency": p.vs_one(w) / w,
+                          "start ms": p.opened[w] * 1000, "stop ms": p.closed[w] * 1000})
+        rows.append(measured_row(m, p.serial.seconds / m.seconds, extra))
     return rows
 
 
-def _summary(rows: list[Row], sizes: dict[str, int]) -> list[str]:
-    summary = []
-    for impl in sizes:
-        mine = [r for r in rows if r.implementation == impl]
-        summary.append(f"{impl}: serial {mine[0].seconds * 1000:.0f}ms, " + ", ".join(
-            f"Pool({r.workers}) {r.seconds * 1000:.0f}ms ({r.speedup:.2f}x)" for r in mine[1:]))
-    return summary
+def _summary(f: Figures) -> list[str]:
+    lines = ["Speedup column: against the in-process loop (serial).",
+             "vs Pool(1) and efficiency columns: against Pool.map on 1 worker."]
+    for p in f.pooled:
+        lines.append(f"{p.implementation}, against the in-process loop ({ms(p.serial.seconds)}): " + ", ".join(
+            f"Pool({w}) {ms(t.seconds)} {x(p.vs_loop(w))}" for w, t in sorted(p.maps.items())))
+    return lines
 
 
 def run(n: int = 8_000_000, workers: int | None = None, kernel_scale: int = 100, tasks: int | None = None,
@@ -167,30 +216,35 @@ def run(n: int = 8_000_000, workers: int | None = None, kernel_scale: int = 100,
     parts = check_count(4 * counts[-1] if tasks is None else tasks, "tasks")
     impls = chosen_implementations(implementations)
     sizes = {name: scaled(name, n, kernel_scale) for name in impls}
-    jobs: dict[str, list[Task]] = {
-        name: [(impls[name].sum_squares, lo, hi) for lo, hi in split_range(0, size, parts)]
-        for name, size in sizes.items()}
 
-    variants = len(sizes) * (1 + len(counts))
-    ticker = Ticker(progress, len(sizes) * len(counts) + variants * (repeats + 1))
-    startup = _measure_startup(impls, counts, repeats, ticker)
-    checks, timings, start_method = _measure(impls, jobs, sizes, counts, repeats, ticker)
-    rows = _rows(sizes, counts, timings, startup)
+    ex = Experiment(progress)
+    lives = {(name, w): PoolLife(impl.sum_squares, w) for name, impl in impls.items() for w in counts}
+    ex.measure(_life_variants(lives), repeats=repeats, warmup=WARMUP)
+    with ExitStack() as stack:
+        pools = {w: guarded_pool(stack.enter_context(open_executor("pool", w))) for w in counts}
+        start_method = multiprocessing.get_start_method()
+        measured = ex.measure(_map_variants(impls, sizes, parts, pools), repeats=repeats)
     env = environment()
-    return StepResult(
-        step=2, title=TITLE,
+    figures = _figures(measured, lives, env["usable_cores"], start_method)
+    return step_result(
+        ex, step=2, title=TITLE,
         params={"n": n, "kernel_n": sizes.get(C_EXTENSION), "worker_counts": counts, "tasks": parts,
                 "chunksize": 1, "repeats": repeats, "start_method": start_method},
-        rows=rows, checks=checks, summary=_summary(rows, sizes),
-        explanation=_explain(rows, counts, env["usable_cores"], start_method, parts, repeats), env=env,
-        columns=("variant", "implementation", "workers", "n", "ms", "speedup", "efficiency", "vs serial",
+        rows=_rows(measured, figures), summary=_summary(figures), explanation=explain(figures), env=env,
+        columns=("variant", "implementation", "workers", "n", "ms", "speedup", "vs Pool(1)", "efficiency",
                  "ns/elem", "start ms", "stop ms"),
-        data={"startup_seconds": [{"implementation": key.implementation, "workers": key.workers,
-                                   "open": up.open, "close": up.close} for key, up in startup.items()]},
-    )
+        data={"startup_seconds": [{"implementation": p.implementation, "workers": w, "open": p.opened[w],
+                                   "close": p.closed[w]} for p in figures.pooled for w in sorted(p.opened)]})
 
 
-def _scaling_words(efficiency: float) -> str:
+# -- what it means -------------------------------------------------------------------------
+
+def explain(f: Figures) -> list[str]:
+    """Three paragraphs: scaling against one pool worker, the pool against the loop, a pool's start-up."""
+    return [_scaling_words(f), _loop_words(f), _startup_words(f)]
+
+
+def _linear(efficiency: float) -> str:
     if efficiency >= 0.9:
         return "close to linear"
     if efficiency >= 0.7:
@@ -198,46 +252,100 @@ def _scaling_words(efficiency: float) -> str:
     return "far from linear"
 
 
-def _explain(rows: list[Row], counts: list[int], cores: int, start_method: str, parts: int,
-             repeats: int) -> list[str]:
-    top = counts[-1]
-    pool_rows = [r for r in rows if r.strategy == "pool"]
-    best = {r.implementation: r for r in pool_rows if r.workers == top}
-    parts_text = "; ".join(
-        f"{impl} {r.speedup:.2f}x ({r.extra['efficiency']:.0%} efficiency)" for impl, r in best.items())
-    worst_eff = min(r.extra["efficiency"] for r in best.values())
-    lines = [
-        f"With {top} workers Pool.map ran {parts_text} against one worker: {_scaling_words(worst_eff)}."
-    ]
-    if max(r.extra["efficiency"] for r in best.values()) > 1.05:
-        lines[0] += (" Above 100% efficiency cannot come from the work itself: other load on this machine "
-                     "slowed some runs, the one-worker ones more.")
-    if top > cores:
-        lines[0] += (f" Only {cores} core{'s' if cores != 1 else ''} can run at once here, so workers beyond "
-                     "that take turns.")
-    elif worst_eff < 0.97:
-        lines[0] += (f" The {parts} tasks are independent and send back one integer each, so what is missing "
-                     "went to overhead and to whatever else was using the cores.")
-        spread = max(r.spread for r in pool_rows)
-        if repeats > 1:
-            lines[0] += f" Repeats disagreed by up to {spread:.0%}: read small differences as noise."
-    ones = [r for r in pool_rows if r.workers == 1]
-    ratios = "; ".join(f"{r.implementation} {1 / r.extra['vs serial']:.2f}x" for r in ones)
-    if all(1 / r.extra["vs serial"] < 1.2 for r in ones):
-        cost = "sending ranges and sums between processes costs little next to the work itself"
+def _scaling_words(f: Figures) -> str:
+    top, ideal = f.top, f.ideal
+    parts, above, unclear = [], [], []
+    for p in f.pooled:
+        s, noise = p.vs_one(top), noise_of(p.maps[1].spread, p.maps[top].spread)
+        said = f"{x(s)} for {p.implementation}"
+        if above_ideal(s, ideal, noise) is not None:
+            above.append(f" For {p.implementation}, {above_ideal(s, ideal, noise)}.")
+        elif ideal > 1 and beyond_noise(s, noise):
+            said += f" ({s / ideal:.0%} of the ideal {x(ideal)}: {_linear(s / ideal)})"
+        elif ideal > 1:
+            unclear.append(f"Pool.map on {top} workers was {versus(s, noise, 'Pool(1)')} for {p.implementation}")
+        parts.append(said)
+    line = f"Against Pool.map on 1 worker, Pool.map on {top} workers ran " + " and ".join(parts) + "."
+    if top > f.cores:
+        line += (f" Only {plural(f.cores, 'core', 'cores')} can run at once here, so {top} workers can reach "
+                 f"{x(ideal)} against 1 at best.")
+    line += "".join(above)
+    if unclear:
+        line += " " + repeat_advice("; ".join(unclear))
+    return line
+
+
+def _loop_words(f: Figures) -> str:
+    """Pool(1) against the loop (a time ratio: the pool's own cost), then the top pool against it (a speedup)."""
+    costs, visible, odd, noises = [], [], [], []
+    for p in f.pooled:
+        t, noise = p.maps[1].seconds / p.serial.seconds, noise_of(p.maps[1].spread, p.serial.spread)
+        costs.append(f"{x(t)} the time of the loop for {p.implementation}")
+        noises.append(noise)
+        if beyond_noise(t, noise):
+            visible.append(f"{p.implementation} (beyond the repeats' spread, {noise:.0%})")
+        elif beyond_noise(1 / t, noise):
+            odd.append(f"Pool.map on 1 worker beat the loop it hands the same work to for {p.implementation}")
+    line = f"Pool.map on 1 worker took {' and '.join(costs)}, for the same {plural(f.tasks, 'task', 'tasks')}"
+    if visible:
+        line += (f": handing the tasks to another process and back is a visible share of the work for "
+                 f"{' and '.join(visible)}.")
+        if odd:
+            line += " " + repeat_advice("; ".join(odd))
+    elif odd:
+        line = repeat_advice(line + "; " + "; ".join(odd))
+    elif max(noises) > NOISY_SPREAD:  # "within the spread" of repeats this far apart says nothing
+        line = repeat_advice(f"{line}, within repeats that disagreed by up to {max(noises):.0%}")
     else:
-        cost = "at this size the per-task messages are a visible share of the work"
-    lines.append(f"A pool of one worker took {ratios} the time of the in-process loop for {parts} tasks: {cost}.")
-    big = max((r for r in pool_rows if r.workers == top), key=lambda r: r.extra["start ms"] / (r.seconds * 1000))
-    share = big.extra["start ms"] / (big.seconds * 1000)
-    share_text = f"{share:.0%} of" if share < 1 else f"{share:.1f}x the time of"
-    lines.append(
-        f"Opening a pool ({start_method!r} start method) and getting a first reply from every worker took "
-        f"{big.extra['start ms']:.1f} ms for {top} workers and closing it {big.extra['stop ms']:.1f} ms, "
-        f"{share_text} one {big.implementation} map of this job"
-        + ("; at this size start-up dominates, so keep a pool open across many maps." if share >= 0.5 else
-           "; a pool is worth keeping open across many maps when the maps are short."))
-    return lines
+        line += ": within the repeats' spread, so handing them to a worker process and back costs little next to "
+        line += "the work."
+    return line + " " + _pool_vs_loop(f)
+
+
+def _pool_vs_loop(f: Figures) -> str:
+    """The top pool against the in-process loop; slower than the loop is said, with its reason only if seen."""
+    top = f.top
+    line = f"Against the in-process loop, Pool.map on {top} workers ran " + " and ".join(
+        f"{x(p.vs_loop(top))} for {p.implementation}" for p in f.pooled) + "."
+    for p in f.pooled:
+        if not beyond_noise(1 / p.vs_loop(top), noise_of(p.serial.spread, p.maps[top].spread)):
+            continue
+        cost, gain = p.maps[1].seconds / p.serial.seconds, p.vs_one(top)
+        costly = beyond_noise(cost, noise_of(p.maps[1].spread, p.serial.spread))
+        gained = beyond_noise(gain, noise_of(p.maps[1].spread, p.maps[top].spread))
+        slower = f"for {p.implementation}, Pool.map on {top} workers was slower than the loop"
+        if costly and (gained or f.ideal == 1):
+            line += (f" {_cap(slower)}: its cost on 1 worker ({x(cost)} the loop's time) outweighed what {top} "
+                     f"workers made up against 1 ({x(gain)}).")
+        elif costly:
+            line += " " + repeat_advice(f"{slower}, and {top} workers gained nothing against 1 beyond the repeats' "
+                                        f"spread ({x(gain)})")
+        else:
+            line += " " + repeat_advice(f"{slower}, though on 1 worker it cost no more than the loop beyond the "
+                                        "repeats' spread")
+    return line
+
+
+def _startup_words(f: Figures) -> str:
+    """A fresh pool's life against one map of the job on a pool already open: the case for keeping pools open."""
+    top = f.top
+    lives = [p for p in f.pooled if top in p.opened]
+    if not lives:
+        return "Pool start-up was not measured."
+    p = max(lives, key=lambda q: (q.opened[top] + q.closed[top]) / q.maps[top].seconds)
+    life = p.opened[top] + p.closed[top]
+    share = life / p.maps[top].seconds
+    line = (f"Opening a pool of {top} workers ({f.start_method!r} start method) and getting every worker's first "
+            f"reply took {ms(p.opened[top])}, closing it {ms(p.closed[top])}: a fresh pool for each map would add "
+            f"{x(share)} the time of one {p.implementation} Pool.map of this job on an open pool "
+            f"({ms(p.maps[top].seconds)})")
+    if share >= 0.5:
+        return line + "; at this size, keep one pool open across many maps."
+    return line + "; a pool is worth keeping open across many maps when the maps are short."
+
+
+def _cap(text: str) -> str:
+    return text[0].upper() + text[1:]
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
