@@ -12,9 +12,11 @@ Nothing here knows a step or a workload; lab steps and bench verdicts import it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 __all__ = [
+    "Timed",
     "ABOUT_ONE",
     "GIL_CPU_PER_WALL",
     "GIL_SPEEDUP",
@@ -30,6 +32,7 @@ __all__ = [
     "ratio",
     "repeat_advice",
     "span",
+    "versus",
     "x",
 ]
 
@@ -41,6 +44,36 @@ ABOUT_ONE = 0.15
 GIL_CPU_PER_WALL = (0.8, 1.25)
 #: ...and a thread speedup no better than this.
 GIL_SPEEDUP = 1.15
+
+
+class _HasTiming(Protocol):
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def cpu_seconds(self) -> float: ...
+    @property
+    def spread(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One measured variant as the words need it: median wall and CPU seconds, the repeats' spread."""
+
+    seconds: float
+    cpu_seconds: float | None = None
+    spread: float = 0.0
+
+    @property
+    def cpu_per_wall(self) -> float | None:
+        """CPU seconds per wall second: about 1 when one core was busy, about k when k were."""
+        if self.cpu_seconds is None or self.seconds <= 0:
+            return None
+        return self.cpu_seconds / self.seconds
+
+    @classmethod
+    def of(cls, m: _HasTiming) -> Timed:
+        """The figures of a measured variant (:class:`gilfree.experiment.Measured`)."""
+        return cls(m.seconds, m.cpu_seconds, m.spread)
 
 
 def x(value: float) -> str:
@@ -149,3 +182,10 @@ def above_ideal(speedup: float, ideal: float, spread: float | None = None) -> st
 def repeat_advice(seen: str) -> str:
     """The sentence for figures that do not tell the expected story: what was seen, and what to do."""
     return f"{seen[0].upper()}{seen[1:]}: the figures do not support a cause here; repeat the run, on a quieter machine if you can."
+
+
+def versus(speedup: float, noise: float, against: str = "serial") -> str:
+    """A speedup that is not a gain, against ``against``: slower beyond the noise, or no faster beyond it."""
+    if beyond_noise(1 / speedup, noise):
+        return f"slower than {against} by more than the repeats' spread ({noise:.0%})"
+    return f"no faster than {against} beyond the repeats' spread ({noise:.0%})"

@@ -25,7 +25,7 @@ from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._timing import environment, run_in_threads, usable_cores
 from ..chunked import run_chunks
 from ..experiment import Experiment, Measured, Variant
-from ..figures import above_ideal, beyond_noise, gil_reading, ms, noise_of, repeat_advice, x
+from ..figures import Timed, above_ideal, beyond_noise, gil_reading, ms, noise_of, repeat_advice, versus, x
 from ..strategies import open_executor
 from ._plan import chosen_implementations, measured_row, step_result, sum_of_squares_below, worker_count
 from ._result import Progress, Row, StepResult, no_progress
@@ -88,26 +88,6 @@ def _in_turn(calls: list[Callable[[], int]]) -> list[int]:
 
 
 # -- the figures the words rest on ---------------------------------------------------------
-
-@dataclass(frozen=True)
-class Timed:
-    """One measured variant as the words need it: median wall and CPU seconds, the repeats' spread."""
-
-    seconds: float
-    cpu_seconds: float | None = None
-    spread: float = 0.0
-
-    @property
-    def cpu_per_wall(self) -> float | None:
-        """CPU seconds per wall second: about 1 when one core was busy, about k when k were."""
-        if self.cpu_seconds is None or self.seconds <= 0:
-            return None
-        return self.cpu_seconds / self.seconds
-
-    @classmethod
-    def of(cls, m: Measured) -> Timed:
-        return cls(m.seconds, m.cpu_seconds, m.spread)
-
 
 @dataclass(frozen=True)
 class Run:
@@ -311,13 +291,6 @@ def _kernel_words(f: Figures) -> str:
 
 def _cap(text: str) -> str:
     return text[0].upper() + text[1:]
-
-
-def versus(speedup: float, noise: float, against: str = "serial") -> str:
-    """A speedup that is not a gain, against ``against``: slower beyond the noise, or no faster beyond it."""
-    if beyond_noise(1 / speedup, noise):
-        return f"slower than {against} by more than the repeats' spread ({noise:.0%})"
-    return f"no faster than {against} beyond the repeats' spread ({noise:.0%})"
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).

@@ -29,14 +29,13 @@ from .._select import C_EXTENSION, Implementation
 from .._timing import environment, usable_cores
 from ..chunked import split_range
 from ..experiment import Experiment, Measured, Variant
-from ..figures import above_ideal, beyond_noise, ms, noise_of, plural, repeat_advice, x
+from ..figures import Timed, above_ideal, beyond_noise, ms, noise_of, plural, repeat_advice, versus, x
 from ..mp_pool import GuardedPool
 from ..strategies import check_workers, open_executor
 from ._plan import chosen_implementations, guarded_pool, measured_row, scaled, step_result, sum_of_squares_below, \
     worker_count
 from ._result import Progress, Row, StepResult, no_progress
 from ._tasks import call_packed
-from .step1_gil import Timed, versus
 
 TITLE = "multiprocessing.Pool.map over worker counts"
 
