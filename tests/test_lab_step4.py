@@ -68,7 +68,7 @@ def test_growing_ranges():
 
 
 def test_gather_keeps_going_past_a_failure(impl):
-    jobs = [Task(impl.count_primes, 0, 100), Task(impl.count_primes, 50, 10), (impl.count_primes, 100, 200)]
+    jobs = [Task(impl.count_primes, 0, 100), Task(impl.count_primes, 50, 10), Task(impl.count_primes, 100, 200)]
     with open_executor("serial") as executor:
         arrivals, first = gather(executor, jobs)
     assert first >= 0

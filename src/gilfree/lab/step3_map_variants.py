@@ -78,7 +78,7 @@ class Task:
     args: tuple[int, ...]
 
     def packed(self) -> tuple[Any, ...]:
-        """The form the Pool calls take, ``(index, kernel, *args)``: ``starmap`` unpacks it, the others pass it whole."""
+        """The form the Pool calls take, ``(index, kernel, *args)``: starmap unpacks it, the others pass it whole."""
         return (self.index, self.kernel, *self.args)
 
 
@@ -340,7 +340,7 @@ def gap(a: Time, b: Time) -> Gap:
     return "same"
 
 
-def _judged(a: Time, b: Time) -> str:
+def judged(a: Time, b: Time) -> str:
     """How far to trust the gap between ``a`` and ``b``, in words."""
     noise = noise_of(a.spread, b.spread)
     return {"unknown": "one repeat gives no spread to judge that gap by",
@@ -349,7 +349,7 @@ def _judged(a: Time, b: Time) -> str:
             "longer": f"beyond the {noise:.0%} spread of the repeats"}[gap(a, b)]
 
 
-def _time_ratio(a: Time, b: Time, of: str) -> str:
+def time_ratio(a: Time, b: Time, of: str) -> str:
     """``0.68x the time of <of>``: a time ratio that says what it is relative to."""
     return f"{x(a.seconds / b.seconds)} the time of {of}"
 
@@ -396,7 +396,7 @@ def order_words(f: OrderFigures) -> str:
 def _first_versus_all(un: Time, mp: Time) -> str:
     """imap_unordered's first result against map's whole list."""
     said = (f"imap_unordered's first result came after {ms(un.seconds)} and map's whole list after "
-            f"{ms(mp.seconds)}: {_time_ratio(un, mp, 'the whole list')}, {_judged(un, mp)}")
+            f"{ms(mp.seconds)}: {time_ratio(un, mp, 'the whole list')}, {judged(un, mp)}")
     verdict = gap(un, mp)
     if verdict == "same":
         return f"{said}: in this run imap_unordered brought no result sooner."
@@ -430,7 +430,7 @@ def chunksize_words(figs: Sequence[ChunkFigures]) -> str:
         return f"{count:,} tiny tasks through map ran at chunksize {lo} alone: there was no larger chunk to try."
     parts = [f"{f.implementation} {ms(f.small_time.seconds)} at chunksize {lo} and {ms(f.large_time.seconds)} at "
              f"{hi}, a speedup of {ratio(f.small_time.seconds / f.large_time.seconds, f'chunksize {lo}')} "
-             f"({_judged(f.large_time, f.small_time)})" for f in figs]
+             f"({judged(f.large_time, f.small_time)})" for f in figs]
     text = f"{count:,} tiny tasks through map: " + "; ".join(parts) + ". "
     gained = [f for f in figs if gap(f.large_time, f.small_time) == "shorter"]
     if not gained:
@@ -481,7 +481,7 @@ def _split_words(f: UnevenFigures) -> str:
         return ""
     size, big = f.split
     said = (f"Uneven tasks ({f.implementation}) in one chunk per worker (chunksize {size}) took "
-            f"{_time_ratio(big, f.map_one, 'chunksize 1')}, {_judged(big, f.map_one)}")
+            f"{time_ratio(big, f.map_one, 'chunksize 1')}, {judged(big, f.map_one)}")
     verdict = gap(big, f.map_one)
     if verdict == "longer":
         return (f"{said}: with one fixed chunk per worker, a worker that falls behind (on a heavier chunk, or on "
@@ -493,7 +493,7 @@ def _split_words(f: UnevenFigures) -> str:
 
 def _starmap_words(f: UnevenFigures) -> str:
     said = (f"map and starmap differ only in how each tuple reaches the function: starmap took "
-            f"{_time_ratio(f.starmap_one, f.map_one, 'map')}, {_judged(f.starmap_one, f.map_one)}")
+            f"{time_ratio(f.starmap_one, f.map_one, 'map')}, {judged(f.starmap_one, f.map_one)}")
     if gap(f.starmap_one, f.map_one) in ("shorter", "longer"):
         return f"{said}, more than unpacking a tuple can cost. " + repeat_advice("starmap and map differed")
     return f"{said}."
