@@ -349,6 +349,12 @@ def judged(a: Time, b: Time) -> str:
             "longer": f"beyond the {noise:.0%} spread of the repeats"}[gap(a, b)]
 
 
+def per_task(seconds: float) -> str:
+    """A task's share of a time: microseconds below a millisecond (``figures.ms`` writes 0.15 ms as 0.1 ms)."""
+    micro = seconds * 1e6
+    return ms(seconds) if micro >= 1000 else f"{micro:.0f} us" if micro >= 10 else f"{micro:.1f} us"
+
+
 def time_ratio(a: Time, b: Time, of: str) -> str:
     """``0.68x the time of <of>``: a time ratio that says what it is relative to."""
     return f"{x(a.seconds / b.seconds)} the time of {of}"
@@ -379,23 +385,23 @@ def order_words(f: OrderFigures) -> str:
     """When each API hands over its first result, and in what order the uneven tasks arrived."""
     un, im, mp = f.first["imap_unordered"], f.first["imap"], f.first["map"]
     if f.overtaken:
-        arrived = (f"with imap_unordered {f.overtaken} of {f.tasks} results arrived after a later-submitted "
-                   "task's: it hands results over as tasks finish")
+        arrived = (f"with imap_unordered, {f.overtaken} of {f.tasks} results arrived after a later-submitted "
+                   "task's, as it hands results over when tasks finish")
     else:
-        arrived = ("with imap_unordered no result arrived after a later-submitted task's: in this run the "
+        arrived = ("with imap_unordered, no result arrived after a later-submitted task's: in this run the "
                    "tasks finished in the order they were submitted")
     chunk = "" if f.imap_chunk is None else (
         f"; at chunksize {f.imap_chunk[0]}, after {ms(f.imap_chunk[1].seconds)}, when its whole first chunk was")
     sorted_back = ("Sorted back by index, every variant equals the serial results." if f.all_right else
                    "Sorted back by index, some variants did NOT equal the serial results: see the failed checks.")
-    return (f"Uneven tasks ({f.implementation}, chunksize 1): {arrived}. imap yields in submission order (first "
-            f"result after {ms(im.seconds)}, when task 0 was done{chunk}), and map hands over the whole list at "
-            f"once. {_first_versus_all(un, mp)} {sorted_back}")
+    return (f"Uneven tasks ({f.implementation}, chunksize 1): {arrived}. With imap they come in submission order "
+            f"(the first after {ms(im.seconds)}, when task 0 was done{chunk}), and with map as one list when all "
+            f"are done. {_first_versus_all(un, mp)} {sorted_back}")
 
 
 def _first_versus_all(un: Time, mp: Time) -> str:
     """imap_unordered's first result against map's whole list."""
-    said = (f"imap_unordered's first result came after {ms(un.seconds)} and map's whole list after "
+    said = (f"The first result of imap_unordered came after {ms(un.seconds)} and map's whole list after "
             f"{ms(mp.seconds)}: {time_ratio(un, mp, 'the whole list')}, {judged(un, mp)}")
     verdict = gap(un, mp)
     if verdict == "same":
@@ -438,9 +444,9 @@ def chunksize_words(figs: Sequence[ChunkFigures]) -> str:
             return text + "Run with more repeats to tell whether larger chunks helped."
         return text + repeat_advice("larger chunks gained nothing beyond the spread of the repeats")
     fast = gained[-1]
-    text += (f"For {fast.implementation} a task cost {ms(fast.small_time.seconds / count)} at chunksize {lo} and "
-             f"{ms(fast.large_time.seconds / count)} at {hi}: every chunk is a round trip between processes, so "
-             "the smaller the task, the more chunksize decides.")
+    text += (f"For {fast.implementation} a task cost {per_task(fast.small_time.seconds / count)} at chunksize "
+             f"{lo} and {per_task(fast.large_time.seconds / count)} at {hi}: every chunk is a round trip between "
+             "processes, so the smaller the task, the more chunksize decides.")
     missed = [f.implementation for f in figs if f not in gained]
     if missed:
         text += f" For {' and '.join(missed)} larger chunks gained nothing beyond the spread of the repeats."
@@ -458,7 +464,7 @@ class UnevenFigures:
     map_one: Time  # map at chunksize 1
     starmap_one: Time  # starmap at chunksize 1
     split: tuple[int, Time] | None  # map at one chunk per worker (None when that is chunksize 1)
-    pool: Mapping[str, Time]  # every Pool call, by "<api>, chunksize <n>"
+    pool: Mapping[str, Time]  # every Pool call, by "<api> at chunksize <n>"
 
 
 def _uneven_figures(plans: Sequence[Plan], impl: str, workers: int) -> UnevenFigures:
@@ -468,7 +474,7 @@ def _uneven_figures(plans: Sequence[Plan], impl: str, workers: int) -> UnevenFig
         impl, workers, len(mine[0].job.tasks), _pick(mine, impl, UNEVEN, SERIAL, None).time(),
         _pick(mine, impl, UNEVEN, "map", 1).time(), _pick(mine, impl, UNEVEN, "starmap", 1).time(),
         None if top == 1 else (top, _pick(mine, impl, UNEVEN, "map", top).time()),
-        {f"{plan.api}, chunksize {plan.chunksize}": plan.time() for plan in mine if plan.pooled})
+        {f"{plan.api} at chunksize {plan.chunksize}": plan.time() for plan in mine if plan.pooled})
 
 
 def uneven_words(f: UnevenFigures) -> str:
@@ -492,7 +498,7 @@ def _split_words(f: UnevenFigures) -> str:
 
 
 def _starmap_words(f: UnevenFigures) -> str:
-    said = (f"map and starmap differ only in how each tuple reaches the function: starmap took "
+    said = (f"The starmap call differs from map only in how each tuple reaches the function: it took "
             f"{time_ratio(f.starmap_one, f.map_one, 'map')}, {judged(f.starmap_one, f.map_one)}")
     if gap(f.starmap_one, f.map_one) in ("shorter", "longer"):
         return f"{said}, more than unpacking a tuple can cost. " + repeat_advice("starmap and map differed")
@@ -508,18 +514,19 @@ def _against_serial(f: UnevenFigures) -> str:
     faster = [name for name in speedups if verdicts[name] == "shorter"]
     if faster:
         best = max(faster, key=lambda name: speedups[name])
-        above = above_ideal(speedups[best], f.workers, noise_of(f.serial.spread, f.pool[best].spread))
-        return (f"{said}; the best, {best} at a speedup of {ratio(speedups[best], 'serial')}, is beyond the "
-                f"spread of the repeats." + (f" That speedup against serial: {above}." if above else ""))
-    per_task = f.serial.seconds / f.tasks
+        noise = noise_of(f.serial.spread, f.pool[best].spread)
+        above = above_ideal(speedups[best], f.workers, noise)
+        return (f"{said}; the best was {best}, a speedup of {ratio(speedups[best], 'serial')} (beyond the "
+                f"{noise:.0%} spread of the repeats)." + (f" That speedup against serial: {above}." if above else ""))
+    each = f.serial.seconds / f.tasks
     if all(v == "unknown" for v in verdicts.values()):
         return f"{said}; one repeat gives no spread to judge them by."
-    if per_task < SHORT_TASK_SECONDS:
+    if each < SHORT_TASK_SECONDS:
         slower = "every one was slower than" if all(v == "longer" for v in verdicts.values()) else \
             "none was faster than"
         return (f"{said}; {slower} the serial loop beyond the spread of the repeats: a task took "
-                f"{ms(per_task)} serially, too little to pay for its round trip to a worker process.")
-    return f"{said}. " + repeat_advice(f"no Pool call beat the serial loop although a task took {ms(per_task)} "
+                f"{per_task(each)} serially, too little to pay for its round trip to a worker process.")
+    return f"{said}. " + repeat_advice(f"no Pool call beat the serial loop although a task took {per_task(each)} "
                                        "serially")
 
 

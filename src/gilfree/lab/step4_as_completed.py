@@ -31,7 +31,7 @@ from ..strategies import open_executor
 from ._order import interleave_heavy_light, overtaken
 from ._plan import chosen_implementations, measured_row, scaled, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
-from .step3_map_variants import SHORT_TASK_SECONDS, Time, gap, judged, time_ratio
+from .step3_map_variants import SHORT_TASK_SECONDS, Time, gap, judged, per_task, time_ratio
 
 TITLE = "ProcessPoolExecutor and as_completed"
 
@@ -196,19 +196,20 @@ def _reference(ex: Experiment, job: Job) -> list[int]:
 
 def _check(plan: Plan, got: Outcome, ref: list[int], checks: Checks) -> bool:
     """Arrival order, no lost results and, in the failing run, the failing task's error, as named checks."""
-    name, bad = plan.name, plan.job.bad
-    in_order = plan.kind in (SERIAL, IN_ORDER)
-    order = checks.add(f"{name}: arrival order", got.order == list(range(len(ref))) if in_order else
-                       sorted(got.order) == list(range(len(ref))),
-                       f"{name}: " + ("handled in submission order" if in_order else
-                                      "every future handled exactly once, in the order they finished"))
-    skip = bad if plan.kind == ONE_FAILS else None
+    name, every = plan.name, list(range(len(ref)))
+    by_task = {a.task: a for a in got.arrivals}
+    if plan.kind in (SERIAL, IN_ORDER):
+        order = checks.add(f"{name}: arrival order", got.order == every, f"{name}: handled in submission order")
+    else:
+        order = checks.add(f"{name}: arrival order", sorted(got.order) == every,
+                           f"{name}: every future handled exactly once, in the order they finished")
+    fails = plan.job.bad if plan.kind == ONE_FAILS else None
     kept = checks.add(f"{name}: no lost results", all(
-        a.error is None and a.result == ref[a.task] for a in got.arrivals if a.task != skip),
-        f"{name}: every " + ("other " if skip is not None else "") + "result arrived and equals the reference")
-    if skip is None:
+        i in by_task and by_task[i].error is None and by_task[i].result == ref[i] for i in every if i != fails),
+        f"{name}: every " + ("other " if fails is not None else "") + "task's result arrived and equals the reference")
+    if fails is None:
         return order and kept
-    failed = next((a for a in got.arrivals if a.task == bad), None)
+    failed = by_task.get(fails)
     error = checks.add(f"{name}: the failing task's error", failed is not None and failed.result is None
                        and failed.error_type == "ValueError" and "reversed" in (failed.error or ""),
                        f"{name}: the reversed task's ValueError came back on its future")
@@ -424,12 +425,13 @@ def _speedup_words(f: BatchFigures) -> str:
                                                             else ""))
     if "unknown" in verdicts:
         return f"{said} One repeat gives no spread to judge these speedups by."
-    per_task = f.serial.seconds / f.tasks
+    each = f.serial.seconds / f.tasks
     slower = "Both were slower than" if verdicts == ["longer", "longer"] else "Neither beat"
-    if per_task < SHORT_TASK_SECONDS:
-        return (f"{said} {slower} the serial loop beyond the spread of the repeats: a task took {ms(per_task)} "
+    if each < SHORT_TASK_SECONDS:
+        return (f"{said} {slower} the serial loop beyond the spread of the repeats: a task took {per_task(each)} "
                 "serially, too little to pay for sending it to a worker process and its result back.")
-    return f"{said} " + repeat_advice(f"{slower.lower()} the serial loop although a task took {ms(per_task)} serially")
+    return f"{said} " + repeat_advice(f"{slower.lower()} the serial loop although a task took {per_task(each)} "
+                                      "serially")
 
 
 @dataclass(frozen=True)
