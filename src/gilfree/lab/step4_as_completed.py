@@ -126,9 +126,9 @@ class Plan:
                 "strategy": "processes" if pooled else "serial", "workers": workers if pooled else 1}
 
     def time(self) -> Time:
-        if self.measured is None or self.measured.timing is None:
+        if self.measured is None:
             raise ValueError(f"{self.name} was not measured")
-        return Time(self.measured.seconds, self.measured.spread, len(self.measured.timing.wall))
+        return Time.measured(self.measured)
 
     def first(self) -> Time:
         """Seconds to the first result over the timed calls (the warm-up's alone if none was timed)."""
