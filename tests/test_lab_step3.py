@@ -11,7 +11,9 @@ import pytest
 from gilfree.lab import format_result, run_step
 from gilfree.lab._order import interleave_heavy_light, overtaken
 from gilfree.lab._tasks import indexed_call, indexed_packed
-from gilfree.lab.step3_map_variants import APIS, SMALL, TITLE, UNEVEN, chunksizes, run
+from gilfree.experiment import Checks
+from gilfree.lab.step3_map_variants import (APIS, ORDERED, SMALL, TITLE, UNEVEN, Arrived, Job, Plan, Task, _check,
+                                            chunksizes, run)
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +46,39 @@ def test_ordered_apis_keep_submission_order(result):
                 assert order == list(range(len(order)))
 
 
+def test_checks_are_named_and_all_passed(result, ran):
+    for impl in ran:
+        for workload in (UNEVEN, SMALL):
+            assert result.checks[f"{workload}, {impl}: reference"]
+        for api in APIS:
+            assert result.checks[f"{impl}, {api}: every task answered once"]
+        for api in ORDERED:
+            assert result.checks[f"{impl}, {api}: submission order"]
+    assert "imap_unordered" not in " ".join(name for name in result.checks if name.endswith("submission order"))
+    assert set(result.check_sentences) == set(result.checks) and result.ok
+
+
+@pytest.mark.parametrize("api, got, failed", [
+    ("imap", Arrived([1, 2, 3], [0, 1, 2], 0.0), set()),
+    ("imap_unordered", Arrived([1, 2, 3], [2, 0, 1], 0.0), set()),
+    ("imap", Arrived([1, 2, 3], [2, 0, 1], 0.0), {"pure-python, imap: submission order"}),
+    ("map", Arrived([1, 2, 3], [0, 1, 1], 0.0), {"pure-python, map: every task answered once",
+                                                 "pure-python, map: submission order"}),
+    ("imap_unordered", Arrived([1, 2, 3], [0, 1], 0.0), {"pure-python, imap_unordered: every task answered once"}),
+    ("starmap", Arrived([1, 2, 4], [0, 1, 2], 0.0), set()),  # a wrong value fails the variant's own check
+])
+def test_named_checks_catch_lost_repeated_and_reordered_results(api, got, failed):
+    job = Job(UNEVEN, "pure-python", [Task(i, max, (i, i)) for i in range(3)], [(0, 1)] * 3, lambda: 6)
+    checks = Checks()
+    passed = _check(Plan(job, api, 1), got, [1, 2, 3], checks)
+    assert {c.name for c in checks if not c.passed} == failed
+    assert passed == (not failed and got.values == [1, 2, 3])
+
+
 def test_json_round_trip_and_text(result):
     doc = json.loads(json.dumps(result.to_dict(), default=str))
     assert doc["step"] == 3 and doc["ok"] is True
+    assert "busy" in doc["machine"]
     text = format_result(result)
     assert TITLE in text and "imap_unordered" in text
     assert len(result.explanation) == 3

@@ -9,8 +9,9 @@ import json
 import pytest
 
 from gilfree.lab import format_result, run_step
-from gilfree.lab.step4_as_completed import (AS_COMPLETED, IN_ORDER, ONE_FAILS, SERIAL, TITLE, Task, gather,
-                                            growing_ranges, run)
+from gilfree.experiment import Checks
+from gilfree.lab.step4_as_completed import (AS_COMPLETED, IN_ORDER, KINDS, ONE_FAILS, SERIAL, TITLE, Arrival, Job,
+                                            Outcome, Plan, Task, _check, gather, growing_ranges, run)
 from gilfree.strategies import open_executor
 
 
@@ -42,9 +43,44 @@ def test_failure_is_reported_and_the_rest_add_up(result):
             assert sum(a["result"] for a in entry["arrivals"] if a["error"] is None) == sum(ref) - ref[bad]
 
 
+def test_semantics_are_named_checks_and_all_passed(result, ran):
+    for impl in ran:
+        assert result.checks[f"{impl}: reference"]
+        for kind in KINDS:
+            assert result.checks[f"{impl}, {kind}: arrival order"]
+            assert result.checks[f"{impl}, {kind}: no lost results"]
+        assert result.checks[f"{impl}, {ONE_FAILS}: the failing task's error"]
+    assert set(result.check_sentences) == set(result.checks) and result.ok
+
+
+def _arrivals(order, results, error=None):
+    return Outcome([Arrival(i, 0, 1, 0.0, result=results[i], error_type=error if results[i] is None else None,
+                            error="range is reversed" if results[i] is None else None) for i in order], 0.0)
+
+
+@pytest.mark.parametrize("kind, got, failed", [
+    (IN_ORDER, _arrivals([0, 1, 2], [5, 6, 7]), set()),
+    (AS_COMPLETED, _arrivals([2, 0, 1], [5, 6, 7]), set()),
+    (IN_ORDER, _arrivals([1, 0, 2], [5, 6, 7]), {"arrival order"}),
+    (AS_COMPLETED, _arrivals([0, 2], [5, 6, 7]), {"arrival order", "no lost results"}),
+    (AS_COMPLETED, _arrivals([0, 1, 2], [5, 6, 8]), {"no lost results"}),
+    (ONE_FAILS, _arrivals([0, 2, 1], [5, None, 7], "ValueError"), set()),
+    (ONE_FAILS, _arrivals([0, 2, 1], [5, None, 7], "TypeError"), {"the failing task's error"}),
+    (ONE_FAILS, _arrivals([0, 1, 2], [5, 6, 7]), {"the failing task's error"}),
+    (ONE_FAILS, _arrivals([0, 1], [5, None, 7], "ValueError"), {"arrival order", "no lost results"}),
+])
+def test_named_checks_catch_lost_results_wrong_errors_and_order(kind, got, failed):
+    job = Job("pure-python", [Task(max, 0, 1)] * 3, 1, 3, lambda: 18)
+    checks = Checks()
+    passed = _check(Plan(job, kind), got, [5, 6, 7], checks)
+    assert {c.name for c in checks if not c.passed} == {f"pure-python, {kind}: {name}" for name in failed}
+    assert passed == (not failed)
+
+
 def test_json_round_trip_and_text(result):
     doc = json.loads(json.dumps(result.to_dict(), default=str))
     assert doc["step"] == 4 and doc["ok"] is True
+    assert "busy" in doc["machine"]
     text = format_result(result)
     assert TITLE in text and "ValueError" in text and "as_completed" in text
     assert len(result.explanation) == 3
@@ -68,7 +104,7 @@ def test_growing_ranges():
 
 
 def test_gather_keeps_going_past_a_failure(impl):
-    jobs = [Task(impl.count_primes, 0, 100), Task(impl.count_primes, 50, 10), (impl.count_primes, 100, 200)]
+    jobs = [Task(impl.count_primes, 0, 100), Task(impl.count_primes, 50, 10), Task(impl.count_primes, 100, 200)]
     with open_executor("serial") as executor:
         arrivals, first = gather(executor, jobs)
     assert first >= 0

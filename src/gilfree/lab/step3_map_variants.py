@@ -11,6 +11,9 @@ can be recorded and the results put back in place before they are checked:
   heaviest and lightest alternately, so finishing order differs from submission order.
 * "many small" tasks are tiny Monte Carlo slices, so the cost of one round trip per chunk shows
   and ``chunksize`` decides the time.
+
+The module reads top-down: the records (tasks, jobs, plans), what runs (``run``), then what the
+figures mean (the ``*_words`` functions take small figure records, so tests can hand-pick them).
 """
 
 from __future__ import annotations
@@ -18,29 +21,39 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Literal
 
 from .._checks import check_count, check_seed
-from .._select import C_EXTENSION, PURE_PYTHON, Implementation
-from .._timing import Timing, environment, usable_cores
+from .._select import Implementation
+from .._timing import usable_cores
 from ..chunked import split_range
-from ..strategies import check_workers, open_executor
-from ._order import interleave_heavy_light, overtaken
+from ..experiment import Checks, Experiment, Measured, Variant
+from ..figures import above_ideal, clearly_faster, ms, noise_of, plural, ratio, repeat_advice, span, x
 from ..mp_pool import GuardedPool
-from ._plan import Ticker, chosen_implementations, guarded_pool, scaled, time_variants, timed_row, worker_count
+from ..strategies import check_workers, open_executor
+from ._common import main_implementation
+from ._order import interleave_heavy_light, overtaken
+from ._plan import chosen_implementations, guarded_pool, measured_row, scaled, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 from ._tasks import indexed_call, indexed_packed
 
 TITLE = "Pool.map vs starmap vs imap vs imap_unordered"
 
 APIS = ("map", "starmap", "imap", "imap_unordered")
+#: The APIs that hand results back in submission order.
+ORDERED = ("map", "starmap", "imap")
 SERIAL = "serial"
 UNEVEN = "uneven"
 SMALL = "many small"
 
+#: A task that takes less than this serially is too short to pay for its round trip to a worker.
+SHORT_TASK_SECONDS = 1e-3
+
+
+# -- what runs -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Params:
@@ -57,72 +70,82 @@ class Params:
 
 
 @dataclass(frozen=True)
+class Task:
+    """One task: its index in submission order, the kernel, and the kernel's arguments."""
+
+    index: int
+    kernel: Callable[..., int]
+    args: tuple[int, ...]
+
+    def packed(self) -> tuple[Any, ...]:
+        """The form the Pool calls take, ``(index, kernel, *args)``: starmap unpacks it, the others pass it whole."""
+        return (self.index, self.kernel, *self.args)
+
+
+@dataclass(frozen=True, eq=False)
 class Job:
-    """One workload on one implementation: its index-tagged tasks ``(index, fn, *args)``, the range
-    each covers, and one call over the whole range that the serial results must add up to."""
-
-    tasks: list[tuple[Any, ...]]
-    ranges: list[tuple[int, int]]
-    whole: Callable[[], int]
-
-    def serial(self) -> list[int]:
-        return [fn(*args) for _, fn, *args in self.tasks]
-
-
-class Key(NamedTuple):
-    """A measured variant: a workload on an implementation, run serially or through one Pool call."""
+    """One workload on one implementation: its tasks, the range each covers, and one call over the
+    whole range that the serial results must add up to."""
 
     workload: str
     implementation: str
-    api: str  # SERIAL or one of APIS
-    chunksize: int  # 0 for SERIAL
+    tasks: list[Task]
+    ranges: list[tuple[int, int]]
+    whole: Callable[[], int]
 
     @property
-    def job(self) -> tuple[str, str]:
-        return self.workload, self.implementation
+    def name(self) -> str:
+        return f"{self.workload}, {self.implementation}"
+
+    def serial(self) -> list[int]:
+        return [task.kernel(*task.args) for task in self.tasks]
 
 
-class Outcome(NamedTuple):
-    """One run of a variant: task indices in the order their results arrived, and the seconds to the first."""
+@dataclass(frozen=True)
+class Arrived:
+    """One call of a variant: results in task order, task indices in arrival order, seconds to the first."""
 
+    values: list[int]
     order: list[int]
     first: float
 
 
-def _label(key: Key) -> str:
-    return f"{key.workload}, {key.implementation}, " + (
-        "serial" if key.api == SERIAL else f"{key.api}, chunksize {key.chunksize}")
+@dataclass(eq=False)
+class Plan:
+    """One variant: a job run serially or through one Pool call at one chunksize, and what it did."""
+
+    job: Job
+    api: str  # SERIAL or one of APIS
+    chunksize: int | None = None  # None for SERIAL
+    runs: list[Arrived] = field(default_factory=list)  # every call: the warm-up first
+    measured: Measured | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.job.name}, {self.api}" + ("" if self.chunksize is None else f", chunksize {self.chunksize}")
+
+    @property
+    def pooled(self) -> bool:
+        return self.api != SERIAL
+
+    def tags(self, workers: int) -> dict[str, Any]:
+        return {"variant": f"{self.job.workload}: {self.api}", "implementation": self.job.implementation,
+                "strategy": "pool" if self.pooled else "serial", "workers": workers if self.pooled else 1}
+
+    def time(self) -> Time:
+        if self.measured is None:
+            raise ValueError(f"{self.name} was not measured")
+        return Time.measured(self.measured)
+
+    def first(self) -> Time:
+        """Seconds to the first result over the timed calls (the warm-up's alone if none was timed)."""
+        return Time.of([a.first for a in self.runs[1:]] or [self.runs[0].first])
 
 
 def chunksizes(tasks: int, workers: int) -> list[int]:
     """1, the geometric middle, and ``tasks // workers`` (an even split), without repeats."""
     top = max(1, tasks // check_workers(workers))
     return sorted({1, max(1, round(math.sqrt(top))), top})
-
-
-def _call(pool: GuardedPool, api: str, tasks: list[tuple[Any, ...]],
-          chunksize: int) -> tuple[list[tuple[int, Any]], float]:
-    """Run ``tasks`` through ``pool.<api>``; return the (index, result) pairs as they came, and the
-    seconds until the first one reached this process."""
-    t0 = time.perf_counter()
-    results: Iterable[tuple[int, Any]]
-    if api == "map":
-        results = pool.map(indexed_packed, tasks, chunksize=chunksize)
-    elif api == "starmap":
-        results = pool.starmap(indexed_call, tasks, chunksize=chunksize)
-    elif api == "imap":
-        results = pool.imap(indexed_packed, tasks, chunksize=chunksize)
-    elif api == "imap_unordered":
-        results = pool.imap_unordered(indexed_packed, tasks, chunksize=chunksize)
-    else:
-        raise ValueError(f"api must be one of {APIS}, got {api!r}")
-    pairs: list[tuple[int, Any]] = []
-    first = None
-    for pair in results:
-        if first is None:
-            first = time.perf_counter() - t0
-        pairs.append(pair)
-    return pairs, first if first is not None else time.perf_counter() - t0
 
 
 def _checked(n: object, tasks: object, small_tasks: object, small_samples: object, kernel_scale: object,
@@ -136,110 +159,90 @@ def _checked(n: object, tasks: object, small_tasks: object, small_samples: objec
     return Params(seed=check_seed(seed), workers=k, **counts)
 
 
-def _jobs(impls: Mapping[str, Implementation], p: Params) -> dict[tuple[str, str], Job]:
+def _jobs(impls: Mapping[str, Implementation], p: Params) -> list[Job]:
     """Uneven prime counts and many small Monte Carlo slices, for every implementation."""
-    jobs = {}
+    jobs = []
     for name, impl in impls.items():
         top = scaled(name, p.n, p.kernel_scale)
         ranges = interleave_heavy_light(split_range(0, top, p.tasks))
-        jobs[(UNEVEN, name)] = Job([(i, impl.count_primes, lo, hi) for i, (lo, hi) in enumerate(ranges)],
-                                   ranges, partial(impl.count_primes, 0, top))
+        jobs.append(Job(UNEVEN, name, [Task(i, impl.count_primes, r) for i, r in enumerate(ranges)], ranges,
+                        partial(impl.count_primes, 0, top)))
         size = scaled(name, p.small_samples, p.kernel_scale)
         ranges = [(i * size, (i + 1) * size) for i in range(p.small_tasks)]
-        jobs[(SMALL, name)] = Job([(i, impl.monte_carlo_hits, lo, hi, p.seed) for i, (lo, hi) in enumerate(ranges)],
-                                  ranges, partial(impl.monte_carlo_hits, 0, p.small_tasks * size, p.seed))
+        jobs.append(Job(SMALL, name, [Task(i, impl.monte_carlo_hits, (*r, p.seed)) for i, r in enumerate(ranges)],
+                        ranges, partial(impl.monte_carlo_hits, 0, p.small_tasks * size, p.seed)))
     return jobs
 
 
-def _keys(jobs: dict[tuple[str, str], Job], sizes: dict[str, list[int]]) -> list[Key]:
-    """For every job, its serial reference first, then every Pool call at every chunksize."""
-    keys = []
-    for workload, impl in jobs:
-        keys.append(Key(workload, impl, SERIAL, 0))
-        keys += [Key(workload, impl, api, cs) for api in APIS for cs in sizes[workload]]
-    return keys
+def _plans(jobs: list[Job], sizes: Mapping[str, list[int]]) -> list[Plan]:
+    """For every job, its serial run first, then every Pool call at every chunksize."""
+    return [plan for job in jobs for plan in
+            [Plan(job, SERIAL)] + [Plan(job, api, cs) for api in APIS for cs in sizes[job.workload]]]
 
 
-def _variant(key: Key, job: Job, pool: GuardedPool, outcomes: list[Outcome]) -> Callable[[], list[int]]:
-    """A call of ``key`` that records its outcome and returns the results in task order."""
-    def call() -> list[int]:
-        if key.api == SERIAL:
-            t0 = time.perf_counter()
-            values = job.serial()
-            outcomes.append(Outcome(list(range(len(values))), time.perf_counter() - t0))
-            return values
-        pairs, first = _call(pool, key.api, job.tasks, key.chunksize)
-        outcomes.append(Outcome([i for i, _ in pairs], first))
-        return [value for _, value in sorted(pairs, key=lambda p: p[0])]
-    return call
+def _pool_call(pool: GuardedPool, api: str, tasks: list[tuple[Any, ...]],
+               chunksize: int) -> Iterable[tuple[int, Any]]:
+    if api == "starmap":
+        return pool.starmap(indexed_call, tasks, chunksize=chunksize)
+    calls = {"map": pool.map, "imap": pool.imap, "imap_unordered": pool.imap_unordered}
+    if api not in calls:
+        raise ValueError(f"api must be one of {APIS}, got {api!r}")
+    return calls[api](indexed_packed, tasks, chunksize=chunksize)
 
 
-def _check_once(variants: dict[Key, Callable[[], list[int]]], jobs: dict[tuple[str, str], Job],
-                outcomes: dict[Key, list[Outcome]], ticker: Ticker) -> dict[str, bool]:
-    """Run every variant once: serial results against one call over the whole range, the others
-    against the serial results (every task answered once)."""
-    checks: dict[str, bool] = {}
-    expected: dict[tuple[str, str], list[int]] = {}
-    for key, fn in variants.items():
-        got, job = fn(), jobs[key.job]
-        if key.api == SERIAL:
-            expected[key.job] = got
-            checks[f"{key.workload}, {key.implementation}: serial results add up to one call over the whole "
-                   "range"] = len(got) == len(job.tasks) and sum(got) == job.whole()
-        else:
-            order = outcomes[key][-1].order
-            checks[f"{_label(key)}: every task answered once, results equal the serial reference"] = (
-                sorted(order) == list(range(len(job.tasks))) and got == expected[key.job])
-        ticker.tick(_label(key))
-    return checks
+def _call(plan: Plan, pool: GuardedPool) -> Arrived:
+    """Run the plan once; results put back in task order, with the order they arrived in."""
+    t0 = time.perf_counter()
+    if not plan.pooled:
+        values = plan.job.serial()
+        return Arrived(values, list(range(len(values))), time.perf_counter() - t0)
+    assert plan.chunksize is not None
+    first: float | None = None
+    pairs = []
+    for pair in _pool_call(pool, plan.api, [task.packed() for task in plan.job.tasks], plan.chunksize):
+        first = time.perf_counter() - t0 if first is None else first
+        pairs.append(pair)
+    values = [value for _, value in sorted(pairs, key=lambda pair: pair[0])]
+    return Arrived(values, [index for index, _ in pairs], time.perf_counter() - t0 if first is None else first)
 
 
-def _measure(jobs: dict[tuple[str, str], Job], keys: list[Key], p: Params,
-             progress: Progress) -> tuple[dict[str, bool], dict[Key, Timing], dict[Key, list[Outcome]]]:
-    outcomes: dict[Key, list[Outcome]] = {key: [] for key in keys}
-    ticker = Ticker(progress, len(keys) * (p.repeats + 1))
+def _reference(ex: Experiment, job: Job) -> list[int]:
+    """The job's serial results, checked against one call over the whole range."""
+    values = ex.step(f"{job.name}: reference", job.serial)
+    ex.checks.add(f"{job.name}: reference", len(values) == len(job.tasks) and sum(values) == job.whole(),
+                  f"{job.name}: the serial results add up to one call over the whole range")
+    return values
+
+
+def _check(plan: Plan, got: Arrived, reference: list[int], checks: Checks) -> bool:
+    """Every task answered once, in submission order where the API promises it; results equal the reference."""
+    if not plan.pooled:
+        return got.values == reference
+    impl_api = f"{plan.job.implementation}, {plan.api}"
+    once = checks.add(f"{impl_api}: every task answered once", sorted(got.order) == list(range(len(reference))),
+                      f"{impl_api}: every task's result arrived exactly once")
+    ordered = plan.api not in ORDERED or checks.add(
+        f"{impl_api}: submission order", got.order == list(range(len(reference))),
+        f"{impl_api}: results arrived in submission order, as the API promises")
+    return once and ordered and got.values == reference
+
+
+def _variant(plan: Plan, pool: GuardedPool, reference: list[int], checks: Checks, workers: int) -> Variant:
+    def call() -> Arrived:
+        got = _call(plan, pool)
+        plan.runs.append(got)
+        return got
+    return Variant(plan.name, call, check=lambda got: _check(plan, got, reference, checks), tags=plan.tags(workers))
+
+
+def _measure(ex: Experiment, jobs: list[Job], plans: list[Plan], p: Params) -> None:
+    references = {job.name: _reference(ex, job) for job in jobs}
     with open_executor("pool", p.workers) as executor:
         pool = guarded_pool(executor)
-        variants = {key: _variant(key, jobs[key.job], pool, outcomes[key]) for key in keys}
-        checks = _check_once(variants, jobs, outcomes, ticker)
-        timings = time_variants(variants, p.repeats, ticker, _label)
-    return checks, timings, outcomes
-
-
-def _rows(keys: list[Key], jobs: dict[tuple[str, str], Job], timings: dict[Key, Timing],
-          outcomes: dict[Key, list[Outcome]], k: int) -> list[Row]:
-    rows = []
-    for key in keys:
-        t, serial = timings[key], timings[key._replace(api=SERIAL, chunksize=0)].median
-        runs = outcomes[key]
-        count = len(jobs[key.job].tasks)
-        row = timed_row(f"{key.workload}: {key.api}", key.implementation,
-                        "serial" if key.api == SERIAL else "pool", 1 if key.api == SERIAL else k, t,
-                        serial / t.median, extra={"tasks": count, "us/task": t.median / count * 1e6})
-        if key.api != SERIAL:
-            firsts = [o.first for o in runs[1:]] or [runs[0].first]
-            row.extra.update({
-                "chunksize": key.chunksize, "first result ms": statistics.median(firsts) * 1000,
-                "arrival": " ".join(map(str, runs[0].order[:8])) + (" ..." if count > 8 else ""),
-                "overtaken": overtaken(runs[0].order)})
-        rows.append(row)
-    return rows
-
-
-def _summary(outcomes: dict[Key, list[Outcome]], shown: str) -> list[str]:
-    return [f"{api:<15} ({shown}, chunksize 1): task indices in arrival order "
-            + " ".join(map(str, outcomes[Key(UNEVEN, shown, api, 1)][0].order)) for api in APIS]
-
-
-def _data(jobs: dict[tuple[str, str], Job], names: list[str], keys: list[Key],
-          outcomes: dict[Key, list[Outcome]]) -> dict[str, Any]:
-    return {
-        "uneven_ranges": {impl: [list(r) for r in jobs[(UNEVEN, impl)].ranges] for impl in names},
-        "arrivals": [{"workload": key.workload, "implementation": key.implementation, "api": key.api,
-                      "chunksize": key.chunksize, "orders": [o.order[:32] for o in outcomes[key]],
-                      "overtaken": [overtaken(o.order) for o in outcomes[key]]}
-                     for key in keys if key.api != SERIAL],
-    }
+        variants = [_variant(plan, pool, references[plan.job.name], ex.checks, p.workers) for plan in plans]
+        measured = ex.measure(variants, repeats=p.repeats, cpu="tree")
+    for plan in plans:
+        plan.measured = measured[plan.name]
 
 
 def run(n: int = 200_000, tasks: int = 16, small_tasks: int = 2_000, small_samples: int = 20,
@@ -254,101 +257,285 @@ def run(n: int = 200_000, tasks: int = 16, small_tasks: int = 2_000, small_sampl
     """
     p = _checked(n, tasks, small_tasks, small_samples, kernel_scale, seed, workers, repeats)
     impls = chosen_implementations(implementations)
-    names = list(impls)
-    shown = C_EXTENSION if C_EXTENSION in names else PURE_PYTHON
+    shown = main_implementation(impls)
     sizes = {UNEVEN: chunksizes(p.tasks, p.workers), SMALL: chunksizes(p.small_tasks, p.workers)}
     jobs = _jobs(impls, p)
-    keys = _keys(jobs, sizes)
+    plans = _plans(jobs, sizes)
+    ex = Experiment(progress)
+    _measure(ex, jobs, plans, p)
 
-    checks, timings, outcomes = _measure(jobs, keys, p, progress)
-    rows = _rows(keys, jobs, timings, outcomes, p.workers)
-    return StepResult(
-        step=3, title=TITLE, params={**asdict(p), "chunksizes": dict(sizes)},
-        rows=rows, checks=checks, summary=_summary(outcomes, shown),
-        explanation=_explain(rows, sizes, shown, names, p.workers), env=environment(),
-        data=_data(jobs, names, keys, outcomes),
+    explanation = [order_words(_order_figures(plans, shown, ex.checks.ok)),
+                   chunksize_words([_chunk_figures(plans, name) for name in impls]),
+                   uneven_words(_uneven_figures(plans, shown, p.workers))]
+    return step_result(
+        ex, step=3, title=TITLE, params={**asdict(p), "chunksizes": dict(sizes)},
+        rows=[_row(plan, plans) for plan in plans], summary=_summary(plans, shown),
+        explanation=explanation, data=_data(jobs, plans),
         columns=("variant", "implementation", "chunksize", "tasks", "ms", "speedup", "us/task",
-                 "first result ms", "overtaken", "arrival"),
-    )
+                 "first result ms", "overtaken", "arrival"))
 
 
-def _versus(a: Row, b: Row, what: str) -> str:
-    """``a`` against ``b`` in words, calling a gap inside the repeats' spread what it is."""
-    ratio = a.seconds / b.seconds
-    noise = max(a.spread, b.spread)
-    text = f"{ratio:.2f}x the time of {what}"
-    return text + (f" (a gap within the {noise:.0%} spread of the repeats)" if abs(ratio - 1) <= noise else "")
+# -- rows, summary, data ---------------------------------------------------------------------
+
+def _pick(plans: Sequence[Plan], implementation: str, workload: str, api: str, chunksize: int | None) -> Plan:
+    return next(plan for plan in plans if plan.job.implementation == implementation
+                and plan.job.workload == workload and plan.api == api and plan.chunksize == chunksize)
 
 
-def _find(rows: list[Row], workload: str, impl: str, api: str, cs: int) -> Row:
-    return next(r for r in rows if r.variant == f"{workload}: {api}" and r.implementation == impl
-                and r.extra.get("chunksize") == cs)
+def _row(plan: Plan, plans: Sequence[Plan]) -> Row:
+    """The plan's row: its speedup against the serial run of the same job, and what arrived when."""
+    assert plan.measured is not None
+    serial = _pick(plans, plan.job.implementation, plan.job.workload, SERIAL, None).time()
+    count = len(plan.job.tasks)
+    extra: dict[str, Any] = {"tasks": count, "us/task": plan.measured.seconds / count * 1e6}
+    if plan.pooled:
+        first, order = plan.first(), plan.runs[0].order
+        extra.update({"chunksize": plan.chunksize, "first result ms": first.seconds * 1000,
+                      "first result spread": first.spread, "overtaken": overtaken(order),
+                      "arrival": " ".join(map(str, order[:8])) + (" ..." if count > 8 else "")})
+    return measured_row(plan.measured, serial.seconds / plan.measured.seconds, extra)
 
 
-def _explain(rows: list[Row], sizes: dict[str, list[int]], shown: str, names: list[str], k: int) -> list[str]:
-    return [_explain_order(rows, sizes, shown), _explain_chunksize(rows, sizes, names),
-            _explain_one_chunk(rows, sizes, shown, k)]
+def _summary(plans: Sequence[Plan], shown: str) -> list[str]:
+    return [f"{api:<15} ({shown}, chunksize 1): task indices in arrival order "
+            + " ".join(map(str, _pick(plans, shown, UNEVEN, api, 1).runs[0].order)) for api in APIS]
 
 
-def _explain_order(rows: list[Row], sizes: dict[str, list[int]], shown: str) -> str:
+def _data(jobs: list[Job], plans: list[Plan]) -> dict[str, Any]:
+    return {
+        "uneven_ranges": {job.implementation: [list(r) for r in job.ranges] for job in jobs if job.workload == UNEVEN},
+        "arrivals": [{"workload": plan.job.workload, "implementation": plan.job.implementation, "api": plan.api,
+                      "chunksize": plan.chunksize, "orders": [run.order[:32] for run in plan.runs],
+                      "overtaken": [overtaken(run.order) for run in plan.runs]}
+                     for plan in plans if plan.pooled],
+    }
+
+
+# -- what the figures mean -------------------------------------------------------------------
+
+Gap = Literal["shorter", "longer", "same", "unknown"]
+
+
+@dataclass(frozen=True)
+class Time:
+    """A median time, the spread of its repeats, and how many repeats it rests on."""
+
+    seconds: float
+    spread: float
+    repeats: int = 3
+
+    @classmethod
+    def measured(cls, m: Measured) -> Time:
+        if m.timing is None:
+            raise ValueError(f"variant {m.name!r} has no timing: {m.error}")
+        return cls(m.seconds, m.spread, len(m.timing.wall))
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Time:
+        median = statistics.median(samples)
+        return cls(median, (max(samples) - min(samples)) / median if median > 0 else 0.0, len(samples))
+
+
+def gap(a: Time, b: Time) -> Gap:
+    """``a`` against ``b``: clearly shorter or longer (beyond both spreads), the same within them,
+    or unknown (one repeat has no spread to judge by)."""
+    if min(a.repeats, b.repeats) < 2:
+        return "unknown"
+    if clearly_faster(a.seconds, a.spread, b.seconds, b.spread):
+        return "shorter"
+    if clearly_faster(b.seconds, b.spread, a.seconds, a.spread):
+        return "longer"
+    return "same"
+
+
+def judged(a: Time, b: Time) -> str:
+    """How far to trust the gap between ``a`` and ``b``, in words."""
+    noise = noise_of(a.spread, b.spread)
+    return {"unknown": "one repeat gives no spread to judge that gap by",
+            "same": f"within the {noise:.0%} spread of the repeats",
+            "shorter": f"beyond the {noise:.0%} spread of the repeats",
+            "longer": f"beyond the {noise:.0%} spread of the repeats"}[gap(a, b)]
+
+
+def per_task(seconds: float) -> str:
+    """A task's share of a time: microseconds below a millisecond (``figures.ms`` writes 0.15 ms as 0.1 ms)."""
+    micro = seconds * 1e6
+    return ms(seconds) if micro >= 1000 else f"{micro:.0f} us" if micro >= 10 else f"{micro:.1f} us"
+
+
+def time_ratio(a: Time, b: Time, of: str) -> str:
+    """``0.68x the time of <of>``: a time ratio that says what it is relative to."""
+    return f"{x(a.seconds / b.seconds)} the time of {of}"
+
+
+@dataclass(frozen=True)
+class OrderFigures:
+    """The uneven tasks at chunksize 1 on one implementation: how their results came back."""
+
+    implementation: str
+    tasks: int
+    overtaken: int  # results imap_unordered handed over after a later-submitted one (its first run)
+    first: Mapping[str, Time]  # seconds to the first result, by API
+    imap_chunk: tuple[int, Time] | None = None  # imap's first result at a middle chunksize
+    all_right: bool = True  # every variant's results equalled the serial reference
+
+
+def _order_figures(plans: Sequence[Plan], impl: str, all_right: bool) -> OrderFigures:
+    sizes = sorted({plan.chunksize for plan in plans if plan.job.workload == UNEVEN and plan.chunksize})
+    mid = sizes[1] if len(sizes) > 1 else None
+    unordered = _pick(plans, impl, UNEVEN, "imap_unordered", 1)
+    return OrderFigures(impl, len(unordered.job.tasks), overtaken(unordered.runs[0].order),
+                        {api: _pick(plans, impl, UNEVEN, api, 1).first() for api in APIS},
+                        None if mid is None else (mid, _pick(plans, impl, UNEVEN, "imap", mid).first()), all_right)
+
+
+def order_words(f: OrderFigures) -> str:
     """When each API hands over its first result, and in what order the uneven tasks arrived."""
-    un = _find(rows, UNEVEN, shown, "imap_unordered", 1)
-    im, mp = _find(rows, UNEVEN, shown, "imap", 1), _find(rows, UNEVEN, shown, "map", 1)
-    mid = sizes[UNEVEN][1] if len(sizes[UNEVEN]) > 1 else 1
-    im_mid = _find(rows, UNEVEN, shown, "imap", mid)
-    return (
-        f"Uneven tasks ({shown}, chunksize 1): with imap_unordered {un.extra['overtaken']} of "
-        f"{un.extra['tasks']} results arrived after a later-submitted one, and the first came after "
-        f"{un.extra['first result ms']:.1f} ms; imap yields in submission order (first after "
-        f"{im.extra['first result ms']:.1f} ms, when task 0 was done"
-        + (f"; {im_mid.extra['first result ms']:.1f} ms at chunksize {mid}, when its whole first chunk was"
-           if mid != 1 else "")
-        + f"), and map hands over the whole list at once, after {mp.extra['first result ms']:.1f} ms. "
-        "Sorted back by index, every variant equals the serial results.")
+    un, im, mp = f.first["imap_unordered"], f.first["imap"], f.first["map"]
+    if f.overtaken:
+        arrived = (f"with imap_unordered, {f.overtaken} of {f.tasks} results arrived after a later-submitted "
+                   "task's, as it hands results over when tasks finish")
+    else:
+        arrived = ("with imap_unordered, no result arrived after a later-submitted task's: in this run the "
+                   "tasks finished in the order they were submitted")
+    chunk = "" if f.imap_chunk is None else (
+        f"; at chunksize {f.imap_chunk[0]}, after {ms(f.imap_chunk[1].seconds)}, when its whole first chunk was")
+    sorted_back = ("Sorted back by index, every variant equals the serial results." if f.all_right else
+                   "Sorted back by index, some variants did NOT equal the serial results: see the failed checks.")
+    return (f"Uneven tasks ({f.implementation}, chunksize 1): {arrived}. With imap they come in submission order "
+            f"(the first after {ms(im.seconds)}, when task 0 was done{chunk}), and with map as one list when all "
+            f"are done. {_first_versus_all(un, mp)} {sorted_back}")
 
 
-def _explain_chunksize(rows: list[Row], sizes: dict[str, list[int]], names: list[str]) -> str:
-    """What the smallest and the largest chunksize did to many tiny tasks, beyond the repeats' spread."""
-    lo, hi = sizes[SMALL][0], sizes[SMALL][-1]
-    parts, gained = [], []
-    for impl in names:
-        a, b = _find(rows, SMALL, impl, "map", lo), _find(rows, SMALL, impl, "map", hi)
-        parts.append(f"{impl} {a.seconds * 1000:.1f} ms at chunksize {lo} and {b.seconds * 1000:.1f} ms at "
-                     f"{hi} ({a.seconds / b.seconds:.1f}x)")
-        if a.seconds / b.seconds > 1 + max(a.spread, b.spread):
-            gained.append(impl)
-    count = _find(rows, SMALL, names[-1], "map", lo).extra["tasks"]
+def _first_versus_all(un: Time, mp: Time) -> str:
+    """imap_unordered's first result against map's whole list."""
+    said = (f"The first result of imap_unordered came after {ms(un.seconds)} and map's whole list after "
+            f"{ms(mp.seconds)}: {time_ratio(un, mp, 'the whole list')}, {judged(un, mp)}")
+    verdict = gap(un, mp)
+    if verdict == "same":
+        return f"{said}: in this run imap_unordered brought no result sooner."
+    if verdict == "longer":
+        return f"{said}. " + repeat_advice("the whole list came before the first result")
+    return f"{said}."
+
+
+@dataclass(frozen=True)
+class ChunkFigures:
+    """Many small tasks through ``map`` on one implementation, at the smallest and the largest chunksize."""
+
+    implementation: str
+    tasks: int
+    small: int
+    small_time: Time
+    large: int
+    large_time: Time
+
+
+def _chunk_figures(plans: Sequence[Plan], impl: str) -> ChunkFigures:
+    sizes = sorted({plan.chunksize for plan in plans if plan.job.workload == SMALL and plan.chunksize})
+    small, large = _pick(plans, impl, SMALL, "map", sizes[0]), _pick(plans, impl, SMALL, "map", sizes[-1])
+    return ChunkFigures(impl, len(small.job.tasks), sizes[0], small.time(), sizes[-1], large.time())
+
+
+def chunksize_words(figs: Sequence[ChunkFigures]) -> str:
+    """What the largest chunksize did to many tiny tasks against the smallest, beyond the repeats' spread."""
+    lo, hi, count = figs[0].small, figs[0].large, figs[0].tasks
+    if lo == hi:
+        return f"{count:,} tiny tasks through map ran at chunksize {lo} alone: there was no larger chunk to try."
+    parts = [f"{f.implementation} {ms(f.small_time.seconds)} at chunksize {lo} and {ms(f.large_time.seconds)} at "
+             f"{hi}, a speedup of {ratio(f.small_time.seconds / f.large_time.seconds, f'chunksize {lo}')} "
+             f"({judged(f.large_time, f.small_time)})" for f in figs]
     text = f"{count:,} tiny tasks through map: " + "; ".join(parts) + ". "
+    gained = [f for f in figs if gap(f.large_time, f.small_time) == "shorter"]
     if not gained:
-        return text + ("In this run larger chunks gained nothing beyond the spread of the repeats: rerun on a "
-                       "quieter machine.")
+        if all(gap(f.large_time, f.small_time) == "unknown" for f in figs):
+            return text + "Run with more repeats to tell whether larger chunks helped."
+        return text + repeat_advice("larger chunks gained nothing beyond the spread of the repeats")
     fast = gained[-1]
-    per_one = _find(rows, SMALL, fast, "map", lo).extra["us/task"]
-    per_big = _find(rows, SMALL, fast, "map", hi).extra["us/task"]
-    text += (f"For {fast} a task cost {per_one:.1f} us at chunksize {lo} and {per_big:.1f} us at {hi}: every "
-             "chunk is a round trip between processes, so the smaller the task, the more chunksize decides.")
-    missed = [impl for impl in names if impl not in gained]
+    text += (f"For {fast.implementation} a task cost {per_task(fast.small_time.seconds / count)} at chunksize "
+             f"{lo} and {per_task(fast.large_time.seconds / count)} at {hi}: every chunk is a round trip between "
+             "processes, so the smaller the task, the more chunksize decides.")
+    missed = [f.implementation for f in figs if f not in gained]
     if missed:
-        text += f" {', '.join(missed)} gained nothing beyond the spread of the repeats in this run."
+        text += f" For {' and '.join(missed)} larger chunks gained nothing beyond the spread of the repeats."
     return text
 
 
-def _explain_one_chunk(rows: list[Row], sizes: dict[str, list[int]], shown: str, k: int) -> str:
-    """One chunk per worker against one task at a time, and starmap against map."""
-    top = sizes[UNEVEN][-1]
-    mp, big = _find(rows, UNEVEN, shown, "map", 1), _find(rows, UNEVEN, shown, "map", top)
-    st = _find(rows, UNEVEN, shown, "starmap", 1)
-    ratio, noise = big.seconds / mp.seconds, max(big.spread, mp.spread)
-    if ratio > 1 + noise:
-        why = ("with one fixed chunk per worker, a worker that falls behind (on a heavier chunk, or on a core "
-               "shared with other programs) cannot pass work to the others")
-    elif ratio < 1 - noise:
-        why = f"{mp.extra['tasks']} tasks in {k} chunks take fewer hand-offs than one task at a time"
-    else:
-        why = f"heavy and light tasks alternate, so the {k} chunks hold similar work"
-    return (f"Uneven tasks in one chunk per worker (chunksize {top}) took {_versus(big, mp, 'chunksize 1')}: "
-            f"{why}. map and starmap differ only in how each tuple reaches the function: starmap took "
-            f"{_versus(st, mp, 'map')}.")
+@dataclass(frozen=True)
+class UnevenFigures:
+    """The uneven tasks on one implementation: chunksizes, starmap against map, and every call against serial."""
+
+    implementation: str
+    workers: int
+    tasks: int
+    serial: Time
+    map_one: Time  # map at chunksize 1
+    starmap_one: Time  # starmap at chunksize 1
+    split: tuple[int, Time] | None  # map at one chunk per worker (None when that is chunksize 1)
+    pool: Mapping[str, Time]  # every Pool call, by "<api> at chunksize <n>"
+
+
+def _uneven_figures(plans: Sequence[Plan], impl: str, workers: int) -> UnevenFigures:
+    mine = [plan for plan in plans if plan.job.implementation == impl and plan.job.workload == UNEVEN]
+    top = max(plan.chunksize or 1 for plan in mine)
+    return UnevenFigures(
+        impl, workers, len(mine[0].job.tasks), _pick(mine, impl, UNEVEN, SERIAL, None).time(),
+        _pick(mine, impl, UNEVEN, "map", 1).time(), _pick(mine, impl, UNEVEN, "starmap", 1).time(),
+        None if top == 1 else (top, _pick(mine, impl, UNEVEN, "map", top).time()),
+        {f"{plan.api} at chunksize {plan.chunksize}": plan.time() for plan in mine if plan.pooled})
+
+
+def uneven_words(f: UnevenFigures) -> str:
+    """One chunk per worker against one task at a time, starmap against map, and the calls against serial."""
+    return " ".join(part for part in (_split_words(f), _starmap_words(f), _against_serial(f)) if part)
+
+
+def _split_words(f: UnevenFigures) -> str:
+    if f.split is None:
+        return ""
+    size, big = f.split
+    said = (f"Uneven tasks ({f.implementation}) in one chunk per worker (chunksize {size}) took "
+            f"{time_ratio(big, f.map_one, 'chunksize 1')}, {judged(big, f.map_one)}")
+    verdict = gap(big, f.map_one)
+    if verdict == "longer":
+        return (f"{said}: with one fixed chunk per worker, a worker that falls behind (on a heavier chunk, or on "
+                "a core shared with other programs) cannot pass work to the others.")
+    if verdict == "shorter":
+        return f"{said}: {f.tasks} tasks in {f.workers} chunks take fewer hand-offs than one task at a time."
+    return f"{said}."
+
+
+def _starmap_words(f: UnevenFigures) -> str:
+    said = (f"The starmap call differs from map only in how each tuple reaches the function: it took "
+            f"{time_ratio(f.starmap_one, f.map_one, 'map')}, {judged(f.starmap_one, f.map_one)}")
+    if gap(f.starmap_one, f.map_one) in ("shorter", "longer"):
+        return f"{said}, more than unpacking a tuple can cost. " + repeat_advice("starmap and map differed")
+    return f"{said}."
+
+
+def _against_serial(f: UnevenFigures) -> str:
+    """Every Pool call's speedup against the serial loop, and what it means."""
+    speedups = {name: f.serial.seconds / t.seconds for name, t in f.pool.items()}
+    said = (f"Against the serial loop ({ms(f.serial.seconds)}), the {len(speedups)} Pool calls reached speedups "
+            f"of {span(speedups.values())} against serial on {plural(f.workers, 'worker', 'workers')}")
+    verdicts = {name: gap(t, f.serial) for name, t in f.pool.items()}
+    faster = [name for name in speedups if verdicts[name] == "shorter"]
+    if faster:
+        best = max(faster, key=lambda name: speedups[name])
+        noise = noise_of(f.serial.spread, f.pool[best].spread)
+        above = above_ideal(speedups[best], f.workers, noise)
+        return (f"{said}; the best was {best}, a speedup of {ratio(speedups[best], 'serial')} (beyond the "
+                f"{noise:.0%} spread of the repeats)." + (f" That speedup against serial: {above}." if above else ""))
+    each = f.serial.seconds / f.tasks
+    if all(v == "unknown" for v in verdicts.values()):
+        return f"{said}; one repeat gives no spread to judge them by."
+    if each < SHORT_TASK_SECONDS:
+        slower = "every one was slower than" if all(v == "longer" for v in verdicts.values()) else \
+            "none was faster than"
+        return (f"{said}; {slower} the serial loop beyond the spread of the repeats: a task took "
+                f"{per_task(each)} serially, too little to pay for its round trip to a worker process.")
+    return f"{said}. " + repeat_advice("no Pool call beat the serial loop by more than the spread of the repeats, "
+                                       f"although a task took {per_task(each)} serially")
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).

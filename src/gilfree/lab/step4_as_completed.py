@@ -6,6 +6,10 @@ each future when it is done, so light tasks submitted late are handled before he
 submitted early; waiting on the futures in submission order instead holds every result behind the
 slowest one ahead of it. A third run submits one range reversed: the kernels reject it with
 ``ValueError``, that future carries the exception, and every other result still arrives.
+
+The module reads top-down: the records (tasks, arrivals, jobs, plans), what runs (``run``), then
+what the figures mean (the ``*_words`` functions take small figure records, so tests can hand-pick
+them). Time ratios and the noise they are judged by follow step 3's rules (:func:`.step3_map_variants.gap`).
 """
 
 from __future__ import annotations
@@ -14,16 +18,20 @@ import statistics
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future, as_completed
-from dataclasses import asdict, dataclass
-from typing import Any, Callable, NamedTuple
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from typing import Any, Callable
 
 from .._checks import as_index, check_count
 from .._select import Implementation
-from .._timing import Timing, environment, usable_cores
+from .._timing import usable_cores
+from ..experiment import Checks, Experiment, Measured, Variant
+from ..figures import above_ideal, ms, noise_of, repeat_advice, x
 from ..strategies import open_executor
 from ._order import interleave_heavy_light, overtaken
-from ._plan import Ticker, chosen_implementations, scaled, speedup_of, time_variants, timed_row, worker_count
+from ._plan import chosen_implementations, measured_row, scaled, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
+from .step3_map_variants import SHORT_TASK_SECONDS, Time, gap, judged, per_task, time_ratio
 
 TITLE = "ProcessPoolExecutor and as_completed"
 
@@ -33,6 +41,8 @@ IN_ORDER = "futures in submission order"
 ONE_FAILS = "as_completed, one task fails"
 KINDS = (SERIAL, AS_COMPLETED, IN_ORDER, ONE_FAILS)
 
+
+# -- what runs -------------------------------------------------------------------------------
 
 def growing_ranges(n: int, parts: int) -> list[tuple[int, int]]:
     """Cut ``[0, n)`` into ``parts`` ranges whose widths grow as 1, 2, 3, ...: later ones cost more."""
@@ -44,17 +54,22 @@ def growing_ranges(n: int, parts: int) -> list[tuple[int, int]]:
     return list(zip(bounds, bounds[1:]))
 
 
-class Task(NamedTuple):
+@dataclass(frozen=True)
+class Task:
     """One submitted task: the kernel itself (it travels by reference) and the range it counts."""
 
     kernel: Callable[[int, int], int]
     lo: int
     hi: int
 
+    def reversed(self) -> Task:
+        """The same task with its range reversed: the kernels reject it with ValueError."""
+        return Task(self.kernel, self.hi, self.lo)
 
-@dataclass
+
+@dataclass(frozen=True)
 class Arrival:
-    """One future as it was handled: which task, when, and what it carried."""
+    """One future as it was handled: which task, after how long since its submission, what it carried."""
 
     task: int
     lo: int
@@ -65,36 +80,73 @@ class Arrival:
     error: str | None = None
 
 
-class Outcome(NamedTuple):
+@dataclass(frozen=True)
+class Outcome:
     """One run of a variant: its arrivals in the order they were handled, and the seconds to the first."""
 
     arrivals: list[Arrival]
     first: float
 
+    @property
+    def order(self) -> list[int]:
+        return [a.task for a in self.arrivals]
 
-class Key(NamedTuple):
-    """A measured variant: one implementation's tasks, handled one of the KINDS of way."""
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One implementation's tasks over growing ranges of ``[0, top)``; task ``bad`` fails when reversed."""
 
     implementation: str
-    kind: str
-
-
-@dataclass(frozen=True)
-class Job:
-    """One implementation's tasks over growing ranges of ``[0, top)``, and the same with task ``bad`` reversed."""
-
     tasks: list[Task]
-    broken: list[Task]
+    bad: int
     top: int
+    whole: Callable[[], int]
+
+    @property
+    def broken(self) -> list[Task]:
+        return [task.reversed() if i == self.bad else task for i, task in enumerate(self.tasks)]
 
 
-def _label(key: Key) -> str:
-    return f"{key.implementation}, {key.kind}"
+@dataclass(eq=False)
+class Plan:
+    """One variant: a job's tasks handled one of the KINDS of way, and every run of it."""
+
+    job: Job
+    kind: str
+    runs: list[Outcome] = field(default_factory=list)  # every call: the warm-up first
+    measured: Measured | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.job.implementation}, {self.kind}"
+
+    def tags(self, workers: int) -> dict[str, Any]:
+        pooled = self.kind != SERIAL
+        return {"variant": self.kind, "implementation": self.job.implementation,
+                "strategy": "processes" if pooled else "serial", "workers": workers if pooled else 1}
+
+    def time(self) -> Time:
+        if self.measured is None:
+            raise ValueError(f"{self.name} was not measured")
+        return Time.measured(self.measured)
+
+    def first(self) -> Time:
+        """Seconds to the first result over the timed calls (the warm-up's alone if none was timed)."""
+        return Time.of([run.first for run in self.runs[1:]] or [self.runs[0].first])
 
 
-def gather(executor: Executor, tasks: Sequence[tuple[Callable[[int, int], int], int, int]], *,
-           ordered: bool = False) -> tuple[list[Arrival], float]:
-    """Submit ``kernel(lo, hi)`` for every task ``(kernel, lo, hi)``; handle each future as it completes
+def _handled(future: Future[int], index: int, task: Task, since: float) -> Arrival:
+    """The arrival of one future: its result, or the exception it carried (the others go on)."""
+    try:
+        value = future.result()
+    except Exception as exc:  # a task's own failure: report it and keep the others
+        return Arrival(index, task.lo, task.hi, time.perf_counter() - since, error_type=type(exc).__name__,
+                       error=str(exc))
+    return Arrival(index, task.lo, task.hi, time.perf_counter() - since, result=value)
+
+
+def gather(executor: Executor, tasks: Sequence[Task], *, ordered: bool = False) -> tuple[list[Arrival], float]:
+    """Submit ``task.kernel(task.lo, task.hi)`` for every task; handle each future as it completes
     (or, with ``ordered``, in submission order). Returns the arrivals and the seconds to the first one.
 
     A task's exception is caught and recorded on its arrival; the other futures go on.
@@ -102,125 +154,89 @@ def gather(executor: Executor, tasks: Sequence[tuple[Callable[[int, int], int], 
     futures: dict[Future[int], int] = {}
     submitted: list[float] = []
     t0 = time.perf_counter()
-    for i, (kernel, lo, hi) in enumerate(tasks):
-        futures[executor.submit(kernel, lo, hi)] = i
+    for i, task in enumerate(tasks):
+        futures[executor.submit(task.kernel, task.lo, task.hi)] = i
         submitted.append(time.perf_counter())
-    arrivals = []
-    first = None
+    arrivals: list[Arrival] = []
+    first: float | None = None
     for future in (list(futures) if ordered else as_completed(futures)):
         i = futures[future]
-        _, lo, hi = tasks[i]
-        try:
-            value = future.result()
-        except Exception as exc:  # a task's own failure: report it and keep the others
-            arrival = Arrival(i, lo, hi, 0.0, error_type=type(exc).__name__, error=str(exc))
-        else:
-            arrival = Arrival(i, lo, hi, 0.0, result=value)
-        now = time.perf_counter()
-        arrival.seconds = now - submitted[i]
-        if first is None:
-            first = now - t0
-        arrivals.append(arrival)
-    return arrivals, first if first is not None else time.perf_counter() - t0
+        arrivals.append(_handled(future, i, tasks[i], submitted[i]))
+        first = time.perf_counter() - t0 if first is None else first
+    return arrivals, time.perf_counter() - t0 if first is None else first
 
 
 def _serial(tasks: list[Task]) -> Outcome:
-    """The tasks one after another in this process: the reference, and the serial timing."""
+    """The tasks one after another in this process; each arrival's seconds count from the start."""
     t0 = time.perf_counter()
     arrivals = []
     for i, task in enumerate(tasks):
-        arrivals.append(Arrival(i, task.lo, task.hi, 0.0, result=task.kernel(task.lo, task.hi)))
-        arrivals[-1].seconds = time.perf_counter() - t0
+        value = task.kernel(task.lo, task.hi)
+        arrivals.append(Arrival(i, task.lo, task.hi, time.perf_counter() - t0, result=value))
     return Outcome(arrivals, arrivals[0].seconds)
 
 
-def _jobs(impls: Mapping[str, Implementation], n: int, tasks: int, kernel_scale: int, bad: int) -> dict[str, Job]:
-    jobs = {}
+def _jobs(impls: Mapping[str, Implementation], n: int, tasks: int, kernel_scale: int, bad: int) -> list[Job]:
+    jobs = []
     for name, impl in impls.items():
         top = scaled(name, n, kernel_scale)
         ranges = interleave_heavy_light(growing_ranges(top, tasks))
-        good = [Task(impl.count_primes, lo, hi) for lo, hi in ranges]
-        broken = [task if i != bad else task._replace(lo=task.hi, hi=task.lo) for i, task in enumerate(good)]
-        jobs[name] = Job(good, broken, top)
+        jobs.append(Job(name, [Task(impl.count_primes, lo, hi) for lo, hi in ranges], bad, top,
+                        partial(impl.count_primes, 0, top)))
     return jobs
 
 
-def _counts(arrivals: list[Arrival]) -> list[int]:
-    """The counts of a serial run: every arrival carries one (a task that fails there raises out of it)."""
-    counts = [a.result for a in arrivals if a.result is not None]
-    if len(counts) != len(arrivals):
-        raise RuntimeError("a task of the serial reference returned no count")
+def _reference(ex: Experiment, job: Job) -> list[int]:
+    """The job's counts one after another here, checked against one count over the whole range."""
+    counts = ex.step(f"{job.implementation}: reference", lambda: [t.kernel(t.lo, t.hi) for t in job.tasks])
+    ex.checks.add(f"{job.implementation}: reference", sum(counts) == job.whole(),
+                  f"{job.implementation}: the ranges' counts add up to one count over [0, {job.top:,})")
     return counts
 
 
-def _variant(key: Key, job: Job, executor: Executor, outcomes: list[Outcome]) -> Callable[[], None]:
-    def call() -> None:
-        if key.kind == SERIAL:
-            outcomes.append(_serial(job.tasks))
+def _check(plan: Plan, got: Outcome, ref: list[int], checks: Checks) -> bool:
+    """Arrival order, no lost results and, in the failing run, the failing task's error, as named checks."""
+    name, every = plan.name, list(range(len(ref)))
+    by_task = {a.task: a for a in got.arrivals}
+    if plan.kind in (SERIAL, IN_ORDER):
+        order = checks.add(f"{name}: arrival order", got.order == every, f"{name}: handled in submission order")
+    else:
+        order = checks.add(f"{name}: arrival order", sorted(got.order) == every,
+                           f"{name}: every future handled exactly once, in the order they finished")
+    fails = plan.job.bad if plan.kind == ONE_FAILS else None
+    kept = checks.add(f"{name}: no lost results", all(
+        i in by_task and by_task[i].error is None and by_task[i].result == ref[i] for i in every if i != fails),
+        f"{name}: every " + ("other " if fails is not None else "") + "task's result arrived and equals the reference")
+    if fails is None:
+        return order and kept
+    failed = by_task.get(fails)
+    error = checks.add(f"{name}: the failing task's error", failed is not None and failed.result is None
+                       and failed.error_type == "ValueError" and "reversed" in (failed.error or ""),
+                       f"{name}: the reversed task's ValueError came back on its future")
+    return order and kept and error
+
+
+def _variant(plan: Plan, executor: Executor, ref: list[int], checks: Checks, workers: int) -> Variant:
+    def call() -> Outcome:
+        if plan.kind == SERIAL:
+            got = _serial(plan.job.tasks)
         else:
-            submit = job.broken if key.kind == ONE_FAILS else job.tasks
-            outcomes.append(Outcome(*gather(executor, submit, ordered=key.kind == IN_ORDER)))
-    return call
+            tasks = plan.job.broken if plan.kind == ONE_FAILS else plan.job.tasks
+            got = Outcome(*gather(executor, tasks, ordered=plan.kind == IN_ORDER))
+        plan.runs.append(got)
+        return got
+    return Variant(plan.name, call, check=lambda got: _check(plan, got, ref, checks), tags=plan.tags(workers))
 
 
-def _run_once(variants: dict[Key, Callable[[], None]], impls: Mapping[str, Implementation], jobs: dict[str, Job],
-              outcomes: dict[Key, list[Outcome]], ticker: Ticker) -> tuple[dict[str, bool], dict[str, list[int]]]:
-    """Run the serial references (checked against one count over the whole range), then every variant once."""
-    checks: dict[str, bool] = {}
-    reference: dict[str, list[int]] = {}
-    for name, job in jobs.items():
-        variants[Key(name, SERIAL)]()
-        reference[name] = _counts(outcomes[Key(name, SERIAL)][0].arrivals)
-        checks[f"{name}, serial: the ranges' counts add up to one count over [0, {job.top:,})"] = (
-            sum(reference[name]) == impls[name].count_primes(0, job.top))
-        ticker.tick(f"{name}, serial check")
-    for key, fn in variants.items():
-        if key.kind != SERIAL:
-            fn()
-        ticker.tick(_label(key))
-    return checks, reference
-
-
-def _measure(impls: Mapping[str, Implementation], jobs: dict[str, Job], keys: list[Key], k: int, repeats: int,
-             progress: Progress) -> tuple[dict[str, bool], dict[str, list[int]], dict[Key, Timing],
-                                          dict[Key, list[Outcome]]]:
-    outcomes: dict[Key, list[Outcome]] = {key: [] for key in keys}
-    ticker = Ticker(progress, len(keys) * (repeats + 1) + len(jobs))
-    with open_executor("processes", k) as executor:
-        variants = {key: _variant(key, jobs[key.implementation], executor, outcomes[key]) for key in keys}
-        checks, reference = _run_once(variants, impls, jobs, outcomes, ticker)
-        timings = time_variants(variants, repeats, ticker, _label)
-    return checks, reference, timings, outcomes
-
-
-def _rows(keys: list[Key], jobs: dict[str, Job], timings: dict[Key, Timing], outcomes: dict[Key, list[Outcome]],
-          k: int) -> list[Row]:
-    rows = []
-    for key in keys:
-        t, serial = timings[key], timings[Key(key.implementation, SERIAL)].median
-        arrivals = outcomes[key][0].arrivals
-        order = [a.task for a in arrivals]
-        firsts = [o.first for o in outcomes[key]]
-        rows.append(timed_row(
-            key.kind, key.implementation, "serial" if key.kind == SERIAL else "processes",
-            1 if key.kind == SERIAL else k, t, serial / t.median,
-            extra={"tasks": len(jobs[key.implementation].tasks), "n": jobs[key.implementation].top,
-                   "first result ms": statistics.median(firsts) * 1000, "overtaken": overtaken(order),
-                   "failed": sum(a.error is not None for a in arrivals), "arrival": " ".join(map(str, order)),
-                   "total": sum(a.result for a in arrivals if a.result is not None)}))
-    return rows
-
-
-def _data(jobs: dict[str, Job], bad: int, reference: dict[str, list[int]], keys: list[Key],
-          outcomes: dict[Key, list[Outcome]]) -> dict[str, Any]:
-    return {
-        "submitted": {name: [[task.lo, task.hi] for task in job.tasks] for name, job in jobs.items()},
-        "failed_task": bad,
-        "reference": reference,
-        "runs": [{"implementation": key.implementation, "variant": key.kind, "first_seconds": o.first,
-                  "arrivals": [asdict(a) for a in o.arrivals]}
-                 for key in keys for o in outcomes[key]],
-    }
+def _measure(ex: Experiment, jobs: list[Job], plans: list[Plan], workers: int, repeats: int) -> dict[str, list[int]]:
+    references = {job.implementation: _reference(ex, job) for job in jobs}
+    with open_executor("processes", workers) as executor:
+        variants = [_variant(plan, executor, references[plan.job.implementation], ex.checks, workers)
+                    for plan in plans]
+        measured = ex.measure(variants, repeats=repeats, cpu="tree")
+    for plan in plans:
+        plan.measured = measured[plan.name]
+    return references
 
 
 def run(n: int = 300_000, tasks: int = 8, kernel_scale: int = 10, workers: int | None = None,
@@ -239,118 +255,220 @@ def run(n: int = 300_000, tasks: int = 8, kernel_scale: int = 10, workers: int |
     if not 0 <= bad < tasks:
         raise ValueError(f"fail must be a task index in [0, {tasks}), got {fail}")
     impls = chosen_implementations(implementations)
-    jobs = _jobs(impls, n, tasks, kernel_scale, bad)
-    keys = [Key(name, kind) for name in impls for kind in KINDS]
-
-    checks, reference, timings, outcomes = _measure(impls, jobs, keys, k, repeats, progress)
-    checks.update(_check_runs(keys, outcomes, reference, bad))
-    rows = _rows(keys, jobs, timings, outcomes, k)
     shown = list(impls)[-1]
-    return StepResult(
-        step=4, title=TITLE,
-        params={"n": n, "tasks": tasks, "kernel_scale": kernel_scale, "workers": k, "fail": bad,
-                "repeats": repeats},
-        rows=rows, checks=checks, summary=_summary(shown, outcomes, reference[shown], bad),
-        explanation=_explain(rows, shown, outcomes, bad, k), env=environment(),
-        data=_data(jobs, bad, reference, keys, outcomes),
+    jobs = _jobs(impls, n, tasks, kernel_scale, bad)
+    plans = [Plan(job, kind) for job in jobs for kind in KINDS]
+    ex = Experiment(progress)
+    references = _measure(ex, jobs, plans, k, repeats)
+
+    mine = {plan.kind: plan for plan in plans if plan.job.implementation == shown}
+    explanation = [order_words(_order_figures(mine, k)), batch_words(_batch_figures(mine, k)),
+                   failure_words(_failure_figures(mine[ONE_FAILS], references[shown]))]
+    return step_result(
+        ex, step=4, title=TITLE,
+        params={"n": n, "tasks": tasks, "kernel_scale": kernel_scale, "workers": k, "fail": bad, "repeats": repeats},
+        rows=_rows(plans), summary=_summary(mine, references[shown]),
+        explanation=explanation, data=_data(jobs, plans, references),
         columns=("variant", "implementation", "workers", "n", "ms", "speedup", "first result ms", "overtaken",
-                 "failed", "total", "arrival"),
-    )
+                 "failed", "total", "arrival"))
 
 
-def _check_runs(keys: list[Key], outcomes: dict[Key, list[Outcome]], reference: dict[str, list[int]],
-                bad: int) -> dict[str, bool]:
-    """Every run of every pool variant against the serial reference (the failing run: all but one)."""
-    checks: dict[str, bool] = {}
-    for key in keys:
-        if key.kind != SERIAL:
-            for run_no, outcome in enumerate(outcomes[key]):
-                checks.update(_check(key.implementation, key.kind, run_no, outcome.arrivals,
-                                     reference[key.implementation], bad))
-    return checks
+# -- rows, summary, data ---------------------------------------------------------------------
+
+def _rows(plans: Sequence[Plan]) -> list[Row]:
+    """Every plan's row: its speedup against the serial reference of its implementation, and its arrivals."""
+    serial = {plan.job.implementation: plan.time() for plan in plans if plan.kind == SERIAL}
+    rows = []
+    for plan in plans:
+        assert plan.measured is not None
+        arrivals = plan.runs[0].arrivals
+        order = [a.task for a in arrivals]
+        rows.append(measured_row(plan.measured, serial[plan.job.implementation].seconds / plan.measured.seconds, {
+            "tasks": len(plan.job.tasks), "n": plan.job.top, "first result ms": plan.first().seconds * 1000,
+            "first result spread": plan.first().spread, "overtaken": overtaken(order),
+            "failed": sum(a.error is not None for a in arrivals), "arrival": " ".join(map(str, order)),
+            "total": sum(a.result for a in arrivals if a.result is not None)}))
+    return rows
 
 
-def _check(impl: str, kind: str, run_no: int, arrivals: list[Arrival], ref: list[int],
-           bad: int) -> dict[str, bool]:
-    name = f"{impl}, {kind}, run {run_no + 1}"
-    got = {a.task: a for a in arrivals}
-    if sorted(got) != list(range(len(ref))) or len(arrivals) != len(ref):
-        return {f"{name}: every task answered once": False}
-    if kind != ONE_FAILS:
-        return {f"{name}: results equal the serial reference":
-                all(got[i].error is None and got[i].result == ref[i] for i in range(len(ref)))}
-    failed = got[bad]
-    others = [a for a in arrivals if a.task != bad]
-    return {
-        f"{name}: the reversed task failed with ValueError": failed.error_type == "ValueError"
-        and failed.result is None and "reversed" in (failed.error or ""),
-        f"{name}: every other result arrived and equals the reference": all(
-            a.error is None and a.result == ref[a.task] for a in others),
-        f"{name}: total equals the serial total minus the failed task": sum(
-            a.result for a in others if a.result is not None) == sum(ref) - ref[bad],
-    }
-
-
-def _summary(impl: str, outcomes: dict[Key, list[Outcome]], ref: list[int], bad: int) -> list[str]:
-    arrivals = outcomes[Key(impl, ONE_FAILS)][0].arrivals
+def _summary(mine: Mapping[str, Plan], ref: list[int]) -> list[str]:
+    plan = mine[ONE_FAILS]
+    impl, bad, arrivals = plan.job.implementation, plan.job.bad, plan.runs[0].arrivals
     lines = [f"{ONE_FAILS} ({impl}): submitted tasks 0..{len(ref) - 1}, task {bad} with its range reversed"]
     for place, a in enumerate(arrivals, 1):
-        what = (f"{a.error_type}: {a.error}" if a.error is not None else f"{a.result:,} primes")
+        what = f"{a.error_type}: {a.error}" if a.error is not None else f"{a.result:,} primes"
         lines.append(f"  arrived #{place:<2} task {a.task:<2} [{a.lo:,}, {a.hi:,})  "
                      f"after {a.seconds * 1000:7.1f} ms  -> {what}")
     got = sum(a.result for a in arrivals if a.result is not None)
     lines.append(f"Total of the {len(arrivals) - 1} results: {got:,} = serial total {sum(ref):,} "
                  f"- failed task's {ref[bad]:,}")
     for kind in (AS_COMPLETED, IN_ORDER):
-        order = [a.task for a in outcomes[Key(impl, kind)][0].arrivals]
-        lines.append(f"{kind} ({impl}): handled in order " + " ".join(map(str, order)))
+        lines.append(f"{kind} ({impl}): handled in order " + " ".join(map(str, mine[kind].runs[0].order)))
     return lines
 
 
-def _explain(rows: list[Row], impl: str, outcomes: dict[Key, list[Outcome]], bad: int, k: int) -> list[str]:
-    def find(kind: str) -> Row:
-        return next(r for r in rows if r.variant == kind and r.implementation == impl)
+def _data(jobs: list[Job], plans: list[Plan], references: dict[str, list[int]]) -> dict[str, Any]:
+    return {
+        "submitted": {job.implementation: [[task.lo, task.hi] for task in job.tasks] for job in jobs},
+        "failed_task": jobs[0].bad,
+        "reference": references,
+        "runs": [{"implementation": plan.job.implementation, "variant": plan.kind, "first_seconds": run.first,
+                  "arrivals": [asdict(a) for a in run.arrivals]}
+                 for plan in plans for run in plan.runs],
+    }
 
-    ac, io, fl = find(AS_COMPLETED), find(IN_ORDER), find(ONE_FAILS)
-    widest = max(outcomes[Key(impl, AS_COMPLETED)][0].arrivals, key=lambda a: a.hi - a.lo).task == 0
-    lines = [
-        f"With as_completed ({impl}, {k} workers), {ac.extra['overtaken']} of {ac.extra['tasks']} results were "
-        f"handled after a task submitted later than theirs, and the first was in hand after "
-        f"{ac.extra['first result ms']:.1f} ms; waiting on the futures in submission order, the first came "
-        f"after {io.extra['first result ms']:.1f} ms"
-        + ((", because that first future is task 0" + (", the widest range." if widest else "."))
-           if io.extra["first result ms"] > ac.extra["first result ms"] else
-           ": at this size as_completed brought no result sooner.")]
 
-    serial_arrivals = outcomes[Key(impl, SERIAL)][0].arrivals
-    ends = [a.seconds for a in serial_arrivals]
-    durations = [b - a for a, b in zip([0.0] + ends, ends)]
-    share = max(durations) / ends[-1]
-    cap = 1 / max(share, 1 / k)
-    ratio = ac.seconds / io.seconds
-    noise = max(ac.spread, io.spread)
-    same = abs(ratio - 1) <= noise
-    if noise == 0:
-        verdict = "One repeat gives no spread to judge that gap by."
-    elif same:
-        verdict = (f"The {abs(ratio - 1):.0%} difference is within the {noise:.0%} spread of the repeats: the "
-                   "order of handling changes when each result is in hand, not how long the batch takes.")
+# -- what the figures mean -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OrderFigures:
+    """When the first result was in hand, with as_completed and in submission order (one implementation)."""
+
+    implementation: str
+    workers: int
+    tasks: int
+    overtaken: int  # results as_completed handled after a later-submitted task's (its first run)
+    completed_first: Time  # seconds to the first result with as_completed
+    in_order_first: Time  # seconds to the first result waiting in submission order
+    widest_first: bool  # task 0, the first submitted, is the widest range
+
+
+def _order_figures(mine: Mapping[str, Plan], workers: int) -> OrderFigures:
+    ac, io = mine[AS_COMPLETED], mine[IN_ORDER]
+    tasks = ac.job.tasks
+    widest = max(range(len(tasks)), key=lambda i: tasks[i].hi - tasks[i].lo)
+    return OrderFigures(ac.job.implementation, workers, len(tasks), overtaken(ac.runs[0].order), ac.first(),
+                        io.first(), widest == 0)
+
+
+def order_words(f: OrderFigures) -> str:
+    """How many results as_completed handled out of submission order, and whether its first came sooner."""
+    ac, io = f.completed_first, f.in_order_first
+    if f.overtaken:
+        seen = (f"With as_completed ({f.implementation}, {f.workers} workers), {f.overtaken} of {f.tasks} results "
+                f"{'was' if f.overtaken == 1 else 'were'} handled after a task submitted later than theirs")
     else:
-        verdict = f"The gap of {abs(ratio - 1):.0%} is beyond the {noise:.0%} spread of the repeats."
-    if max(speedup_of(ac), speedup_of(io)) > cap * 1.05:
-        verdict += (f" A speedup above the {cap:.2f}x cap cannot come from the work itself: other load on this "
-                    "machine slowed some of the runs.")
-    lines.append(
-        f"The whole batch took {ac.seconds * 1000:.1f} ms with as_completed and {io.seconds * 1000:.1f} ms in "
-        f"submission order ({ac.speedup:.2f}x and {io.speedup:.2f}x the serial loop; the largest task alone is "
-        f"{share:.0%} of the serial work, which caps {k} workers at {cap:.2f}x). "
-        + verdict)
-    failed = next(a for a in outcomes[Key(impl, ONE_FAILS)][0].arrivals if a.task == bad)
-    lines.append(
-        f"Task {bad}'s reversed range raised {failed.error_type} in its worker; the future carried it back and "
-        f"result() re-raised it here, where it was reported, while the other {fl.extra['tasks'] - 1} results "
-        f"still arrived and added up to {fl.extra['total']:,}, the serial total minus the failed range.")
-    return lines
+        seen = (f"With as_completed ({f.implementation}, {f.workers} workers), no result was handled after a task "
+                "submitted later than theirs: in this run the tasks finished in the order they were submitted")
+    said = (f"{seen}. The first result was in hand after {ms(ac.seconds)} with as_completed and after "
+            f"{ms(io.seconds)} waiting on the futures in submission order: "
+            f"{time_ratio(ac, io, 'the first in submission order')}, {judged(ac, io)}")
+    verdict = gap(ac, io)
+    if verdict == "shorter":
+        return said + (", because the first future submitted is task 0, the widest range." if f.widest_first else
+                       ", because the first future submitted was not the first to finish.")
+    if verdict == "same":
+        return said + ": at this size as_completed brought no result sooner."
+    if verdict == "longer":
+        return f"{said}. " + repeat_advice("as_completed brought its first result later than submission order")
+    return said + "."
+
+
+@dataclass(frozen=True)
+class BatchFigures:
+    """How long the whole batch took each way, against the serial loop (one implementation)."""
+
+    implementation: str
+    workers: int
+    tasks: int
+    serial: Time
+    completed: Time  # the whole batch with as_completed
+    in_order: Time  # the whole batch in submission order
+    largest_share: float  # the largest task's share of the serial work
+
+
+def _largest_share(serial: Plan) -> float:
+    """The largest task's share of the serial loop's time, the median over its timed runs."""
+    shares = []
+    for run in serial.runs[1:] or serial.runs:
+        ends = [a.seconds for a in run.arrivals]
+        durations = [b - a for a, b in zip([0.0] + ends, ends)]
+        shares.append(max(durations) / ends[-1] if ends[-1] > 0 else 1.0)
+    return statistics.median(shares)
+
+
+def _batch_figures(mine: Mapping[str, Plan], workers: int) -> BatchFigures:
+    serial = mine[SERIAL]
+    return BatchFigures(serial.job.implementation, workers, len(serial.job.tasks), serial.time(),
+                        mine[AS_COMPLETED].time(), mine[IN_ORDER].time(), _largest_share(serial))
+
+
+def batch_words(f: BatchFigures) -> str:
+    """The whole batch each way (a time ratio), then against the serial loop (speedups), in separate sentences."""
+    ac, io = f.completed, f.in_order
+    said = (f"The whole batch ({f.implementation}) took {ms(ac.seconds)} with as_completed and {ms(io.seconds)} in "
+            f"submission order: as_completed took {time_ratio(ac, io, 'submission order')}, {judged(ac, io)}")
+    verdict = gap(ac, io)
+    if verdict == "same":
+        said += ": the order of handling changes when each result is in hand, not how long the batch takes."
+    elif verdict == "unknown":
+        said += "."
+    else:
+        said += ". " + repeat_advice("the same tasks on the same pool took different times in the two orders")
+    return f"{said} {_speedup_words(f)}"
+
+
+def _speedup_words(f: BatchFigures) -> str:
+    """Both ways' speedups against the serial loop, the cap the largest task sets, and what they mean."""
+    cap = min(float(f.workers), 1 / f.largest_share) if f.largest_share > 0 else float(f.workers)
+    speedups = {AS_COMPLETED: f.serial.seconds / f.completed.seconds,
+                "submission order": f.serial.seconds / f.in_order.seconds}
+    said = (f"Speedups against the serial loop ({ms(f.serial.seconds)}): {x(speedups[AS_COMPLETED])} with "
+            f"as_completed and {x(speedups['submission order'])} in submission order, on {f.workers} workers; the "
+            f"largest task alone is {f.largest_share:.0%} of the serial work, which caps the speedup at {x(cap)}.")
+    verdicts = [gap(f.completed, f.serial), gap(f.in_order, f.serial)]
+    best = max(speedups.values())
+    if verdicts == ["shorter", "shorter"]:
+        above = above_ideal(best, cap, noise_of(f.serial.spread, f.completed.spread, f.in_order.spread))
+        return (f"{said} Both beat the serial loop beyond the spread of the repeats: the tasks ran in "
+                f"{f.workers} worker processes at once." + (f" The better speedup against serial, {above}." if above
+                                                            else ""))
+    if "unknown" in verdicts:
+        return f"{said} One repeat gives no spread to judge these speedups by."
+    each = f.serial.seconds / f.tasks
+    slower = "Both were slower than" if verdicts == ["longer", "longer"] else "Neither beat"
+    if each < SHORT_TASK_SECONDS:
+        return (f"{said} {slower} the serial loop beyond the spread of the repeats: a task took {per_task(each)} "
+                "serially, too little to pay for sending it to a worker process and its result back.")
+    return f"{said} " + repeat_advice(f"{slower.lower()} the serial loop although a task took {per_task(each)} "
+                                      "serially")
+
+
+@dataclass(frozen=True)
+class FailureFigures:
+    """The run in which one task failed: its error, and what the other tasks brought back."""
+
+    task: int
+    error_type: str | None
+    error: str | None
+    others: int  # other tasks whose result arrived and equals the reference
+    expected_others: int
+    total: int  # the sum of the results that arrived
+    expected_total: int  # the serial total minus the failed task's count
+
+
+def _failure_figures(plan: Plan, ref: list[int]) -> FailureFigures:
+    arrivals, bad = plan.runs[0].arrivals, plan.job.bad
+    failed = next((a for a in arrivals if a.task == bad), None)
+    others = sum(a.task != bad and a.error is None and a.result == ref[a.task] for a in arrivals)
+    return FailureFigures(bad, failed.error_type if failed else None, failed.error if failed else None, others,
+                          len(ref) - 1, sum(a.result for a in arrivals if a.result is not None), sum(ref) - ref[bad])
+
+
+def failure_words(f: FailureFigures) -> str:
+    """What became of the failing task's error and of the other results."""
+    if f.error_type is None:
+        error = (f"Task {f.task} was submitted with its range reversed, yet no error came back on its future "
+                 "(see the failed checks)")
+    else:
+        error = (f"Task {f.task}'s reversed range raised {f.error_type} in its worker; the future carried it back "
+                 "and result() re-raised it here, where it was reported")
+    if f.others == f.expected_others and f.total == f.expected_total:
+        return (f"{error}, while the other {f.others} results still arrived and added up to {f.total:,}, the serial "
+                "total minus the failed range.")
+    return (f"{error}; only {f.others} of the other {f.expected_others} results arrived intact, adding up to "
+            f"{f.total:,} where the serial total minus the failed range is {f.expected_total:,} (see the failed "
+            "checks).")
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
