@@ -19,7 +19,8 @@ import pytest
 
 from _words import ratios, sentence_with, sentences
 from gilfree.figures import noise_of, x
-from gilfree.lab.step3_map_variants import (ChunkFigures, OrderFigures, Time, UnevenFigures, chunksize_words,
+from gilfree.figures import Timed
+from gilfree.lab.step3_map_variants import (ChunkFigures, OrderFigures, UnevenFigures, chunksize_words,
                                             order_words, uneven_words)
 
 TIME_CLAUSE = re.compile(r"(\d[\d,]*\.\d+)x the time of [^,]+, (within|beyond) the (\d+)% spread")
@@ -29,8 +30,8 @@ CAUSES = ("chunksize decides", "falls behind", "fewer hand-offs", "too little to
 REPEAT = "repeat the run"
 
 
-def t(milliseconds: float, spread: float = 0.03, repeats: int = 3) -> Time:
-    return Time(milliseconds / 1000, spread, repeats)
+def t(milliseconds: float, spread: float = 0.03, repeats: int = 3) -> Timed:
+    return Timed(milliseconds / 1000, spread=spread, repeats=repeats)
 
 
 def judged_rightly(text: str, margin: float = 0.0) -> None:
@@ -68,7 +69,7 @@ def order(**changes: object) -> OrderFigures:
     return OrderFigures(**{**base, **changes})  # type: ignore[arg-type]
 
 
-def chunks(pure: tuple[Time, Time] = (t(400), t(60)), compiled: tuple[Time, Time] = (t(300), t(20)),
+def chunks(pure: tuple[Timed, Timed] = (t(400), t(60)), compiled: tuple[Timed, Timed] = (t(300), t(20)),
            small: int = 1, large: int = 1000) -> list[ChunkFigures]:
     return [ChunkFigures("pure-python", 2000, small, pure[0], large, pure[1]),
             ChunkFigures("c-extension", 2000, small, compiled[0], large, compiled[1])]
@@ -129,7 +130,7 @@ def test_clean_two_core_run():
 # -- (b) a busy machine: large spreads, no claim survives ---------------------------------------
 
 def test_busy_machine_claims_nothing_beyond_its_spread():
-    noisy = {name: Time(time.seconds * 1.5, 0.45, 3) for name, time in POOL_CLEAN.items()}
+    noisy = {name: Timed(time.seconds * 1.5, spread=0.45, repeats=3) for name, time in POOL_CLEAN.items()}
     u = uneven(serial=t(84, 0.45), map_one=t(46, 0.45), starmap_one=t(60, 0.45), split=(8, t(58, 0.45)),
                pool=noisy)
     o = order(first={"map": t(5, 0.5), "starmap": t(5, 0.5), "imap": t(4, 0.5), "imap_unordered": t(4, 0.5)})
@@ -207,8 +208,8 @@ def test_only_one_chunksize_run():
 # -- one repeat: no spread, no verdict ---------------------------------------------------------
 
 def test_one_repeat_judges_no_gap():
-    one = {name: Time(time.seconds, 0.0, 1) for name, time in POOL_CLEAN.items()}
-    first = {api: Time(time.seconds, 0.0, 1) for api, time in order().first.items()}
+    one = {name: Timed(time.seconds, spread=0.0, repeats=1) for name, time in POOL_CLEAN.items()}
+    first = {api: Timed(time.seconds, spread=0.0, repeats=1) for api, time in order().first.items()}
     u = uneven(serial=t(84, 0.0, 1), map_one=t(46, 0.0, 1), starmap_one=t(60, 0.0, 1), split=(8, t(30, 0.0, 1)),
                pool=one)
     lines = everything(order(first=first), chunks(pure=(t(400, 0, 1), t(60, 0, 1)),

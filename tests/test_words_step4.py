@@ -19,7 +19,7 @@ import pytest
 
 from _words import percents, ratios, sentence_with, sentences
 from gilfree.figures import x
-from gilfree.lab.step3_map_variants import Time
+from gilfree.figures import Timed
 from gilfree.lab.step4_as_completed import (BatchFigures, FailureFigures, OrderFigures, batch_words, failure_words,
                                             order_words)
 
@@ -27,8 +27,8 @@ TIME_CLAUSE = re.compile(r"(\d[\d,]*\.\d+)x the time of [^,]+, (within|beyond) t
 REPEAT = "repeat the run"
 
 
-def t(milliseconds: float, spread: float = 0.03, repeats: int = 5) -> Time:
-    return Time(milliseconds / 1000, spread, repeats)
+def t(milliseconds: float, spread: float = 0.03, repeats: int = 5) -> Timed:
+    return Timed(milliseconds / 1000, spread=spread, repeats=repeats)
 
 
 def check_all(lines: list[str], margin: float = 0.0) -> None:

@@ -11,7 +11,8 @@ Nothing here knows a step or a workload; lab steps and bench verdicts import it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -20,18 +21,22 @@ __all__ = [
     "ABOUT_ONE",
     "GIL_CPU_PER_WALL",
     "GIL_SPEEDUP",
+    "SHORT_TASK_SECONDS",
     "MIN_NOISE",
     "above_ideal",
     "beyond_noise",
     "clearly_faster",
+    "gap",
     "gil_fingerprint",
     "gil_reading",
+    "judged",
     "ms",
     "noise_of",
     "plural",
     "ratio",
     "repeat_advice",
     "span",
+    "time_ratio",
     "versus",
     "x",
 ]
@@ -44,6 +49,10 @@ ABOUT_ONE = 0.15
 GIL_CPU_PER_WALL = (0.8, 1.25)
 #: ...and a thread speedup no better than this.
 GIL_SPEEDUP = 1.15
+#: A task shorter than this is too small to pay for a round trip to a worker process.
+SHORT_TASK_SECONDS = 1e-3
+
+Gap = Literal["shorter", "longer", "same", "unknown"]
 
 
 class _HasTiming(Protocol):
@@ -57,11 +66,13 @@ class _HasTiming(Protocol):
 
 @dataclass(frozen=True)
 class Timed:
-    """One measured variant as the words need it: median wall and CPU seconds, the repeats' spread."""
+    """One measured variant as the words need it: median wall and CPU seconds, the repeats' spread,
+    and how many repeats it rests on (None: not said; one repeat has no spread to judge by)."""
 
     seconds: float
     cpu_seconds: float | None = None
     spread: float = 0.0
+    repeats: int | None = None
 
     @property
     def cpu_per_wall(self) -> float | None:
@@ -73,7 +84,14 @@ class Timed:
     @classmethod
     def of(cls, m: _HasTiming) -> Timed:
         """The figures of a measured variant (:class:`gilfree.experiment.Measured`)."""
-        return cls(m.seconds, m.cpu_seconds, m.spread)
+        timing = getattr(m, "timing", None)
+        return cls(m.seconds, m.cpu_seconds, m.spread, len(timing.wall) if timing is not None else None)
+
+    @classmethod
+    def from_samples(cls, samples: Sequence[float]) -> Timed:
+        """Median and spread of wall-clock samples (no CPU time)."""
+        median = statistics.median(samples)
+        return cls(median, None, (max(samples) - min(samples)) / median if median > 0 else 0.0, len(samples))
 
 
 def x(value: float) -> str:
@@ -82,13 +100,14 @@ def x(value: float) -> str:
 
 
 def ms(seconds: float) -> str:
-    """Milliseconds with as many digits as a short time needs (``12 ms``, ``1.5 ms``, ``40 us``)."""
+    """A short time with the digits it needs: ``12 ms``, ``1.5 ms``, ``150 us``, ``4.2 us``."""
     value = seconds * 1000
     if value >= 10:
         return f"{value:,.0f} ms"
-    if value >= 0.1:
+    if value >= 1:
         return f"{value:.1f} ms"
-    return f"{value * 1000:.0f} us"
+    micro = value * 1000
+    return f"{micro:.0f} us" if micro >= 10 else f"{micro:.1f} us"
 
 
 def plural(count: int, one: str, many: str) -> str:
@@ -189,3 +208,29 @@ def versus(speedup: float, noise: float, against: str = "serial") -> str:
     if beyond_noise(1 / speedup, noise):
         return f"slower than {against} by more than the repeats' spread ({noise:.0%})"
     return f"no faster than {against} beyond the repeats' spread ({noise:.0%})"
+
+
+def gap(a: Timed, b: Timed) -> Gap:
+    """``a`` against ``b``: clearly shorter or longer (beyond both spreads), the same within them,
+    or unknown (one repeat has no spread to judge by)."""
+    if min(r for r in (a.repeats, b.repeats, 2) if r is not None) < 2:
+        return "unknown"
+    if clearly_faster(a.seconds, a.spread, b.seconds, b.spread):
+        return "shorter"
+    if clearly_faster(b.seconds, b.spread, a.seconds, a.spread):
+        return "longer"
+    return "same"
+
+
+def judged(a: Timed, b: Timed) -> str:
+    """How far to trust the gap between ``a`` and ``b``, in words."""
+    noise = noise_of(a.spread, b.spread)
+    return {"unknown": "one repeat gives no spread to judge that gap by",
+            "same": f"within the {noise:.0%} spread of the repeats",
+            "shorter": f"beyond the {noise:.0%} spread of the repeats",
+            "longer": f"beyond the {noise:.0%} spread of the repeats"}[gap(a, b)]
+
+
+def time_ratio(a: Timed, b: Timed, of: str) -> str:
+    """``0.68x the time of <of>``: a time ratio that says what it is relative to."""
+    return f"{x(a.seconds / b.seconds)} the time of {of}"

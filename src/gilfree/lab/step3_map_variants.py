@@ -19,19 +19,19 @@ figures mean (the ``*_words`` functions take small figure records, so tests can 
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from .._checks import check_count, check_seed
 from .._select import Implementation
 from .._timing import usable_cores
 from ..chunked import split_range
 from ..experiment import Checks, Experiment, Measured, Variant
-from ..figures import above_ideal, clearly_faster, ms, noise_of, plural, ratio, repeat_advice, span, x
+from ..figures import (SHORT_TASK_SECONDS, Timed, above_ideal, gap, judged, ms, noise_of, plural, ratio, repeat_advice,
+                       span, time_ratio)
 from ..mp_pool import GuardedPool
 from ..strategies import check_workers, open_executor
 from ._common import main_implementation
@@ -48,9 +48,6 @@ ORDERED = ("map", "starmap", "imap")
 SERIAL = "serial"
 UNEVEN = "uneven"
 SMALL = "many small"
-
-#: A task that takes less than this serially is too short to pay for its round trip to a worker.
-SHORT_TASK_SECONDS = 1e-3
 
 
 # -- what runs -------------------------------------------------------------------------------
@@ -132,14 +129,14 @@ class Plan:
         return {"variant": f"{self.job.workload}: {self.api}", "implementation": self.job.implementation,
                 "strategy": "pool" if self.pooled else "serial", "workers": workers if self.pooled else 1}
 
-    def time(self) -> Time:
+    def time(self) -> Timed:
         if self.measured is None:
             raise ValueError(f"{self.name} was not measured")
-        return Time.measured(self.measured)
+        return Timed.of(self.measured)
 
-    def first(self) -> Time:
+    def first(self) -> Timed:
         """Seconds to the first result over the timed calls (the warm-up's alone if none was timed)."""
-        return Time.of([a.first for a in self.runs[1:]] or [self.runs[0].first])
+        return Timed.from_samples([a.first for a in self.runs[1:]] or [self.runs[0].first])
 
 
 def chunksizes(tasks: int, workers: int) -> list[int]:
@@ -313,61 +310,6 @@ def _data(jobs: list[Job], plans: list[Plan]) -> dict[str, Any]:
 
 # -- what the figures mean -------------------------------------------------------------------
 
-Gap = Literal["shorter", "longer", "same", "unknown"]
-
-
-@dataclass(frozen=True)
-class Time:
-    """A median time, the spread of its repeats, and how many repeats it rests on."""
-
-    seconds: float
-    spread: float
-    repeats: int = 3
-
-    @classmethod
-    def measured(cls, m: Measured) -> Time:
-        if m.timing is None:
-            raise ValueError(f"variant {m.name!r} has no timing: {m.error}")
-        return cls(m.seconds, m.spread, len(m.timing.wall))
-
-    @classmethod
-    def of(cls, samples: Sequence[float]) -> Time:
-        median = statistics.median(samples)
-        return cls(median, (max(samples) - min(samples)) / median if median > 0 else 0.0, len(samples))
-
-
-def gap(a: Time, b: Time) -> Gap:
-    """``a`` against ``b``: clearly shorter or longer (beyond both spreads), the same within them,
-    or unknown (one repeat has no spread to judge by)."""
-    if min(a.repeats, b.repeats) < 2:
-        return "unknown"
-    if clearly_faster(a.seconds, a.spread, b.seconds, b.spread):
-        return "shorter"
-    if clearly_faster(b.seconds, b.spread, a.seconds, a.spread):
-        return "longer"
-    return "same"
-
-
-def judged(a: Time, b: Time) -> str:
-    """How far to trust the gap between ``a`` and ``b``, in words."""
-    noise = noise_of(a.spread, b.spread)
-    return {"unknown": "one repeat gives no spread to judge that gap by",
-            "same": f"within the {noise:.0%} spread of the repeats",
-            "shorter": f"beyond the {noise:.0%} spread of the repeats",
-            "longer": f"beyond the {noise:.0%} spread of the repeats"}[gap(a, b)]
-
-
-def per_task(seconds: float) -> str:
-    """A task's share of a time: microseconds below a millisecond (``figures.ms`` writes 0.15 ms as 0.1 ms)."""
-    micro = seconds * 1e6
-    return ms(seconds) if micro >= 1000 else f"{micro:.0f} us" if micro >= 10 else f"{micro:.1f} us"
-
-
-def time_ratio(a: Time, b: Time, of: str) -> str:
-    """``0.68x the time of <of>``: a time ratio that says what it is relative to."""
-    return f"{x(a.seconds / b.seconds)} the time of {of}"
-
-
 @dataclass(frozen=True)
 class OrderFigures:
     """The uneven tasks at chunksize 1 on one implementation: how their results came back."""
@@ -375,8 +317,8 @@ class OrderFigures:
     implementation: str
     tasks: int
     overtaken: int  # results imap_unordered handed over after a later-submitted one (its first run)
-    first: Mapping[str, Time]  # seconds to the first result, by API
-    imap_chunk: tuple[int, Time] | None = None  # imap's first result at a middle chunksize
+    first: Mapping[str, Timed]  # seconds to the first result, by API
+    imap_chunk: tuple[int, Timed] | None = None  # imap's first result at a middle chunksize
     all_right: bool = True  # every variant's results equalled the serial reference
 
 
@@ -407,7 +349,7 @@ def order_words(f: OrderFigures) -> str:
             f"are done. {_first_versus_all(un, mp)} {sorted_back}")
 
 
-def _first_versus_all(un: Time, mp: Time) -> str:
+def _first_versus_all(un: Timed, mp: Timed) -> str:
     """imap_unordered's first result against map's whole list."""
     said = (f"The first result of imap_unordered came after {ms(un.seconds)} and map's whole list after "
             f"{ms(mp.seconds)}: {time_ratio(un, mp, 'the whole list')}, {judged(un, mp)}")
@@ -426,9 +368,9 @@ class ChunkFigures:
     implementation: str
     tasks: int
     small: int
-    small_time: Time
+    small_time: Timed
     large: int
-    large_time: Time
+    large_time: Timed
 
 
 def _chunk_figures(plans: Sequence[Plan], impl: str) -> ChunkFigures:
@@ -452,8 +394,8 @@ def chunksize_words(figs: Sequence[ChunkFigures]) -> str:
             return text + "Run with more repeats to tell whether larger chunks helped."
         return text + repeat_advice("larger chunks gained nothing beyond the spread of the repeats")
     fast = gained[-1]
-    text += (f"For {fast.implementation} a task cost {per_task(fast.small_time.seconds / count)} at chunksize "
-             f"{lo} and {per_task(fast.large_time.seconds / count)} at {hi}: every chunk is a round trip between "
+    text += (f"For {fast.implementation} a task cost {ms(fast.small_time.seconds / count)} at chunksize "
+             f"{lo} and {ms(fast.large_time.seconds / count)} at {hi}: every chunk is a round trip between "
              "processes, so the smaller the task, the more chunksize decides.")
     missed = [f.implementation for f in figs if f not in gained]
     if missed:
@@ -468,11 +410,11 @@ class UnevenFigures:
     implementation: str
     workers: int
     tasks: int
-    serial: Time
-    map_one: Time  # map at chunksize 1
-    starmap_one: Time  # starmap at chunksize 1
-    split: tuple[int, Time] | None  # map at one chunk per worker (None when that is chunksize 1)
-    pool: Mapping[str, Time]  # every Pool call, by "<api> at chunksize <n>"
+    serial: Timed
+    map_one: Timed  # map at chunksize 1
+    starmap_one: Timed  # starmap at chunksize 1
+    split: tuple[int, Timed] | None  # map at one chunk per worker (None when that is chunksize 1)
+    pool: Mapping[str, Timed]  # every Pool call, by "<api> at chunksize <n>"
 
 
 def _uneven_figures(plans: Sequence[Plan], impl: str, workers: int) -> UnevenFigures:
@@ -533,9 +475,9 @@ def _against_serial(f: UnevenFigures) -> str:
         slower = "every one was slower than" if all(v == "longer" for v in verdicts.values()) else \
             "none was faster than"
         return (f"{said}; {slower} the serial loop beyond the spread of the repeats: a task took "
-                f"{per_task(each)} serially, too little to pay for its round trip to a worker process.")
+                f"{ms(each)} serially, too little to pay for its round trip to a worker process.")
     return f"{said}. " + repeat_advice("no Pool call beat the serial loop by more than the spread of the repeats, "
-                                       f"although a task took {per_task(each)} serially")
+                                       f"although a task took {ms(each)} serially")
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).

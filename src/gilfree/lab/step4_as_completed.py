@@ -9,7 +9,7 @@ slowest one ahead of it. A third run submits one range reversed: the kernels rej
 
 The module reads top-down: the records (tasks, arrivals, jobs, plans), what runs (``run``), then
 what the figures mean (the ``*_words`` functions take small figure records, so tests can hand-pick
-them). Time ratios and the noise they are judged by follow step 3's rules (:func:`.step3_map_variants.gap`).
+them). Time ratios and the noise they are judged by follow step 3's rules (:func:`gilfree.figures.gap`).
 """
 
 from __future__ import annotations
@@ -26,12 +26,11 @@ from .._checks import as_index, check_count
 from .._select import Implementation
 from .._timing import usable_cores
 from ..experiment import Checks, Experiment, Measured, Variant
-from ..figures import above_ideal, ms, noise_of, repeat_advice, x
+from ..figures import SHORT_TASK_SECONDS, Timed, above_ideal, gap, judged, ms, noise_of, repeat_advice, time_ratio, x
 from ..strategies import open_executor
 from ._order import interleave_heavy_light, overtaken
 from ._plan import chosen_implementations, measured_row, scaled, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
-from .step3_map_variants import SHORT_TASK_SECONDS, Time, gap, judged, per_task, time_ratio
 
 TITLE = "ProcessPoolExecutor and as_completed"
 
@@ -125,14 +124,14 @@ class Plan:
         return {"variant": self.kind, "implementation": self.job.implementation,
                 "strategy": "processes" if pooled else "serial", "workers": workers if pooled else 1}
 
-    def time(self) -> Time:
+    def time(self) -> Timed:
         if self.measured is None:
             raise ValueError(f"{self.name} was not measured")
-        return Time.measured(self.measured)
+        return Timed.of(self.measured)
 
-    def first(self) -> Time:
+    def first(self) -> Timed:
         """Seconds to the first result over the timed calls (the warm-up's alone if none was timed)."""
-        return Time.of([run.first for run in self.runs[1:]] or [self.runs[0].first])
+        return Timed.from_samples([run.first for run in self.runs[1:]] or [self.runs[0].first])
 
 
 def _handled(future: Future[int], index: int, task: Task, since: float) -> Arrival:
@@ -328,8 +327,8 @@ class OrderFigures:
     workers: int
     tasks: int
     overtaken: int  # results as_completed handled after a later-submitted task's (its first run)
-    completed_first: Time  # seconds to the first result with as_completed
-    in_order_first: Time  # seconds to the first result waiting in submission order
+    completed_first: Timed  # seconds to the first result with as_completed
+    in_order_first: Timed  # seconds to the first result waiting in submission order
     widest_first: bool  # task 0, the first submitted, is the widest range
 
 
@@ -371,9 +370,9 @@ class BatchFigures:
     implementation: str
     workers: int
     tasks: int
-    serial: Time
-    completed: Time  # the whole batch with as_completed
-    in_order: Time  # the whole batch in submission order
+    serial: Timed
+    completed: Timed  # the whole batch with as_completed
+    in_order: Timed  # the whole batch in submission order
     largest_share: float  # the largest task's share of the serial work
 
 
@@ -428,9 +427,9 @@ def _speedup_words(f: BatchFigures) -> str:
     each = f.serial.seconds / f.tasks
     slower = "Both were slower than" if verdicts == ["longer", "longer"] else "Neither beat"
     if each < SHORT_TASK_SECONDS:
-        return (f"{said} {slower} the serial loop beyond the spread of the repeats: a task took {per_task(each)} "
+        return (f"{said} {slower} the serial loop beyond the spread of the repeats: a task took {ms(each)} "
                 "serially, too little to pay for sending it to a worker process and its result back.")
-    return f"{said} " + repeat_advice(f"{slower.lower()} the serial loop although a task took {per_task(each)} "
+    return f"{said} " + repeat_advice(f"{slower.lower()} the serial loop although a task took {ms(each)} "
                                       "serially")
 
 
