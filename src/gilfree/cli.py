@@ -192,8 +192,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]"
-_BAR_FIXED = 31  # the characters of _BAR_FORMAT around {desc} and {bar}, for totals up to 9999
+# The bar's line, and how many characters it has around {desc} and {bar} (for totals up to 9999);
+# below 60 columns the times go, so that the label keeps some room.
+_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]", 31
+_NARROW_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}", 18
 
 
 class _Bar:
@@ -219,10 +221,11 @@ class _Bar:
 
             file = sys.stderr if self.file is None else self.file
             ncols = (terminal_width(file) if self.width is None else self.width) - 1  # the last column wraps
-            self.room = max(6, min(40, (ncols - _BAR_FIXED) * 3 // 5))
+            shape, fixed = _BAR_FORMAT if ncols >= 60 else _NARROW_BAR_FORMAT
+            self.room = max(6, min(40, (ncols - fixed) * 3 // 5))
             self.title = label if short is None else short
             self.bar = tqdm(total=1, desc=self._desc(label), file=file, leave=False, ncols=ncols,
-                            bar_format=_BAR_FORMAT, dynamic_ncols=False)
+                            bar_format=shape, dynamic_ncols=False)
 
     def _desc(self, text: str) -> str:
         return shorten(text, self.room).ljust(self.room)
