@@ -190,3 +190,24 @@ def test_the_quick_lab_fits_80_columns(tmp_path):
     for name, text in (("stdout", proc.stdout), ("stderr", proc.stderr)):
         long = [line for line in text.splitlines() if len(line) > 80]
         assert not long, (name, long[:3])
+
+
+# --- lists that fit -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [["strategies"], ["faults", "--list"], ["info"]])
+@pytest.mark.parametrize("columns", ["250", "80", "40"])
+def test_lists_fit_the_width(monkeypatch, capsys, argv, columns):
+    monkeypatch.setenv("COLUMNS", columns)
+    assert cli.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and max(map(len, lines)) <= int(columns)
+
+
+def test_strategies_too_wide_for_a_table_become_paragraphs(monkeypatch, capsys):
+    from gilfree.registry import strategies
+
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["strategies"]) == 0
+    out = capsys.readouterr().out
+    for s in strategies():
+        assert re.search(rf"^{re.escape(s.name)} +{re.escape(s.description[:20])}", out, re.M)

@@ -412,8 +412,8 @@ def _strategies(args: argparse.Namespace) -> str:
         lines += ["| " + " | ".join((f"`{r[0]}`", *r[1:])) + " |" for r in rows]
         return "\n".join(lines)
     width = terminal_width()
-    out = fit_table(head, rows, width)
-    if max(map(len, fit_table(head, rows, sys.maxsize))) > width:  # too wide: a paragraph each
+    out = fit_table(head, rows, sys.maxsize)
+    if max(map(len, out)) > width:  # too wide for a table: a paragraph per strategy
         out = _aligned(((name, f"{what}. Runs tasks on {where}; arrays travel as {travel}"
                          + ("" if can == "-" else f"; can: {can}"))
                         for name, where, travel, can, what in rows), width)
