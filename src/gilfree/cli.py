@@ -9,12 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NoReturn, TextIO
 
+from ._text import fit_table, shorten, terminal_width, wrap
 from ._version import __version__
 
 __all__ = ["main"]
+
+#: How long ``gilfree lab --quick`` takes (``--help`` says it; the README says the same).
+QUICK_LAB_TAKES = "under half a minute on 2 cores"
 
 
 def _step(text: str) -> int:
@@ -33,6 +39,13 @@ def _start_methods() -> list[str]:
     return multiprocessing.get_all_start_methods()
 
 
+def _start_method(text: str) -> str:
+    if text not in _start_methods():
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {', '.join(_start_methods())})")
+    return text
+
+
 def _positive(text: str) -> int:
     from ._checks import check_count
 
@@ -44,6 +57,50 @@ def _positive(text: str) -> int:
         return check_count(value, "the value", minimum=1)
     except (ValueError, OverflowError) as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("the value ")) from None
+
+
+def _most_workers() -> tuple[int, int]:
+    """The largest worker (or job) count the command line takes here, and the usable cores."""
+    from ._timing import usable_cores
+
+    cores = usable_cores()
+    return max(8, 4 * cores), cores
+
+
+def _bounded(text: str, why: str) -> int:
+    value = _positive(text)
+    most, cores = _most_workers()
+    if value > most:
+        per = "4 per core" if most == 4 * cores else "at least 8"
+        raise argparse.ArgumentTypeError(
+            f"at most {most} on {cores} usable {'core' if cores == 1 else 'cores'} ({per}): {why}; got {value}")
+    return value
+
+
+def _workers(text: str) -> int:
+    """A worker count: a whole number from 1 to 4 per usable core (at least 8)."""
+    return _bounded(text, "more workers than that only wait for the cores, each with its own "
+                          "memory and start-up")
+
+
+def _jobs(text: str) -> int:
+    """How many fault-drill cases run side by side: 1 to 4 per usable core (at least 8)."""
+    return _bounded(text, "each case starts a process and its workers, and more at once only "
+                          "wait for the cores")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the choices in its own messages written as words: "choose from a, b"."""
+
+    def error(self, message: str) -> NoReturn:
+        message = re.sub(r"\(choose from ((?:'[^']*'(?:, )?)+)\)",
+                         lambda m: "(choose from " + ", ".join(re.findall(r"'([^']*)'", m.group(1))) + ")",
+                         message)
+        self.print_usage(sys.stderr)
+        line = f"{self.prog}: error: {message}"
+        if sys.stderr.isatty():  # wrapped for the reader; whole where a program reads it
+            line = "\n".join(wrap(line, terminal_width(sys.stderr), "  "))
+        self.exit(2, line + "\n")
 
 
 def _bench_strategies() -> tuple[str, ...]:
@@ -59,7 +116,7 @@ def _drill_strategies() -> tuple[str, ...]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gilfree",
         description="When can threads beat the GIL? Measure it on this machine.",
     )
@@ -70,10 +127,14 @@ def _parser() -> argparse.ArgumentParser:
     lab.set_defaults(subparser=lab)
     lab.add_argument("--step", type=_step, action="append", metavar="N",
                      help="run step N only (repeat the option for several steps)")
-    lab.add_argument("--quick", action="store_true", help="small sizes: all eight steps in under a minute")
+    lab.add_argument("--quick", action="store_true",
+                     help=f"small sizes: all eight steps in {QUICK_LAB_TAKES}")
+    lab.add_argument("--workers", type=_workers, metavar="N",
+                     help="worker threads or processes per step (default: the usable cores, at least 2; "
+                          "step 2 counts 1, 2, 4, ... up to N)")
     lab.add_argument("--json", action="store_true", help="print one JSON document with a result per step")
     lab.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
-    lab.add_argument("--start-method", choices=_start_methods(), metavar="NAME",
+    lab.add_argument("--start-method", type=_start_method, metavar="NAME",
                      help="how worker processes start: " + ", ".join(_start_methods())
                           + " (default: this Python's own default)")
 
@@ -114,8 +175,8 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_argument("--scenario", action="append", metavar="NAME",
                         help="only this scenario (repeatable); see --list")
     faults.add_argument("--list", action="store_true", help="list the scenarios and exit")
-    faults.add_argument("--jobs", type=_positive, default=2, metavar="N",
-                        help="cases run side by side (default 2)")
+    faults.add_argument("--jobs", type=_jobs, default=2, metavar="N",
+                        help="cases run side by side (default 2, at most 4 per usable core)")
     faults.add_argument("--json", action="store_true", help="print one JSON document")
     faults.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
@@ -131,24 +192,50 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The bar's line, and how many characters it has around {desc} and {bar} (for totals up to 9999);
+# below 60 columns the times go, so that the label keeps some room.
+_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]", 31
+_NARROW_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}", 18
+
+
 class _Bar:
-    """A tqdm progress bar on stderr per step, fed by the steps' progress callbacks."""
+    """A tqdm progress bar on stderr, one line that fits the terminal, fed by progress callbacks.
 
-    def __init__(self, enabled: bool) -> None:
+    The line is ``label: what runs now  42%|#####     | 21/50 [00:03<00:04]``: the label is cut
+    to a fixed share of the width (so the bar neither jumps nor disappears) and the bar gets
+    the rest.
+    """
+
+    def __init__(self, enabled: bool, file: TextIO | None = None, width: int | None = None) -> None:
         self.enabled = enabled
+        self.file = file
+        self.width = width
         self.bar: Any = None
+        self.title = ""
+        self.room = 0
 
-    def start(self, label: str) -> None:
+    def start(self, label: str, short: str | None = None) -> None:
+        """A new bar, showing ``label``; later its progress labels follow ``short`` (default: label)."""
         if self.enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=1, desc=label, file=sys.stderr, leave=False, unit="run")
+            file = sys.stderr if self.file is None else self.file
+            ncols = (terminal_width(file) if self.width is None else self.width) - 1  # the last column wraps
+            shape, fixed = _BAR_FORMAT if ncols >= 60 else _NARROW_BAR_FORMAT
+            self.room = max(6, min(40, (ncols - fixed) * 3 // 5))
+            self.title = label if short is None else short
+            self.bar = tqdm(total=1, desc=self._desc(label), file=file, leave=False, ncols=ncols,
+                            bar_format=shape, dynamic_ncols=False)
+
+    def _desc(self, text: str) -> str:
+        return shorten(text, self.room).ljust(self.room)
 
     def __call__(self, done: int, total: int, label: str) -> None:
         if self.bar is not None:
             self.bar.total = total
             self.bar.n = done
-            self.bar.set_postfix_str(label, refresh=False)
+            self.bar.set_description_str(self._desc(f"{self.title}: {label}" if label else self.title),
+                                         refresh=False)
             self.bar.refresh()
 
     def stop(self) -> None:
@@ -160,18 +247,19 @@ class _Bar:
 def _lab(args: argparse.Namespace) -> int:
     from .lab import STEPS, format_result, run_step, step_module
 
-    steps = args.step or sorted(STEPS)
+    steps = list(dict.fromkeys(args.step)) if args.step else sorted(STEPS)  # --step 1 --step 1: once
     if args.start_method:
         import multiprocessing
 
         multiprocessing.set_start_method(args.start_method, force=True)
     size = "quick" if args.quick else "default"
+    overrides = {} if args.workers is None else {"workers": args.workers}
     bar = _Bar(enabled=not args.no_progress and sys.stderr.isatty())
     results = []
     for step in steps:
-        bar.start(f"step {step}: {step_module(step).TITLE}")
+        bar.start(f"step {step}: {step_module(step).TITLE}", short=f"step {step}")
         try:
-            result = run_step(step, size, progress=bar)
+            result = run_step(step, size, progress=bar, **overrides)
         finally:
             bar.stop()
         results.append(result)
@@ -260,30 +348,19 @@ def _faults(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .faults import SCENARIOS, cases, drill, format_outcomes
 
     if args.list:
-        width = max(map(len, SCENARIOS))
-        for name, what in SCENARIOS.items():
-            print(f"{name:<{width}}  {what}")
+        print("\n".join(_aligned(SCENARIOS.items(), terminal_width())))
         return 0
     try:
         selected = cases(args.strategy, args.start_method, args.scenario)
     except ValueError as exc:
         parser.error(str(exc))
-    bar: Any = None
-    if not args.no_progress and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(selected), desc="fault drill", file=sys.stderr, leave=False, unit="case")
-
-    def progress(done: int, total: int, outcome: Any) -> None:
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(outcome.case.name, refresh=False)
-
+    bar = _Bar(enabled=not args.no_progress and sys.stderr.isatty())
+    bar.start("fault drill")
     try:
-        outcomes = drill(selected, jobs=args.jobs, progress=progress)
+        outcomes = drill(selected, jobs=args.jobs,
+                         progress=lambda done, total, outcome: bar(done, total, outcome.case.name))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.stop()
     if args.json:
         from ._timing import environment
 
@@ -293,6 +370,17 @@ def _faults(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     else:
         print(format_outcomes(outcomes))
     return 0 if all(o.ok for o in outcomes) else 1
+
+
+def _aligned(pairs: Iterable[tuple[str, str]], width: int) -> list[str]:
+    """Names and their text in two columns; a text too long for the width wraps under itself."""
+    pairs = list(pairs)
+    left = max((len(name) for name, _ in pairs), default=0)
+    hang = " " * min(left + 2, width // 2)
+    out: list[str] = []
+    for name, text in pairs:
+        out += wrap(f"{name:<{left}}  {text}", width, hang)
+    return out
 
 
 _CAPABILITY_WORDS = (
@@ -323,14 +411,48 @@ def _strategies(args: argparse.Namespace) -> str:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join((f"`{r[0]}`", *r[1:])) + " |" for r in rows]
         return "\n".join(lines)
-    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
-    out = ["  ".join(f"{c:<{w}}" for c, w in zip(head, widths)).rstrip(),
-           "  ".join("-" * w for w in widths)]
-    out += ["  ".join(f"{c:<{w}}" for c, w in zip(r, widths)).rstrip() for r in rows]
+    width = terminal_width()
+    out = fit_table(head, rows, sys.maxsize)
+    if max(map(len, out)) > width:  # too wide for a table: a paragraph per strategy
+        out = _aligned(((name, f"{what}. Runs tasks on {where}; arrays travel as {travel}"
+                         + ("" if can == "-" else f"; can: {can}"))
+                        for name, where, travel, can, what in rows), width)
     missing = [f"{s.name}: {s.missing()}" for s in table if s.missing()]
     broken = [f"entry point {name!r} could not be loaded: {why}" for name, why in plugin_errors().items()]
-    notes = missing + broken
+    notes = [line for note in missing + broken for line in wrap(note, width, "  ")]
     return "\n".join(out + ([""] + notes if notes else []))
+
+
+#: ``gilfree info``'s names for the environment's keys (``--json`` prints the keys and raw values).
+_INFO_NAMES = {
+    "python": "Python",
+    "python_implementation": "Python implementation",
+    "free_threaded_build": "free-threaded build",
+    "gil_enabled": "GIL enabled",
+    "os": "OS",
+    "cpu": "CPU",
+    "memory_bytes": "memory",
+    "load_average_1min": "load average (1 min)",
+}
+
+
+def _info_value(key: str, value: object) -> str:
+    """One environment value in human units: yes/no, GiB, two decimals."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key == "memory_bytes" and isinstance(value, int):
+        return f"{value / 2**30:.1f} GiB"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _info_lines(env: dict[str, Any], width: int) -> list[str]:
+    """``gilfree info`` as text: a name and a value in human units per line."""
+    return _aligned(((_INFO_NAMES.get(key, key.replace("_", " ")), _info_value(key, value))
+                     for key, value in env.items()), width)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,12 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         from ._timing import environment
 
         env = environment()
-        if args.json:
-            print(json.dumps(env, indent=2))
-        else:
-            width = max(map(len, env))
-            for key, value in env.items():
-                print(f"{key:<{width}}  {value}")
+        print(json.dumps(env, indent=2) if args.json else "\n".join(_info_lines(env, terminal_width())))
         return 0
     raise AssertionError(args.command)  # pragma: no cover - argparse enforces the choices
 

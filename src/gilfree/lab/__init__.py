@@ -15,6 +15,8 @@ step   module                                 what it shows
 
 Every step module has ``TITLE``, ``run(**params, progress=...)`` and three parameter sets:
 ``DEFAULT`` (``gilfree lab``), ``QUICK`` (``--quick``) and ``TINY`` (the tests).
+``format_result(result, width)`` prints a result as the command line does, no line longer than
+``width`` (default: the terminal's); ``result.to_dict()`` holds every figure.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from types import ModuleType
 from typing import Any, Iterator
 
 from .._checks import as_index, check_callable, check_choice
-from ._result import Progress, Row, StepResult, format_result, no_progress
+from ._result import Progress, Row, StepResult, format_result, format_table, no_progress
 
-__all__ = ["STEPS", "Progress", "Row", "StepResult", "format_result", "run_lab", "run_step", "step_module"]
+__all__ = ["STEPS", "Progress", "Row", "StepResult", "format_result", "format_table", "run_lab", "run_step",
+           "step_module"]
 
 STEPS = {
     1: "step1_gil",

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from .._load import MachineLoad
+from .._text import fit_table, terminal_width, wrap, wrap_lines
 from ..experiment import Progress, no_progress
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Row",
     "StepResult",
     "busy_machine_note",
+    "drop_order",
     "format_result",
     "format_table",
     "no_progress",
@@ -112,41 +114,96 @@ def _cell(row: Row, column: str) -> str:
     return str(value)
 
 
-def format_table(rows: Sequence[Row], columns: Sequence[str]) -> str:
-    """Rows as an aligned plain-text table (text columns left, numbers right)."""
+#: Text columns, aligned left; every other column holds figures and is aligned right.
+_TEXT_COLUMNS = frozenset({"variant", "implementation", "strategy"})
+#: Columns a table keeps however narrow the terminal: what ran, its time, its speedup.
+_ALWAYS = frozenset({"variant", "ms", "speedup"})
+
+
+def drop_order(rows: Sequence[Row], columns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The columns a table too wide for the terminal may lose, least important first: two lists.
+
+    A step lists first the columns that say what a row ran (variant, implementation, workers,
+    sizes...), then from ``ms`` on its figures. The figures go first, from the right; then, from
+    the right, the describing columns that no two rows need to be told apart (the same size on
+    every row of an implementation, say). Those are the first list. The columns that tell rows
+    apart (the second list, from the right) go only when narrowing their text was not enough.
+    The variant, its time and its speedup always stay.
+    """
+    first_figure = next((i for i, c in enumerate(columns) if c in ("ms", "speedup")), len(columns))
+    figures = [c for c in reversed(columns[first_figure:]) if c not in _ALWAYS]
+    describing = [c for c in columns[:first_figure] if c not in _ALWAYS]
+    keys = ["variant", *describing] if "variant" in columns else list(describing)
+
+    def kinds(names: Sequence[str]) -> int:
+        return len({tuple(_cell(row, c) for c in names) for row in rows})
+
+    needed = kinds(keys)
+    redundant = []
+    for c in reversed(describing):
+        fewer = [k for k in keys if k != c]
+        if kinds(fewer) == needed:
+            keys = fewer
+            redundant.append(c)
+    return figures + redundant, [c for c in reversed(keys) if c not in _ALWAYS]
+
+
+def format_table(rows: Sequence[Row], columns: Sequence[str], width: int | None = None) -> str:
+    """Rows as an aligned plain-text table (text columns left, numbers right).
+
+    At most ``width`` characters a line (default: the terminal's width) where the variant, the
+    time and the speedup fit: columns go in the order of :func:`drop_order` until the table
+    fits, and a note under it names them.
+    """
+    width = terminal_width() if width is None else width
     cells = [[_cell(row, c) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    left = {"variant", "implementation", "strategy"}
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.ljust(w) if c in left else v.rjust(w)
-                         for v, w, c in zip(values, widths, columns)).rstrip()
-
-    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+    right = [c for c in columns if c not in _TEXT_COLUMNS]
+    first, last = drop_order(rows, columns)
+    return "\n".join(fit_table(columns, cells, width, right=right, drop=first, drop_last=last,
+                               hint="--json shows every column"))
 
 
-def format_result(result: StepResult) -> str:
-    """A step as a learner reads it: heading, the lab's own lines, the table, what it means."""
+def _implementations(rows: Sequence[Row]) -> list[str]:
+    """The implementations the step ran, in the order its rows name them."""
+    return list(dict.fromkeys(row.implementation for row in rows if row.implementation))
+
+
+def _heading(result: StepResult, width: int) -> list[str]:
+    """The step's title and what it ran on: one line when it fits, else the title then the rest."""
     env = result.env
     gil = "on" if env.get("gil_enabled", True) else "off"
-    head = (f"Step {result.step}: {result.title}  (Python {env.get('python')}, GIL {gil}, "
-            f"{env.get('usable_cores')} cores, {env.get('implementation')})")
-    parts = [head, "=" * len(head)]
+    ran = " and ".join(_implementations(result.rows))
+    where = f"(Python {env.get('python')}, GIL {gil}, {env.get('usable_cores')} cores" + (
+        f"; {ran})" if ran else ")")
+    title = f"Step {result.step}: {result.title}"
+    one = f"{title}  {where}"
+    lines = [one] if len(one) <= width else wrap(title, width, "  ") + wrap(where, width, " ")
+    return lines + ["=" * min(width, max(map(len, lines)))]
+
+
+def format_result(result: StepResult, width: int | None = None) -> str:
+    """A step as a learner reads it: heading, the lab's own lines, the table, what it means.
+
+    No line is longer than ``width`` (default: the terminal's width): prose is wrapped, the
+    table drops columns to fit and says which.
+    """
+    width = terminal_width() if width is None else width
+    parts = _heading(result, width)
     if result.busy_line:
-        parts += [result.busy_line, ""]
+        parts += wrap(result.busy_line, width) + [""]
     if result.summary:
-        parts += result.summary + [""]
+        parts += wrap_lines(result.summary, width, hang="  ") + [""]
     columns = result.columns or ("variant", "implementation", "strategy", "workers", "ms", "speedup")
-    parts.append(format_table(result.rows, columns))
+    parts.append(format_table(result.rows, columns, width))
     parts.append("")
     failed = [name for name, passed in result.checks.items() if not passed]
     if failed:
-        parts.append(f"Checks: {len(failed)} of {len(result.checks)} FAILED: "
-                     + "; ".join(result.check_sentences.get(name, name) for name in failed))
+        checks = (f"Checks: {len(failed)} of {len(result.checks)} FAILED: "
+                  + "; ".join(result.check_sentences.get(name, name) for name in failed))
     else:
-        parts.append(f"Checks: all {len(result.checks)} passed (every variant's result equals the "
-                     "serial reference)")
-    if result.explanation:
-        parts.append("")
-        parts += result.explanation
+        checks = (f"Checks: all {len(result.checks)} passed (every variant's result equals the "
+                  "serial reference)")
+    parts += wrap(checks, width)
+    for paragraph in result.explanation:
+        parts += [""] + wrap_lines([paragraph], width)
     return "\n".join(parts)
