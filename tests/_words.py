@@ -36,3 +36,10 @@ def sentence_with(lines: list[str], needle: str) -> str | None:
         if needle.lower() in s.lower():
             return s
     return None
+
+
+def opening_line(text: str) -> str:
+    """The first line of a step's text after its heading (which ends with a rule of '=')."""
+    lines = text.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line and set(line) == {"="})
+    return lines[rule + 1]

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from _words import opening_line
 from gilfree._load import MachineLoad
 from gilfree._select import C_EXTENSION, PURE_PYTHON, Implementation
 from gilfree.figures import plural, x
@@ -137,4 +138,4 @@ def test_a_busy_machine_opens_the_step(result):
     """The step records the machine's reading; a busy one is the first thing its text says."""
     busy = MachineLoad(cores=2, seconds=1.0, others_cores=1.8, load_before=6.4, load_after=6.1)
     text = format_result(dataclasses.replace(result, machine=busy.as_dict()))
-    assert text.splitlines()[2].startswith("Busy machine: other processes used 1.8 of its 2 cores")
+    assert opening_line(text).startswith("Busy machine: other processes used 1.8 of its 2 cores")
