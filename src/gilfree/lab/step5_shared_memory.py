@@ -447,7 +447,7 @@ def _copies_line(w: Ways) -> str:
                 f"carried {sh.extra['B/task']:,} bytes, a pickled-slice task {pk.extra['B/task']:,} bytes, "
                 f"{moved} per run both ways.")
     if clearly_faster(pk.seconds, pk.spread, sh.seconds, sh.spread):
-        return repeat_advice(line + f": shared memory took {x(sh.seconds / pk.seconds)} the time of pickled "
+        return repeat_advice(line + f", so shared memory took {x(sh.seconds / pk.seconds)} the time of pickled "
                              f"slices, although the copies moved {moved} per run")
     return repeat_advice(line + f", the same within the repeats' spread ({noise:.0%}), although the copies "
                          f"moved {moved} per run (a larger n makes them larger)")
@@ -502,7 +502,7 @@ def _kernel_threads_line(w: Ways, pure: Ways, f: Figures) -> str:
                     "serial): the kernel releases the GIL inside its loops, so its threads ran at once on "
                     "views of one segment, with nothing copied.")
         return repeat_advice(line + f", no more than the pure-Python threads' {x(speedup_of(pt))} against "
-                             "serial beyond the spread, although only the compiled kernel releases the GIL")
+                             "serial beyond the spread")
     if w.per_chunk < THREAD_CHUNK_SECONDS:
         return (line + f": each of its {w.chunks} chunks held about {ms(w.per_chunk)} of work, too little "
                 "to pay for handing it to a thread.")
@@ -512,15 +512,13 @@ def _kernel_threads_line(w: Ways, pure: Ways, f: Figures) -> str:
 def _threads_or_processes_line(w: Ways, f: Figures) -> str:
     """Threads that can run at once (a nogil kernel or interpreter) against processes on the same segment."""
     t, p = w.threads, w.shared
-    free = "the kernel releases the GIL" if f.gil else "this interpreter runs without the GIL"
     line = (f"On the same segment, {w.impl} threads took {ms(t.seconds)} per run and {f.workers} processes "
             f"{ms(p.seconds)}")
     if clearly_faster(t.seconds, t.spread, p.seconds, p.spread):
         return (line + f": the processes took {x(p.seconds / t.seconds)} the threads' time, for the tasks "
-                f"they pickle and send to other processes; where {free}, threads need neither.")
+                "they pickle and send to other processes, which threads do not need.")
     if clearly_faster(p.seconds, p.spread, t.seconds, t.spread):
-        return repeat_advice(line + f": the threads took {x(t.seconds / p.seconds)} the processes' time, "
-                             f"although {free}")
+        return repeat_advice(line + f", so the threads took {x(t.seconds / p.seconds)} the processes' time")
     return line + f", the same within the repeats' spread ({noise_of(t.spread, p.spread):.0%})."
 
 
