@@ -450,7 +450,7 @@ def _copies_line(w: Ways) -> str:
         return repeat_advice(line + f", so shared memory took {x(sh.seconds / pk.seconds)} the time of pickled "
                              f"slices, although the copies moved {moved} per run")
     return repeat_advice(line + f", the same within the repeats' spread ({noise:.0%}), although the copies "
-                         f"moved {moved} per run (a larger n makes them larger)")
+                         f"moved {moved} per run") + " A larger n makes the copies larger."
 
 
 def _processes_line(w: Ways, f: Figures) -> str:

@@ -476,7 +476,7 @@ def _channel_or_pipe_line(nf: Row, pp: Row) -> str:
         seen = f"the channel without the flush took {x(nf.seconds / pp.seconds)} the Pipe's time"
     else:
         seen = f"the channel without the flush and the Pipe took the same time within the repeats' spread ({noise:.0%})"
-    return repeat_advice(seen + " (a larger payload_mb makes the copy the channel saves larger)")
+    return repeat_advice(seen) + " A larger payload_mb makes the copy the channel saves larger."
 
 
 def _flush_line(fl: Row, nf: Row, unflushed_ok: bool) -> str:
