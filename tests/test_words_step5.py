@@ -177,7 +177,7 @@ def test_copies_as_fast_as_shared_memory_make_no_zero_copy_claim():
     lines = step5.explain(f)
     check_words(lines, f)
     copies = next(s for s in sentences(lines) if "pickled slices" in s and "shared memory took" in s)
-    assert "because" not in copies and "the same within the repeats' spread" in copies and REPEAT in copies
+    assert "because" not in copies and "within the repeats' spread (5%) of each other" in copies and REPEAT in copies
     faster_copies = figures({**CLEAN_C, "pickled": (15, 30)}, CLEAN_PURE)
     lines = step5.explain(faster_copies)
     check_words(lines, faster_copies)

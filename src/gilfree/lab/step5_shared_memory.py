@@ -265,13 +265,13 @@ def _task_bytes(kernels: Implementation, m: int, parts: int, rounds: int,
                 handles: list[SharedArrayHandle]) -> TaskBytes:
     """Bytes pickled for the first transform task at ``m`` elements, by handle and by copy."""
     first = array_chunks(m, parts)[:1]
-    rounds_of = partial(_rounds, rounds)
+    kernel, rounds_of = kernels.transform_inplace, partial(_rounds, rounds)
     with SharedArray.create(m) as shared:  # untouched pages: costs no memory
         handles.append(shared.handle)
-        fn, argsets = TRANSPORTS["shared-memory"].tasks(kernels.transform_inplace, [shared], first, rounds_of, True)
+        fn, argsets = TRANSPORTS["shared-memory"].tasks(kernel, [shared], first, rounds_of, True)
         by_handle = _pickled_size((fn, argsets[0]))
     piece = np.zeros(first[0][1] - first[0][0])
-    fn, argsets = TRANSPORTS["copies"].tasks(kernels.transform_inplace, [piece], [(0, piece.size)], rounds_of, True)
+    fn, argsets = TRANSPORTS["copies"].tasks(kernel, [piece], [(0, piece.size)], rounds_of, True)
     return TaskBytes(m, piece.nbytes, by_handle, _pickled_size((fn, argsets[0])))
 
 
@@ -349,7 +349,8 @@ def run(n: int = 8_000_000, rounds: int = 8, workers: int | None = None, pure_sc
     return step_result(
         ex, step=5, title=TITLE, rows=rows, env=env,
         params={"n": s.n, "pure_n": sizes[PURE_PYTHON], "rounds": s.rounds, "workers": s.workers,
-                "strategy": s.strategy, "repeats": s.repeats, "seed": s.seed, "chunks": default_parts(s.workers)},
+                "strategy": s.strategy, "repeats": s.repeats, "seed": s.seed,
+                "chunks": default_parts(s.workers)},
         summary=_summary(references, sizes, task_bytes, main, s),
         explanation=explain(Figures(rows, task_bytes, s.workers, env["usable_cores"], env["gil_enabled"])),
         columns=("variant", "implementation", "strategy", "workers", "elements", "ms", "cpu ms",
@@ -449,7 +450,7 @@ def _copies_line(w: Ways) -> str:
     if clearly_faster(pk.seconds, pk.spread, sh.seconds, sh.spread):
         return repeat_advice(line + f", so shared memory took {x(sh.seconds / pk.seconds)} the time of pickled "
                              f"slices, although the copies moved {moved} per run")
-    return repeat_advice(line + f", the same within the repeats' spread ({noise:.0%}), although the copies "
+    return repeat_advice(line + f", within the repeats' spread ({noise:.0%}) of each other, although the copies "
                          f"moved {moved} per run") + " A larger n makes the copies larger."
 
 
@@ -460,7 +461,7 @@ def _processes_line(w: Ways, f: Figures) -> str:
     line = (f"With the {w.impl} kernel, {f.workers} worker processes on shared memory ran at "
             f"{x(speedup_of(p))} against serial")
     line += {"faster": "", "slower": ", slower than serial",
-             "same": f", the same as serial within the repeats' spread ({w.noise(p):.0%})"}[seen]
+             "same": f", within the repeats' spread ({w.noise(p):.0%}) of serial"}[seen]
     clause = processes_clause(seen, w.per_chunk, w.chunks, pure=w.impl == PURE_PYTHON, gil=f.gil)
     return f"{line}: {clause}." if clause else repeat_advice(line)
 
@@ -481,11 +482,13 @@ def _pure_threads_line(w: Ways, f: Figures) -> str:
             return line + ": this interpreter runs without the GIL, so they ran at once."
         return repeat_advice(line + ", although this interpreter runs without the GIL")
     if reading == "took turns":
-        return line + ": the GIL's fingerprint (about one core busy, no speedup), so they took turns holding it."
+        return line + (": the GIL's fingerprint (about one core busy, no speedup), so they took turns "
+                       "holding it.")
     if reading == "waited":
         return repeat_advice(line + ", well under one core busy")
     if reading == "scaled":
-        return repeat_advice(line + ", more than one core busy although the GIL runs one thread's Python at a time")
+        return repeat_advice(line + ", more than one core busy although the GIL runs one thread's Python "
+                             "at a time")
     return repeat_advice(line)
 
 
@@ -519,7 +522,7 @@ def _threads_or_processes_line(w: Ways, f: Figures) -> str:
                 "they pickle and send to other processes, which threads do not need.")
     if clearly_faster(p.seconds, p.spread, t.seconds, t.spread):
         return repeat_advice(line + f", so the threads took {x(t.seconds / p.seconds)} the processes' time")
-    return line + f", the same within the repeats' spread ({noise_of(t.spread, p.spread):.0%})."
+    return line + f", within the repeats' spread ({noise_of(t.spread, p.spread):.0%}) of each other."
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).

@@ -252,13 +252,14 @@ def _array_file(ex: Experiment, impl: str, kernels: Implementation, m: int, tmp:
     transport = MmapFile(path, offset=HEADER_SIZE)
     chunks = array_chunks(m, default_parts(s.workers))
     fn, argsets = transport.tasks(kernels.chunk_stats, [x], chunks[:1], lambda a, b: (), False)
-    tags = {"implementation": impl, "part": "a", "bytes": m * _FLOAT64, "chunks": len(chunks),
-            "variant": VIA_MMAP, "B/task": len(pickle.dumps((fn, argsets[0])))}
+    tags = {"implementation": impl, "part": "a", "bytes": m * _FLOAT64, "chunks": len(chunks)}
+    per_task = len(pickle.dumps((fn, argsets[0])))
     check = partial(same_stats, expected)
     return [Variant(name_of(impl, IN_MEMORY, "serial"), partial(kernels.chunk_stats, x), check,
                     tags={**tags, "variant": IN_MEMORY, "strategy": "serial", "workers": 1, "B/task": 0})] + [
         Variant(name_of(impl, VIA_MMAP, name), partial(_stats_via_file, executor, kernels, x, transport, chunks),
-                check, tags={**tags, "strategy": name, "workers": 1 if name == "serial" else s.workers})
+                check, tags={**tags, "variant": VIA_MMAP, "strategy": name, "B/task": per_task,
+                             "workers": 1 if name == "serial" else s.workers})
         for name, executor in executors.items()]
 
 
@@ -294,10 +295,12 @@ def _measure(ex: Experiment, impls: Mapping[str, Implementation], sizes: _Sizes,
                     for v in _array_file(ex, impl, impls[impl], m, tmp, s, executors, refs)]
         channels = {impl: _channel(impl, impls[impl], records, tmp, s, procs, stack, refs)
                     for impl, records in sizes.payload_records.items()}
-        variants += [v for impl, ch in channels.items() for v in ch.variants(impl, refs.checksums[impl], s.strategy)]
+        variants += [v for impl, channel in channels.items()
+                     for v in channel.variants(impl, refs.checksums[impl], s.strategy)]
         measured = ex.measure(variants, repeats=s.repeats, cpu="tree")
         for impl, channel in channels.items():
-            ex.checks.add(f"{impl}: channel header", channel.last_message_committed(sizes.payload_records[impl]),
+            committed = channel.last_message_committed(sizes.payload_records[impl])
+            ex.checks.add(f"{impl}: channel header", committed,
                           f"{impl}: the channel's last header is committed, with the last sequence number "
                           "and the payload's length")
         channels.clear()
@@ -315,7 +318,8 @@ def _rows(measured: dict[str, Measured], strategy: str) -> list[Row]:
         t = m.tags
         impl, nbytes = t["implementation"], t["bytes"]
         ref = measured[name_of(impl, IN_MEMORY if t["part"] == "a" else IN_PARENT, "serial")]
-        extra = {"part": t["part"], "MB": nbytes / 1e6, "ns/byte": m.seconds / nbytes * 1e9, "B/task": t["B/task"]}
+        extra = {"part": t["part"], "MB": nbytes / 1e6, "ns/byte": m.seconds / nbytes * 1e9,
+                 "B/task": t["B/task"]}
         if t["part"] == "a":
             extra["chunks"] = t["chunks"]
         elif t["variant"] != IN_PARENT:
@@ -419,31 +423,33 @@ def explain(f: Figures) -> list[str]:
 
 def _file_lines(f: Figures) -> list[str]:
     """Part (a): what mapping one file from several processes cost and bought."""
-    mem = f.row(f.main, IN_MEMORY)
-    lines = [f"(a) {f.workers} worker processes mapped their own byte ranges of one {size(mem.extra['MB'] * 1e6)} "
-             f"file; each task pickled to {f.row(f.main, VIA_MMAP, f.strategy).extra['B/task']} bytes "
+    mem, many = f.row(f.main, IN_MEMORY), f.row(f.main, VIA_MMAP, f.strategy)
+    lines = [f"(a) {f.workers} worker processes mapped their own byte ranges of one "
+             f"{size(mem.extra['MB'] * 1e6)} file; each task pickled to {many.extra['B/task']} bytes "
              "(path, offset, length)"
              + (", and the merged statistics equal the in-memory pass bit for bit." if f.exact
                 else "; the merged statistics did not always equal the in-memory pass (see the checks).")]
     lines.append(_mapped_line(f, f.main))
     if f.main == C_EXTENSION:
         pure = f.row(PURE_PYTHON, IN_MEMORY)
-        lines.append(f"Pure Python took {x(pure.extra['ns/byte'] / mem.extra['ns/byte'])} the compiled kernel's "
-                     f"time per byte in memory ({pure.extra['ns/byte']:.3g} against {mem.extra['ns/byte']:.3g} "
-                     "ns/byte). " + _mapped_line(f, PURE_PYTHON))
+        slower = pure.extra["ns/byte"] / mem.extra["ns/byte"]
+        lines.append(f"Pure Python took {x(slower)} the compiled kernel's time per byte in memory "
+                     f"({pure.extra['ns/byte']:.3g} against {mem.extra['ns/byte']:.3g} ns/byte). "
+                     + _mapped_line(f, PURE_PYTHON))
     return lines
 
 
 def _mapped_line(f: Figures, impl: str) -> str:
     """The file mapped by worker processes against the in-memory pass, and why, where a figure says."""
-    mem, alone, many = f.row(impl, IN_MEMORY), f.row(impl, VIA_MMAP, "serial"), f.row(impl, VIA_MMAP, f.strategy)
+    mem, alone = f.row(impl, IN_MEMORY), f.row(impl, VIA_MMAP, "serial")
+    many = f.row(impl, VIA_MMAP, f.strategy)
     noise = noise_of(many.spread, mem.spread)
     seen = outcome(speedup_of(many), noise)
     line = (f"With the {impl} kernel the in-memory pass took {ms(mem.seconds)}, mapping the file chunk by "
             f"chunk in this process {ms(alone.seconds)}, and {f.workers} processes {ms(many.seconds)}, "
             f"{x(speedup_of(many))} against the in-memory pass")
     line += {"faster": "", "slower": ", slower than in memory",
-             "same": f", the same within the repeats' spread ({noise:.0%})"}[seen]
+             "same": f", within the repeats' spread ({noise:.0%}) of the in-memory pass"}[seen]
     chunks = int(many.extra["chunks"])
     clause = processes_clause(seen, mem.seconds / max(1, chunks), chunks, pure=impl == PURE_PYTHON, gil=f.gil)
     if clause is None:
@@ -456,7 +462,8 @@ def _mapped_line(f: Figures, impl: str) -> str:
 
 def _channel_lines(f: Figures) -> list[str]:
     """Part (b): the mmap channel, with and without a flush, against a Pipe."""
-    par, fl, nf, pp = (f.row(f.main, v) for v in PART_B)
+    par, fl = f.row(f.main, IN_PARENT), f.row(f.main, CHANNEL_FLUSH)
+    nf, pp = f.row(f.main, CHANNEL), f.row(f.main, PIPE)
     return [
         f"(b) Handing {size(par.extra['MB'] * 1e6)} to a consumer process and checksumming it there took "
         f"{ms(fl.seconds)} through the mmap channel with a flush, {ms(nf.seconds)} without, and "
@@ -475,7 +482,8 @@ def _channel_or_pipe_line(nf: Row, pp: Row) -> str:
     if clearly_faster(pp.seconds, pp.spread, nf.seconds, nf.spread):
         seen = f"the channel without the flush took {x(nf.seconds / pp.seconds)} the Pipe's time"
     else:
-        seen = f"the channel without the flush and the Pipe took the same time within the repeats' spread ({noise:.0%})"
+        seen = (f"the channel without the flush ({ms(nf.seconds)}) and the Pipe ({ms(pp.seconds)}) took times "
+                f"within the repeats' spread ({noise:.0%}) of each other")
     return repeat_advice(seen) + " A larger payload_mb makes the copy the channel saves larger."
 
 
