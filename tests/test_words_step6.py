@@ -139,7 +139,7 @@ def test_processes_slower_than_in_memory(mem_ms, expect_round_trips):
     lines = step6.explain(f)
     check_words(lines, f)
     mapped = [s for s in sentences(lines) if "against the in-memory pass" in s]
-    assert len(mapped) == 2 and all("slower than in memory" in s for s in mapped)
+    assert len(mapped) == 2 and all("slower than the in-memory pass" in s for s in mapped)
     assert not any("own GIL" in s or "split the work" in s for s in mapped)
     if expect_round_trips:
         c_line = next(s for s in mapped if C in s)

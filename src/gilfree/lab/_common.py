@@ -10,21 +10,17 @@ from figures to words in :mod:`gilfree.figures`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._stats import Stats, stats_bits
-from ..figures import above_ideal, beyond_noise, ms, noise_of
+from ..figures import above_ideal, ms, noise_of
 from ..strategies import get_strategy
 from ._result import Row
 
 __all__ = [
     "PROCESS_CHUNK_SECONDS",
-    "Outcome",
-    "cpu_per_wall",
     "ideal_notes",
     "main_implementation",
-    "outcome",
     "process_strategy",
     "processes_clause",
     "same_stats",
@@ -34,9 +30,6 @@ __all__ = [
 #: Less work than this in a chunk does not pay for a task's round trip to a worker process
 #: (pickling the task, a pipe each way, waking a worker: tenths of a millisecond).
 PROCESS_CHUNK_SECONDS = 1e-3
-
-#: A ratio against a reference, judged against the noise: beyond it either way, or within it.
-Outcome = Literal["faster", "slower", "same"]
 
 
 def main_implementation(impls: Mapping[str, Implementation]) -> str:
@@ -69,31 +62,16 @@ def size(nbytes: float) -> str:
     return f"{nbytes:.0f} bytes"
 
 
-def cpu_per_wall(row: Row) -> float | None:
-    """CPU seconds per wall second of a row (how many cores it kept busy), None if unknown."""
-    if row.cpu_seconds is None or row.seconds <= 0:
-        return None
-    return row.cpu_seconds / row.seconds
-
-
-def outcome(speedup: float, *spreads: float | None) -> Outcome:
-    """Whether ``speedup`` (reference time over this time) is beyond the noise above 1, below it, or within."""
-    if beyond_noise(speedup, *spreads):
-        return "faster"
-    if speedup > 0 and beyond_noise(1 / speedup, *spreads):
-        return "slower"
-    return "same"
-
-
-def processes_clause(seen: Outcome, per_chunk_seconds: float, chunks: int, *, pure: bool,
+def processes_clause(gained: bool, per_chunk_seconds: float, chunks: int, *, pure: bool,
                      gil: bool) -> str | None:
     """Why worker processes gained or lost against a serial pass, or None where no figure shows why.
 
-    A gain beyond the noise is the processes working at once (for pure Python under a GIL,
-    because each process has its own); no gain is the tasks' round trips only when each chunk
-    held less work than one costs (:data:`PROCESS_CHUNK_SECONDS`), the figure then stated.
+    ``gained``: the speedup is beyond the noise. A gain is the processes working at once (for
+    pure Python under a GIL, because each process has its own); no gain is the tasks' round trips
+    only when each chunk held less work than one costs (:data:`PROCESS_CHUNK_SECONDS`), the
+    figure then stated.
     """
-    if seen == "faster":
+    if gained:
         if pure and gil:
             return "each process has its own interpreter and its own GIL, so they ran at once"
         return "the processes split the work across the cores"

@@ -35,12 +35,11 @@ from .._timing import environment, usable_cores
 from ..arrays import fill_uniform, merge_stats
 from ..chunked import array_chunks, default_parts
 from ..experiment import Experiment, Measured, Variant
-from ..figures import (beyond_noise, clearly_faster, gil_reading, ms, noise_of, repeat_advice, x)
+from ..figures import Timed, beyond_noise, clearly_faster, gil_reading, ms, noise_of, repeat_advice, versus, x
 from ..shm import SharedArray, SharedArrayHandle
 from ..strategies import open_executor
 from ..transports import TRANSPORTS, run_on_chunks
-from ._common import (cpu_per_wall, ideal_notes, main_implementation, outcome, process_strategy,
-                      processes_clause, same_stats, size)
+from ._common import ideal_notes, main_implementation, process_strategy, processes_clause, same_stats, size
 from ._plan import chosen_implementations, measured_row, speedup_of, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
@@ -457,17 +456,20 @@ def _copies_line(w: Ways) -> str:
 def _processes_line(w: Ways, f: Figures) -> str:
     """Worker processes on shared memory against the serial pass, and why, where a figure says."""
     p = w.shared
-    seen = outcome(speedup_of(p), w.noise(p))
-    line = (f"With the {w.impl} kernel, {f.workers} worker processes on shared memory ran at "
-            f"{x(speedup_of(p))} against serial")
-    line += {"faster": "", "slower": ", slower than serial",
-             "same": f", within the repeats' spread ({w.noise(p):.0%}) of serial"}[seen]
-    clause = processes_clause(seen, w.per_chunk, w.chunks, pure=w.impl == PURE_PYTHON, gil=f.gil)
+    s, noise = speedup_of(p), w.noise(p)
+    gained = beyond_noise(s, noise)
+    line = (f"With the {w.impl} kernel, {f.workers} worker processes on shared memory ran at {x(s)} against "
+            "serial" + ("" if gained else f", {versus(s, noise)}"))
+    clause = processes_clause(gained, w.per_chunk, w.chunks, pure=w.impl == PURE_PYTHON, gil=f.gil)
     return f"{line}: {clause}." if clause else repeat_advice(line)
 
 
+def _cpu_per_wall(row: Row) -> float | None:
+    return Timed(row.seconds, row.cpu_seconds, row.spread).cpu_per_wall
+
+
 def _threads_head(who: str, t: Row, workers: int) -> str:
-    cpw = cpu_per_wall(t)
+    cpw = _cpu_per_wall(t)
     return (f"{who} reached {x(speedup_of(t))} against serial on {workers} threads"
             + ("" if cpw is None else f", at {cpw:.2f} CPU seconds per wall second"))
 
@@ -476,7 +478,7 @@ def _pure_threads_line(w: Ways, f: Figures) -> str:
     """Pure-Python threads: the GIL's fingerprint only where CPU per wall is ~1 and there is no speedup."""
     t = w.threads
     line = _threads_head("Pure-Python threads on views of the segment", t, f.workers)
-    reading = gil_reading(speedup_of(t), cpu_per_wall(t), f.workers, f.gil, w.noise(t))
+    reading = gil_reading(speedup_of(t), _cpu_per_wall(t), f.workers, f.gil, w.noise(t))
     if reading == "no gil":
         if beyond_noise(speedup_of(t), w.noise(t)):
             return line + ": this interpreter runs without the GIL, so they ran at once."
@@ -496,7 +498,7 @@ def _kernel_threads_line(w: Ways, pure: Ways, f: Figures) -> str:
     """Compiled threads: "releases the GIL" only where they beat the pure-Python threads beyond the noise."""
     t, pt = w.threads, pure.threads
     line = _threads_head("The compiled kernel's threads", t, f.workers)
-    if outcome(speedup_of(t), w.noise(t)) == "faster":
+    if beyond_noise(speedup_of(t), w.noise(t)):
         if not f.gil:
             return line + ": without the GIL, threads of any code run at once; nothing was copied."
         vs = speedup_of(t) / speedup_of(pt)

@@ -42,13 +42,12 @@ from .._timing import environment, usable_cores
 from ..arrays import fill_uniform, merge_stats
 from ..chunked import array_chunks, default_parts
 from ..experiment import Experiment, Measured, Variant
-from ..figures import clearly_faster, ms, noise_of, repeat_advice, x
+from ..figures import beyond_noise, clearly_faster, ms, noise_of, repeat_advice, versus, x
 from ..mmapipc import (HEADER_SIZE, apply_to_message, create_channel, open_channel, read_header, write_file,
                        write_message)
 from ..strategies import get_strategy, open_executor
 from ..transports import MmapFile, Transport, run_on_chunks
-from ._common import (ideal_notes, main_implementation, outcome, process_strategy, processes_clause, same_stats,
-                      size)
+from ._common import ideal_notes, main_implementation, process_strategy, processes_clause, same_stats, size
 from ._plan import chosen_implementations, measured_row, speedup_of, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
@@ -444,17 +443,18 @@ def _mapped_line(f: Figures, impl: str) -> str:
     mem, alone = f.row(impl, IN_MEMORY), f.row(impl, VIA_MMAP, "serial")
     many = f.row(impl, VIA_MMAP, f.strategy)
     noise = noise_of(many.spread, mem.spread)
-    seen = outcome(speedup_of(many), noise)
+    s = speedup_of(many)
+    gained = beyond_noise(s, noise)
     line = (f"With the {impl} kernel the in-memory pass took {ms(mem.seconds)}, mapping the file chunk by "
             f"chunk in this process {ms(alone.seconds)}, and {f.workers} processes {ms(many.seconds)}, "
-            f"{x(speedup_of(many))} against the in-memory pass")
-    line += {"faster": "", "slower": ", slower than in memory",
-             "same": f", within the repeats' spread ({noise:.0%}) of the in-memory pass"}[seen]
+            f"{x(s)} against the in-memory pass")
+    if not gained:
+        line += f", {versus(s, noise, 'the in-memory pass')}"
     chunks = int(many.extra["chunks"])
-    clause = processes_clause(seen, mem.seconds / max(1, chunks), chunks, pure=impl == PURE_PYTHON, gil=f.gil)
+    clause = processes_clause(gained, mem.seconds / max(1, chunks), chunks, pure=impl == PURE_PYTHON, gil=f.gil)
     if clause is None:
         return repeat_advice(line)
-    if seen != "faster" and clearly_faster(mem.seconds, mem.spread, alone.seconds, alone.spread):
+    if not gained and clearly_faster(mem.seconds, mem.spread, alone.seconds, alone.spread):
         clause += (f"; mapping the file took {ms(alone.seconds - mem.seconds)} more than reading memory, "
                    "even in one process")
     return f"{line}: {clause}."
