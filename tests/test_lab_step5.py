@@ -1,10 +1,12 @@
 """Lab step 5 (SharedMemory + numpy) at TINY size: exact, zero-copy, serializable, no leaks."""
 
+import dataclasses
 import json
 
 import pytest
 
 from _leaks import track_segments
+from gilfree._load import MachineLoad
 from gilfree._select import PURE_PYTHON, Implementation, available
 from gilfree.experiment import Experiment
 from gilfree.lab import format_result, run_step
@@ -95,6 +97,14 @@ def test_a_failure_midway_still_unlinks_every_segment(monkeypatch):
             run_step(5, "tiny")
     assert seen.created and not seen.left
 
+
+
+def test_a_busy_machine_opens_the_step(result):
+    """The step records the runner's reading of the machine; a busy one is the first thing its text says."""
+    assert (result.busy_line is not None) == result.machine["busy"]
+    busy = MachineLoad(cores=2, seconds=1.0, others_cores=1.8, load_before=6.4, load_after=6.1)
+    text = format_result(dataclasses.replace(result, machine=busy.as_dict()))
+    assert text.splitlines()[2].startswith("Busy machine: other processes used 1.8 of its 2 cores")
 
 @pytest.mark.parametrize("kwargs, error, words", [
     ({"n": 0}, ValueError, "n must be >= 1"),

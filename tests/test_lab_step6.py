@@ -3,6 +3,7 @@
 The channel's own protocol is tested in tests/test_mmapipc.py.
 """
 
+import dataclasses
 import json
 import multiprocessing
 import tempfile
@@ -10,6 +11,7 @@ import tempfile
 import pytest
 
 from _leaks import track_segments
+from gilfree._load import MachineLoad
 from gilfree._select import PURE_PYTHON, Implementation, available
 from gilfree.experiment import Experiment
 from gilfree.lab import format_result, run_step
@@ -64,6 +66,14 @@ def test_json_round_trip_and_text(result):
     assert 5 <= len(result.explanation) <= 9
     assert doc["machine"]["cores"] >= 1 and "busy" in doc["machine"]
 
+
+
+def test_a_busy_machine_opens_the_step(result):
+    """The step records the runner's reading of the machine; a busy one is the first thing its text says."""
+    assert (result.busy_line is not None) == result.machine["busy"]
+    busy = MachineLoad(cores=2, seconds=1.0, others_cores=1.8, load_before=6.4, load_after=6.1)
+    text = format_result(dataclasses.replace(result, machine=busy.as_dict()))
+    assert text.splitlines()[2].startswith("Busy machine: other processes used 1.8 of its 2 cores")
 
 def test_a_failure_midway_removes_the_temporary_files(monkeypatch, tmp_path):
     def boom(*args, **kwargs):
