@@ -3,6 +3,7 @@
 The channel's own protocol is tested in tests/test_mmapipc.py.
 """
 
+import dataclasses
 import json
 import multiprocessing
 import tempfile
@@ -10,7 +11,9 @@ import tempfile
 import pytest
 
 from _leaks import track_segments
+from gilfree._load import MachineLoad
 from gilfree._select import PURE_PYTHON, Implementation, available
+from gilfree.experiment import Experiment
 from gilfree.lab import format_result, run_step
 from gilfree.lab import step6_mmap as step6
 from gilfree.strategies import open_executor
@@ -32,7 +35,11 @@ def result():
 def test_step_passes_and_leaves_nothing(result):
     assert result.ok, [name for name, passed in result.checks.items() if not passed]
     assert not result.leaked and not result.created_segments
-    assert result.checks["the temporary directory and its files are gone"]
+    assert result.checks[step6.NO_FILES]
+    for impl in available():  # the runner checked every result against the serial reference
+        assert all(result.checks[name] for name in result.checks if name.startswith(f"{impl}, "))
+        assert result.checks[step6.name_of(impl, step6.CHANNEL, "processes")]
+        assert result.checks[f"{impl}: array file header"] and result.checks[f"{impl}: channel header"]
 
 
 def test_rows_cover_both_parts_and_implementations(result):
@@ -56,14 +63,23 @@ def test_json_round_trip_and_text(result):
     assert set(doc["data"]["checksums"]) == set(available())
     text = format_result(result)
     assert step6.TITLE in text and "Pipe" in text and "mmap channel" in text
-    assert 4 <= len(result.explanation) <= 6
+    assert 5 <= len(result.explanation) <= 9
+    assert doc["machine"]["cores"] >= 1 and "busy" in doc["machine"]
 
+
+
+def test_a_busy_machine_opens_the_step(result):
+    """The step records the runner's reading of the machine; a busy one is the first thing its text says."""
+    assert (result.busy_line is not None) == result.machine["busy"]
+    busy = MachineLoad(cores=2, seconds=1.0, others_cores=1.8, load_before=6.4, load_after=6.1)
+    text = format_result(dataclasses.replace(result, machine=busy.as_dict()))
+    assert text.splitlines()[2].startswith("Busy machine: other processes used 1.8 of its 2 cores")
 
 def test_a_failure_midway_removes_the_temporary_files(monkeypatch, tmp_path):
     def boom(*args, **kwargs):
         raise RuntimeError("interrupted on purpose")
 
-    monkeypatch.setattr(step6, "interleaved", boom)
+    monkeypatch.setattr(Experiment, "measure", boom)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(RuntimeError, match="on purpose"):
         run_step(6, "tiny")
@@ -81,7 +97,7 @@ def test_pure_python_alone_runs_no_compiled_kernel():
     assert out.ok, [name for name, passed in out.checks.items() if not passed]
     assert {r.implementation for r in out.rows} == {PURE_PYTHON}
     assert set(out.data["checksums"]) == set(out.data["statistics"]) == {PURE_PYTHON}
-    assert not any("compiled" in name for name in out.checks)
+    assert step6.TWINS not in out.checks
 
 
 @pytest.mark.parametrize("kwargs, error, words", [

@@ -10,33 +10,37 @@ then summarised (count, sum, min, max, mean, variance), by ``workers`` workers a
 * **threads on views**: threads of this process work on numpy views of the same shared array:
   nothing is copied, but only a kernel that releases the GIL runs them in parallel.
 
-Every variant must give exactly the serial result, array bytes and statistics alike. Zero-copy is
+Every variant must give exactly the serial result, array bytes and statistics alike: each call
+starts from the same array (its ``reset``), and the runner checks every result. Zero-copy is
 shown in bytes: a shared-memory task pickles to the same few hundred bytes at every array size,
 a pickled slice grows with the data.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, NamedTuple
+from dataclasses import asdict, dataclass
+from functools import partial
+from typing import Any, Literal, Mapping
 
 import numpy as np
 
 from .._checks import check_callable, check_count, check_seed
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._stats import Stats
-from .._timing import Timing, environment, interleaved, load_average, usable_cores
+from .._timing import environment, usable_cores
 from ..arrays import fill_uniform, merge_stats
 from ..chunked import array_chunks, default_parts
+from ..experiment import Experiment, Measured, Variant
+from ..figures import Timed, beyond_noise, clearly_faster, gil_reading, ms, noise_of, repeat_advice, versus, x
 from ..shm import SharedArray, SharedArrayHandle
 from ..strategies import open_executor
-from ..transports import TRANSPORTS, Transport, run_on_chunks
-from ._common import main_implementation, process_strategy, same_stats
-from ._plan import Ticker, chosen_implementations, cpu_of, speedup_of, worker_count
+from ..transports import TRANSPORTS, run_on_chunks
+from ._common import ideal_notes, main_implementation, process_strategy, processes_clause, same_stats, size
+from ._plan import chosen_implementations, measured_row, speedup_of, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
 TITLE = "SharedMemory + numpy: zero-copy arrays across processes"
@@ -45,10 +49,30 @@ SERIAL = "serial, one array"
 SHARED = "shared memory"
 PICKLED = "pickled slices"
 THREADS = "threads on views"
-VARIANTS = (SERIAL, SHARED, PICKLED, THREADS)
 
-#: Where POSIX shared-memory segments appear as files (Linux); elsewhere the leak check attaches.
-DEV_SHM = "/dev/shm"
+#: The checks of this step besides each variant's own (named by the variant).
+TWINS = "twins agree"
+NO_LEAK = "no segment left"
+FLAT_TASK = "shared-memory task size is flat"
+GROWING_TASK = "pickled-slice task grows with its slice"
+
+#: Less work than this in a chunk does not pay for handing it to a thread (a hand-off costs ~20 us).
+THREAD_CHUNK_SECONDS = 1e-4
+
+
+@dataclass(frozen=True)
+class Way:
+    """One way of doing the work: where it runs, how its tasks reach the array, which array it changes."""
+
+    name: str
+    runs_on: Literal["serial", "processes", "threads"]
+    transport: str | None  # a gilfree.transports.TRANSPORTS name; None: no tasks at all
+    on_segment: bool  # it transforms the shared segment (else an array in this process's memory)
+
+
+WAYS = (Way(SERIAL, "serial", None, False), Way(SHARED, "processes", "shared-memory", True),
+        Way(PICKLED, "processes", "copies", False), Way(THREADS, "threads", "views", True))
+VARIANTS = tuple(way.name for way in WAYS)
 
 
 @dataclass(frozen=True)
@@ -64,62 +88,30 @@ class _Settings:
     seed: int
 
 
-class _Reference(NamedTuple):
+@dataclass(frozen=True)
+class _Reference:
     """The serial result of one implementation: the transformed array and its statistics."""
 
     array: np.ndarray
     stats: Stats
 
 
-class _Route(NamedTuple):
-    """How a parallel variant reaches its data: the executor, the transport, the data it starts from."""
-
-    executor: Executor
-    transport: Transport
-    source: Any
-
-
-class _Traffic(NamedTuple):
+@dataclass(frozen=True)
+class Traffic:
     """Bytes pickled for the first task, and per run (every task and reply, both directions)."""
 
     per_task: int
     per_run: int
 
 
-@dataclass
-class _Measured:
-    """What the pools produced: checks so far, timings, traffic, and every segment created."""
+@dataclass(frozen=True)
+class TaskBytes:
+    """Bytes pickled for the first transform task at one array size, both ways of sending it."""
 
-    handles: list[SharedArrayHandle]
-    checks: dict[str, bool] = field(default_factory=dict)
-    references: dict[str, _Reference] = field(default_factory=dict)
-    traffic: dict[tuple[str, str], _Traffic] = field(default_factory=dict)
-    chunk_counts: dict[str, int] = field(default_factory=dict)
-    timings: dict[tuple[str, str], Timing] = field(default_factory=dict)
-    task_sizes: list[dict[str, int]] = field(default_factory=list)
-    before: set[str] | None = None
-    after: set[str] | None = None
-
-
-def _same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.array_equal(a.view(np.uint64), b.view(np.uint64)))
-
-
-def _shm_entries() -> set[str] | None:
-    try:
-        return set(os.listdir(DEV_SHM))
-    except OSError:
-        return None
-
-
-def _still_there(handle: SharedArrayHandle) -> bool:
-    """True if the segment of ``handle`` can still be opened (that is, it leaked)."""
-    try:
-        shared = handle.attach()
-    except FileNotFoundError:
-        return False
-    shared.close()
-    return True
+    elements: int
+    slice_bytes: int
+    shared_memory: int
+    pickled_slice: int
 
 
 def _pickled_size(obj: object) -> int:
@@ -127,88 +119,79 @@ def _pickled_size(obj: object) -> int:
     return len(pickle.dumps(obj))
 
 
-class _Plan:
-    """The four variants for one implementation, on an array of ``m`` elements.
+def _same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a.view(np.uint64), b.view(np.uint64)))
 
-    Each parallel variant is the same two calls (transform in place, then statistics) through
+
+def _rounds(rounds: int, start: int, stop: int) -> tuple[int]:
+    """The transform's extra argument for every chunk: the number of rounds."""
+    return (rounds,)
+
+
+def _nothing(start: int, stop: int) -> tuple[()]:
+    return ()
+
+
+def _matches(target: np.ndarray, ref: _Reference, got: Stats) -> bool:
+    """A variant's result is right when its array and its statistics equal the serial ones bit for bit."""
+    return _same_bytes(target, ref.array) and same_stats(got, ref.stats)
+
+
+class _Plan:
+    """The four ways for one implementation, on the same seeded array.
+
+    Each parallel way is the same two calls (transform in place, then statistics) through
     :func:`gilfree.transports.run_on_chunks`; only the executor and the transport differ.
     """
 
-    def __init__(self, kernels: Implementation, x0: np.ndarray, shared: SharedArray, procs: Executor,
-                 threads: Executor, k: int, rounds: int) -> None:
-        self.kernels, self.x0, self.rounds = kernels, x0, rounds
-        self.shared = shared
+    def __init__(self, impl: str, kernels: Implementation, x0: np.ndarray, shared: SharedArray,
+                 reference: _Reference, executors: Mapping[str, Executor], s: _Settings) -> None:
+        self.impl, self.kernels, self.x0, self.shared, self.reference = impl, kernels, x0, shared, reference
+        self.executors, self.rounds, self.strategy, self.workers = executors, s.rounds, s.strategy, s.workers
         self.local = x0.copy()
-        self.chunks = array_chunks(x0.size, default_parts(k))
-        self.procs, self.threads = procs, threads
+        self.chunks = array_chunks(x0.size, default_parts(s.workers))
 
-    def targets(self) -> dict[str, np.ndarray]:
-        """The array each variant transforms (threads share the processes' segment)."""
-        return {SERIAL: self.local, SHARED: self.shared.array, PICKLED: self.local,
-                THREADS: self.shared.array}
+    def _source(self, way: Way) -> SharedArray | np.ndarray:
+        return self.shared if way.on_segment else self.local
 
-    def routes(self) -> dict[str, _Route]:
-        return {SHARED: _Route(self.procs, TRANSPORTS["shared-memory"], self.shared),
-                PICKLED: _Route(self.procs, TRANSPORTS["copies"], self.local),
-                THREADS: _Route(self.threads, TRANSPORTS["views"], self.shared)}
+    def _target(self, way: Way) -> np.ndarray:
+        return self.shared.array if way.on_segment else self.local
 
-    def _chunked(self, variant: str) -> Stats:
-        executor, transport, source = self.routes()[variant]
+    def run(self, way: Way) -> Stats:
+        if way.transport is None:
+            self.kernels.transform_inplace(self.local, self.rounds)
+            return self.kernels.chunk_stats(self.local)
+        executor, transport, source = self.executors[way.runs_on], TRANSPORTS[way.transport], self._source(way)
         run_on_chunks(executor, self.kernels.transform_inplace, [source], self.chunks,
-                      extra=lambda a, b: (self.rounds,), writes=True, transport=transport)
+                      extra=partial(_rounds, self.rounds), writes=True, transport=transport)
         return merge_stats(run_on_chunks(executor, self.kernels.chunk_stats, [source], self.chunks,
                                          transport=transport))
 
-    def serial(self) -> Stats:
-        self.kernels.transform_inplace(self.local, self.rounds)
-        return self.kernels.chunk_stats(self.local)
-
-    def functions(self) -> dict[str, Callable[[], Stats]]:
-        return {SERIAL: self.serial, SHARED: lambda: self._chunked(SHARED),
-                PICKLED: lambda: self._chunked(PICKLED), THREADS: lambda: self._chunked(THREADS)}
-
-    def _tasks(self, transport: Transport, source: Any) -> list[tuple[Any, ...]]:
-        """What the two calls pickle per task: (function, arguments), as a process pool sends them."""
-        out: list[tuple[Any, ...]] = []
-        rounds = self.rounds
-        for kernel, extra, writes in ((self.kernels.transform_inplace, lambda a, b: (rounds,), True),
-                                      (self.kernels.chunk_stats, lambda a, b: (), False)):
+    def traffic(self, way: Way) -> Traffic:
+        """What a run pickles (nothing when it runs in this process): both calls' tasks and replies."""
+        if way.runs_on != "processes" or way.transport is None:
+            return Traffic(0, 0)
+        transport, source = TRANSPORTS[way.transport], self._source(way)
+        tasks = []
+        for kernel, extra, writes in ((self.kernels.transform_inplace, partial(_rounds, self.rounds), True),
+                                      (self.kernels.chunk_stats, _nothing, False)):
             fn, argsets = transport.tasks(kernel, [source], self.chunks, extra, writes)
-            out.extend((fn, args) for args in argsets)
-        return out
+            tasks += [(fn, args) for args in argsets]
+        back = [None if way.on_segment else (self.local[a:b], None) for a, b in self.chunks]
+        replies = sum(map(_pickled_size, back)) + _pickled_size(self.reference.stats) * len(self.chunks)
+        return Traffic(_pickled_size(tasks[0]), sum(map(_pickled_size, tasks)) + replies)
 
-    def traffic(self, result: Stats) -> dict[str, _Traffic]:
-        """What each variant pickles (nothing for serial and threads)."""
-        out = {SERIAL: _Traffic(0, 0), THREADS: _Traffic(0, 0)}
-        for variant in (SHARED, PICKLED):
-            _, transport, source = self.routes()[variant]
-            tasks = self._tasks(transport, source)
-            back = [None if variant == SHARED else (self.local[a:b], None) for a, b in self.chunks]
-            replies = sum(map(_pickled_size, back)) + _pickled_size(result) * len(self.chunks)
-            out[variant] = _Traffic(_pickled_size(tasks[0]), sum(map(_pickled_size, tasks)) + replies)
-        return out
-
-
-def _task_sizes(kernels: Implementation, sizes: list[int], parts: int, rounds: int,
-                handles: list[SharedArrayHandle]) -> list[dict[str, int]]:
-    """Bytes pickled for the first transform task at each array size, both ways of sending it.
-
-    The handle of every segment created is appended to ``handles``, for the leak check.
-    """
-    out = []
-    kernel = kernels.transform_inplace
-    for m in sizes:
-        first = array_chunks(m, parts)[:1]
-        with SharedArray.create(m) as shared:  # untouched pages: costs no memory
-            handles.append(shared.handle)
-            fn, argsets = TRANSPORTS["shared-memory"].tasks(kernel, [shared], first, lambda a, b: (rounds,), True)
-            shm_bytes = _pickled_size((fn, argsets[0]))
-        piece = np.zeros(first[0][1] - first[0][0])
-        fn, argsets = TRANSPORTS["copies"].tasks(kernel, [piece], [(0, piece.size)], lambda a, b: (rounds,), True)
-        pickled_bytes = _pickled_size((fn, argsets[0]))
-        out.append({"elements": m, "slice_bytes": piece.nbytes, "shared_memory": shm_bytes,
-                    "pickled_slice": pickled_bytes})
-    return out
+    def variants(self) -> list[Variant]:
+        """Every way as a variant that starts from the seeded array and must give the reference."""
+        return [Variant(
+            name=f"{self.impl}, {way.name}", run=partial(self.run, way),
+            check=partial(_matches, self._target(way), self.reference),
+            reset=partial(np.copyto, self._target(way), self.x0),
+            tags={"variant": way.name, "implementation": self.impl,
+                  "strategy": self.strategy if way.runs_on == "processes" else way.runs_on,
+                  "workers": 1 if way.runs_on == "serial" else self.workers,
+                  "elements": self.x0.size, "chunks": len(self.chunks), "traffic": self.traffic(way)},
+        ) for way in WAYS]
 
 
 # -- what to run --------------------------------------------------------------------------------
@@ -239,139 +222,101 @@ def _zero_copy_sizes(m: int) -> list[int]:
     return sorted({max(1, m // 4), m, m * 4})
 
 
-def _plans(impls: Mapping[str, Implementation], sizes: dict[str, int], procs: Executor, threads: Executor,
-           s: _Settings, segments: ExitStack, handles: list[SharedArrayHandle]
-           ) -> tuple[dict[str, _Plan], dict[str, _Reference]]:
-    """Per implementation: the same seeded array in a segment, its plan, and its serial reference."""
-    plans, references = {}, {}
-    for impl, m in sizes.items():
-        x0 = np.empty(m)
-        fill_uniform(x0, s.seed)
-        ref = x0.copy()
-        impls[impl].transform_inplace(ref, s.rounds)
-        references[impl] = _Reference(ref, impls[impl].chunk_stats(ref))
-        shared = SharedArray.copy_of(x0)
-        segments.callback(shared.close)
-        handles.append(shared.handle)
-        plans[impl] = _Plan(impls[impl], x0, shared, procs, threads, s.workers, s.rounds)
-    return plans, references
+def _plan(impl: str, kernels: Implementation, m: int, s: _Settings, executors: Mapping[str, Executor],
+          segments: ExitStack, handles: list[SharedArrayHandle]) -> _Plan:
+    """The seeded array, its serial reference, and a copy of it in a segment that ``segments`` closes."""
+    x0 = np.empty(m)
+    fill_uniform(x0, s.seed)
+    ref = x0.copy()
+    kernels.transform_inplace(ref, s.rounds)
+    shared = SharedArray.copy_of(x0)
+    segments.callback(shared.close)
+    handles.append(shared.handle)
+    return _Plan(impl, kernels, x0, shared, _Reference(ref, kernels.chunk_stats(ref)), executors, s)
 
 
-# -- measurement --------------------------------------------------------------------------------
-
-def _check_run(impl: str, plan: _Plan, ref: _Reference, checks: dict[str, bool], ticker: Ticker) -> None:
-    """Every variant once from the same starting array (also the warm-up), against the reference."""
-    targets = plan.targets()
-    for variant, fn in plan.functions().items():
-        targets[variant][...] = plan.x0
-        got = fn()
-        checks[f"{impl}, {variant}: transformed array equals the serial reference"] = \
-            _same_bytes(targets[variant], ref.array)
-        checks[f"{impl}, {variant}: statistics equal the serial reference"] = same_stats(got, ref.stats)
-        ticker.tick(f"{impl}, {variant}")
-
-
-def _twins_agree(impls: Mapping[str, Implementation], plans: dict[str, _Plan],
-                 references: dict[str, _Reference], rounds: int) -> bool:
+def _twins_agree(impls: Mapping[str, Implementation], pure: _Plan, rounds: int) -> bool:
     """The compiled kernel, given pure Python's array, gives pure Python's result bit for bit."""
-    pure_x0 = plans[PURE_PYTHON].x0.copy()
-    impls[C_EXTENSION].transform_inplace(pure_x0, rounds)
-    pure = references[PURE_PYTHON]
-    return _same_bytes(pure_x0, pure.array) and same_stats(impls[C_EXTENSION].chunk_stats(pure_x0), pure.stats)
+    x0 = pure.x0.copy()
+    impls[C_EXTENSION].transform_inplace(x0, rounds)
+    return _matches(x0, pure.reference, impls[C_EXTENSION].chunk_stats(x0))
 
 
-def _on_segments(impls: Mapping[str, Implementation], sizes: dict[str, int], procs: Executor,
-                 threads: Executor, s: _Settings, m: _Measured, ticker: Ticker) -> None:
-    """Check, then time, every variant; every segment is closed (and unlinked) on the way out."""
-    with ExitStack() as segments:
-        plans, m.references = _plans(impls, sizes, procs, threads, s, segments, m.handles)
-        segments.callback(plans.clear)  # drop every view of the segments first: closing them unmaps at once
-        for impl, plan in plans.items():
-            _check_run(impl, plan, m.references[impl], m.checks, ticker)
-            m.traffic.update({(impl, variant): cost
-                              for variant, cost in plan.traffic(m.references[impl].stats).items()})
-        if C_EXTENSION in impls:
-            m.checks["pure Python and the compiled kernel agree (same array, same statistics)"] = (
-                _twins_agree(impls, plans, m.references, s.rounds))
-        m.chunk_counts = {impl: len(plan.chunks) for impl, plan in plans.items()}
-        # Timed runs keep transforming the same arrays: the cost per element does not
-        # depend on the values, and the check run above already proved the results.
-        m.timings = interleaved({(impl, variant): ticker.counted(fn, f"{impl}, {variant}")
-                                 for impl, plan in plans.items() for variant, fn in plan.functions().items()},
-                                repeats=s.repeats, warmup=0)
+def _measure(ex: Experiment, impls: Mapping[str, Implementation], sizes: dict[str, int], s: _Settings,
+             handles: list[SharedArrayHandle]) -> tuple[dict[str, Measured], dict[str, _Reference]]:
+    """Every way of every implementation, measured; every segment is closed (and unlinked) on the way out."""
+    with open_executor(s.strategy, s.workers) as procs, open_executor("threads", s.workers) as threads, \
+            ExitStack() as segments:
+        executors = {"processes": procs, "threads": threads}
+        plans = {impl: ex.step(f"{impl}: the serial reference",
+                               partial(_plan, impl, impls[impl], m, s, executors, segments, handles))
+                 for impl, m in sizes.items()}
+        segments.callback(plans.clear)  # drop the plans' views of the segments before closing them
+        measured = ex.measure([v for plan in plans.values() for v in plan.variants()], repeats=s.repeats,
+                              cpu="tree")
+        if C_EXTENSION in plans:
+            ex.checks.add(TWINS, _twins_agree(impls, plans[PURE_PYTHON], s.rounds),
+                          "pure Python and the compiled kernel agree (same array, same statistics)")
+        return measured, {impl: plan.reference for impl, plan in plans.items()}
 
 
-def _measure(impls: Mapping[str, Implementation], sizes: dict[str, int], zero_copy_sizes: list[int],
-             s: _Settings, ticker: Ticker) -> _Measured:
-    """Run the variants on the pools, then the task sizes; note /dev/shm before and after."""
-    m = _Measured(handles=[], before=_shm_entries())
+def _task_bytes(kernels: Implementation, m: int, parts: int, rounds: int,
+                handles: list[SharedArrayHandle]) -> TaskBytes:
+    """Bytes pickled for the first transform task at ``m`` elements, by handle and by copy."""
+    first = array_chunks(m, parts)[:1]
+    kernel, rounds_of = kernels.transform_inplace, partial(_rounds, rounds)
+    with SharedArray.create(m) as shared:  # untouched pages: costs no memory
+        handles.append(shared.handle)
+        fn, argsets = TRANSPORTS["shared-memory"].tasks(kernel, [shared], first, rounds_of, True)
+        by_handle = _pickled_size((fn, argsets[0]))
+    piece = np.zeros(first[0][1] - first[0][0])
+    fn, argsets = TRANSPORTS["copies"].tasks(kernel, [piece], [(0, piece.size)], rounds_of, True)
+    return TaskBytes(m, piece.nbytes, by_handle, _pickled_size((fn, argsets[0])))
+
+
+def _still_there(handle: SharedArrayHandle) -> bool:
+    """True if the segment of ``handle`` can still be opened (that is, it leaked)."""
     try:
-        with open_executor(s.strategy, s.workers) as procs, open_executor("threads", s.workers) as threads:
-            _on_segments(impls, sizes, procs, threads, s, m, ticker)
-        m.task_sizes = _task_sizes(impls[main_implementation(impls)], zero_copy_sizes,
-                                   default_parts(s.workers), s.rounds, m.handles)
-        for entry in m.task_sizes:
-            ticker.tick(f"task size at {entry['elements']:,} elements")
-    finally:
-        m.after = _shm_entries()
-    return m
+        shared = handle.attach()
+    except FileNotFoundError:
+        return False
+    shared.close()
+    return True
 
 
-# -- what it means ------------------------------------------------------------------------------
-
-def _leaked(m: _Measured) -> list[str]:
-    """Segments this run created that can still be opened, or that /dev/shm still lists."""
-    leaked = [h.name for h in m.handles if _still_there(h)]
-    if m.before is not None and m.after is not None:
-        ours = {h.name.lstrip("/") for h in m.handles}
-        leaked = sorted(set(leaked) | ((m.after - m.before) & ours))
-    return leaked
-
-
-def _zero_copy_checks(task_sizes: list[dict[str, int]]) -> dict[str, bool]:
-    shm_task = [t["shared_memory"] for t in task_sizes]
+def _zero_copy_checks(task_bytes: Sequence[TaskBytes]) -> dict[str, tuple[bool, str]]:
+    """Zero-copy in bytes: ``{check name: (passed, what it checked)}``."""
+    by_handle = [t.shared_memory for t in task_bytes]
     return {
-        "a shared-memory task pickles to the same size at every array size":
-            max(shm_task) - min(shm_task) <= 32 and max(shm_task) < 1024,
-        "a pickled-slice task grows with its slice (its bytes plus a fixed header)":
-            all(0 <= t["pickled_slice"] - t["slice_bytes"] < 1024 for t in task_sizes),
+        FLAT_TASK: (max(by_handle) - min(by_handle) <= 32 and max(by_handle) < 1024,
+                    "a shared-memory task pickles to the same size at every array size"),
+        GROWING_TASK: (all(0 <= t.pickled_slice - t.slice_bytes < 1024 for t in task_bytes),
+                       "a pickled-slice task grows with its slice (its bytes plus a fixed header)"),
     }
 
 
-def _rows(m: _Measured, sizes: dict[str, int], s: _Settings) -> list[Row]:
+def _rows(measured: dict[str, Measured]) -> list[Row]:
+    """One row per variant; speedups against the same implementation's serial pass."""
     rows = []
-    for impl, elements in sizes.items():
-        serial = m.timings[(impl, SERIAL)]
-        for variant in VARIANTS:
-            t = m.timings[(impl, variant)]
-            per_task, per_run = m.traffic[(impl, variant)]
-            rows.append(Row(
-                variant=variant, implementation=impl,
-                strategy={SERIAL: "serial", THREADS: "threads"}.get(variant, s.strategy),
-                workers=1 if variant == SERIAL else s.workers,
-                seconds=t.median, spread=t.spread, cpu_seconds=t.cpu_median,
-                speedup=serial.median / t.median,
-                extra={"elements": elements, "chunks": m.chunk_counts[impl], "ns/elem": t.median / elements * 1e9,
-                       "B/task": per_task, "MB pickled/run": per_run / 1e6},
-            ))
+    for m in measured.values():
+        t = m.tags
+        serial = measured[f"{t['implementation']}, {SERIAL}"]
+        rows.append(measured_row(m, serial.seconds / m.seconds, {
+            "elements": t["elements"], "chunks": t["chunks"], "ns/elem": m.seconds / t["elements"] * 1e9,
+            "B/task": t["traffic"].per_task, "MB pickled/run": t["traffic"].per_run / 1e6}))
     return rows
 
 
-def _summary(rows: list[Row], m: _Measured, sizes: dict[str, int], main: str, s: _Settings) -> list[str]:
-    st = m.references[main].stats
-    summary = [
-        f"Array: {sizes[main]:,} float64 ({sizes[main] * 8 / 1e6:.1f} MB) in shared memory, "
-        f"{s.rounds} rounds of the logistic map in place, then chunk statistics; {s.workers} workers"
+def _summary(references: dict[str, _Reference], sizes: dict[str, int], task_bytes: Sequence[TaskBytes],
+             main: str, s: _Settings) -> list[str]:
+    st = references[main].stats
+    return [
+        f"Array: {sizes[main]:,} float64 ({size(sizes[main] * 8)}) in shared memory, {s.rounds} rounds "
+        f"of the logistic map in place, then chunk statistics; {s.workers} workers"
         + (f" (pure Python: {sizes[PURE_PYTHON]:,} elements)" if C_EXTENSION in sizes else ""),
         f"Result ({main}): mean={st.mean:.6f} std={st.std:.6f} min={st.min:.6f} max={st.max:.6f}",
-    ]
-    summary += [f"Bytes pickled per task at {t['elements']:,} elements: shared memory "
-                f"{t['shared_memory']:,} B, pickled slice {t['pickled_slice']:,} B" for t in m.task_sizes]
-    for impl in sizes:
-        mine = {r.variant: r for r in rows if r.implementation == impl}
-        summary.append(f"{impl}: " + ", ".join(
-            f"{v} {mine[v].seconds * 1000:.0f}ms ({mine[v].speedup:.2f}x)" for v in VARIANTS))
-    return summary
+    ] + [f"Bytes pickled per task at {t.elements:,} elements: shared memory {t.shared_memory:,} B, "
+         f"pickled slice {t.pickled_slice:,} B" for t in task_bytes]
 
 
 def run(n: int = 8_000_000, rounds: int = 8, workers: int | None = None, pure_scale: int = 50,
@@ -389,97 +334,197 @@ def run(n: int = 8_000_000, rounds: int = 8, workers: int | None = None, pure_sc
     impls = chosen_implementations(implementations)
     sizes = _array_sizes(impls, s)
     main = main_implementation(impls)
-    zero_copy_sizes = _zero_copy_sizes(sizes[main])
-    ticker = Ticker(progress, len(sizes) * len(VARIANTS) * (s.repeats + 1) + len(zero_copy_sizes))
-    load = load_average()
-    m = _measure(impls, sizes, zero_copy_sizes, s, ticker)
-    leaked = _leaked(m)
-    checks = {**m.checks, "no shared-memory segment left behind": not leaked, **_zero_copy_checks(m.task_sizes)}
-    rows = _rows(m, sizes, s)
-    env = environment()
-    return StepResult(
-        step=5, title=TITLE,
+    ex = Experiment(progress)
+    handles: list[SharedArrayHandle] = []  # every segment this step creates, by name, for the leak check
+    measured, references = _measure(ex, impls, sizes, s, handles)
+    task_bytes = [ex.step(f"bytes per task at {m:,} elements",
+                          partial(_task_bytes, impls[main], m, default_parts(s.workers), s.rounds, handles))
+                  for m in _zero_copy_sizes(sizes[main])]
+    leaked = sorted(h.name for h in handles if _still_there(h))
+    ex.checks.add(NO_LEAK, not leaked, "no shared-memory segment this step created is left behind")
+    for name, (passed, says) in _zero_copy_checks(task_bytes).items():
+        ex.checks.add(name, passed, says)
+    rows, env = _rows(measured), environment()
+    return step_result(
+        ex, step=5, title=TITLE, rows=rows, env=env,
         params={"n": s.n, "pure_n": sizes[PURE_PYTHON], "rounds": s.rounds, "workers": s.workers,
-                "strategy": s.strategy, "repeats": s.repeats, "seed": s.seed, "chunks": default_parts(s.workers)},
-        rows=rows, checks=checks, summary=_summary(rows, m, sizes, main, s),
-        explanation=_explain(rows, m.task_sizes, s.workers, env["gil_enabled"], C_EXTENSION in impls,
-                             env["usable_cores"]),
-        env=env,
+                "strategy": s.strategy, "repeats": s.repeats, "seed": s.seed,
+                "chunks": default_parts(s.workers)},
+        summary=_summary(references, sizes, task_bytes, main, s),
+        explanation=explain(Figures(rows, task_bytes, s.workers, env["usable_cores"], env["gil_enabled"])),
         columns=("variant", "implementation", "strategy", "workers", "elements", "ms", "cpu ms",
                  "speedup", "ns/elem", "B/task", "MB pickled/run"),
-        data={"task_bytes": m.task_sizes, "leaked_segments": leaked, "load_average_at_start": load,
-              "new_dev_shm_entries": sorted((m.after or set()) - (m.before or set())),
-              "statistics": {impl: ref.stats._asdict() for impl, ref in m.references.items()}},
+        data={"task_bytes": [asdict(t) for t in task_bytes], "leaked_segments": leaked,
+              "segments_created": [h.name for h in handles],
+              "statistics": {impl: ref.stats._asdict() for impl, ref in references.items()}},
     )
 
 
-def _explain(rows: list[Row], task_sizes: list[dict[str, int]], k: int, gil: bool,
-             has_c: bool, cores: int) -> list[str]:
-    first, last = task_sizes[0], task_sizes[-1]
-    growth = last["elements"] / first["elements"]
-    lines = [
-        f"A shared-memory task pickled to {first['shared_memory']} bytes at {first['elements']:,} "
-        f"elements and {last['shared_memory']} bytes at {last['elements']:,}, while a pickled slice "
-        f"grew from {first['pickled_slice']:,} to {last['pickled_slice']:,} bytes "
-        f"({last['pickled_slice'] / first['pickled_slice']:.1f}x for {growth:.0f}x the data): "
-        "only the segment's name, shape and the task's range cross the process boundary."]
+# -- what it means ------------------------------------------------------------------------------
 
-    main = C_EXTENSION if has_c else PURE_PYTHON
-    sh, pk = _find(rows, main, SHARED), _find(rows, main, PICKLED)
-    moved = pk.extra["MB pickled/run"]
-    line = (f"With the {main} kernel, shared memory ran at {sh.speedup:.2f}x of serial and pickled "
-            f"slices at {pk.speedup:.2f}x; pickling moved {moved:.1f} MB per run and used "
-            f"{cpu_of(pk) * 1000:.0f} ms of this process's CPU, against "
-            f"{cpu_of(sh) * 1000:.0f} ms for shared memory")
-    if pk.seconds > sh.seconds:
-        line += f", so not copying saved {(pk.seconds - sh.seconds) * 1000:.0f} ms per run."
-    else:
-        line += "; at this size the copies did not decide the run time."
-    lines.append(line)
+@dataclass(frozen=True)
+class Ways:
+    """One implementation's four rows, by what they measured."""
 
-    line, contended = _threads_line(rows, k, gil, has_c, cores)
-    lines.append(line)
-    pure_sh = _find(rows, PURE_PYTHON, SHARED)
-    if speedup_of(pure_sh) < 1 and not contended:
-        lines.append(f"For pure Python at {pure_sh.extra['elements']:,} elements, worker processes "
-                     f"were slower than serial ({pure_sh.speedup:.2f}x): at that size the tasks' "
-                     "round trips cost more than the work they split.")
-    return lines
+    impl: str
+    serial: Row
+    shared: Row
+    pickled: Row
+    threads: Row
+
+    def noise(self, row: Row) -> float:
+        """The noise of ``row``'s speedup against serial: the worse of the two spreads."""
+        return noise_of(row.spread, self.serial.spread)
+
+    @property
+    def chunks(self) -> int:
+        return int(self.serial.extra["chunks"])
+
+    @property
+    def per_chunk(self) -> float:
+        """Seconds of serial work in one chunk."""
+        return self.serial.seconds / max(1, self.chunks)
 
 
-def _find(rows: list[Row], impl: str, variant: str) -> Row:
-    return next(r for r in rows if r.implementation == impl and r.variant == variant)
+@dataclass(frozen=True)
+class Figures:
+    """What the explanation reads: the table's rows, the bytes per task, and the run's setting."""
+
+    rows: Sequence[Row]
+    task_bytes: Sequence[TaskBytes]
+    workers: int
+    cores: int
+    gil: bool
+
+    @property
+    def implementations(self) -> list[str]:
+        return list(dict.fromkeys(r.implementation for r in self.rows))
+
+    @property
+    def main(self) -> str:
+        return C_EXTENSION if C_EXTENSION in self.implementations else PURE_PYTHON
+
+    def ways(self, impl: str) -> Ways:
+        mine = {r.variant: r for r in self.rows if r.implementation == impl}
+        return Ways(impl, mine[SERIAL], mine[SHARED], mine[PICKLED], mine[THREADS])
 
 
-def _threads_line(rows: list[Row], k: int, gil: bool, has_c: bool, cores: int) -> tuple[str, bool]:
-    """What the threads on views showed, and whether other programs were contending for the cores."""
-    pt = _find(rows, PURE_PYTHON, THREADS)
-    if not has_c:
-        return (f"Pure-Python threads on views of the segment reached {pt.speedup:.2f}x on {k} "
-                "threads (the compiled kernels are not installed, so there is no nogil row)."), False
-    ct = _find(rows, C_EXTENSION, THREADS)
-    used = ct.cpu_seconds / ct.seconds if ct.cpu_seconds and ct.seconds > 0 else 0.0
-    serial = _find(rows, C_EXTENSION, SERIAL)
-    chunk_ms = serial.seconds / ct.extra["chunks"] * 1000
-    want = min(k, cores)
-    contended = chunk_ms >= 0.1 and used < 0.75 * want  # a thread hand-off costs ~0.02 ms
-    line = (f"Threads on views of the same segment reached {ct.speedup:.2f}x with the compiled "
-            f"kernel and {pt.speedup:.2f}x with pure Python on {k} threads")
-    if not gil:
-        line += ": this interpreter runs without the GIL, so pure-Python threads can scale too."
-    elif speedup_of(ct) > speedup_of(pt) + 0.2:
-        line += (f" (the compiled kernel's threads kept {used:.1f} cores busy): it releases the GIL "
-                 "inside its loops, pure Python holds it, so pure-Python threads take turns; "
-                 "neither needs a copy.")
-    elif contended:
-        line += (f"; the compiled kernel's threads kept only {used:.1f} of {want} cores busy although "
-                 f"each chunk held {chunk_ms:.1f} ms of work: other programs were using the cores, "
-                 "so every parallel speedup in this table understates an idle machine.")
-    else:
-        line += (f"; the compiled kernel's threads kept {used:.1f} cores busy on average: at "
-                 f"{chunk_ms:.2f} ms of work per chunk, handing chunks to threads cost about as "
-                 "much as the work itself.")
-    return line, contended
+def explain(f: Figures) -> list[str]:
+    """What the figures show, each cause stated only where its figure supports it."""
+    lines = [_zero_copy_line(f.task_bytes), _copies_line(f.ways(f.main))]
+    lines += [_processes_line(f.ways(impl), f) for impl in f.implementations]
+    lines.append(_pure_threads_line(f.ways(PURE_PYTHON), f))
+    if C_EXTENSION in f.implementations:
+        lines.append(_kernel_threads_line(f.ways(C_EXTENSION), f.ways(PURE_PYTHON), f))
+    if f.main == C_EXTENSION or not f.gil:
+        lines.append(_threads_or_processes_line(f.ways(f.main), f))
+    serials = {impl: f.ways(impl).serial for impl in f.implementations}
+    return lines + ideal_notes(f.rows, serials, min(f.workers, f.cores))
+
+
+def _zero_copy_line(task_bytes: Sequence[TaskBytes]) -> str:
+    first, last = task_bytes[0], task_bytes[-1]
+    line = (f"A shared-memory task pickled to {first.shared_memory} bytes at {first.elements:,} elements "
+            f"and {last.shared_memory} bytes at {last.elements:,}, a pickled-slice task to "
+            f"{first.pickled_slice:,} and {last.pickled_slice:,} bytes "
+            f"({x(last.pickled_slice / first.pickled_slice)} the bytes for "
+            f"{x(last.elements / first.elements)} the elements)")
+    if all(passed for passed, _ in _zero_copy_checks(task_bytes).values()):
+        return line + ": only the segment's name, shape and the task's range cross the process boundary."
+    return line + ": the shared-memory task did not keep one small size, so this run does not show zero-copy."
+
+
+def _copies_line(w: Ways) -> str:
+    """Shared memory against pickled slices: "nothing is copied" only when that won beyond the noise."""
+    sh, pk = w.shared, w.pickled
+    moved = size(pk.extra["MB pickled/run"] * 1e6)
+    noise = noise_of(sh.spread, pk.spread)
+    line = (f"With the {w.impl} kernel, shared memory took {ms(sh.seconds)} per run and pickled slices "
+            f"{ms(pk.seconds)}")
+    if clearly_faster(sh.seconds, sh.spread, pk.seconds, pk.spread):
+        return (line + f": pickled slices took {x(pk.seconds / sh.seconds)} the time of shared memory, "
+                f"beyond the repeats' spread ({noise:.0%}), because nothing is copied: a shared-memory task "
+                f"carried {sh.extra['B/task']:,} bytes, a pickled-slice task {pk.extra['B/task']:,} bytes, "
+                f"{moved} per run both ways.")
+    if clearly_faster(pk.seconds, pk.spread, sh.seconds, sh.spread):
+        return repeat_advice(line + f", so shared memory took {x(sh.seconds / pk.seconds)} the time of pickled "
+                             f"slices, although the copies moved {moved} per run")
+    return repeat_advice(line + f", within the repeats' spread ({noise:.0%}) of each other, although the copies "
+                         f"moved {moved} per run") + " A larger n makes the copies larger."
+
+
+def _processes_line(w: Ways, f: Figures) -> str:
+    """Worker processes on shared memory against the serial pass, and why, where a figure says."""
+    p = w.shared
+    s, noise = speedup_of(p), w.noise(p)
+    gained = beyond_noise(s, noise)
+    line = (f"With the {w.impl} kernel, {f.workers} worker processes on shared memory ran at {x(s)} against "
+            "serial" + ("" if gained else f", {versus(s, noise)}"))
+    clause = processes_clause(gained, w.per_chunk, w.chunks, pure=w.impl == PURE_PYTHON, gil=f.gil)
+    return f"{line}: {clause}." if clause else repeat_advice(line)
+
+
+def _cpu_per_wall(row: Row) -> float | None:
+    return Timed(row.seconds, row.cpu_seconds, row.spread).cpu_per_wall
+
+
+def _threads_head(who: str, t: Row, workers: int) -> str:
+    cpw = _cpu_per_wall(t)
+    return (f"{who} reached {x(speedup_of(t))} against serial on {workers} threads"
+            + ("" if cpw is None else f", at {cpw:.2f} CPU seconds per wall second"))
+
+
+def _pure_threads_line(w: Ways, f: Figures) -> str:
+    """Pure-Python threads: the GIL's fingerprint only where CPU per wall is ~1 and there is no speedup."""
+    t = w.threads
+    line = _threads_head("Pure-Python threads on views of the segment", t, f.workers)
+    reading = gil_reading(speedup_of(t), _cpu_per_wall(t), f.workers, f.gil, w.noise(t))
+    if reading == "no gil":
+        if beyond_noise(speedup_of(t), w.noise(t)):
+            return line + ": this interpreter runs without the GIL, so they ran at once."
+        return repeat_advice(line + ", although this interpreter runs without the GIL")
+    if reading == "took turns":
+        return line + (": the GIL's fingerprint (about one core busy, no speedup), so they took turns "
+                       "holding it.")
+    if reading == "waited":
+        return repeat_advice(line + ", well under one core busy")
+    if reading == "scaled":
+        return repeat_advice(line + ", more than one core busy although the GIL runs one thread's Python "
+                             "at a time")
+    return repeat_advice(line)
+
+
+def _kernel_threads_line(w: Ways, pure: Ways, f: Figures) -> str:
+    """Compiled threads: "releases the GIL" only where they beat the pure-Python threads beyond the noise."""
+    t, pt = w.threads, pure.threads
+    line = _threads_head("The compiled kernel's threads", t, f.workers)
+    if beyond_noise(speedup_of(t), w.noise(t)):
+        if not f.gil:
+            return line + ": without the GIL, threads of any code run at once; nothing was copied."
+        vs = speedup_of(t) / speedup_of(pt)
+        if beyond_noise(vs, w.noise(t), pure.noise(pt)):
+            return (line + f", {x(vs)} the pure-Python threads' speedup ({x(speedup_of(pt))} against "
+                    "serial): the kernel releases the GIL inside its loops, so its threads ran at once on "
+                    "views of one segment, with nothing copied.")
+        return repeat_advice(line + f", no more than the pure-Python threads' {x(speedup_of(pt))} against "
+                             "serial beyond the spread")
+    if w.per_chunk < THREAD_CHUNK_SECONDS:
+        return (line + f": each of its {w.chunks} chunks held about {ms(w.per_chunk)} of work, too little "
+                "to pay for handing it to a thread.")
+    return repeat_advice(line + f", although each of its {w.chunks} chunks held {ms(w.per_chunk)} of work")
+
+
+def _threads_or_processes_line(w: Ways, f: Figures) -> str:
+    """Threads that can run at once (a nogil kernel or interpreter) against processes on the same segment."""
+    t, p = w.threads, w.shared
+    line = (f"On the same segment, {w.impl} threads took {ms(t.seconds)} per run and {f.workers} processes "
+            f"{ms(p.seconds)}")
+    if clearly_faster(t.seconds, t.spread, p.seconds, p.spread):
+        return (line + f": the processes took {x(p.seconds / t.seconds)} the threads' time, for the tasks "
+                "they pickle and send to other processes, which threads do not need.")
+    if clearly_faster(p.seconds, p.spread, t.seconds, t.spread):
+        return repeat_advice(line + f", so the threads took {x(t.seconds / p.seconds)} the processes' time")
+    return line + f", within the repeats' spread ({noise_of(t.spread, p.spread):.0%}) of each other."
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).

@@ -12,19 +12,25 @@ Two uses of a file-backed mapping, both in worker processes opened by the strate
     commit (polling, with a timeout), validates the header and checksums the payload in place.
     The same bytes are also sent through a ``multiprocessing.Pipe`` to a consumer process, for
     comparison, and checksummed in the parent (the reference).
+
+Every variant is a :class:`gilfree.experiment.Variant` whose result the runner checks against
+the serial reference (statistics bit for bit, the checksum); worker processes do the work, so
+CPU time is the whole process tree's.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import operator
 import os
 import pickle
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -32,15 +38,17 @@ from .._checks import check_callable, check_count, check_real, check_seconds, ch
 from .._checksum import Checksum
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._stats import Stats
-from .._timing import Timing, environment, interleaved, usable_cores
+from .._timing import environment, usable_cores
 from ..arrays import fill_uniform, merge_stats
 from ..chunked import array_chunks, default_parts
+from ..experiment import Experiment, Measured, Variant
+from ..figures import beyond_noise, clearly_faster, ms, noise_of, repeat_advice, versus, x
 from ..mmapipc import (HEADER_SIZE, apply_to_message, create_channel, open_channel, read_header, write_file,
                        write_message)
 from ..strategies import get_strategy, open_executor
 from ..transports import MmapFile, Transport, run_on_chunks
-from ._common import main_implementation, process_strategy, same_stats
-from ._plan import Ticker, chosen_implementations, speedup_of, worker_count
+from ._common import ideal_notes, main_implementation, process_strategy, processes_clause, same_stats, size
+from ._plan import chosen_implementations, measured_row, speedup_of, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
 TITLE = "mmap: a file shared between processes"
@@ -53,6 +61,10 @@ CHANNEL = "mmap channel, no flush"
 PIPE = "Pipe"
 PART_A = (IN_MEMORY, VIA_MMAP)
 PART_B = (IN_PARENT, CHANNEL_FLUSH, CHANNEL, PIPE)
+
+#: The checks of this step besides each variant's own (named by the variant) and each file's header.
+TWINS = "twins agree"
+NO_FILES = "temporary files removed"
 
 _FLOAT64 = 8
 
@@ -86,45 +98,23 @@ class _Sizes:
     payload_records: dict[str, int]
 
 
-class _Key(NamedTuple):
-    """One timed variant: which implementation, which way, on which executor."""
-
-    implementation: str
-    variant: str
-    strategy: str
-
-
-class _Variant(NamedTuple):
-    """A variant's call and the result it must give (statistics in part (a), a checksum in (b))."""
-
-    run: Callable[[], Any]
-    expected: Any
-
-
 @dataclass
-class _Measured:
-    checks: dict[str, bool] = field(default_factory=dict)
-    task_bytes: dict[str, int] = field(default_factory=dict)
-    stats_of: dict[str, Stats] = field(default_factory=dict)
-    checksum_of: dict[str, Checksum] = field(default_factory=dict)
-    variants: dict[_Key, _Variant] = field(default_factory=dict)
-    timings: dict[_Key, Timing] = field(default_factory=dict)
+class _References:
+    """The serial results every variant must give: statistics in part (a), a checksum in (b)."""
+
+    stats: dict[str, Stats] = field(default_factory=dict)
+    checksums: dict[str, Checksum] = field(default_factory=dict)
 
 
-def _size(nbytes: float) -> str:
-    return f"{nbytes / 1e6:.1f} MB" if nbytes >= 1e6 else f"{nbytes / 1e3:.0f} KB"
+def name_of(impl: str, variant: str, strategy: str) -> str:
+    """A variant's name, which is also the name of the check of its result."""
+    return f"{impl}, {variant}, {strategy}"
 
 
 def _array(m: int, seed: int) -> np.ndarray:
     x = np.empty(m)
     fill_uniform(x, seed)
     return x
-
-
-def _reference_check(key: _Key) -> str:
-    """The name of the check that ``key``'s result equals the serial reference."""
-    what = "statistics equal" if key.variant in PART_A else "checksum equals"
-    return f"{key.implementation}, {key.variant}, {key.strategy}: {what} the serial reference"
 
 
 # The consumers of part (b), run in a worker process: one message of bytes arrives either through
@@ -183,6 +173,22 @@ class _Channel:
             sender.close()
             receiver.close()
 
+    def variants(self, impl: str, expected: Checksum, strategy: str) -> list[Variant]:
+        """The payload checksummed here, then handed to a consumer process three ways."""
+        check = partial(operator.eq, expected)
+        tags = {"implementation": impl, "part": "b", "bytes": len(self.payload), "workers": 1}
+        return [
+            Variant(name_of(impl, IN_PARENT, "serial"), self.in_parent, check,
+                    tags={**tags, "variant": IN_PARENT, "strategy": "serial", "B/task": ""}),
+            Variant(name_of(impl, CHANNEL_FLUSH, strategy), partial(self.send, flush=True), check,
+                    tags={**tags, "variant": CHANNEL_FLUSH, "strategy": strategy, "B/task": self.task_bytes()}),
+            Variant(name_of(impl, CHANNEL, strategy), partial(self.send, flush=False), check,
+                    tags={**tags, "variant": CHANNEL, "strategy": strategy, "B/task": self.task_bytes()}),
+            # Only the channel's tasks have a fixed size; the Pipe's payload goes through the pipe.
+            Variant(name_of(impl, PIPE, strategy), self.through_pipe, check,
+                    tags={**tags, "variant": PIPE, "strategy": strategy, "B/task": ""}),
+        ]
+
     def task_bytes(self) -> int:
         """What one channel task pickles: the consumer, the kernel, the path, a sequence number, a timeout."""
         return len(pickle.dumps((apply_to_message, self.kernels.checksum, self.path, 1, self.timeout)))
@@ -230,104 +236,116 @@ def _sizes(impls: Mapping[str, Implementation], s: _Settings) -> _Sizes:
     return sizes
 
 
-def _array_file(impl: str, kernels: Implementation, m: int, tmp: str, s: _Settings,
-                executors: dict[str, Executor], out: _Measured) -> None:
-    """(a) One array file; every task maps its own byte range: once in memory, then via the file."""
+def _array_file(ex: Experiment, impl: str, kernels: Implementation, m: int, tmp: str, s: _Settings,
+                executors: Mapping[str, Executor], refs: _References) -> list[Variant]:
+    """(a) One array file whose header is checked; its statistics in memory, then mapped chunk by chunk."""
     x = _array(m, s.seed)
-    stats = out.stats_of[impl] = kernels.chunk_stats(x)
+    expected = refs.stats[impl] = kernels.chunk_stats(x)
     path = os.path.join(tmp, f"array-{impl}.bin")
     written = write_file(path, x, record_size=_FLOAT64)
     with open_channel(path) as mm:
         header = read_header(mm)
-    out.checks[f"{impl}: the array file's header reads back ({m:,} records of 8 bytes)"] = (
-        header == written and header.record_count == m and header.record_size == _FLOAT64)
+    ex.checks.add(f"{impl}: array file header", header == written and header.record_count == m
+                  and header.record_size == _FLOAT64,
+                  f"{impl}: the array file's header reads back ({m:,} records of 8 bytes)")
     transport = MmapFile(path, offset=HEADER_SIZE)
     chunks = array_chunks(m, default_parts(s.workers))
     fn, argsets = transport.tasks(kernels.chunk_stats, [x], chunks[:1], lambda a, b: (), False)
-    out.task_bytes[impl] = len(pickle.dumps((fn, argsets[0])))
-    out.variants[_Key(impl, IN_MEMORY, "serial")] = _Variant(partial(kernels.chunk_stats, x), stats)
-    for name, executor in executors.items():
-        out.variants[_Key(impl, VIA_MMAP, name)] = _Variant(
-            partial(_stats_via_file, executor, kernels, x, transport, chunks), stats)
+    tags = {"implementation": impl, "part": "a", "bytes": m * _FLOAT64, "chunks": len(chunks)}
+    per_task = len(pickle.dumps((fn, argsets[0])))
+    check = partial(same_stats, expected)
+    return [Variant(name_of(impl, IN_MEMORY, "serial"), partial(kernels.chunk_stats, x), check,
+                    tags={**tags, "variant": IN_MEMORY, "strategy": "serial", "workers": 1, "B/task": 0})] + [
+        Variant(name_of(impl, VIA_MMAP, name), partial(_stats_via_file, executor, kernels, x, transport, chunks),
+                check, tags={**tags, "variant": VIA_MMAP, "strategy": name, "B/task": per_task,
+                             "workers": 1 if name == "serial" else s.workers})
+        for name, executor in executors.items()]
 
 
 def _channel(impl: str, kernels: Implementation, records: int, tmp: str, s: _Settings, procs: Executor,
-             stack: ExitStack, out: _Measured) -> _Channel:
-    """(b) One channel file, mapped here until the step ends; the payload is checksummed three ways."""
+             stack: ExitStack, refs: _References) -> _Channel:
+    """(b) One channel file, mapped here until ``stack`` closes it."""
     payload = _array(records, s.payload_seed).tobytes()
-    expected = out.checksum_of[impl] = kernels.checksum(payload)
+    refs.checksums[impl] = kernels.checksum(payload)
     path = os.path.join(tmp, f"channel-{impl}.bin")
     create_channel(path, len(payload))
-    channel = _Channel(kernels, path, stack.enter_context(open_channel(path, writable=True)), payload,
-                       procs, s.timeout)
-    out.variants[_Key(impl, IN_PARENT, "serial")] = _Variant(channel.in_parent, expected)
-    out.variants[_Key(impl, CHANNEL_FLUSH, s.strategy)] = _Variant(partial(channel.send, flush=True), expected)
-    out.variants[_Key(impl, CHANNEL, s.strategy)] = _Variant(partial(channel.send, flush=False), expected)
-    out.variants[_Key(impl, PIPE, s.strategy)] = _Variant(channel.through_pipe, expected)
-    out.task_bytes[f"{impl} channel"] = channel.task_bytes()
-    return channel
+    return _Channel(kernels, path, stack.enter_context(open_channel(path, writable=True)), payload, procs,
+                    s.timeout)
 
 
-# -- measurement --------------------------------------------------------------------------------
-
-def _check_run(out: _Measured, ticker: Ticker) -> None:
-    """Every variant once (also the warm-up), against its serial reference."""
-    for key, (fn, expected) in out.variants.items():
-        got = fn()
-        out.checks[_reference_check(key)] = (same_stats(got, expected) if key.variant in PART_A
-                                             else got == expected)
-        ticker.tick(", ".join(key))
-
-
-def _twins_agree(impls: Mapping[str, Implementation], sizes: _Sizes, s: _Settings, out: _Measured) -> bool:
+def _twins_agree(impls: Mapping[str, Implementation], sizes: _Sizes, s: _Settings, refs: _References) -> bool:
     """The compiled kernels, given pure Python's array and payload, give pure Python's results."""
     pure_x = _array(sizes.elements[PURE_PYTHON], s.seed)
     pure_payload = _array(sizes.payload_records[PURE_PYTHON], s.payload_seed).tobytes()
-    return (same_stats(impls[C_EXTENSION].chunk_stats(pure_x), out.stats_of[PURE_PYTHON])
-            and impls[C_EXTENSION].checksum(pure_payload) == out.checksum_of[PURE_PYTHON])
+    return (same_stats(impls[C_EXTENSION].chunk_stats(pure_x), refs.stats[PURE_PYTHON])
+            and impls[C_EXTENSION].checksum(pure_payload) == refs.checksums[PURE_PYTHON])
 
 
-def _measure(impls: Mapping[str, Implementation], sizes: _Sizes, s: _Settings, ticker: Ticker) -> _Measured:
-    out = _Measured()
+def _measure(ex: Experiment, impls: Mapping[str, Implementation], sizes: _Sizes,
+             s: _Settings) -> tuple[dict[str, Measured], _References]:
+    """Both parts on one executor; the files live in a temporary directory removed on the way out."""
+    refs = _References()
     # One executor serves both parts: all its workers are started (forked) before this process
     # has any other thread, and the consumer of part (b) is simply one of them.
     with tempfile.TemporaryDirectory(prefix="gilfree-step6-") as tmp, ExitStack() as stack:
         procs = stack.enter_context(open_executor(s.strategy, s.workers))
-        serial = stack.enter_context(open_executor("serial"))
-        for impl, m in sizes.elements.items():
-            _array_file(impl, impls[impl], m, tmp, s, {"serial": serial, s.strategy: procs}, out)
-        channels = {impl: _channel(impl, impls[impl], records, tmp, s, procs, stack, out)
+        executors = {"serial": stack.enter_context(open_executor("serial")), s.strategy: procs}
+        variants = [v for impl, m in sizes.elements.items()
+                    for v in _array_file(ex, impl, impls[impl], m, tmp, s, executors, refs)]
+        channels = {impl: _channel(impl, impls[impl], records, tmp, s, procs, stack, refs)
                     for impl, records in sizes.payload_records.items()}
-        _check_run(out, ticker)
-        out.timings = interleaved({key: ticker.counted(v.run, ", ".join(key)) for key, v in out.variants.items()},
-                                  repeats=s.repeats, warmup=0)
+        variants += [v for impl, channel in channels.items()
+                     for v in channel.variants(impl, refs.checksums[impl], s.strategy)]
+        measured = ex.measure(variants, repeats=s.repeats, cpu="tree")
         for impl, channel in channels.items():
-            out.checks[f"{impl}: the channel's last header is committed, with the last sequence number "
-                       "and the payload's length"] = channel.last_message_committed(sizes.payload_records[impl])
+            committed = channel.last_message_committed(sizes.payload_records[impl])
+            ex.checks.add(f"{impl}: channel header", committed,
+                          f"{impl}: the channel's last header is committed, with the last sequence number "
+                          "and the payload's length")
         channels.clear()
         if C_EXTENSION in impls:
-            out.checks["pure Python and the compiled kernel agree (statistics and checksum)"] = (
-                _twins_agree(impls, sizes, s, out))
-    out.checks["the temporary directory and its files are gone"] = not os.path.exists(tmp)
+            ex.checks.add(TWINS, _twins_agree(impls, sizes, s, refs),
+                          "pure Python and the compiled kernel agree (statistics and checksum)")
+    ex.checks.add(NO_FILES, not os.path.exists(tmp), "the temporary directory and its files are gone")
+    return measured, refs
+
+
+def _rows(measured: dict[str, Measured], strategy: str) -> list[Row]:
+    """Part (a) against the in-memory pass, part (b) against the checksum in this process."""
+    rows = []
+    for m in measured.values():
+        t = m.tags
+        impl, nbytes = t["implementation"], t["bytes"]
+        ref = measured[name_of(impl, IN_MEMORY if t["part"] == "a" else IN_PARENT, "serial")]
+        extra = {"part": t["part"], "MB": nbytes / 1e6, "ns/byte": m.seconds / nbytes * 1e9,
+                 "B/task": t["B/task"]}
+        if t["part"] == "a":
+            extra["chunks"] = t["chunks"]
+        elif t["variant"] != IN_PARENT:
+            extra["vs Pipe"] = x(measured[name_of(impl, PIPE, strategy)].seconds / m.seconds)
+        rows.append(measured_row(m, ref.seconds / m.seconds, extra))
+    return rows
+
+
+def _task_bytes(measured: dict[str, Measured]) -> dict[str, int]:
+    """Bytes one task pickles: a mapped chunk's by implementation, a channel message's as "<impl> channel"."""
+    out = {}
+    for m in measured.values():
+        if m.tags["variant"] == VIA_MMAP:
+            out[m.tags["implementation"]] = m.tags["B/task"]
+        elif m.tags["variant"] == CHANNEL:
+            out[f"{m.tags['implementation']} channel"] = m.tags["B/task"]
     return out
 
 
-# -- what it means ------------------------------------------------------------------------------
-
-def _summary(rows: list[Row], out: _Measured, sizes: _Sizes, main: str, s: _Settings) -> list[str]:
-    st, c = out.stats_of[main], out.checksum_of[main]
-    summary = [
-        f"(a) {sizes.elements[main]:,} float64 ({_size(sizes.elements[main] * 8)}) in one file; {s.workers} "
+def _summary(refs: _References, sizes: _Sizes, main: str, s: _Settings) -> list[str]:
+    st, c = refs.stats[main], refs.checksums[main]
+    return [
+        f"(a) {sizes.elements[main]:,} float64 ({size(sizes.elements[main] * 8)}) in one file; {s.workers} "
         f"worker processes map their byte ranges: mean={st.mean:.6f} min={st.min:.6f} max={st.max:.6f}",
-        f"(b) {_size(sizes.payload_records[main] * 8)} from this process to a consumer process: "
+        f"(b) {size(sizes.payload_records[main] * 8)} from this process to a consumer process: "
         f"checksum {c.hexdigest()}",
     ]
-    for impl in sizes.elements:
-        mine = {(r.variant, r.strategy): r for r in rows if r.implementation == impl}
-        summary.append(f"{impl}: " + ", ".join(
-            f"{v}{'' if st == 'serial' or v not in PART_A else ' (' + st + ')'} "
-            f"{r.seconds * 1000:.1f}ms" for (v, st), r in mine.items()))
-    return summary
 
 
 def run(n: int = 4_000_000, payload_mb: float = 32, workers: int | None = None, pure_scale: int = 50,
@@ -346,139 +364,143 @@ def run(n: int = 4_000_000, payload_mb: float = 32, workers: int | None = None, 
                  progress)
     impls = chosen_implementations(implementations)
     sizes = _sizes(impls, s)
-    ticker = Ticker(progress, len(sizes.elements) * (3 + len(PART_B)) * (s.repeats + 1))
-    out = _measure(impls, sizes, s, ticker)
-    rows = _rows(out.timings, sizes.elements, sizes.payload_records, out.task_bytes, s.workers, s.strategy)
     main = main_implementation(impls)
-    exact = all(out.checks[_reference_check(_Key(impl, VIA_MMAP, st))]
-                for impl in sizes.elements for st in ("serial", s.strategy))
-    unflushed_ok = out.checks[_reference_check(_Key(main, CHANNEL, s.strategy))]
-    env = environment()
-    return StepResult(
-        step=6, title=TITLE,
+    ex = Experiment(progress)
+    measured, refs = _measure(ex, impls, sizes, s)
+    rows, env = _rows(measured, s.strategy), environment()
+    figures = Figures(rows, s.workers, env["usable_cores"], env["gil_enabled"], s.strategy,
+                      exact=all(m.right for m in measured.values() if m.tags["variant"] == VIA_MMAP),
+                      unflushed_ok=measured[name_of(main, CHANNEL, s.strategy)].right)
+    return step_result(
+        ex, step=6, title=TITLE, rows=rows, env=env,
         params={"n": s.n, "pure_n": sizes.elements[PURE_PYTHON], "payload_bytes": sizes.records * _FLOAT64,
                 "pure_payload_bytes": sizes.payload_records[PURE_PYTHON] * _FLOAT64, "workers": s.workers,
                 "strategy": s.strategy, "repeats": s.repeats, "timeout": s.timeout, "seed": s.seed,
                 "header_bytes": HEADER_SIZE},
-        rows=rows, checks=out.checks, summary=_summary(rows, out, sizes, main, s),
-        explanation=_explain(rows, out.task_bytes, s.workers, s.strategy, C_EXTENSION in impls, exact,
-                             unflushed_ok),
-        env=env,
+        summary=_summary(refs, sizes, main, s), explanation=explain(figures),
         columns=("part", "variant", "implementation", "strategy", "workers", "MB", "ms", "cpu ms",
                  "speedup", "vs Pipe", "ns/byte", "B/task"),
-        data={"task_bytes": out.task_bytes,
-              "statistics": {impl: st._asdict() for impl, st in out.stats_of.items()},
-              "checksums": {impl: ck.hexdigest() for impl, ck in out.checksum_of.items()}},
+        data={"task_bytes": _task_bytes(measured),
+              "statistics": {impl: st._asdict() for impl, st in refs.stats.items()},
+              "checksums": {impl: ck.hexdigest() for impl, ck in refs.checksums.items()}},
     )
 
 
-def _rows(timings: dict[Any, Timing], elements: dict[str, int], payload_records: dict[str, int],
-          task_bytes: dict[str, int], k: int, strategy: str) -> list[Row]:
-    rows = []
-    for impl, m in elements.items():
-        ref = timings[(impl, IN_MEMORY, "serial")]
-        nbytes = m * _FLOAT64
-        for variant, name, workers, per_task in ((IN_MEMORY, "serial", 1, 0),
-                                                 (VIA_MMAP, "serial", 1, task_bytes[impl]),
-                                                 (VIA_MMAP, strategy, k, task_bytes[impl])):
-            t = timings[(impl, variant, name)]
-            rows.append(Row(
-                variant=variant, implementation=impl, strategy=name, workers=workers,
-                seconds=t.median, spread=t.spread, cpu_seconds=t.cpu_median, speedup=ref.median / t.median,
-                extra={"part": "a", "MB": nbytes / 1e6, "ns/byte": t.median / nbytes * 1e9,
-                       "B/task": per_task},
-            ))
-    for impl, count in payload_records.items():
-        ref = timings[(impl, IN_PARENT, "serial")]
-        pipe = timings[(impl, PIPE, strategy)]
-        nbytes = count * _FLOAT64
-        for variant in PART_B:
-            name = "serial" if variant == IN_PARENT else strategy
-            t = timings[(impl, variant, name)]
-            # Only the channel's tasks have a fixed size; the Pipe's payload goes through the pipe.
-            per_task_b: int | str = task_bytes[f"{impl} channel"] if variant in (CHANNEL, CHANNEL_FLUSH) else ""
-            rows.append(Row(
-                variant=variant, implementation=impl, strategy=name, workers=1,
-                seconds=t.median, spread=t.spread, cpu_seconds=t.cpu_median, speedup=ref.median / t.median,
-                extra={"part": "b", "MB": nbytes / 1e6, "ns/byte": t.median / nbytes * 1e9,
-                       "vs Pipe": "" if variant == IN_PARENT else f"{pipe.median / t.median:.2f}x",
-                       "B/task": per_task_b},
-            ))
-    return rows
+# -- what it means ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Figures:
+    """What the explanation reads: the table's rows, the run's setting, and two checks' outcomes."""
+
+    rows: Sequence[Row]
+    workers: int
+    cores: int
+    gil: bool
+    strategy: str
+    exact: bool  # every mapped pass gave the in-memory statistics bit for bit
+    unflushed_ok: bool  # the channel without a flush gave the right checksum every time
+
+    @property
+    def implementations(self) -> list[str]:
+        return list(dict.fromkeys(r.implementation for r in self.rows))
+
+    @property
+    def main(self) -> str:
+        return C_EXTENSION if C_EXTENSION in self.implementations else PURE_PYTHON
+
+    def row(self, impl: str, variant: str, strategy: str | None = None) -> Row:
+        return next(r for r in self.rows if r.implementation == impl and r.variant == variant
+                    and (strategy is None or r.strategy == strategy))
 
 
-def _explain(rows: list[Row], task_bytes: dict[str, int], k: int, strategy: str, has_c: bool,
-             exact: bool, unflushed_ok: bool) -> list[str]:
-    main = C_EXTENSION if has_c else PURE_PYTHON
-    return (_file_lines(rows, task_bytes, k, strategy, has_c, exact, main)
-            + _channel_lines(rows, unflushed_ok, main))
+def explain(f: Figures) -> list[str]:
+    """What the figures show, each cause stated only where its figure supports it."""
+    many = [r for r in f.rows if r.variant == VIA_MMAP and r.strategy == f.strategy]
+    in_memory = {impl: f.row(impl, IN_MEMORY) for impl in f.implementations}
+    return _file_lines(f) + _channel_lines(f) + ideal_notes(many, in_memory, min(f.workers, f.cores))
 
 
-def _find(rows: list[Row], impl: str, variant: str, strategy: str | None = None) -> Row:
-    return next(r for r in rows if r.implementation == impl and r.variant == variant
-                and (strategy is None or r.strategy == strategy))
-
-
-def _file_lines(rows: list[Row], task_bytes: dict[str, int], k: int, strategy: str, has_c: bool,
-                exact: bool, main: str) -> list[str]:
+def _file_lines(f: Figures) -> list[str]:
     """Part (a): what mapping one file from several processes cost and bought."""
-    find = partial(_find, rows)
-    mem = find(main, IN_MEMORY)
-    alone = find(main, VIA_MMAP, "serial")
-    many = find(main, VIA_MMAP, strategy)
-    lines = [
-        f"(a) {k} worker processes mapped their own byte ranges of one {_size(mem.extra['MB'] * 1e6)} "
-        f"file; each task pickled to {task_bytes[main]} bytes (path, offset, length)"
-        + (", and the merged statistics equal the in-memory pass bit for bit." if exact else ".")]
-    line = (f"With the {main} kernel the in-memory pass took {mem.seconds * 1000:.1f} ms "
-            f"({mem.extra['ns/byte']:.2f} ns/byte), mapping the file chunk by chunk in this process "
-            f"{alone.seconds * 1000:.1f} ms, and {k} processes {many.seconds * 1000:.1f} ms "
-            f"({many.speedup:.2f}x)")
-    if speedup_of(many) < 1 and alone.seconds > mem.seconds:
-        line += (f": with {mem.seconds * 1000:.1f} ms of work in all, opening and mapping the file "
-                 f"(already {(alone.seconds - mem.seconds) * 1000:.1f} ms more than in memory, in one "
-                 "process) and the tasks' round trips outweigh the work they split.")
-    elif speedup_of(many) < 1:
-        line += ": at this size the tasks' round trips outweigh the work they split."
-    else:
-        line += ": the processes split the work and share the file's pages in the page cache."
-    lines.append(line)
-    if has_c:
-        pure_mem, pure_many = find(PURE_PYTHON, IN_MEMORY), find(PURE_PYTHON, VIA_MMAP, strategy)
-        slower = pure_mem.extra["ns/byte"] / mem.extra["ns/byte"]
-        lines.append(f"Pure Python, {slower:.0f}x slower per byte in memory, ran at "
-                     f"{pure_many.speedup:.2f}x with {k} processes on its "
-                     f"{_size(pure_many.extra['MB'] * 1e6)} file.")
+    mem, many = f.row(f.main, IN_MEMORY), f.row(f.main, VIA_MMAP, f.strategy)
+    lines = [f"(a) {f.workers} worker processes mapped their own byte ranges of one "
+             f"{size(mem.extra['MB'] * 1e6)} file; each task pickled to {many.extra['B/task']} bytes "
+             "(path, offset, length)"
+             + (", and the merged statistics equal the in-memory pass bit for bit." if f.exact
+                else "; the merged statistics did not always equal the in-memory pass (see the checks).")]
+    lines.append(_mapped_line(f, f.main))
+    if f.main == C_EXTENSION:
+        pure = f.row(PURE_PYTHON, IN_MEMORY)
+        slower = pure.extra["ns/byte"] / mem.extra["ns/byte"]
+        lines.append(f"Pure Python took {x(slower)} the compiled kernel's time per byte in memory "
+                     f"({pure.extra['ns/byte']:.3g} against {mem.extra['ns/byte']:.3g} ns/byte). "
+                     + _mapped_line(f, PURE_PYTHON))
     return lines
 
 
-def _channel_lines(rows: list[Row], unflushed_ok: bool, main: str) -> list[str]:
+def _mapped_line(f: Figures, impl: str) -> str:
+    """The file mapped by worker processes against the in-memory pass, and why, where a figure says."""
+    mem, alone = f.row(impl, IN_MEMORY), f.row(impl, VIA_MMAP, "serial")
+    many = f.row(impl, VIA_MMAP, f.strategy)
+    noise = noise_of(many.spread, mem.spread)
+    s = speedup_of(many)
+    gained = beyond_noise(s, noise)
+    line = (f"With the {impl} kernel the in-memory pass took {ms(mem.seconds)}, mapping the file chunk by "
+            f"chunk in this process {ms(alone.seconds)}, and {f.workers} processes {ms(many.seconds)}, "
+            f"{x(s)} against the in-memory pass")
+    if not gained:
+        line += f", {versus(s, noise, 'the in-memory pass')}"
+    chunks = int(many.extra["chunks"])
+    clause = processes_clause(gained, mem.seconds / max(1, chunks), chunks, pure=impl == PURE_PYTHON, gil=f.gil)
+    if clause is None:
+        return repeat_advice(line)
+    if not gained and clearly_faster(mem.seconds, mem.spread, alone.seconds, alone.spread):
+        clause += (f"; mapping the file took {ms(alone.seconds - mem.seconds)} more than reading memory, "
+                   "even in one process")
+    return f"{line}: {clause}."
+
+
+def _channel_lines(f: Figures) -> list[str]:
     """Part (b): the mmap channel, with and without a flush, against a Pipe."""
-    par, fl, nf, pp = (_find(rows, main, v) for v in PART_B)
-    lines = [
-        f"(b) Handing {_size(par.extra['MB'] * 1e6)} to a consumer process and checksumming it there "
-        f"took {fl.seconds * 1000:.1f} ms through the mmap channel with a flush, "
-        f"{nf.seconds * 1000:.1f} ms without, and {pp.seconds * 1000:.1f} ms through a Pipe; the "
-        f"checksum alone takes {par.seconds * 1000:.1f} ms in this process."]
-    if abs(nf.seconds - pp.seconds) < 0.1 * min(nf.seconds, pp.seconds):
-        line = ("The channel without the flush and the Pipe were within 10% of each other: at this "
-                "size the fixed costs (a task, opening and mapping the file, polling) weigh as much "
-                "as the copies the channel saves.")
-    elif nf.seconds < pp.seconds:
-        line = (f"Without the flush the channel was {pp.seconds / nf.seconds:.1f}x faster than the Pipe: "
-                "the payload is copied once into pages both processes map and is read where it lies, "
-                "while the Pipe pushes it through the kernel piece by piece into a new bytes object.")
+    par, fl = f.row(f.main, IN_PARENT), f.row(f.main, CHANNEL_FLUSH)
+    nf, pp = f.row(f.main, CHANNEL), f.row(f.main, PIPE)
+    return [
+        f"(b) Handing {size(par.extra['MB'] * 1e6)} to a consumer process and checksumming it there took "
+        f"{ms(fl.seconds)} through the mmap channel with a flush, {ms(nf.seconds)} without, and "
+        f"{ms(pp.seconds)} through a Pipe; the checksum alone takes {ms(par.seconds)} in this process.",
+        _channel_or_pipe_line(nf, pp), _flush_line(fl, nf, f.unflushed_ok)]
+
+
+def _channel_or_pipe_line(nf: Row, pp: Row) -> str:
+    """"Read where it lies" only when the channel beat the Pipe beyond the noise."""
+    noise = noise_of(nf.spread, pp.spread)
+    if clearly_faster(nf.seconds, nf.spread, pp.seconds, pp.spread):
+        return (f"Without the flush, the Pipe took {x(pp.seconds / nf.seconds)} the channel's time, beyond the "
+                f"repeats' spread ({noise:.0%}): the payload is copied once into pages both processes map "
+                "and is read where it lies, while the Pipe pushes it through the kernel piece by piece into "
+                "a new bytes object.")
+    if clearly_faster(pp.seconds, pp.spread, nf.seconds, nf.spread):
+        seen = f"the channel without the flush took {x(nf.seconds / pp.seconds)} the Pipe's time"
     else:
-        line = (f"At this size the Pipe was faster (the channel took {nf.seconds / pp.seconds:.2f}x its "
-                "time): the channel's fixed costs (opening and mapping the file, polling) outweighed "
-                "the copies it saves.")
-    if fl.seconds > nf.seconds:
-        line += (f" The flush (msync) added {(fl.seconds - nf.seconds) * 1000:.1f} ms: it writes the pages "
-                 "to disk, for durability")
-        line += ("; the consumer needs no flush to see the data (the unflushed run's checksum matched)."
-                 if unflushed_ok else ".")
-    lines.append(line)
-    return lines
+        seen = (f"the channel without the flush ({ms(nf.seconds)}) and the Pipe ({ms(pp.seconds)}) took times "
+                f"within the repeats' spread ({noise:.0%}) of each other")
+    return repeat_advice(seen) + " A larger payload_mb makes the copy the channel saves larger."
+
+
+def _flush_line(fl: Row, nf: Row, unflushed_ok: bool) -> str:
+    """What the flush (msync) cost, and that the consumer saw the data without it."""
+    noise = noise_of(fl.spread, nf.spread)
+    needless = ("; the consumer needs no flush to see the data (the unflushed run's checksum matched every "
+                "time)" if unflushed_ok else "")
+    if clearly_faster(nf.seconds, nf.spread, fl.seconds, fl.spread):
+        return (f"The flush (msync) added {ms(fl.seconds - nf.seconds)}, beyond the repeats' spread "
+                f"({noise:.0%}): it writes the pages to the file, for durability{needless}.")
+    if clearly_faster(fl.seconds, fl.spread, nf.seconds, nf.spread):
+        return repeat_advice(f"the channel with the flush took {x(fl.seconds / nf.seconds)} the time of the "
+                             "channel without it, although it does more") + (
+            " The consumer needs no flush to see the data (the unflushed run's checksum matched every time)."
+            if unflushed_ok else "")
+    return f"The flush (msync) cost nothing beyond the repeats' spread ({noise:.0%}){needless}."
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
