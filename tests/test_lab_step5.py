@@ -6,6 +6,7 @@ import json
 import pytest
 
 from _leaks import track_segments
+from _words import opening_line
 from gilfree._load import MachineLoad
 from gilfree._select import PURE_PYTHON, Implementation, available
 from gilfree.experiment import Experiment
@@ -104,7 +105,7 @@ def test_a_busy_machine_opens_the_step(result):
     assert (result.busy_line is not None) == result.machine["busy"]
     busy = MachineLoad(cores=2, seconds=1.0, others_cores=1.8, load_before=6.4, load_after=6.1)
     text = format_result(dataclasses.replace(result, machine=busy.as_dict()))
-    assert text.splitlines()[2].startswith("Busy machine: other processes used 1.8 of its 2 cores")
+    assert opening_line(text).startswith("Busy machine: other processes used 1.8 of its 2 cores")
 
 @pytest.mark.parametrize("kwargs, error, words", [
     ({"n": 0}, ValueError, "n must be >= 1"),
