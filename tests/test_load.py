@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
 
 import pytest
 
+from _hogs import hogs
 from gilfree._load import BUSY_SHARE, LoadMeter, MachineLoad, idle_machine
 
-HOG = "import os, sys, time; os.write(1, b'ready\\n'); end = time.monotonic() + float(sys.argv[1])\n" \
-      "while time.monotonic() < end: pass\n"
 
 
 def test_an_idle_machine_says_nothing() -> None:
@@ -55,30 +51,12 @@ def test_a_short_run_on_a_quiet_process_tree_reads_no_other_load() -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_two_other_processes_spinning_make_the_machine_busy(tmp_path) -> None:
     """Two busy loops that are not ours: the meter sees their CPU time, not our own work's."""
-    # The shell starts the hogs in the background and exits: orphaned, they are no longer below
-    # this process, as another user's programs would not be. They print their pids, then "ready".
-    script = tmp_path / "hog.py"
-    script.write_text(HOG)
-    hog = f'"{sys.executable}" "{script}" 60'
-    launcher = subprocess.Popen(["sh", "-c", f"{hog} & echo $!; {hog} & echo $!"],
-                                stdout=subprocess.PIPE, text=True, start_new_session=True)
-    assert launcher.stdout is not None
-    pids = [int(launcher.stdout.readline()) for _ in range(2)]
-    try:
-        launcher.wait()
-        assert sorted(launcher.stdout.readline().strip() for _ in range(2)) == ["ready", "ready"]
+    with hogs(2, tmp_path):
         meter = LoadMeter()
         end = time.perf_counter() + 1.0
         while time.perf_counter() < end:  # our own work, which must not count as others'
             pass
         reading = meter.stop()
-    finally:
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        launcher.stdout.close()
     assert reading.others_cores is not None
     # Two spinning processes on any machine take at least half a core between them, however
     # busy, since the scheduler shares the cores with our one thread.
