@@ -25,16 +25,19 @@ __all__ = [
     "MIN_NOISE",
     "above_ideal",
     "beyond_noise",
+    "busy_cores",
     "clearly_faster",
     "gap",
     "gil_fingerprint",
     "gil_reading",
     "judged",
     "ms",
+    "ms_span",
     "noise_of",
     "plural",
     "ratio",
     "repeat_advice",
+    "small_tasks",
     "span",
     "time_ratio",
     "versus",
@@ -234,3 +237,30 @@ def judged(a: Timed, b: Timed) -> str:
 def time_ratio(a: Timed, b: Timed, of: str) -> str:
     """``0.68x the time of <of>``: a time ratio that says what it is relative to."""
     return f"{x(a.seconds / b.seconds)} the time of {of}"
+
+
+def busy_cores(values: Iterable[float]) -> str:
+    """CPU seconds per wall second, as a range that covers every value:
+    ``0.98 to 1.03 CPU seconds per wall second``."""
+    vals = sorted(values)
+    if not vals:
+        raise ValueError("busy_cores needs at least one value")
+    low, high = f"{vals[0]:.2f}", f"{vals[-1]:.2f}"
+    return f"{low if low == high else f'{low} to {high}'} CPU seconds per wall second"
+
+
+def ms_span(seconds: Iterable[float]) -> str:
+    """Times as a range that covers every one: ``12 ms to 15 ms`` (one figure when they agree)."""
+    vals = sorted(seconds)
+    if not vals:
+        raise ValueError("ms_span needs at least one value")
+    low, high = ms(vals[0]), ms(vals[-1])
+    return low if low == high else f"{low} to {high}"
+
+
+def small_tasks(per_task_seconds: float) -> str | None:
+    """The clause for tasks holding less than :data:`SHORT_TASK_SECONDS` of work each, else None."""
+    if per_task_seconds >= SHORT_TASK_SECONDS:
+        return None
+    return (f"each task held about {ms(per_task_seconds)} of work, too little to pay for handing it "
+            "to a worker")
