@@ -1,61 +1,181 @@
-"""What steps 7 and 8 share: their words.
+"""What steps 7 and 8 say about their rows: executors grouped by what they are, and only what a
+group's figures support.
 
-One copy of each: how a short time is written, where a thread speedup stops being the GIL's
-fingerprint, when a chunk holds too little work to be worth handing to a worker, how a row is
-looked up by what it measured. The thresholds are named here so that the words of both steps
-follow the same figures.
+Both steps time a reference (one call, one pass) and the same work chunked on every strategy.
+Each row's ``extra`` carries what its executor is, from the strategy's capabilities, never from
+its name: ``uses`` (``"serial"``, ``"threads"``, ``"processes"``, or :data:`REFERENCE` for the
+reference itself) and ``transport`` (how a chunk of a shared array reaches its task). So a
+plugin strategy is described by what it does, and every range covers every row it describes.
+The rules from figures to words are :mod:`gilfree.figures`; this module applies them to rows.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Callable, Sequence
 
+from ..figures import (Timed, above_ideal, beyond_noise, busy_cores, clearly_faster, gil_reading, ms,
+                       ms_span, noise_of, repeat_advice, small_tasks, span)
 from ._result import Row
 
-#: A pure-Python thread speedup below this is what taking turns on the GIL looks like.
-GIL_BOUND_SPEEDUP = 1.2
-#: One variant is "clearly slower" than another when it takes this many times as long.
-CLEARLY_SLOWER = 1.2
-#: Less work than this per chunk does not pay for handing the chunk to a worker.
-SMALL_CHUNK_SECONDS = 1e-3
+__all__ = [
+    "REFERENCE",
+    "RefOf",
+    "above_ideal_lines",
+    "attach_sentence",
+    "find_row",
+    "gained",
+    "group_phrase",
+    "names",
+    "no_gain_sentence",
+    "noise",
+    "of_uses",
+    "on_workers",
+    "process_reading",
+    "speedup",
+    "thread_reading",
+    "transport_words",
+    "uses",
+]
 
-GilVerdict = Literal["no gil", "turns", "noise"]
+#: The ``uses`` of a reference row (the one call, the one pass).
+REFERENCE = "reference"
+#: How a chunk reaches its task, by transport name (:mod:`gilfree.transports`).
+_TRANSPORT = {"views": "read views of the parent's arrays",
+              "shared-memory": "attach the shared segment by handle",
+              "copies": "get pickled copies", "whole-array": "get the whole array and a range"}
+
+#: A row's reference row: the same work done the reference way (one call, one pass).
+RefOf = Callable[[Row], Row]
 
 
-def ms(seconds: float) -> str:
-    """Milliseconds with as many digits as a short time needs."""
-    value = seconds * 1000
-    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms" if value >= 0.1 else f"{value:.2f} ms"
-
-
-def plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
-
-
-def gil_verdict(thread_speedup: float, gil: bool) -> GilVerdict:
-    """What a pure-Python thread speedup says about the GIL: absent, taken in turns, or noise."""
-    if not gil:
-        return "no gil"
-    if thread_speedup < GIL_BOUND_SPEEDUP:
-        return "turns"
-    return "noise"  # more than the GIL allows
-
-
-def small_chunks(per_chunk_seconds: float, *, of_work: str = "of work") -> str:
-    """The clause for chunks below :data:`SMALL_CHUNK_SECONDS`."""
-    return (f"each chunk held about {per_chunk_seconds * 1e6:.0f} us {of_work}, too little to pay for "
-            "handing it to a worker.")
+def uses(row: Row) -> str:
+    return str(row.extra["uses"])
 
 
 def speedup(row: Row) -> float:
-    """A row's speedup: every row an explanation compares has one (stage rows of compact do not)."""
+    """A row's speedup against its reference: every row an explanation compares has one."""
     if row.speedup is None:
         raise ValueError(f"the row {row.variant!r}, {row.strategy!r} has no speedup to compare")
     return row.speedup
 
 
-def find_row(rows: Sequence[Row], variant: str, impl: str, strategy: str,
-             chunks: int | None = None) -> Row:
-    """The row that measured ``variant`` on ``impl`` and ``strategy`` (and ``chunks``, if given)."""
-    return next(r for r in rows if r.variant == variant and r.implementation == impl
-                and r.strategy == strategy and (chunks is None or r.extra["chunks"] == chunks))
+def transport_words(name: str) -> str:
+    return _TRANSPORT.get(name, f"get their chunks by {name}")
+
+
+def find_row(rows: Sequence[Row], variant: str, impl: str, strategy: str) -> Row:
+    """The row that measured ``variant`` on ``impl`` and ``strategy``."""
+    return next(r for r in rows if r.variant == variant and r.implementation == impl and r.strategy == strategy)
+
+
+def of_uses(rows: Sequence[Row], kind: str) -> list[Row]:
+    return [r for r in rows if uses(r) == kind]
+
+
+def names(rows: Sequence[Row]) -> str:
+    """The strategies of ``rows``, each once, in order."""
+    return ", ".join(dict.fromkeys(r.strategy for r in rows))
+
+
+def _count(values: Sequence[int]) -> tuple[str, bool]:
+    low, high = min(values), max(values)
+    return (str(low) if low == high else f"{low} to {high}"), high == 1
+
+
+def on_workers(rows: Sequence[Row]) -> str:
+    """Where ``rows`` ran, from their capabilities: ``on 2 threads``, ``on 2 to 4 worker processes``."""
+    kind = uses(rows[0])
+    if kind == "serial":
+        return "one chunk after another"
+    count, one = _count([r.workers for r in rows])
+    word = {"threads": ("thread", "threads"), "processes": ("worker process", "worker processes")}.get(
+        kind, ("worker", "workers"))
+    return f"on {count} {word[0] if one else word[1]}"
+
+
+def group_phrase(rows: Sequence[Row]) -> str:
+    """``on 2 threads (threads, toy) at 0.97x to 1.82x``: the range covers every row."""
+    return f"{on_workers(rows)} ({names(rows)}) at {span(speedup(r) for r in rows)}"
+
+
+def noise(row: Row, ref_of: RefOf) -> float:
+    """The noise of a row's speedup: the worse of its own spread and its reference's."""
+    return noise_of(row.spread, ref_of(row).spread)
+
+
+def gained(row: Row, ref_of: RefOf) -> bool:
+    """The row beat its reference by more than the noise."""
+    return beyond_noise(speedup(row), row.spread, ref_of(row).spread)
+
+
+def above_ideal_lines(rows: Sequence[Row], ref_of: RefOf, label: Callable[[Row], str]) -> list[str]:
+    """A sentence for every row whose speedup is above its ideal (its worker count)."""
+    out = []
+    for r in rows:
+        if r.workers > 1 and r.speedup is not None:
+            clause = above_ideal(r.speedup, float(r.workers), noise(r, ref_of))
+            if clause:
+                out.append(f"{label(r)}: {clause}.")
+    return out
+
+
+def thread_reading(rows: Sequence[Row], ref_of: RefOf, gil: bool, against: str) -> str:
+    """What pure-Python thread rows say of the GIL, from their speedups and CPU time per wall second."""
+    cpws = [Timed(r.seconds, r.cpu_seconds).cpu_per_wall for r in rows]
+    known = [c for c in cpws if c is not None]
+    readings = {gil_reading(speedup(r), c, r.workers, gil, noise(r, ref_of)) for r, c in zip(rows, cpws)}
+    seen = (f"pure-Python threads ({names(rows)}) ran at {span(speedup(r) for r in rows)} against {against}"
+            + (f", using {busy_cores(known)}" if known else ""))
+    if readings == {"took turns"}:
+        return f"{seen[0].upper()}{seen[1:]}: the GIL's fingerprint, one thread ran Python at a time."
+    if readings == {"no gil"}:
+        if all(gained(r, ref_of) for r in rows):
+            return f"This interpreter runs without the GIL, and {seen}: the threads ran Python in parallel."
+        return repeat_advice(f"this interpreter runs without the GIL, yet {seen}, no faster beyond the spread")
+    if readings == {"waited"}:
+        return repeat_advice(f"{seen}, less than one core busy: the threads waited on something other "
+                             "than each other, not on the GIL")
+    if readings == {"scaled"}:
+        return repeat_advice(f"{seen}, although the GIL lets one thread run Python at a time")
+    return repeat_advice(seen)
+
+
+def process_reading(rows: Sequence[Row], ref_of: RefOf, against: str) -> str | None:
+    """Why pure-Python worker processes sped up, when every one of them did beyond the noise."""
+    if not rows or not all(gained(r, ref_of) for r in rows):
+        return None
+    return (f"Pure-Python worker processes ({names(rows)}) ran at {span(speedup(r) for r in rows)} against "
+            f"{against}, beyond the spread: each process has its own interpreter and its own GIL.")
+
+
+def no_gain_sentence(groups: Sequence[Sequence[Row]], ref_of: RefOf, per_task: float, against: str) -> str | None:
+    """For the groups none of whose rows beat its reference beyond the noise: why, if the figures
+    say (tasks too small to pay for handing out); else what was seen and a repeat. None when every
+    group had a row that gained."""
+    idle = [g for g in groups if g and not any(gained(r, ref_of) for r in g)]
+    if not idle:
+        return None
+    where = " or ".join(f"{on_workers(g)} ({names(g)})" for g in idle)
+    who = f"no executor {where} beat {against} beyond the spread"
+    clause = small_tasks(per_task)
+    if clause:
+        return f"{who[0].upper()}{who[1:]}: {clause}."
+    return repeat_advice(f"{who}, though each task held about {ms(per_task)} of work")
+
+
+def attach_sentence(rows: Sequence[Row], doing: str) -> str:
+    """The cost of attaching a shared segment, when every executor whose tasks attach it took
+    clearly longer than every one whose tasks read views; else nothing."""
+    views = [r for r in rows if r.extra["transport"] == "views"]
+    attached = [r for r in rows if r.extra["transport"] == "shared-memory"]
+    if not views or not attached:
+        return ""
+    slowest_view = max(views, key=lambda r: r.seconds)
+    fastest_attached = min(attached, key=lambda r: r.seconds)
+    if not clearly_faster(slowest_view.seconds, slowest_view.spread, fastest_attached.seconds,
+                          fastest_attached.spread):
+        return ""
+    return (f"Every executor whose tasks attach the shared segment ({names(attached)}) took "
+            f"{ms_span(r.seconds for r in attached)} {doing}, against {ms_span(r.seconds for r in views)} for "
+            f"those reading views ({names(views)}), longer by more than the spread: each such task attaches "
+            "the segment and maps its pages before it touches them, a cost a view never pays.")

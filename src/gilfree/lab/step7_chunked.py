@@ -10,6 +10,9 @@ joblib is installed, and any strategy a user registers), and on an executor the 
 answer must equal the single call's, bit for bit. Then it varies the number of chunks: one per
 worker, a few per worker (``default_parts``), and many small ones, on work of even and of uneven
 cost, to show what the chunk count buys and what it costs.
+
+The explanation reads each executor's capabilities (threads or processes, how a chunk reaches
+its task), never its name, so a plugin strategy is described as what it is.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -25,23 +28,30 @@ from .._checks import check_callable, check_count, check_executor, check_seed
 from .._compat import executor_workers
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._stats import Stats, merge_stats, stats_bits
-from .._timing import Timing, environment, interleaved, load_average, usable_cores
+from .._timing import gil_enabled, usable_cores
 from ..chunked import array_chunks, default_parts, parallel_reduce, split_range
+from ..experiment import Experiment, Measured, Variant
+from ..figures import beyond_noise, clearly_faster, ms, ratio, repeat_advice, span, x
 from ..registry import capabilities_of
 from ..shm import SharedArray
 from ..strategies import open_executor, strategy_names
-from ..transports import run_on_chunks
-from ._result import Progress, Row, StepResult, busy_machine_note, no_progress
-from ._plan import Ticker, chosen_implementations, worker_count
-from ._words import CLEARLY_SLOWER, SMALL_CHUNK_SECONDS, find_row, gil_verdict, ms, plural, small_chunks, speedup
+from ..transports import default_transport, run_on_chunks
+from ._plan import chosen_implementations, measured_row, step_result, worker_count
+from ._result import Progress, Row, StepResult, no_progress
+from ._words import (REFERENCE, RefOf, above_ideal_lines, attach_sentence, group_phrase, names, no_gain_sentence,
+                     of_uses, on_workers, process_reading, speedup, thread_reading, transport_words, uses)
 
 TITLE = "chunked processing: split, run in parallel, aggregate"
 
 #: The workloads of the main table, and of the chunk-count sweep.
 WORKLOADS = ("sum of squares", "array stats", "monte carlo pi")
 SWEEP_WORKLOADS = ("monte carlo pi", "prime count")
+#: The CPU-bound workloads of the main table (the array statistics read memory).
+CPU_BOUND = ("sum of squares", "monte carlo pi")
 #: Chunks per worker in the sweep, besides the caller's ``many_per_worker``.
 SWEEP_PER_WORKER = (1, 4)
+#: The strategies the sweep runs on: gilfree's own threads and worker processes.
+SWEEP_STRATEGIES = ("threads", "processes")
 
 #: The reference every variant is held against: the whole job as one kernel call.
 ONE_CALL = "one call"
@@ -53,12 +63,11 @@ PURE_DIVISOR = {"sum of squares": 150, "array stats": 600, "monte carlo pi": 500
 _UNIT = {"sum of squares": "term", "array stats": "value", "monte carlo pi": "sample",
          "prime count": "number"}
 
-#: An array this large is well past the caches: main memory sets the pace of its statistics.
+#: An array this large is well past the caches.
 _PAST_THE_CACHES = 16 * 2**20
 
-_GIL_WORDS = {"no gil": "with no GIL in this interpreter",
-              "turns": "which take turns on the GIL",
-              "noise": "more than the GIL allows, so that ratio is within this run's noise"}
+COLUMNS = ("variant", "implementation", "strategy", "workers", "chunks", "n", "ms", "cpu ms", "spread",
+           "speedup", "ns/elem")
 
 
 def strategies_here() -> tuple[str, ...]:
@@ -67,33 +76,6 @@ def strategies_here() -> tuple[str, ...]:
 
 
 # -- what to run ---------------------------------------------------------------------------------
-
-class Variant(NamedTuple):
-    """One measured variant: its table, its work, its kernels, where it runs, in how many parts."""
-
-    table: str  # "main" or "sweep"
-    workload: str
-    impl: str
-    strategy: str  # ONE_CALL, a registered strategy, or "given <type>"
-    parts: int
-
-    @property
-    def reference(self) -> Variant:
-        """The single call whose answer and time this variant is held against."""
-        return self._replace(strategy=ONE_CALL, parts=1)
-
-
-def _single(workload: str, impl: str) -> Variant:
-    """The main table's single call of ``workload`` on ``impl``."""
-    return Variant("main", workload, impl, ONE_CALL, 1)
-
-
-class Plan(NamedTuple):
-    """How one variant runs, and the number of chunks it makes."""
-
-    call: Callable[[], Any]
-    chunks: int
-
 
 @dataclass(frozen=True)
 class _Setup:
@@ -108,22 +90,36 @@ class _Setup:
     executor: Executor | None
 
     @property
-    def has_c(self) -> bool:
-        return C_EXTENSION in self.impls
-
-    @property
     def sweep_impl(self) -> str:
-        """The sweep's kernels, and the explanation's: compiled where there are some."""
-        return C_EXTENSION if self.has_c else PURE_PYTHON
+        """The sweep's kernels: compiled where there are some."""
+        return C_EXTENSION if C_EXTENSION in self.impls else PURE_PYTHON
 
     @property
     def given(self) -> str | None:
         """The row name of the caller's executor."""
         return f"given {type(self.executor).__name__}" if self.executor is not None else None
 
+    @property
+    def sweep_parts(self) -> list[int]:
+        return [self.workers * p for p in SWEEP_PER_WORKER] + [self.workers * self.many_per_worker]
+
     def size(self, workload: str, impl: str) -> int:
         n = self.sizes[workload]
         return n if impl == C_EXTENSION else max(1, n // PURE_DIVISOR[workload])
+
+
+@dataclass(frozen=True)
+class _Runner:
+    """Where a variant runs: an opened executor (None: the one call) and what it is."""
+
+    name: str
+    executor: Executor | None
+    workers: int
+    uses: str  # "serial", "threads", "processes", or REFERENCE for the one call
+    transport: str  # how a chunk of the shared array reaches a task
+
+
+ONE_CALL_RUNNER = _Runner(ONE_CALL, None, 1, REFERENCE, "none")
 
 
 def _checked(squares_n: object, stats_n: object, samples: object, primes_n: object, workers: object,
@@ -146,31 +142,51 @@ def _checked(squares_n: object, stats_n: object, samples: object, primes_n: obje
     return _Setup(k, sizes, many, repeats, seed, chosen_implementations(implementations), given)
 
 
-def _variants(setup: _Setup, strategies: tuple[str, ...]) -> Iterator[Variant]:
-    """The main table (every workload, implementation and strategy), then the chunk-count sweep."""
-    k = setup.workers
+def _lineup(setup: _Setup, runners: Sequence[_Runner]) -> Iterator[tuple[str, str, str, _Runner, int]]:
+    """(table, workload, implementation, runner, parts): the main table, then the chunk-count sweep."""
     for workload in WORKLOADS:
         for impl in setup.impls:
-            yield _single(workload, impl)
-            for strategy in strategies:
-                yield Variant("main", workload, impl, strategy, default_parts(k))
-    sweep_parts = [k * p for p in SWEEP_PER_WORKER] + [k * setup.many_per_worker]
+            yield "main", workload, impl, ONE_CALL_RUNNER, 1
+            for runner in runners:
+                yield "main", workload, impl, runner, default_parts(setup.workers)
+    sweepers = [r for r in runners if r.name in SWEEP_STRATEGIES]
     for workload in SWEEP_WORKLOADS:
-        yield Variant("sweep", workload, setup.sweep_impl, ONE_CALL, 1)
-        for strategy in ("threads", "processes"):  # the sweep compares these two (see _explain)
-            for parts in sweep_parts:
-                yield Variant("sweep", workload, setup.sweep_impl, strategy, parts)
+        yield "sweep", workload, setup.sweep_impl, ONE_CALL_RUNNER, 1
+        for runner in sweepers:
+            for parts in setup.sweep_parts:
+                yield "sweep", workload, setup.sweep_impl, runner, parts
 
 
-def _plan(variant: Variant, setup: _Setup, executors: Mapping[str, Executor],
-          data: SharedArray) -> Plan:
-    n = setup.size(variant.workload, variant.impl)
-    kernels = setup.impls[variant.impl]
-    if variant.strategy == ONE_CALL:
-        return Plan(lambda: _one_call(variant.workload, kernels, n, data, setup.seed), 1)
-    job, chunks = _chunked(variant.workload, kernels, n, variant.parts, data, setup.seed)
-    executor = executors[variant.strategy]
-    return Plan(lambda: job(executor), chunks)
+def _variants(setup: _Setup, runners: Sequence[_Runner], data: SharedArray,
+              refs: Mapping[tuple[str, str], Any]) -> list[Variant]:
+    """Every variant of :func:`_lineup`, each checked bit for bit against its single call.
+
+    Chunk counts that come out equal (a range shorter than the parts asked for) run once.
+    """
+    out: dict[str, Variant] = {}
+    for table, workload, impl, runner, parts in _lineup(setup, runners):
+        v = _variant(table, workload, impl, runner, parts, setup, data, refs[(workload, impl)])
+        out.setdefault(v.name, v)
+    return list(out.values())
+
+
+def _variant(table: str, workload: str, impl: str, runner: _Runner, parts: int, setup: _Setup,
+             data: SharedArray, reference: Any) -> Variant:
+    kernels, n = setup.impls[impl], setup.size(workload, impl)
+    if runner.executor is None:
+        call, chunks = (lambda: _one_call(workload, kernels, n, data, setup.seed)), 1
+    else:
+        job, chunks = _chunked(workload, kernels, n, parts, data, setup.seed)
+        executor = runner.executor
+        call = lambda: job(executor)  # noqa: E731
+    row = workload if table == "main" else f"chunks: {workload}"
+    suffix = f", {chunks} chunks" if table == "sweep" and runner.executor is not None else ""
+    return Variant(
+        name=f"{row}, {impl}, {runner.name}{suffix}", run=call,
+        check=lambda got: _bits(got) == _bits(reference),
+        tags={"variant": row, "implementation": impl, "strategy": runner.name, "workers": runner.workers,
+              "reference": f"{row}, {impl}, {ONE_CALL}", "n": n, "chunks": chunks, "unit": _UNIT[workload],
+              "uses": runner.uses, "transport": runner.transport})
 
 
 def _total(counts: list[int]) -> int:
@@ -212,6 +228,11 @@ def _one_call(workload: str, kernels: Any, n: int, data: SharedArray, seed: int)
     return kernels.count_primes(0, n)
 
 
+def _bits(value: Any) -> Any:
+    """Results compared bit for bit: a float field equal only to the very same double."""
+    return stats_bits(value) if isinstance(value, Stats) else value
+
+
 # -- running it ----------------------------------------------------------------------------------
 
 def run(squares_n: int = 2**28, stats_n: int = 2**24, samples: int = 2**26, primes_n: int = 2_000_000,
@@ -228,33 +249,23 @@ def run(squares_n: int = 2**28, stats_n: int = 2**24, samples: int = 2**26, prim
     """
     setup = _checked(squares_n, stats_n, samples, primes_n, workers, many_per_worker, repeats, seed,
                      executor, implementations, progress)
-    load = load_average()
+    ex = Experiment(progress)
     with ExitStack() as stack:
         data = _random_array(stack, setup)
-        executors = _open_executors(stack, setup)
-        workers_of = _workers_of(executors, setup.workers)
-        plans = {v: _plan(v, setup, executors, data) for v in _variants(setup, tuple(executors))}
-        results, timings = _measure(plans, setup.repeats, progress)
-        twins = _twin_checks(results, setup, data)
+        runners = _open_runners(stack, setup)
+        refs = _references(ex, setup, data)
+        _twin_checks(ex, setup, data, refs)
+        measured = ex.measure(_variants(setup, runners, data, refs), repeats=setup.repeats, cpu="tree")
         data_bytes = data.array.nbytes
-
-    rows = [_row(v, plan, timings, setup, workers_of) for v, plan in plans.items()]
-    checks = {**_chunk_checks(plans, results), **twins}
-    summary, data_out = _summary(rows, results, setup, data_bytes, tuple(executors))
-    env = environment()
-    explanation = _explain(rows, setup.workers, setup.has_c, setup.sweep_impl,
-                           setup.size("array stats", setup.sweep_impl),
-                           bool(env.get("gil_enabled", True)), load, env.get("usable_cores"))
-    return StepResult(
-        step=7, title=TITLE,
+    rows = _rows(measured)
+    summary, data_out = _summary(rows, refs, setup, data_bytes, ex.checks.ok)
+    return step_result(
+        ex, step=7, title=TITLE,
         params={"squares_n": squares_n, "stats_n": stats_n, "samples": samples, "primes_n": primes_n,
                 "workers": setup.workers, "many_per_worker": many_per_worker, "repeats": repeats,
                 "seed": seed, "executor": setup.given, "pure_divisor": PURE_DIVISOR},
-        rows=rows, checks=checks, summary=summary, explanation=explanation, env=env,
-        columns=("variant", "implementation", "strategy", "workers", "chunks", "n", "ms", "cpu ms",
-                 "spread", "speedup", "ns/elem"),
-        data={**data_out, "load_average_at_start": load},
-    )
+        rows=rows, summary=summary, explanation=explain(rows, gil=gil_enabled(), right=ex.checks.ok),
+        columns=COLUMNS, data=data_out)
 
 
 def _random_array(stack: ExitStack, setup: _Setup) -> SharedArray:
@@ -265,254 +276,211 @@ def _random_array(stack: ExitStack, setup: _Setup) -> SharedArray:
     return data
 
 
-def _open_executors(stack: ExitStack, setup: _Setup) -> dict[str, Executor]:
+def _open_runners(stack: ExitStack, setup: _Setup) -> list[_Runner]:
     """Every strategy that runs here, opened, and the caller's executor (which stays theirs)."""
-    executors: dict[str, Executor] = {
-        name: stack.enter_context(open_executor(name, setup.workers)) for name in strategies_here()}
+    opened = {name: stack.enter_context(open_executor(name, setup.workers)) for name in strategies_here()}
     if setup.executor is not None and setup.given is not None:
-        executors[setup.given] = setup.executor
-    return executors
+        opened[setup.given] = setup.executor
+    runners = []
+    for name, executor in opened.items():
+        caps = capabilities_of(executor)
+        workers = 1 if caps.uses == "serial" else executor_workers(executor) or setup.workers
+        runners.append(_Runner(name, executor, workers, caps.uses, default_transport(executor).name))
+    return runners
 
 
-def _workers_of(executors: Mapping[str, Executor], k: int) -> dict[str, int]:
-    return {name: (1 if capabilities_of(ex).uses == "serial" else executor_workers(ex) or k)
-            for name, ex in executors.items()}
+def _references(ex: Experiment, setup: _Setup, data: SharedArray) -> dict[tuple[str, str], Any]:
+    """The single call of every workload on every implementation it runs on, untimed."""
+    pairs = [(w, i) for w in WORKLOADS for i in setup.impls] + [(w, setup.sweep_impl) for w in SWEEP_WORKLOADS]
+    refs: dict[tuple[str, str], Any] = {}
+    for workload, impl in dict.fromkeys(pairs):
+        kernels, n = setup.impls[impl], setup.size(workload, impl)
+        refs[(workload, impl)] = ex.step(f"{workload}, {impl}: the reference",
+                                         lambda: _one_call(workload, kernels, n, data, setup.seed))
+    return refs
 
 
-def _measure(plans: Mapping[Variant, Plan], repeats: int,
-             progress: Progress) -> tuple[dict[Variant, Any], dict[Variant, Timing]]:
-    """One untimed run of everything (the result checks, and the warm-up of every pool), then
-    ``repeats`` timed rounds, interleaved."""
-    ticker = Ticker(progress, len(plans) * (repeats + 1))
-    results: dict[Variant, Any] = {}
-    for v, plan in plans.items():
-        results[v] = plan.call()
-        ticker.tick(f"{v.workload}, {v.impl}, {v.strategy}")
-
-    def timed(v: Variant, result: object) -> None:
-        ticker.tick(f"{v.workload}, {v.impl}, {v.strategy}, {plans[v].chunks} chunks")
-
-    timings = interleaved({v: plan.call for v, plan in plans.items()}, repeats=repeats, warmup=0,
-                          after=timed)
-    return results, timings
-
-
-# -- what it means -------------------------------------------------------------------------------
-
-def _bits(value: Any) -> Any:
-    """Results compared bit for bit: a float field equal only to the very same double."""
-    return stats_bits(value) if isinstance(value, Stats) else value
-
-
-def _row(v: Variant, plan: Plan, timings: Mapping[Variant, Timing], setup: _Setup,
-         workers_of: Mapping[str, int]) -> Row:
-    t = timings[v]
-    n = setup.size(v.workload, v.impl)
-    w = workers_of.get(v.strategy, 1)
-    return Row(
-        variant=v.workload if v.table == "main" else f"chunks: {v.workload}",
-        implementation=v.impl, strategy=v.strategy, workers=w,
-        seconds=t.median, spread=t.spread, cpu_seconds=t.cpu_median,
-        speedup=timings[v.reference].median / t.median,
-        extra={"n": n, "chunks": plan.chunks, "per worker": round(plan.chunks / w, 2),
-               "ns/elem": t.median / n * 1e9, "unit": _UNIT[v.workload]},
-    )
-
-
-def _chunk_checks(plans: Mapping[Variant, Plan], results: Mapping[Variant, Any]) -> dict[str, bool]:
-    """Every chunked variant against its single call, bit for bit."""
-    checks = {}
-    for v, plan in plans.items():
-        if v.strategy == ONE_CALL:
-            continue
-        label = (f"{v.workload}, {v.impl}, {v.strategy}" if v.table == "main"
-                 else f"chunk sweep: {v.workload}, {v.strategy}, {plan.chunks} chunks")
-        checks[f"{label}: equals the single call"] = _bits(results[v]) == _bits(results[v.reference])
-    return checks
-
-
-def _twin_checks(results: Mapping[Variant, Any], setup: _Setup, data: SharedArray) -> dict[str, bool]:
+def _twin_checks(ex: Experiment, setup: _Setup, data: SharedArray, refs: Mapping[tuple[str, str], Any]) -> None:
     """The single calls themselves: a closed form, and (where both exist) twin against twin."""
-    checks = {}
     for impl in setup.impls:
         n = setup.size("sum of squares", impl)
-        got = results[_single("sum of squares", impl)]
-        checks[f"sum of squares, {impl}, one call: equals (n-1)n(2n-1)/6"] = (
-            got == (n - 1) * n * (2 * n - 1) // 6)
-    if setup.has_c:
-        c = setup.impls[C_EXTENSION]
-        for workload in WORKLOADS:
-            n = setup.size(workload, PURE_PYTHON)
-            pure = results[_single(workload, PURE_PYTHON)]
-            twin = _one_call(workload, c, n, data, setup.seed)
-            checks[f"{workload}: the compiled twin gives the same at n={n:,}"] = _bits(pure) == _bits(twin)
-    return checks
+        ex.checks.add(f"sum of squares, {impl}: closed form",
+                      refs[("sum of squares", impl)] == (n - 1) * n * (2 * n - 1) // 6,
+                      f"sum of squares, {impl}: the one call equals (n-1)n(2n-1)/6 at n={n:,}")
+    if C_EXTENSION not in setup.impls:
+        return
+    compiled = setup.impls[C_EXTENSION]
+    for workload in WORKLOADS:
+        n = setup.size(workload, PURE_PYTHON)
+        twin = ex.step(f"{workload}: the compiled twin", lambda: _one_call(workload, compiled, n, data, setup.seed))
+        ex.checks.add(f"{workload}: compiled twin", _bits(twin) == _bits(refs[(workload, PURE_PYTHON)]),
+                      f"{workload}: the compiled twin gives the pure-Python answer at n={n:,}")
 
 
-def _summary(rows: list[Row], results: Mapping[Variant, Any], setup: _Setup, data_bytes: int,
-             strategies: tuple[str, ...]) -> tuple[list[str], dict[str, Any]]:
-    impl = C_EXTENSION if any(r.implementation == C_EXTENSION for r in rows) else PURE_PYTHON
+def _rows(measured: Mapping[str, Measured]) -> list[Row]:
+    """A row per variant, its speedup against its own single call."""
+    rows = []
+    for m in measured.values():
+        t = m.tags
+        rows.append(measured_row(m, measured[t["reference"]].seconds / m.seconds, {
+            "n": t["n"], "chunks": t["chunks"], "per worker": round(t["chunks"] / t["workers"], 2),
+            "ns/elem": m.seconds / t["n"] * 1e9, "unit": t["unit"], "uses": t["uses"],
+            "transport": t["transport"]}))
+    return rows
+
+
+def _summary(rows: list[Row], refs: Mapping[tuple[str, str], Any], setup: _Setup, data_bytes: int,
+             right: bool) -> tuple[list[str], dict[str, Any]]:
+    impl = setup.sweep_impl
     lines = []
     for workload in WORKLOADS:
-        n = setup.size(workload, impl)
-        parts = find_row(rows, workload, impl, "processes").extra["chunks"]
-        times = ", ".join(f"{s} {find_row(rows, workload, impl, s).seconds * 1000:.0f}ms"
-                          for s in (ONE_CALL, *strategies))
-        lines.append(f"{workload} ({n:,} {_UNIT[workload]}s, {parts} chunks, {impl}): {times}")
-    samples = setup.size("monte carlo pi", impl)
-    hits = results[_single("monte carlo pi", impl)]
-    stats = results[_single("array stats", impl)]
+        mine = [r for r in rows if r.variant == workload and r.implementation == impl]
+        chunks = max(r.extra["chunks"] for r in mine)
+        times = ", ".join(f"{r.strategy} {ms(r.seconds)}" for r in mine)
+        lines.append(f"{workload} ({mine[0].extra['n']:,} {_UNIT[workload]}s, {chunks} chunks, {impl}): {times}")
+    samples, hits = setup.size("monte carlo pi", impl), refs[("monte carlo pi", impl)]
+    stats = refs[("array stats", impl)]
     lines.append(f"pi ~ {4 * hits / samples:.6f} from {samples:,} samples; array mean {stats.mean:.6f}, "
-                 f"std {stats.std:.6f} over {stats.count:,} values: the same bits from every executor")
-    sweep = [r for r in rows if r.variant.startswith("chunks: ") and r.strategy == "processes"]
+                 f"std {stats.std:.6f} over {stats.count:,} values"
+                 + (": the same bits from every executor" if right else ""))
     for workload in SWEEP_WORKLOADS:
-        cells = [f"{r.extra['chunks']} chunks {r.seconds * 1000:.0f}ms" for r in sweep
-                 if r.variant == f"chunks: {workload}"]
-        lines.append(f"chunk count, {workload}, {setup.workers} processes: " + ", ".join(cells))
+        for strategy in SWEEP_STRATEGIES:
+            cells = [f"{r.extra['chunks']} chunks {ms(r.seconds)}" for r in rows
+                     if r.variant == f"chunks: {workload}" and r.strategy == strategy]
+            if cells:
+                lines.append(f"chunk count, {workload}, {strategy} ({setup.workers} workers): " + ", ".join(cells))
     data = {
         "pi_estimate": 4 * hits / samples,
         "array_stats": stats._asdict(),
         "array_bytes": data_bytes,
-        "sum_of_squares": str(results[_single("sum of squares", impl)]),
+        "sum_of_squares": str(refs[("sum of squares", impl)]),
         "results_by_variant": {f"{r.variant} | {r.implementation} | {r.strategy} | {r.extra['chunks']}":
                                {"ms": r.seconds * 1000, "speedup": r.speedup} for r in rows},
     }
     return lines, data
 
 
-def _explain(rows: list[Row], k: int, has_c: bool, sweep_impl: str, stats_n: int, gil: bool,
-             load: float | None, cores: Any) -> list[str]:
-    """The CPU-bound kernels, the memory-bound statistics, the chunk count: what the rows say."""
-    lines = [_cpu_paragraph(rows, k, has_c, gil), _memory_paragraph(rows, has_c, stats_n)]
-    sweep = _Sweep.of(rows, sweep_impl)
-    if not sweep.complete:
-        return lines + [f"The sizes were too small for the chunk counts asked for ({sweep.counts})."]
-    lines.append(_chunk_count_paragraph(sweep, k))
-    note = busy_machine_note(load, cores)
-    if note:
-        lines.append(note)
-    return lines
+# -- what it means -------------------------------------------------------------------------------
+
+def explain(rows: Sequence[Row], *, gil: bool, right: bool) -> list[str]:
+    """What the rows say: the CPU-bound kernels per implementation, the memory-bound statistics,
+    the chunk count, and any speedup above its ideal. Only figures go in: rows (with their
+    executors' ``uses`` and ``transport``), whether the GIL is on, whether every check passed."""
+    ref_of = _reference_of(rows)
+    impls = [i for i in (C_EXTENSION, PURE_PYTHON) if any(r.implementation == i for r in rows)]
+    answers = ("The same split/run/merge code gave the single call's exact answer on every executor. " if right
+               else "Some executors did not give the single call's answer (see the failed checks above). ")
+    lines = [answers + _cpu_paragraph(rows, impls[0], gil, ref_of)]
+    lines += [_cpu_paragraph(rows, impl, gil, ref_of) for impl in impls[1:]]
+    lines += [_memory_paragraph(rows, impls[0]), _chunk_count_paragraph(rows)]
+    lines.append(" ".join(above_ideal_lines(rows, ref_of, _label)))
+    return [line for line in lines if line]
 
 
-def _cpu_paragraph(rows: list[Row], k: int, has_c: bool, gil: bool) -> str:
-    """Exact answers everywhere; the CPU-bound speedups; what pure-Python threads say of the GIL."""
-    best = C_EXTENSION if has_c else PURE_PYTHON
-    cpu = [find_row(rows, w, best, s) for w in ("sum of squares", "monte carlo pi")
-           for s in ("threads", "processes")]
-    py_t = find_row(rows, "monte carlo pi", PURE_PYTHON, "threads")
-    py_p = find_row(rows, "monte carlo pi", PURE_PYTHON, "processes")
-    why = _GIL_WORDS[gil_verdict(speedup(py_t), gil)]
-    text = (f"The same split/run/merge code gave the single call's exact answer on every executor. On "
-            f"the CPU-bound kernels ({best}) {k} workers ran at {min(map(speedup, cpu)):.2f}x to "
-            f"{max(map(speedup, cpu)):.2f}x of the one-call time")
-    if has_c:
-        text += (f"; the pure-Python Monte Carlo ran at {py_t.speedup:.2f}x on threads, {why}, and at "
-                 f"{py_p.speedup:.2f}x in processes.")
+def _reference_of(rows: Sequence[Row]) -> RefOf:
+    refs = {(r.variant, r.implementation): r for r in rows if uses(r) == REFERENCE}
+    return lambda row: refs[(row.variant, row.implementation)]
+
+
+def _label(row: Row) -> str:
+    what = row.variant.removeprefix("chunks: ")
+    return f"{what[0].upper()}{what[1:]} on {row.strategy} ({row.implementation}, {row.extra['chunks']} chunks)"
+
+
+def _cpu_paragraph(rows: Sequence[Row], impl: str, gil: bool, ref_of: RefOf) -> str:
+    """The CPU-bound kernels of one implementation, every executor grouped by what it uses."""
+    mine = [r for r in rows if r.variant in CPU_BOUND and r.implementation == impl and uses(r) != REFERENCE]
+    groups = {kind: of_uses(mine, kind) for kind in ("threads", "processes", "serial")}
+    text = (f"On the CPU-bound kernels ({impl}: {', '.join(CPU_BOUND)}), against the one call: "
+            + "; ".join(group_phrase(g) for g in groups.values() if g) + ".")
+    if groups["serial"]:
+        text += (" The serial executor runs the same chunks one after another in this thread: its ratio is "
+                 "what splitting and merging cost without any parallelism.")
+    per_task = max(ref_of(r).seconds / r.extra["chunks"] for r in mine)
+    said: list[str | None] = []
+    idle = [groups["processes"]]
+    if impl == PURE_PYTHON:
+        said.append(thread_reading(groups["threads"], ref_of, gil, "the one call") if groups["threads"] else None)
+        said.append(process_reading(groups["processes"], ref_of, "the one call"))
     else:
-        text += f" (the threads {why})."
-    if max(map(speedup, cpu + [py_p])) < 1:
-        text += _no_winner(rows, best)
-    return text
+        idle.insert(0, groups["threads"])
+    said.append(no_gain_sentence(idle, ref_of, per_task, "the one call"))
+    return " ".join([text] + [s for s in said if s])
 
 
-def _no_winner(rows: list[Row], best: str) -> str:
-    """Why no executor beat the one call, in the terms the numbers support."""
-    mc = find_row(rows, "monte carlo pi", best, "threads")
-    serial = find_row(rows, "monte carlo pi", best, "serial")
-    per_chunk = find_row(rows, "monte carlo pi", best, ONE_CALL).seconds / mc.extra["chunks"]
-    if per_chunk < SMALL_CHUNK_SECONDS:
-        return f" No executor beat the one call: {small_chunks(per_chunk)}"
-    return (f" No executor beat the one call here; the serial executor, which does the same work "
-            f"in the same chunks, ran at {serial.speedup:.2f}x, a yardstick of this run's noise.")
+def _memory_paragraph(rows: Sequence[Row], impl: str) -> str:
+    """The array statistics: the one call's rate, then the executors grouped by how a chunk reaches them."""
+    stats = [r for r in rows if r.variant == "array stats" and r.implementation == impl]
+    one = next(r for r in stats if uses(r) == REFERENCE)
+    size = one.extra["n"] * 8
+    text = (f"One call of the {impl} array statistics read {size / 2**20:.1f} MB"
+            + (", more than the caches hold," if size >= _PAST_THE_CACHES else "")
+            + f" at {size / one.seconds / 1e9:.1f} GB/s ({ms(one.seconds)}).")
+    parallel = [r for r in stats if uses(r) in ("threads", "processes")]
+    by_transport: dict[str, list[Row]] = {}
+    for r in parallel:
+        by_transport.setdefault(r.extra["transport"], []).append(r)
+    if by_transport:
+        text += " Against it, executors whose tasks " + "; those whose tasks ".join(
+            f"{transport_words(t)} ({names(g)}) ran at {span(speedup(r) for r in g)}"
+            for t, g in by_transport.items()) + "."
+    return " ".join(s for s in (text, attach_sentence(parallel, "for the statistics")) if s)
 
 
-def _memory_paragraph(rows: list[Row], has_c: bool, stats_n: int) -> str:
-    """The array statistics: the one call's rate, then threads (views) against processes (handles)."""
-    best = C_EXTENSION if has_c else PURE_PYTHON
-    one = find_row(rows, "array stats", best, ONE_CALL)
-    st_t = find_row(rows, "array stats", best, "threads")
-    st_p = find_row(rows, "array stats", best, "processes")
-    if has_c:
-        rate = (f"read {stats_n * 8 / 2**20:.1f} MB at {stats_n * 8 / one.seconds / 1e9:.1f} GB/s "
-                f"in {ms(one.seconds)}")
-        if stats_n * 8 >= _PAST_THE_CACHES:
-            text = f"The compiled array statistics are memory-bound: one call {rate}."
-        else:
-            text = f"One call of the compiled array statistics {rate}."
-    else:
-        text = f"The array statistics of {stats_n:,} values took {ms(one.seconds)} in one call."
-    text += (f" Threads, which get views of the array, ran at {st_t.speedup:.2f}x; processes at "
-             f"{st_p.speedup:.2f}x")
-    if st_p.seconds > st_t.seconds * CLEARLY_SLOWER:
-        return text + (": each process task attaches the shared segment and maps its pages before "
-                       "it can read them, a cost a thread never pays.")
-    return text + "."
+def _chunk_count_paragraph(rows: Sequence[Row]) -> str:
+    """One chunk per worker against a few, on even and uneven work; then many small chunks."""
+    sweep = [r for r in rows if r.variant.startswith("chunks: ") and uses(r) == "processes"]
+    if not sweep:
+        return ""
+    sweep = [r for r in sweep if r.strategy == sweep[0].strategy]
+    even = {r.extra["chunks"]: r for r in sweep if r.variant == "chunks: monte carlo pi"}
+    uneven = {r.extra["chunks"]: r for r in sweep if r.variant == "chunks: prime count"}
+    counts = sorted(set(even) & set(uneven))
+    if len(counts) < 2:
+        return (f"The chunk-count sweep needs two chunk counts on both of its workloads; these sizes gave "
+                f"{sorted(even)} and {sorted(uneven)}: too small for the counts asked for.")
+    c0, c1 = counts[0], counts[1]
+    head = (f"Chunk count {on_workers(sweep)} ({names(sweep)}): prime counting, whose chunks get dearer "
+            f"along the range, took {ms(uneven[c0].seconds)} in {c0} chunks and {ms(uneven[c1].seconds)} "
+            f"in {c1}; the Monte Carlo, whose chunks all cost the same, took {ms(even[c0].seconds)} and "
+            f"{ms(even[c1].seconds)}.")
+    said = [head, _balance_sentence(uneven[c0], uneven[c1], even[c0], even[c1]),
+            _toll_sentence(even[c1], even[max(even)])]
+    return " ".join(s for s in said if s)
 
 
-@dataclass(frozen=True)
-class _Sweep:
-    """The processes' rows of the chunk-count sweep, by chunk count: even and uneven cost."""
-
-    counts: list[int]  # the chunk counts of the even-cost rows, ascending
-    even: dict[int, Row]  # the Monte Carlo: every chunk costs the same
-    uneven: dict[int, Row]  # prime counting: chunks get dearer along the range
-
-    @classmethod
-    def of(cls, rows: list[Row], impl: str) -> _Sweep:
-        def counts_of(workload: str) -> list[int]:
-            return sorted({r.extra["chunks"] for r in rows
-                           if r.variant == f"chunks: {workload}" and r.strategy == "processes"})
-
-        counts = counts_of("monte carlo pi")
-        uneven_counts = set(counts_of("prime count"))
-        return cls(counts,
-                   {c: find_row(rows, "chunks: monte carlo pi", impl, "processes", c) for c in counts},
-                   {c: find_row(rows, "chunks: prime count", impl, "processes", c)
-                    for c in counts if c in uneven_counts})
-
-    @property
-    def one_each(self) -> int:
-        return self.counts[0]
-
-    @property
-    def a_few(self) -> int:
-        return self.counts[min(1, len(self.counts) - 1)]  # fewer counts if n < chunks
-
-    @property
-    def many(self) -> int:
-        return self.counts[-1]
-
-    @property
-    def complete(self) -> bool:
-        """Whether the uneven work reached the counts the paragraph compares."""
-        return self.one_each in self.uneven and self.a_few in self.uneven
+def _balance_sentence(uneven0: Row, uneven1: Row, even0: Row, even1: Row) -> str:
+    """What a few chunks per worker bought, on uneven and on even work, beyond the spread."""
+    c0, c1 = uneven0.extra["chunks"], uneven1.extra["chunks"]
+    gain_u, gain_e = uneven0.seconds / uneven1.seconds, even0.seconds / even1.seconds
+    faster_u = beyond_noise(gain_u, uneven0.spread, uneven1.spread)
+    faster_e = beyond_noise(gain_e, even0.spread, even1.spread)
+    against = f"{c1} chunks against {c0}"
+    if faster_u and not faster_e:
+        return (f"In {c1} chunks the uneven work ran {ratio(gain_u, f'{c0} chunks')} and the even work "
+                f"{x(gain_e)}, within the spread: with a few chunks each, the workers end closer together.")
+    if faster_u:
+        return (f"Both ran faster in {c1} chunks ({x(gain_u)} and {x(gain_e)}, {against}), so the gain "
+                "is not the uneven cost alone.")
+    if beyond_noise(1 / gain_u, uneven0.spread, uneven1.spread):
+        return repeat_advice(f"in {c1} chunks the uneven work ran {ratio(gain_u, f'{c0} chunks')}, slower "
+                             "beyond the spread")
+    return repeat_advice(f"in {c1} chunks the uneven work ran {ratio(gain_u, f'{c0} chunks')}, no faster "
+                         "beyond the spread")
 
 
-def _chunk_count_paragraph(sweep: _Sweep, k: int) -> str:
-    """One chunk per worker against a few: uneven work gains, even work does not; many cost a toll."""
-    one_each, a_few = sweep.one_each, sweep.a_few
-    gain = sweep.uneven[one_each].seconds / sweep.uneven[a_few].seconds
-    verdict = ("faster: the workers end closer together" if gain > 1.05 else
-               "no clear difference" if gain > 0.95 else "slower here")
-    return (f"Chunk count on {plural(k, 'worker process', 'worker processes')}: prime counting, whose "
-            f"chunks get dearer along the range, took {ms(sweep.uneven[one_each].seconds)} in "
-            f"{plural(one_each, 'chunk', 'chunks')} (one per worker) and "
-            f"{ms(sweep.uneven[a_few].seconds)} in {a_few} ({verdict}); the Monte Carlo, whose chunks "
-            f"all cost the same, took {ms(sweep.even[one_each].seconds)} and "
-            f"{ms(sweep.even[a_few].seconds)}. " + _many_chunks_sentence(sweep))
-
-
-def _many_chunks_sentence(sweep: _Sweep) -> str:
-    """What the many small chunks cost per extra task, when that is measurable."""
-    many, a_few = sweep.many, sweep.a_few
-    even = sweep.even
-    per_task = (even[many].seconds - even[a_few].seconds) / (many - a_few) * 1e6 if many > a_few else 0.0
-    if per_task > 1:
-        return (f"{many} small chunks took {ms(even[many].seconds)}, about {per_task:.0f} us "
-                "more per extra task: each one is submitted, pickled, run and collected on its own. "
-                "A few chunks per worker keeps the load even without paying that toll too often.")
-    return (f"{many} small chunks took {ms(even[many].seconds)}: no measurable cost per "
-            "extra task at this size.")
+def _toll_sentence(few: Row, many: Row) -> str:
+    """What many small chunks cost per extra task, when that shows beyond the spread."""
+    c1, cn = few.extra["chunks"], many.extra["chunks"]
+    if cn <= c1:
+        return ""
+    if clearly_faster(few.seconds, few.spread, many.seconds, many.spread):
+        per_task = (many.seconds - few.seconds) / (cn - c1)
+        return (f"{cn} small chunks took {ms(many.seconds)}, about {ms(per_task)} more per extra task than "
+                f"{c1} chunks: each task is submitted, pickled, run and collected on its own. A few chunks "
+                "per worker keeps the load even without paying that toll too often.")
+    return (f"{cn} small chunks took {ms(many.seconds)}, against {ms(few.seconds)} in {c1}: no cost per "
+            "extra task beyond the spread at this size.")
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).

@@ -13,67 +13,55 @@ same two shared arrays:
 
 The reference is the same pipeline as one kernel call per stage over the whole dataset. Every
 strategy (the chunked pipeline on a serial executor, on threads, on worker processes that attach
-the arrays by handle) must produce the same kept count, the same statistics bit for bit, and the
-same checksum of the kept records. Pure Python runs the pipeline too, on a smaller dataset; rows
-report records/s and MB/s so that the two compare.
+the arrays by handle, on any strategy a plugin registers) must produce the same kept count, the
+same statistics bit for bit, and the same checksum of the kept records. Pure Python runs the
+pipeline too, on a smaller dataset; rows report records/s and MB/s so that the two compare. The
+explanation reads each strategy's capabilities (threads or processes, views or shared memory),
+never its name.
 """
 
 from __future__ import annotations
 
 import statistics
+from concurrent.futures import Executor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from .._checks import check_callable, check_choices, check_count, check_real, check_seed
 from .._checksum import Checksum
+from .._compat import executor_workers
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
-from .._stats import stats_bits
-from .._timing import Timing, environment, interleaved, load_average, usable_cores
+from .._stats import Stats, stats_bits
+from .._timing import gil_enabled, usable_cores
 from ..chunked import array_chunks, default_parts
+from ..experiment import Experiment, Measured, Variant
+from ..figures import ms, x
 from ..pipeline import RECORD_BYTES, STAGES, PipelineJob, PipelineOutput, one_pass, run_pipeline
+from ..registry import capabilities_of
 from ..shm import SharedArray
-from ..strategies import get_strategy, open_executor, strategy_names
-from ._result import Progress, Row, StepResult, busy_machine_note, no_progress
-from ._plan import Ticker, chosen_implementations, worker_count
-from ._words import CLEARLY_SLOWER, SMALL_CHUNK_SECONDS, find_row, gil_verdict, ms, small_chunks, speedup
+from ..strategies import open_executor, strategy_names
+from ..transports import default_transport
+from ._plan import chosen_implementations, measured_row, step_result, worker_count
+from ._result import Progress, Row, StepResult, no_progress
+from ._words import (REFERENCE, RefOf, above_ideal_lines, attach_sentence, group_phrase, no_gain_sentence,
+                     of_uses, on_workers, process_reading, speedup, thread_reading, uses)
 
 TITLE = "capstone: a parallel data pipeline over shared memory"
 
 #: The reference: one kernel call per stage, no executor.
 ONE_PASS = "one pass"
+#: Untimed runs of every variant before the timed ones (each checked like the timed ones).
+WARMUP = 1
 
 #: The stages that handle every record (the others handle the kept ones).
 _EVERY_RECORD = ("generate", "transform", "filter")
 
-_GIL_WORDS = {"no gil": "no GIL in this interpreter",
-              "turns": "the GIL lets one of them run at a time",
-              "noise": "more than the GIL allows: that ratio is within this run's noise"}
+COLUMNS = ("variant", "implementation", "strategy", "workers", "records", "ms", "cpu ms", "spread", "speedup",
+           "Mrec/s", "MB/s")
 
 
 # -- what to run ---------------------------------------------------------------------------------
-
-class Variant(NamedTuple):
-    """One measured variant: the kernels, and the strategy (or the one pass) that runs them."""
-
-    impl: str
-    strategy: str
-
-
-class Reference(NamedTuple):
-    """What the one pass produced: every other variant must produce the same."""
-
-    kept: int
-    stats: Any  # stats_bits of the kept records' statistics
-    checksum: Checksum
-
-
-class _Arrays(NamedTuple):
-    """One implementation's records, and the region-per-chunk output of its filter."""
-
-    data: SharedArray
-    out: SharedArray
-
 
 @dataclass(frozen=True)
 class _Setup:
@@ -87,7 +75,7 @@ class _Setup:
     seed: int
     parts: int
     repeats: int
-    lineup: tuple[str, ...]  # ONE_PASS, then the strategies
+    strategies: tuple[str, ...]
     impls: Mapping[str, Implementation]
 
     @property
@@ -99,9 +87,53 @@ class _Setup:
         """The implementation whose stages get rows of their own: compiled where there is one."""
         return C_EXTENSION if C_EXTENSION in self.impls else PURE_PYTHON
 
-    def variants(self) -> list[Variant]:
-        """Every implementation on every strategy; each implementation's one pass first."""
-        return [Variant(impl, s) for impl in self.impls for s in self.lineup]
+
+@dataclass(frozen=True)
+class _Runner:
+    """Where a variant runs: an opened executor (None: the one pass) and what it is."""
+
+    name: str
+    executor: Executor | None
+    workers: int
+    uses: str  # "serial", "threads", "processes", or REFERENCE for the one pass
+    transport: str  # how a chunk of the shared arrays reaches a task
+
+
+ONE_PASS_RUNNER = _Runner(ONE_PASS, None, 1, REFERENCE, "none")
+
+
+class _Arrays(NamedTuple):
+    """One implementation's records, and the region-per-chunk output of its filter."""
+
+    data: SharedArray
+    out: SharedArray
+
+
+@dataclass(frozen=True)
+class Produced:
+    """What a run of the pipeline produced, compared bit for bit: kept count, statistics, checksum."""
+
+    kept: int
+    bits: Any  # stats_bits of the kept records' statistics
+    checksum: Checksum
+    stats: Stats | None = field(default=None, compare=False)
+
+
+class _Recorder:
+    """A variant's run that keeps every output: the stage times of the timed runs come from them."""
+
+    def __init__(self, call: Callable[[], PipelineOutput]) -> None:
+        self.call = call
+        self.outputs: list[PipelineOutput] = []
+
+    def __call__(self) -> PipelineOutput:
+        out = self.call()
+        self.outputs.append(out)
+        return out
+
+    @property
+    def timed(self) -> list[PipelineOutput]:
+        return self.outputs[WARMUP:]
 
 
 def _checked(records: object, pure_records: object, rounds: object, threshold: object, seed: object,
@@ -122,30 +154,38 @@ def _checked(records: object, pure_records: object, rounds: object, threshold: o
     impls = chosen_implementations(implementations)
     sizes = {impl: (records if impl == C_EXTENSION else pure_records) for impl in impls}
     return _Setup(k, sizes, pure_records, rounds, threshold, seed, default_parts(k, per_worker),
-                  repeats, (ONE_PASS, *dict.fromkeys(chosen)), impls)
+                  repeats, tuple(dict.fromkeys(chosen)), impls)
 
 
-def _progress_total(setup: _Setup) -> int:
-    """A chunked run ticks once per chunk of generate, transform and filter, and once each for
-    compact and aggregate; a one pass ticks once per stage. Each runs once untimed, then timed."""
-    chunked = len(setup.lineup) - 1
-    return sum((1 + setup.repeats) * (len(STAGES) + chunked * (3 * chunks + 2))
-               for chunks in setup.chunk_count.values())
+def _variant(impl: str, runner: _Runner, setup: _Setup, arrays: _Arrays, reference: Produced,
+             ex: Experiment) -> Variant:
+    """One run of the pipeline, the one pass or chunked on the runner's executor; every stage ticks."""
+    kernels, n = setup.impls[impl], setup.sizes[impl]
 
-
-def _variant_call(v: Variant, setup: _Setup, arrays: _Arrays, executors: Mapping[str, Any],
-                  ticker: Ticker) -> Callable[[], PipelineOutput]:
-    """One run of the pipeline: the one pass, or the chunked pipeline on the variant's executor."""
     def tick(stage: str) -> None:
-        ticker.tick(f"{v.impl}, {v.strategy}: {stage}")
+        ex.tick(f"{impl}, {runner.name}: {stage}")
 
-    kernels, n = setup.impls[v.impl], setup.sizes[v.impl]
-    if v.strategy == ONE_PASS:
-        return lambda: one_pass(kernels, arrays.data, arrays.out, n, setup.seed, setup.rounds,
-                                setup.threshold, tick)
-    job = PipelineJob(kernels, executors[v.strategy], arrays.data, arrays.out, n, setup.parts,
-                      setup.seed, setup.rounds, setup.threshold, tick)
-    return lambda: run_pipeline(job)
+    call: Callable[[], PipelineOutput]
+    if runner.executor is None:
+        call = lambda: one_pass(kernels, arrays.data, arrays.out, n, setup.seed,  # noqa: E731
+                                setup.rounds, setup.threshold, tick)
+    else:
+        job = PipelineJob(kernels, runner.executor, arrays.data, arrays.out, n, setup.parts, setup.seed,
+                          setup.rounds, setup.threshold, tick)
+        call = lambda: run_pipeline(job)  # noqa: E731
+    chunks = 1 if runner.executor is None else setup.chunk_count[impl]
+    return Variant(
+        name=f"pipeline, {impl}, {runner.name}", run=_Recorder(call),
+        check=lambda out: _produced(out, arrays.out) == reference,
+        tags={"variant": "pipeline", "implementation": impl, "strategy": runner.name, "workers": runner.workers,
+              "records": n, "chunks": chunks, "uses": runner.uses, "transport": runner.transport})
+
+
+def _stage_ticks(setup: _Setup) -> int:
+    """Progress the runs report from inside: a one pass ticks once per stage; a chunked run once per
+    chunk of generate, transform and filter, once each for compact and aggregate."""
+    per_impl = [len(STAGES) + len(setup.strategies) * (3 * chunks + 2) for chunks in setup.chunk_count.values()]
+    return (WARMUP + setup.repeats) * sum(per_impl)
 
 
 # -- running it ----------------------------------------------------------------------------------
@@ -165,37 +205,39 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
     """
     setup = _checked(records, pure_records, rounds, threshold, seed, workers, per_worker, repeats,
                      strategies, implementations, progress)
-    load = load_average()
-    ticker = Ticker(progress, _progress_total(setup))
+    ex = Experiment(progress)
     with ExitStack() as stack:
-        arrays = {impl: _Arrays(stack.enter_context(SharedArray.create(n)),
-                                stack.enter_context(SharedArray.create(n)))
+        arrays = {impl: _Arrays(stack.enter_context(SharedArray.create(n)), stack.enter_context(SharedArray.create(n)))
                   for impl, n in setup.sizes.items()}
-        executors = {name: stack.enter_context(open_executor(name, setup.workers))
-                     for name in setup.lineup[1:]}
-        calls = {v: _variant_call(v, setup, arrays[v.impl], executors, ticker) for v in setup.variants()}
-        reference, checks = _first_runs(calls, arrays)
-        checks.update(_twin_check(setup, arrays, reference))
-        outputs, timings = _measure(calls, setup.repeats)
-    checks.update(_repeat_checks(outputs, reference))
-
-    rows, stage_table = _rows(setup, timings, outputs, reference)
-    env = environment()
-    explanation = _explain(setup.impls, rows, setup.sizes, setup.workers, load, env.get("usable_cores"),
-                           bool(env.get("gil_enabled", True)), setup.chunk_count, setup.lineup)
-    return StepResult(
-        step=8, title=TITLE,
+        runners = [ONE_PASS_RUNNER] + _open_runners(stack, setup)
+        refs = {impl: ex.step(f"{impl}: the reference one pass", lambda: _reference(
+            setup, setup.impls[impl], arrays[impl], setup.sizes[impl])) for impl in setup.impls}
+        _twin_check(ex, setup, arrays, refs)
+        variants = [_variant(impl, r, setup, arrays[impl], refs[impl], ex) for impl in setup.impls for r in runners]
+        ex.expect(_stage_ticks(setup))
+        measured = ex.measure(variants, repeats=setup.repeats, warmup=WARMUP, cpu="tree")
+    rows, stage_table = _rows(setup, measured, refs)
+    return step_result(
+        ex, step=8, title=TITLE,
         params={"records": records, "pure_records": pure_records, "rounds": rounds,
                 "threshold": setup.threshold, "seed": seed, "workers": setup.workers,
                 "per_worker": per_worker, "chunks": setup.chunk_count, "repeats": repeats},
-        rows=rows, checks=checks, summary=_summary(setup, rows, reference, outputs),
-        explanation=explanation, env=env,
-        columns=("variant", "implementation", "strategy", "workers", "records", "ms", "cpu ms",
-                 "spread", "speedup", "Mrec/s", "MB/s"),
-        data={"stages": stage_table, "load_average_at_start": load,
+        rows=rows, summary=_summary(setup, rows, refs),
+        explanation=explain(rows, gil=gil_enabled(), right=ex.checks.ok), columns=COLUMNS,
+        data={"stages": stage_table,
               "reference": {impl: {"kept": ref.kept, "checksum": ref.checksum.hexdigest()}
-                            for impl, ref in reference.items()}},
-    )
+                            for impl, ref in refs.items()}})
+
+
+def _open_runners(stack: ExitStack, setup: _Setup) -> list[_Runner]:
+    """Every chosen strategy, opened, with what its capabilities say it is."""
+    runners = []
+    for name in setup.strategies:
+        executor = stack.enter_context(open_executor(name, setup.workers))
+        caps = capabilities_of(executor)
+        workers = 1 if caps.uses == "serial" else executor_workers(executor) or setup.workers
+        runners.append(_Runner(name, executor, workers, caps.uses, default_transport(executor).name))
+    return runners
 
 
 def _kept_checksum(out: SharedArray, kept: int) -> Checksum:
@@ -204,242 +246,215 @@ def _kept_checksum(out: SharedArray, kept: int) -> Checksum:
     return checksum(out.array[:kept]) if kept else Checksum(0, 0, 0)
 
 
-def _produced(result: PipelineOutput, out: SharedArray) -> Reference:
+def _produced(result: PipelineOutput, out: SharedArray) -> Produced:
     """What a run produced, in the form the one pass's is compared in."""
-    return Reference(result.kept, stats_bits(result.stats), _kept_checksum(out, result.kept))
+    return Produced(result.kept, stats_bits(result.stats), _kept_checksum(out, result.kept), result.stats)
 
 
-def _first_runs(calls: Mapping[Variant, Callable[[], PipelineOutput]],
-                arrays: Mapping[str, _Arrays]) -> tuple[dict[str, Reference], dict[str, bool]]:
-    """The untimed first run of every variant: the full checks (checksum of the kept records too)
-    and the warm-up of the pools. The one pass of each implementation runs first."""
-    reference: dict[str, Reference] = {}
-    checks: dict[str, bool] = {}
-    for v, call in calls.items():
-        got = _produced(call(), arrays[v.impl].out)
-        if v.strategy == ONE_PASS:
-            reference[v.impl] = got
-        else:
-            checks[f"{v.impl}, {v.strategy}: kept records, stats and checksum equal the one pass"] = (
-                got == reference[v.impl])
-    return reference, checks
+def _reference(setup: _Setup, kernels: Implementation, arrays: _Arrays, n: int) -> Produced:
+    """The one pass of ``kernels`` over ``n`` records, untimed: what every run must produce."""
+    out = one_pass(kernels, arrays.data, arrays.out, n, setup.seed, setup.rounds, setup.threshold,
+                   lambda stage: None)
+    return _produced(out, arrays.out)
 
 
-def _twin_check(setup: _Setup, arrays: Mapping[str, _Arrays],
-                reference: Mapping[str, Reference]) -> dict[str, bool]:
+def _twin_check(ex: Experiment, setup: _Setup, arrays: Mapping[str, _Arrays],
+                refs: Mapping[str, Produced]) -> None:
     """The compiled one pass on the pure twin's dataset, where both twins run."""
     if not (C_EXTENSION in setup.impls and PURE_PYTHON in setup.impls):
-        return {}
-    pure = arrays[PURE_PYTHON]
-    twin = one_pass(setup.impls[C_EXTENSION], pure.data, pure.out, setup.pure_records, setup.seed,
-                    setup.rounds, setup.threshold, lambda stage: None)
-    return {f"both twins give the same pipeline output on {setup.pure_records:,} records":
-            _produced(twin, pure.out) == reference[PURE_PYTHON]}
+        return
+    twin = ex.step("pipeline: the compiled twin", lambda: _reference(
+        setup, setup.impls[C_EXTENSION], arrays[PURE_PYTHON], setup.pure_records))
+    ex.checks.add("pipeline: both twins", twin == refs[PURE_PYTHON],
+                  f"both twins give the same pipeline output on {setup.pure_records:,} records")
 
 
-def _measure(calls: Mapping[Variant, Callable[[], PipelineOutput]],
-             repeats: int) -> tuple[dict[Variant, list[PipelineOutput]], dict[Variant, Timing]]:
-    """``repeats`` timed rounds, interleaved; every output kept (its stage times, its result)."""
-    outputs: dict[Variant, list[PipelineOutput]] = {v: [] for v in calls}
+# -- the figures ---------------------------------------------------------------------------------
 
-    def keep(v: Variant, output: Any) -> None:
-        outputs[v].append(output)
+@dataclass(frozen=True)
+class _StageFigure:
+    """One stage of one variant over its timed runs, and how many records it handled."""
 
-    timings = interleaved(dict(calls), repeats=repeats, warmup=0, after=keep)
-    return outputs, timings
-
-
-def _repeat_checks(outputs: Mapping[Variant, list[PipelineOutput]],
-                   reference: Mapping[str, Reference]) -> dict[str, bool]:
-    checks = {}
-    for v, outs in outputs.items():
-        want = reference[v.impl]
-        checks[f"{v.impl}, {v.strategy}: every timed run kept the same records with the same stats"] = all(
-            (o.kept, stats_bits(o.stats)) == (want.kept, want.stats) for o in outs)
-    return checks
-
-
-# -- what it means -------------------------------------------------------------------------------
-
-class _Stage(NamedTuple):
-    """One stage of one variant: its timed runs, and how many records it handled."""
-
-    samples: list[float]
+    walls: tuple[float, ...]
     handled: int
 
     @property
     def seconds(self) -> float:
-        return statistics.median(self.samples)
+        return statistics.median(self.walls)
+
+    @property
+    def spread(self) -> float:
+        sec = self.seconds
+        return (max(self.walls) - min(self.walls)) / sec if sec > 0 else 0.0
 
     def rate(self, per: int = 1) -> float | None:
-        """Records (``per=1``) or bytes (``per=RECORD_BYTES``) per second; None for nothing handled."""
-        sec = self.seconds
-        return self.handled * per / sec if sec > 0 and self.handled else None
+        """Records (``per=1``) or bytes (``per=RECORD_BYTES``) per second."""
+        return self.handled * per / self.seconds if self.seconds > 0 else None
 
 
-def _stage(outputs: Mapping[Variant, list[PipelineOutput]], v: Variant, stage: str, n: int,
-           kept: int) -> _Stage:
-    handled = n if stage in _EVERY_RECORD else kept
-    if stage == "compact" and v.strategy == ONE_PASS:
-        handled = 0  # one filter call over everything leaves nothing to compact
-    return _Stage([o.seconds[stage] for o in outputs[v]], handled)
+def _stage_figures(m: Measured, kept: int) -> dict[str, _StageFigure]:
+    """Every stage that handled something (the one pass has nothing to compact; with nothing kept,
+    nothing is compacted or aggregated): no row measures nothing."""
+    timed = m.variant.run.timed if isinstance(m.variant.run, _Recorder) else []
+    out = {}
+    for stage in STAGES:
+        handled = m.tags["records"] if stage in _EVERY_RECORD else kept
+        if stage == "compact" and _uses_of(m) == REFERENCE:
+            handled = 0
+        if handled and timed:
+            out[stage] = _StageFigure(tuple(o.seconds[stage] for o in timed), handled)
+    return out
 
 
-def _workers(strategy: str, k: int) -> int:
-    if strategy == ONE_PASS or get_strategy(strategy).capabilities.uses == "serial":
-        return 1
-    return k
+def _uses_of(m: Measured) -> str:
+    return str(m.tags["uses"])
 
 
-def _rows(setup: _Setup, timings: Mapping[Variant, Timing], outputs: Mapping[Variant, list[PipelineOutput]],
-          reference: Mapping[str, Reference]) -> tuple[list[Row], dict[str, Any]]:
-    """A pipeline row per implementation and strategy; stage rows for the larger dataset."""
+def _rows(setup: _Setup, measured: Mapping[str, Measured],
+          refs: Mapping[str, Produced]) -> tuple[list[Row], dict[str, Any]]:
+    """A pipeline row per implementation and strategy; stage rows for the staged implementation."""
     rows: list[Row] = []
+    stage_rows: list[Row] = []
     table: dict[str, Any] = {}
-    for v in setup.variants():
-        n, kept = setup.sizes[v.impl], reference[v.impl].kept
-        workers = _workers(v.strategy, setup.workers)
-        rows.append(_pipeline_row(v, n, timings, workers))
-        stages = {stage: _stage(outputs, v, stage, n, kept) for stage in STAGES}
-        if v.impl == setup.staged:
-            one = Variant(v.impl, ONE_PASS)
-            rows.extend(_stage_row(v, stage, measured, _stage(outputs, one, stage, n, kept).seconds,
-                                   workers) for stage, measured in stages.items())
-        table[f"{v.impl} | {v.strategy}"] = {
-            stage: {"ms": m.seconds * 1000, "records": m.handled,
-                    "records_per_s": m.rate(), "MB_per_s": _millions(m.rate(RECORD_BYTES))}
-            for stage, m in stages.items()}
-    return rows, table
+    for m in measured.values():
+        impl = m.tags["implementation"]
+        one = measured[f"pipeline, {impl}, {ONE_PASS}"]
+        n = m.tags["records"]
+        rows.append(measured_row(m, one.seconds / m.seconds, {
+            "records": n, "chunks": m.tags["chunks"], "Mrec/s": n / m.seconds / 1e6,
+            "MB/s": n * RECORD_BYTES / m.seconds / 1e6, "uses": m.tags["uses"], "transport": m.tags["transport"]}))
+        stages = _stage_figures(m, refs[impl].kept)
+        if impl == setup.staged:
+            ones = _stage_figures(one, refs[impl].kept)
+            stage_rows += [_stage_row(m, stage, fig, ones.get(stage)) for stage, fig in stages.items()]
+        table[f"{impl} | {m.tags['strategy']}"] = {
+            stage: {"ms": fig.seconds * 1000, "spread": fig.spread, "records": fig.handled,
+                    "records_per_s": fig.rate(), "MB_per_s": _millions(fig.rate(RECORD_BYTES))}
+            for stage, fig in stages.items()}
+    return rows + stage_rows, table
 
 
-def _pipeline_row(v: Variant, n: int, timings: Mapping[Variant, Timing], workers: int) -> Row:
-    t = timings[v]
-    return Row(
-        variant="pipeline", implementation=v.impl, strategy=v.strategy, workers=workers,
-        seconds=t.median, spread=t.spread, cpu_seconds=t.cpu_median,
-        speedup=timings[Variant(v.impl, ONE_PASS)].median / t.median,
-        extra={"records": n, "Mrec/s": n / t.median / 1e6, "MB/s": n * RECORD_BYTES / t.median / 1e6},
-    )
-
-
-def _stage_row(v: Variant, stage: str, m: _Stage, one_pass_seconds: float, workers: int) -> Row:
+def _stage_row(m: Measured, stage: str, fig: _StageFigure, one: _StageFigure | None) -> Row:
     """One stage against the same stage of the one pass (compact has no counterpart there)."""
-    sec = m.seconds
+    t = m.tags
     return Row(
-        variant=f"{STAGES.index(stage) + 1} {stage}", implementation=v.impl,
-        strategy=v.strategy, workers=workers, seconds=sec,
-        spread=(max(m.samples) - min(m.samples)) / sec if sec > 0 else 0.0,
-        speedup=(one_pass_seconds / sec) if sec > 0 and one_pass_seconds > 0 and stage != "compact" else None,
-        extra={"records": m.handled, "Mrec/s": _millions(m.rate(), ""),
-               "MB/s": _millions(m.rate(RECORD_BYTES), "")},
-    )
+        variant=f"{STAGES.index(stage) + 1} {stage}", implementation=t["implementation"], strategy=t["strategy"],
+        workers=t["workers"], seconds=fig.seconds, spread=fig.spread,
+        speedup=one.seconds / fig.seconds if one is not None and fig.seconds > 0 else None,
+        extra={"records": fig.handled, "Mrec/s": _millions(fig.rate(), ""), "MB/s": _millions(fig.rate(RECORD_BYTES), ""),
+               "uses": t["uses"], "transport": t["transport"]})
 
 
 def _millions(rate: float | None, missing: Any = None) -> Any:
     return missing if rate is None else rate / 1e6
 
 
-def _summary(setup: _Setup, rows: list[Row], reference: Mapping[str, Reference],
-             outputs: Mapping[Variant, list[PipelineOutput]]) -> list[str]:
+def _summary(setup: _Setup, rows: list[Row], refs: Mapping[str, Produced]) -> list[str]:
     lines = [f"Pipeline: generate -> transform ({setup.rounds} rounds) -> filter (> {setup.threshold}) "
              f"-> compact -> aggregate, about {setup.parts} chunks per stage, {setup.workers} workers"]
     for impl in setup.impls:
-        n, kept = setup.sizes[impl], reference[impl].kept
-        ones = outputs[Variant(impl, ONE_PASS)]
-        stats = ones[0].stats if ones else None
-        times = ", ".join(f"{s} {find_row(rows, 'pipeline', impl, s).seconds * 1000:.0f}ms"
-                          for s in setup.lineup)
+        n, ref = setup.sizes[impl], refs[impl]
+        times = ", ".join(f"{r.strategy} {ms(r.seconds)}" for r in rows
+                          if r.variant == "pipeline" and r.implementation == impl)
         lines.append(f"{impl}: {n:,} records ({n * RECORD_BYTES / 2**20:.1f} MB): {times}")
-        if stats is not None:
-            lines.append(f"  kept {kept:,} ({kept / n:.1%}): mean {stats.mean:.6f}, std {stats.std:.6f}, "
-                         f"min {stats.min:.6f}, max {stats.max:.6f}; "
-                         f"checksum {reference[impl].checksum.hexdigest()}")
+        if ref.stats is not None:
+            lines.append(f"  kept {ref.kept:,} ({ref.kept / n:.1%}): mean {ref.stats.mean:.6f}, "
+                         f"std {ref.stats.std:.6f}, min {ref.stats.min:.6f}, max {ref.stats.max:.6f}; "
+                         f"checksum {ref.checksum.hexdigest()}")
         else:
             lines.append(f"  kept nothing above {setup.threshold}")
     return lines
 
 
-def _explain(impls: Mapping[str, Implementation], rows: list[Row], sizes: Mapping[str, int], k: int,
-             load: float | None, cores: Any, gil: bool, chunks: Mapping[str, int],
-             lineup: tuple[str, ...]) -> list[str]:
-    """The whole pipeline per strategy, its stages, the cost of attaching, pure Python's threads."""
-    staged = C_EXTENSION if C_EXTENSION in impls else PURE_PYTHON
-    pipe = {s: find_row(rows, "pipeline", staged, s) for s in lineup}
-    note = busy_machine_note(load, cores)
-    if not {"serial", "threads", "processes"} <= set(lineup):  # what the story below compares
-        return [_ratios_paragraph(pipe, lineup, staged, sizes[staged], k)] + ([note] if note else [])
-    stage_rows = {(st, s): find_row(rows, f"{STAGES.index(st) + 1} {st}", staged, s)
-                  for st in STAGES for s in lineup}
-    lines = [_strategies_paragraph(pipe, staged, sizes[staged], k, chunks[staged]),
-             _stages_paragraph(pipe, stage_rows),
-             _attach_note(stage_rows, staged)]
-    if PURE_PYTHON in impls and C_EXTENSION in impls:
-        lines.append(_pure_paragraph(rows, pipe, lineup, gil))
-    return [line for line in lines if line] + ([note] if note else [])
+# -- what it means -------------------------------------------------------------------------------
+
+def explain(rows: Sequence[Row], *, gil: bool, right: bool) -> list[str]:
+    """What the rows say: the whole pipeline per implementation, its stages, the cost of attaching
+    the segments, pure Python against the compiled kernels, and any speedup above its ideal. Only
+    figures go in: rows (with their executors' ``uses`` and ``transport``), whether the GIL is on,
+    whether every check passed."""
+    ref_of = _reference_of(rows)
+    impls = [i for i in (C_EXTENSION, PURE_PYTHON) if any(r.implementation == i for r in rows)]
+    answers = ("Every strategy kept the same records as the one pass, with the same statistics bit for bit "
+               "and the same checksum. " if right
+               else "Some strategies did not produce the one pass's output (see the failed checks above). ")
+    lines = [answers + _pipeline_paragraph(rows, impls[0], gil, ref_of)]
+    lines += [_pipeline_paragraph(rows, impl, gil, ref_of) for impl in impls[1:]]
+    lines += [_stages_paragraph(rows, impls[0]), _generate_sentence(rows, impls[0]), _rate_sentence(rows, impls)]
+    lines.append(" ".join(above_ideal_lines(rows, ref_of, _label)))
+    return [line for line in lines if line]
 
 
-def _ratios_paragraph(pipe: Mapping[str, Row], lineup: tuple[str, ...], staged: str, n: int, k: int) -> str:
-    """Strategies chosen by the caller, without the three the full story compares: the ratios alone."""
-    ratios = ", ".join(f"{s} {pipe[s].speedup:.2f}x" for s in lineup if s != ONE_PASS)
-    return (f"Every strategy kept the same {n:,}-record pipeline output as the one pass, "
-            f"bit for bit. {staged} on {k} workers, against the one pass: {ratios}.")
+def _reference_of(rows: Sequence[Row]) -> RefOf:
+    refs = {(r.variant, r.implementation): r for r in rows if uses(r) == REFERENCE}
+    return lambda row: refs[(row.variant, row.implementation)]
 
 
-def _strategies_paragraph(pipe: Mapping[str, Row], staged: str, n: int, k: int, chunks: int) -> str:
-    return (
-        f"Every strategy kept the same {n:,}-record pipeline output as the one pass, bit for "
-        f"bit. {staged} on {k} workers: threads ran the whole pipeline at {pipe['threads'].speedup:.2f}x "
-        f"of the one pass ({pipe['threads'].extra['Mrec/s']:.3g} Mrec/s) and processes at "
-        f"{pipe['processes'].speedup:.2f}x ({pipe['processes'].extra['Mrec/s']:.3g} Mrec/s); the serial "
-        f"executor, same chunks and no parallelism, at {pipe['serial'].speedup:.2f}x."
-        + _slow_note(pipe, chunks))
+def _label(row: Row) -> str:
+    what = "The whole pipeline" if row.variant == "pipeline" else f"The {row.variant.split(' ', 1)[1]} stage"
+    return f"{what} on {row.strategy} ({row.implementation})"
 
 
-def _slow_note(pipe: Mapping[str, Row], chunks: int) -> str:
-    """Why no parallel strategy beat the one pass, in the terms the numbers support."""
-    if max(speedup(pipe[s]) for s in ("threads", "processes")) >= 1:
+def _pipeline_paragraph(rows: Sequence[Row], impl: str, gil: bool, ref_of: RefOf) -> str:
+    """The whole pipeline of one implementation on every strategy, grouped by what each uses."""
+    pipe = [r for r in rows if r.variant == "pipeline" and r.implementation == impl]
+    one = next(r for r in pipe if uses(r) == REFERENCE)
+    chunked = [r for r in pipe if uses(r) != REFERENCE]
+    groups = {kind: of_uses(chunked, kind) for kind in ("threads", "processes", "serial")}
+    text = (f"{impl}, {one.extra['records']:,} records: the one pass moved {one.extra['Mrec/s']:.3g} million "
+            "records/s; against it, the chunked pipeline ran " + "; ".join(
+                group_phrase(g) for g in groups.values() if g) + ".")
+    if groups["serial"]:
+        text += (" The serial executor runs the same chunks one after another in this thread: its ratio is "
+                 "what chunking costs without any parallelism.")
+    # The work of a task: generate, transform and filter each hand out one task per chunk.
+    per_task = one.seconds / (len(_EVERY_RECORD) * max(r.extra["chunks"] for r in chunked))
+    said: list[str | None] = []
+    idle = [groups["processes"]]
+    if impl == PURE_PYTHON:
+        said.append(thread_reading(groups["threads"], ref_of, gil, "the one pass") if groups["threads"] else None)
+        said.append(process_reading(groups["processes"], ref_of, "the one pass"))
+    else:
+        idle.insert(0, groups["threads"])
+    said.append(no_gain_sentence(idle, ref_of, per_task, "the one pass"))
+    return " ".join([text] + [s for s in said if s])
+
+
+def _stages_paragraph(rows: Sequence[Row], impl: str) -> str:
+    """The stages of the fastest parallel strategy, against the same stages of the one pass, and
+    the share of the compact stage that only the parent runs."""
+    pipe = [r for r in rows if r.variant == "pipeline" and r.implementation == impl
+            and uses(r) in ("threads", "processes")]
+    if not pipe:
         return ""
-    per_chunk = pipe[ONE_PASS].seconds / chunks
-    if per_chunk < SMALL_CHUNK_SECONDS:
-        return f" No strategy beat the one pass: {small_chunks(per_chunk, of_work='of work over all stages')}"
-    return (" No strategy beat the one pass here; the serial executor's ratio, the same work in the "
-            "same chunks, is a yardstick of this run's noise.")
+    best = max(pipe, key=speedup)
+    mine = [r for r in rows if r.variant != "pipeline" and r.implementation == impl and r.strategy == best.strategy]
+    scaled = ", ".join(f"{r.variant.split(' ', 1)[1]} {x(speedup(r))}" for r in mine if r.speedup is not None)
+    text = (f"By stage on {best.strategy}, the fastest whole pipeline of {impl} ({on_workers([best])}), against "
+            f"the same stage of the one pass: {scaled}.")
+    compact = next((r for r in mine if r.variant.endswith(" compact")), None)
+    if compact is None:
+        return text + " Nothing passed the filter, so nothing was compacted or aggregated."
+    return (text + f" The compact stage runs in the parent alone and took {compact.seconds / best.seconds:.0%} "
+            f"of that pipeline's time: a serial step caps the speedup of the whole, however well the rest "
+            "scales. The one pass has no compact stage: its single filter call leaves the kept records "
+            "together already.")
 
 
-def _stages_paragraph(pipe: Mapping[str, Row], stage_rows: Mapping[tuple[str, str], Row]) -> str:
-    """The parallel stages of the faster strategy, best and worst, and the serial compact."""
-    best = max(("threads", "processes"), key=lambda s: pipe[s].speedup or 0)
-    scaled = {st: stage_rows[(st, best)].speedup or 0.0 for st in _EVERY_RECORD}
-    top = max(scaled, key=scaled.__getitem__)
-    low = min(scaled, key=scaled.__getitem__)
-    compact_share = stage_rows[("compact", best)].seconds / pipe[best].seconds
-    return (f"By stage ({best}, against the same stage of the one pass): {top} ran at {scaled[top]:.2f}x, "
-            f"{low} at {scaled[low]:.2f}x. "
-            f"The compact stage runs in the parent alone and took {compact_share:.1%} of the {best} "
-            "pipeline's time: a serial step caps the speedup of the whole, however well the rest scales.")
+def _generate_sentence(rows: Sequence[Row], impl: str) -> str:
+    """The generate stage on executors whose tasks attach the segments against those reading views."""
+    generate = [r for r in rows if r.variant == f"{STAGES.index('generate') + 1} generate"
+                and r.implementation == impl and uses(r) in ("threads", "processes")]
+    return attach_sentence(generate, "to generate")
 
 
-def _attach_note(stage_rows: Mapping[tuple[str, str], Row], staged: str) -> str:
-    """Processes generating clearly slower than threads: the cost of attaching, when it shows."""
-    proc_gen = stage_rows[("generate", "processes")].seconds
-    thr_gen = stage_rows[("generate", "threads")].seconds
-    if staged != C_EXTENSION or proc_gen <= thr_gen * CLEARLY_SLOWER:
+def _rate_sentence(rows: Sequence[Row], impls: Sequence[str]) -> str:
+    """Pure Python's one pass against the compiled one, in records per second."""
+    if not (C_EXTENSION in impls and PURE_PYTHON in impls):
         return ""
-    return (f"Processes took {ms(proc_gen)} to generate what threads wrote in {ms(thr_gen)}: "
-            "each process task attaches the segments and maps their pages on first touch, while "
-            "threads write through the parent's mapping.")
-
-
-def _pure_paragraph(rows: list[Row], pipe: Mapping[str, Row], lineup: tuple[str, ...], gil: bool) -> str:
-    """Pure Python's rate against the compiled one, and its threads against its serial chunks."""
-    py = {s: find_row(rows, "pipeline", PURE_PYTHON, s) for s in lineup}
-    ratio = pipe[ONE_PASS].extra["Mrec/s"] / py[ONE_PASS].extra["Mrec/s"]
-    thr = py["serial"].seconds / py["threads"].seconds
-    prc = py["serial"].seconds / py["processes"].seconds
-    return (f"Pure Python moved {py[ONE_PASS].extra['Mrec/s'] * 1000:.0f} thousand records/s in one pass, "
-            f"{ratio:.0f}x fewer than the compiled kernels. Against the same chunks run serially, its "
-            f"threads ran at {thr:.2f}x ({_GIL_WORDS[gil_verdict(thr, gil)]}) "
-            f"and its processes at {prc:.2f}x.")
+    rate = {r.implementation: r.extra["Mrec/s"] for r in rows if r.variant == "pipeline" and uses(r) == REFERENCE}
+    return (f"In one pass pure Python moved {rate[PURE_PYTHON] * 1000:,.0f} thousand records/s and the compiled "
+            f"kernels {rate[C_EXTENSION]:.3g} million: {x(rate[C_EXTENSION] / rate[PURE_PYTHON])} as many.")
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
