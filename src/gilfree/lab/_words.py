@@ -133,8 +133,9 @@ def thread_reading(rows: Sequence[Row], ref_of: RefOf, gil: bool, against: str) 
             return f"This interpreter runs without the GIL, and {seen}: the threads ran Python in parallel."
         return repeat_advice(f"this interpreter runs without the GIL, yet {seen}, no faster beyond the spread")
     if readings == {"waited"}:
-        return repeat_advice(f"{seen}, less than one core busy: the threads waited on something other "
-                             "than each other, not on the GIL")
+        return (f"{seen[0].upper()}{seen[1:]}, less than one core busy: the threads waited on something "
+                "besides each other and the GIL (other processes, I/O); repeat the run on a quieter machine "
+                "to see what the GIL alone does.")
     if readings == {"scaled"}:
         return repeat_advice(f"{seen}, although the GIL lets one thread run Python at a time")
     return repeat_advice(seen)

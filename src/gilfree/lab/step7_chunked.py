@@ -370,8 +370,8 @@ def explain(rows: Sequence[Row], *, gil: bool, right: bool) -> list[str]:
     impls = [i for i in (C_EXTENSION, PURE_PYTHON) if any(r.implementation == i for r in rows)]
     answers = ("The same split/run/merge code gave the single call's exact answer on every executor. " if right
                else "Some executors did not give the single call's answer (see the failed checks above). ")
-    lines = [answers + _cpu_paragraph(rows, impls[0], gil, ref_of)]
-    lines += [_cpu_paragraph(rows, impl, gil, ref_of) for impl in impls[1:]]
+    lines = [answers + _cpu_paragraph(rows, impls[0], gil, ref_of, True)]
+    lines += [_cpu_paragraph(rows, impl, gil, ref_of, False) for impl in impls[1:]]
     lines += [_memory_paragraph(rows, impls[0]), _chunk_count_paragraph(rows)]
     lines.append(" ".join(above_ideal_lines(rows, ref_of, _label)))
     return [line for line in lines if line]
@@ -387,13 +387,13 @@ def _label(row: Row) -> str:
     return f"{what[0].upper()}{what[1:]} on {row.strategy} ({row.implementation}, {row.extra['chunks']} chunks)"
 
 
-def _cpu_paragraph(rows: Sequence[Row], impl: str, gil: bool, ref_of: RefOf) -> str:
+def _cpu_paragraph(rows: Sequence[Row], impl: str, gil: bool, ref_of: RefOf, note_serial: bool) -> str:
     """The CPU-bound kernels of one implementation, every executor grouped by what it uses."""
     mine = [r for r in rows if r.variant in CPU_BOUND and r.implementation == impl and uses(r) != REFERENCE]
     groups = {kind: of_uses(mine, kind) for kind in ("threads", "processes", "serial")}
     text = (f"On the CPU-bound kernels ({impl}: {', '.join(CPU_BOUND)}), against the one call: "
             + "; ".join(group_phrase(g) for g in groups.values() if g) + ".")
-    if groups["serial"]:
+    if groups["serial"] and note_serial:
         text += (" The serial executor runs the same chunks one after another in this thread: its ratio is "
                  "what splitting and merging cost without any parallelism.")
     per_task = max(ref_of(r).seconds / r.extra["chunks"] for r in mine)

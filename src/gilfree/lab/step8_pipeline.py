@@ -378,8 +378,8 @@ def explain(rows: Sequence[Row], *, gil: bool, right: bool) -> list[str]:
     answers = ("Every strategy kept the same records as the one pass, with the same statistics bit for bit "
                "and the same checksum. " if right
                else "Some strategies did not produce the one pass's output (see the failed checks above). ")
-    lines = [answers + _pipeline_paragraph(rows, impls[0], gil, ref_of)]
-    lines += [_pipeline_paragraph(rows, impl, gil, ref_of) for impl in impls[1:]]
+    lines = [answers + _pipeline_paragraph(rows, impls[0], gil, ref_of, True)]
+    lines += [_pipeline_paragraph(rows, impl, gil, ref_of, False) for impl in impls[1:]]
     lines += [_stages_paragraph(rows, impls[0]), _generate_sentence(rows, impls[0]), _rate_sentence(rows, impls)]
     lines.append(" ".join(above_ideal_lines(rows, ref_of, _label)))
     return [line for line in lines if line]
@@ -395,16 +395,15 @@ def _label(row: Row) -> str:
     return f"{what} on {row.strategy} ({row.implementation})"
 
 
-def _pipeline_paragraph(rows: Sequence[Row], impl: str, gil: bool, ref_of: RefOf) -> str:
+def _pipeline_paragraph(rows: Sequence[Row], impl: str, gil: bool, ref_of: RefOf, note_serial: bool) -> str:
     """The whole pipeline of one implementation on every strategy, grouped by what each uses."""
     pipe = [r for r in rows if r.variant == "pipeline" and r.implementation == impl]
     one = next(r for r in pipe if uses(r) == REFERENCE)
     chunked = [r for r in pipe if uses(r) != REFERENCE]
     groups = {kind: of_uses(chunked, kind) for kind in ("threads", "processes", "serial")}
-    text = (f"{impl}, {one.extra['records']:,} records: the one pass moved {one.extra['Mrec/s']:.3g} million "
-            "records/s; against it, the chunked pipeline ran " + "; ".join(
-                group_phrase(g) for g in groups.values() if g) + ".")
-    if groups["serial"]:
+    text = (f"On {one.extra['records']:,} records ({impl}), the one pass moved {_per_second(one.extra['Mrec/s'])}; "
+            "against it, the chunked pipeline ran " + "; ".join(group_phrase(g) for g in groups.values() if g) + ".")
+    if groups["serial"] and note_serial:
         text += (" The serial executor runs the same chunks one after another in this thread: its ratio is "
                  "what chunking costs without any parallelism.")
     # The work of a task: generate, transform and filter each hand out one task per chunk.
@@ -453,8 +452,13 @@ def _rate_sentence(rows: Sequence[Row], impls: Sequence[str]) -> str:
     if not (C_EXTENSION in impls and PURE_PYTHON in impls):
         return ""
     rate = {r.implementation: r.extra["Mrec/s"] for r in rows if r.variant == "pipeline" and uses(r) == REFERENCE}
-    return (f"In one pass pure Python moved {rate[PURE_PYTHON] * 1000:,.0f} thousand records/s and the compiled "
-            f"kernels {rate[C_EXTENSION]:.3g} million: {x(rate[C_EXTENSION] / rate[PURE_PYTHON])} as many.")
+    return (f"In one pass pure Python moved {_per_second(rate[PURE_PYTHON])} and the compiled kernels "
+            f"{_per_second(rate[C_EXTENSION])}: {x(rate[C_EXTENSION] / rate[PURE_PYTHON])} as many.")
+
+
+def _per_second(mrec: float) -> str:
+    """Millions of records per second in words: ``12.3 million records/s``, ``797 thousand records/s``."""
+    return f"{mrec:.3g} million records/s" if mrec >= 1 else f"{mrec * 1000:.3g} thousand records/s"
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).
