@@ -49,11 +49,12 @@ def workload_rows(variant: str, impl: str, speedups: dict[str, float], *, spread
     return rows
 
 
-def sweep_rows(uneven: dict[int, float], even: dict[int, float], *, spread: float = 0.02) -> list[Row]:
+def sweep_rows(uneven: dict[int, float], even: dict[int, float], *, spread: float = 0.02,
+               ones: tuple[float, float] = (0.15, 0.09)) -> list[Row]:
     """The processes' chunk-count sweep: seconds by chunk count, for prime counting (its one call
     0.15 s) and the Monte Carlo (0.09 s)."""
     rows = []
-    for workload, one, times in (("prime count", 0.15, uneven), ("monte carlo pi", 0.09, even)):
+    for workload, one, times in (("prime count", ones[0], uneven), ("monte carlo pi", ones[1], even)):
         rows.append(row(f"chunks: {workload}", C, "one call", 1.0, spread=spread, one=one))
         for chunks, seconds in times.items():
             rows.append(row(f"chunks: {workload}", C, "processes", one / seconds, spread=spread, chunks=chunks,
@@ -157,7 +158,7 @@ def test_a_clean_two_core_run():
     assert "GIL's fingerprint" in text and "own GIL" in text
     assert "repeat the run" not in text and "above the ideal" not in text
     attach = sentence_with(lines, "attach the shared segment (")
-    assert attach and "a cost a view never pays" in attach
+    assert attach and "in this process never pays" in attach
     closer = sentence_with(lines, "end closer together")
     assert closer and ratios(closer)[0] == pytest.approx(1.25, abs=0.005)
     toll = sentence_with(lines, "pickled")
@@ -248,3 +249,13 @@ def test_sizes_too_small_for_the_sweep_say_so_and_keep_the_rest():
     lines = explain(figures(**CLEAN, sweep=sweep))
     assert "too small for the counts asked for" in lines[-1]
     assert any("array statistics" in line for line in lines)
+
+
+@pytest.mark.parametrize("scale, cause", [(1.0, "repeat the run"), (0.001, "too little to pay")])
+def test_more_chunks_slower_on_the_uneven_work(scale, cause):
+    """Slower in more chunks: because each task held too little work, when it did; else a repeat."""
+    times = {2: 0.1 * scale, 8: 0.2 * scale, 16: 0.3 * scale}
+    sweep = sweep_rows(times, times, ones=(0.15 * scale, 0.09 * scale))
+    lines = explain(figures(**CLEAN, sweep=sweep))
+    said = sentence_with(lines, "In 8 chunks the uneven work ran 0.50x against 2 chunks, slower beyond the spread")
+    assert said and cause in said and "closer together" not in " ".join(lines)

@@ -122,7 +122,7 @@ def test_a_clean_two_core_run():
     assert "on 2 threads (threads, toy) at 1.72x to 1.75x" in text  # the plugin goes with the threads
     assert "on 2 worker processes (pool, processes, failsafe) at 1.45x to 1.55x" in text
     assert sentence_with(lines, "By stage on threads, the fastest whole pipeline")
-    assert "GIL's fingerprint" in text and "own GIL" in text and "a cost a view never pays" in text
+    assert "GIL's fingerprint" in text and "own GIL" in text and "in this process never pays" in text
     assert "The one pass has no compact stage" in text
     assert "repeat the run" not in text and "above the ideal" not in text
     assert "On 200,000 records (pure-python), the one pass moved 20 thousand records/s;" in text
@@ -136,7 +136,7 @@ def test_a_busy_machine_opens_the_step_and_noisy_figures_claim_no_cause():
     rows = figures(c, py, stages={s: {"generate": 0.9} for s in ("pool", "processes", "failsafe")}, spread=0.45)
     lines = explain(rows)
     text = " ".join(lines)
-    assert "own GIL" not in text and "a cost a view never pays" not in text
+    assert "own GIL" not in text and "in this process never pays" not in text
     assert "repeat the run" in text
     busy = MachineLoad(cores=2, seconds=9.0, others_cores=1.8, load_before=6.4, load_after=6.3, worst_spread=0.45)
     result = StepResult(step=8, title=step8.TITLE, params={}, rows=rows, checks={"x": True}, summary=[],

@@ -178,5 +178,6 @@ def attach_sentence(rows: Sequence[Row], doing: str) -> str:
         return ""
     return (f"Every executor whose tasks attach the shared segment ({names(attached)}) took "
             f"{ms_span(r.seconds for r in attached)} {doing}, against {ms_span(r.seconds for r in views)} for "
-            f"those reading views ({names(views)}), longer by more than the spread: each such task attaches "
-            "the segment and maps its pages before it touches them, a cost a view never pays.")
+            f"those reading views ({names(views)}), longer by more than the spread: each such task travels to "
+            "another process and attaches the segment before it touches the data, costs a task reading a view "
+            "in this process never pays.")

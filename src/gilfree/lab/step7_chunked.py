@@ -31,7 +31,7 @@ from .._stats import Stats, merge_stats, stats_bits
 from .._timing import gil_enabled, usable_cores
 from ..chunked import array_chunks, default_parts, parallel_reduce, split_range
 from ..experiment import Experiment, Measured, Variant
-from ..figures import beyond_noise, clearly_faster, ms, ratio, repeat_advice, span, x
+from ..figures import beyond_noise, clearly_faster, ms, ratio, repeat_advice, small_tasks, span, x
 from ..registry import capabilities_of
 from ..shm import SharedArray
 from ..strategies import open_executor, strategy_names
@@ -413,9 +413,9 @@ def _memory_paragraph(rows: Sequence[Row], impl: str) -> str:
     stats = [r for r in rows if r.variant == "array stats" and r.implementation == impl]
     one = next(r for r in stats if uses(r) == REFERENCE)
     size = one.extra["n"] * 8
-    text = (f"One call of the {impl} array statistics read {size / 2**20:.1f} MB"
+    text = (f"One call of the {impl} array statistics read {_bytes(size)}"
             + (", more than the caches hold," if size >= _PAST_THE_CACHES else "")
-            + f" at {size / one.seconds / 1e9:.1f} GB/s ({ms(one.seconds)}).")
+            + f" at {_bytes(size / one.seconds)}/s ({ms(one.seconds)}).")
     parallel = [r for r in stats if uses(r) in ("threads", "processes")]
     by_transport: dict[str, list[Row]] = {}
     for r in parallel:
@@ -425,6 +425,14 @@ def _memory_paragraph(rows: Sequence[Row], impl: str) -> str:
             f"{transport_words(t)} ({names(g)}) ran at {span(speedup(r) for r in g)}"
             for t, g in by_transport.items()) + "."
     return " ".join(s for s in (text, attach_sentence(parallel, "for the statistics")) if s)
+
+
+def _bytes(count: float) -> str:
+    """A size in the unit that gives it a few digits: ``1.0 MB``, ``1.7 KB``, ``14.6 GB``."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count:.0f} bytes"
 
 
 def _chunk_count_paragraph(rows: Sequence[Row]) -> str:
@@ -444,29 +452,28 @@ def _chunk_count_paragraph(rows: Sequence[Row]) -> str:
             f"along the range, took {ms(uneven[c0].seconds)} in {c0} chunks and {ms(uneven[c1].seconds)} "
             f"in {c1}; the Monte Carlo, whose chunks all cost the same, took {ms(even[c0].seconds)} and "
             f"{ms(even[c1].seconds)}.")
-    said = [head, _balance_sentence(uneven[c0], uneven[c1], even[c0], even[c1]),
+    one = next(r for r in rows if r.variant == "chunks: prime count" and uses(r) == REFERENCE)
+    said = [head, _balance_sentence(uneven[c0], uneven[c1], even[c0], even[c1], one.seconds / c1),
             _toll_sentence(even[c1], even[max(even)])]
     return " ".join(s for s in said if s)
 
 
-def _balance_sentence(uneven0: Row, uneven1: Row, even0: Row, even1: Row) -> str:
+def _balance_sentence(uneven0: Row, uneven1: Row, even0: Row, even1: Row, per_task: float) -> str:
     """What a few chunks per worker bought, on uneven and on even work, beyond the spread."""
     c0, c1 = uneven0.extra["chunks"], uneven1.extra["chunks"]
     gain_u, gain_e = uneven0.seconds / uneven1.seconds, even0.seconds / even1.seconds
     faster_u = beyond_noise(gain_u, uneven0.spread, uneven1.spread)
     faster_e = beyond_noise(gain_e, even0.spread, even1.spread)
-    against = f"{c1} chunks against {c0}"
     if faster_u and not faster_e:
         return (f"In {c1} chunks the uneven work ran {ratio(gain_u, f'{c0} chunks')} and the even work "
                 f"{x(gain_e)}, within the spread: with a few chunks each, the workers end closer together.")
     if faster_u:
-        return (f"Both ran faster in {c1} chunks ({x(gain_u)} and {x(gain_e)}, {against}), so the gain "
-                "is not the uneven cost alone.")
-    if beyond_noise(1 / gain_u, uneven0.spread, uneven1.spread):
-        return repeat_advice(f"in {c1} chunks the uneven work ran {ratio(gain_u, f'{c0} chunks')}, slower "
-                             "beyond the spread")
-    return repeat_advice(f"in {c1} chunks the uneven work ran {ratio(gain_u, f'{c0} chunks')}, no faster "
-                         "beyond the spread")
+        return (f"Both ran faster in {c1} chunks ({x(gain_u)} and {x(gain_e)}, against {c0} chunks), so the "
+                "gain is not the uneven cost alone.")
+    slower = "slower" if beyond_noise(1 / gain_u, uneven0.spread, uneven1.spread) else "no faster"
+    seen = f"in {c1} chunks the uneven work ran {ratio(gain_u, f'{c0} chunks')}, {slower} beyond the spread"
+    clause = small_tasks(per_task)
+    return f"{seen[0].upper()}{seen[1:]}: {clause}." if clause else repeat_advice(seen)
 
 
 def _toll_sentence(few: Row, many: Row) -> str:
