@@ -46,8 +46,9 @@ def stage_row(strategy: str, stage: str, *, speedup: float | None = None, second
                extra={"records": 1, "uses": uses, "transport": transport})
 
 
-def figures(c: dict[str, float], py: dict[str, float] | None = None, *, stages: dict[str, dict[str, float]] | None = None,
-            spread: float = 0.02, py_cpw: float = 1.0, one: float = 0.2, kept: bool = True) -> list[Row]:
+def figures(c: dict[str, float], py: dict[str, float] | None = None, *,
+            stages: dict[str, dict[str, float]] | None = None, spread: float = 0.02, py_cpw: float = 1.0,
+            one: float = 0.2, kept: bool = True) -> list[Row]:
     """Pipeline rows (compiled, and pure Python if ``py``), and the compiled stages: by default each
     stage at its pipeline's speedup, compact 4 ms on every chunked strategy."""
     rows = [pipe_row(C, "one pass", 1.0, one=one, spread=spread)]

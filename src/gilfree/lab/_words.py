@@ -22,7 +22,6 @@ __all__ = [
     "RefOf",
     "above_ideal_lines",
     "attach_sentence",
-    "find_row",
     "gained",
     "group_phrase",
     "names",
@@ -61,11 +60,6 @@ def speedup(row: Row) -> float:
 
 def transport_words(name: str) -> str:
     return _TRANSPORT.get(name, f"get their chunks by {name}")
-
-
-def find_row(rows: Sequence[Row], variant: str, impl: str, strategy: str) -> Row:
-    """The row that measured ``variant`` on ``impl`` and ``strategy``."""
-    return next(r for r in rows if r.variant == variant and r.implementation == impl and r.strategy == strategy)
 
 
 def of_uses(rows: Sequence[Row], kind: str) -> list[Row]:

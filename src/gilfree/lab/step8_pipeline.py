@@ -299,15 +299,11 @@ def _stage_figures(m: Measured, kept: int) -> dict[str, _StageFigure]:
     out = {}
     for stage in STAGES:
         handled = m.tags["records"] if stage in _EVERY_RECORD else kept
-        if stage == "compact" and _uses_of(m) == REFERENCE:
+        if stage == "compact" and m.tags["uses"] == REFERENCE:
             handled = 0
         if handled and timed:
             out[stage] = _StageFigure(tuple(o.seconds[stage] for o in timed), handled)
     return out
-
-
-def _uses_of(m: Measured) -> str:
-    return str(m.tags["uses"])
 
 
 def _rows(setup: _Setup, measured: Mapping[str, Measured],
@@ -341,8 +337,8 @@ def _stage_row(m: Measured, stage: str, fig: _StageFigure, one: _StageFigure | N
         variant=f"{STAGES.index(stage) + 1} {stage}", implementation=t["implementation"], strategy=t["strategy"],
         workers=t["workers"], seconds=fig.seconds, spread=fig.spread,
         speedup=one.seconds / fig.seconds if one is not None and fig.seconds > 0 else None,
-        extra={"records": fig.handled, "Mrec/s": _millions(fig.rate(), ""), "MB/s": _millions(fig.rate(RECORD_BYTES), ""),
-               "uses": t["uses"], "transport": t["transport"]})
+        extra={"records": fig.handled, "Mrec/s": _millions(fig.rate(), ""),
+               "MB/s": _millions(fig.rate(RECORD_BYTES), ""), "uses": t["uses"], "transport": t["transport"]})
 
 
 def _millions(rate: float | None, missing: Any = None) -> Any:
