@@ -39,7 +39,8 @@ from ..transports import default_transport, run_on_chunks
 from ._plan import chosen_implementations, measured_row, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 from ._words import (REFERENCE, RefOf, above_ideal_lines, attach_sentence, group_phrase, names, no_gain_sentence,
-                     of_uses, on_workers, process_reading, speedup, thread_reading, transport_words, uses)
+                     of_uses, on_workers, process_reading, size_words, speedup, thread_reading, transport_words,
+                     uses)
 
 TITLE = "chunked processing: split, run in parallel, aggregate"
 
@@ -413,9 +414,9 @@ def _memory_paragraph(rows: Sequence[Row], impl: str) -> str:
     stats = [r for r in rows if r.variant == "array stats" and r.implementation == impl]
     one = next(r for r in stats if uses(r) == REFERENCE)
     size = one.extra["n"] * 8
-    text = (f"One call of the {impl} array statistics read {_bytes(size)}"
+    text = (f"One call of the {impl} array statistics read {size_words(size)}"
             + (", more than the caches hold," if size >= _PAST_THE_CACHES else "")
-            + f" at {_bytes(size / one.seconds)}/s ({ms(one.seconds)}).")
+            + f" at {size_words(size / one.seconds)}/s ({ms(one.seconds)}).")
     parallel = [r for r in stats if uses(r) in ("threads", "processes")]
     by_transport: dict[str, list[Row]] = {}
     for r in parallel:
@@ -425,14 +426,6 @@ def _memory_paragraph(rows: Sequence[Row], impl: str) -> str:
             f"{transport_words(t)} ({names(g)}) ran at {span(speedup(r) for r in g)}"
             for t, g in by_transport.items()) + "."
     return " ".join(s for s in (text, attach_sentence(parallel, "for the statistics")) if s)
-
-
-def _bytes(count: float) -> str:
-    """A size in the unit that gives it a few digits: ``1.0 MB``, ``1.7 KB``, ``14.6 GB``."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count:.0f} bytes"
 
 
 def _chunk_count_paragraph(rows: Sequence[Row]) -> str:

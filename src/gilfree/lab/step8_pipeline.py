@@ -22,7 +22,6 @@ never its name.
 
 from __future__ import annotations
 
-import statistics
 from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from .._stats import Stats, stats_bits
 from .._timing import gil_enabled, usable_cores
 from ..chunked import array_chunks, default_parts
 from ..experiment import Experiment, Measured, Variant
-from ..figures import ms, x
+from ..figures import Timed, ms, x
 from ..pipeline import RECORD_BYTES, STAGES, PipelineJob, PipelineOutput, one_pass, run_pipeline
 from ..registry import capabilities_of
 from ..shm import SharedArray
@@ -45,7 +44,7 @@ from ..transports import default_transport
 from ._plan import chosen_implementations, measured_row, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 from ._words import (REFERENCE, RefOf, above_ideal_lines, attach_sentence, group_phrase, no_gain_sentence,
-                     of_uses, on_workers, process_reading, speedup, thread_reading, uses)
+                     of_uses, on_workers, process_reading, size_words, speedup, thread_reading, uses)
 
 TITLE = "capstone: a parallel data pipeline over shared memory"
 
@@ -275,17 +274,16 @@ def _twin_check(ex: Experiment, setup: _Setup, arrays: Mapping[str, _Arrays],
 class _StageFigure:
     """One stage of one variant over its timed runs, and how many records it handled."""
 
-    walls: tuple[float, ...]
+    timed: Timed
     handled: int
 
     @property
     def seconds(self) -> float:
-        return statistics.median(self.walls)
+        return self.timed.seconds
 
     @property
     def spread(self) -> float:
-        sec = self.seconds
-        return (max(self.walls) - min(self.walls)) / sec if sec > 0 else 0.0
+        return self.timed.spread
 
     def rate(self, per: int = 1) -> float | None:
         """Records (``per=1``) or bytes (``per=RECORD_BYTES``) per second."""
@@ -302,7 +300,7 @@ def _stage_figures(m: Measured, kept: int) -> dict[str, _StageFigure]:
         if stage == "compact" and m.tags["uses"] == REFERENCE:
             handled = 0
         if handled and timed:
-            out[stage] = _StageFigure(tuple(o.seconds[stage] for o in timed), handled)
+            out[stage] = _StageFigure(Timed.from_samples([o.seconds[stage] for o in timed]), handled)
     return out
 
 
@@ -352,7 +350,7 @@ def _summary(setup: _Setup, rows: list[Row], refs: Mapping[str, Produced]) -> li
         n, ref = setup.sizes[impl], refs[impl]
         times = ", ".join(f"{r.strategy} {ms(r.seconds)}" for r in rows
                           if r.variant == "pipeline" and r.implementation == impl)
-        lines.append(f"{impl}: {n:,} records ({n * RECORD_BYTES / 2**20:.1f} MB): {times}")
+        lines.append(f"{impl}: {n:,} records ({size_words(n * RECORD_BYTES)}): {times}")
         if ref.stats is not None:
             lines.append(f"  kept {ref.kept:,} ({ref.kept / n:.1%}): mean {ref.stats.mean:.6f}, "
                          f"std {ref.stats.std:.6f}, min {ref.stats.min:.6f}, max {ref.stats.max:.6f}; "
