@@ -33,6 +33,7 @@ __all__ = [
     "judged",
     "ms",
     "ms_span",
+    "nbytes",
     "noise_of",
     "plural",
     "ratio",
@@ -111,6 +112,17 @@ def ms(seconds: float) -> str:
         return f"{value:.1f} ms"
     micro = value * 1000
     return f"{micro:.0f} us" if micro >= 10 else f"{micro:.1f} us"
+
+
+def nbytes(count: float) -> str:
+    """A byte count in the unit that gives it a few digits: ``196 bytes``, ``524 KB``, ``1.6 MB``, ``14.6 GB``."""
+    if count >= 1e9:
+        return f"{count / 1e9:.1f} GB"
+    if count >= 1e6:
+        return f"{count / 1e6:.1f} MB"
+    if count >= 1e3:
+        return f"{count / 1e3:.0f} KB"
+    return f"{count:.0f} bytes"
 
 
 def plural(count: int, one: str, many: str) -> str:

@@ -1,7 +1,7 @@
 """Small pieces that lab steps 5 and 6 share, so that neither copies the other.
 
 Which implementation a summary speaks of, which strategy may carry the worker processes, how
-two results are compared bit for bit, how a byte count is written, and the words both steps
+two results are compared bit for bit, and the words both steps
 use for worker processes against a serial pass. What every step shares (the implementations to
 run, the worker count, rows, the result) lives in :mod:`gilfree.lab._plan`; the general rules
 from figures to words in :mod:`gilfree.figures`.
@@ -13,23 +13,17 @@ from collections.abc import Mapping, Sequence
 
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._stats import Stats, stats_bits
-from ..figures import above_ideal, ms, noise_of
+from ..figures import SHORT_TASK_SECONDS, above_ideal, ms, noise_of
 from ..strategies import get_strategy
 from ._result import Row
 
 __all__ = [
-    "PROCESS_CHUNK_SECONDS",
     "ideal_notes",
     "main_implementation",
     "process_strategy",
     "processes_clause",
     "same_stats",
-    "size",
 ]
-
-#: Less work than this in a chunk does not pay for a task's round trip to a worker process
-#: (pickling the task, a pipe each way, waking a worker: tenths of a millisecond).
-PROCESS_CHUNK_SECONDS = 1e-3
 
 
 def main_implementation(impls: Mapping[str, Implementation]) -> str:
@@ -53,29 +47,20 @@ def same_stats(a: Stats, b: Stats) -> bool:
     return stats_bits(a) == stats_bits(b)
 
 
-def size(nbytes: float) -> str:
-    """A byte count as a reader takes it in: ``524 KB``, ``1.6 MB``, ``196 bytes``."""
-    if nbytes >= 1e6:
-        return f"{nbytes / 1e6:.1f} MB"
-    if nbytes >= 1e3:
-        return f"{nbytes / 1e3:.0f} KB"
-    return f"{nbytes:.0f} bytes"
-
-
 def processes_clause(gained: bool, per_chunk_seconds: float, chunks: int, *, pure: bool,
                      gil: bool) -> str | None:
     """Why worker processes gained or lost against a serial pass, or None where no figure shows why.
 
     ``gained``: the speedup is beyond the noise. A gain is the processes working at once (for
     pure Python under a GIL, because each process has its own); no gain is the tasks' round trips
-    only when each chunk held less work than one costs (:data:`PROCESS_CHUNK_SECONDS`), the
+    only when each chunk held less work than one costs (:data:`SHORT_TASK_SECONDS`), the
     figure then stated.
     """
     if gained:
         if pure and gil:
             return "each process has its own interpreter and its own GIL, so they ran at once"
         return "the processes split the work across the cores"
-    if per_chunk_seconds < PROCESS_CHUNK_SECONDS:
+    if per_chunk_seconds < SHORT_TASK_SECONDS:
         return (f"each of its {chunks} chunks held about {ms(per_chunk_seconds)} of work, too little "
                 "to pay for a task's round trip to a worker process")
     return None

@@ -1,40 +1,34 @@
-"""Small pieces that lab steps 1 to 4 share when they plan and measure, so that no step copies them.
+"""What every lab step shares around the experiment runner (:mod:`gilfree.experiment`).
 
 Which implementations run (the caller decides; pure Python, the reference, always among them), how
-large a call each twin gets, how progress is counted, and how a timed variant becomes a table row.
-This is not an experiment framework: each step still says what it runs and what it means.
+large a call each twin gets, how a measured variant becomes a table row, and how an experiment
+becomes a step's result. Each step says what it runs and what it means; the runner measures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import Executor
-from typing import Any, Callable, Hashable, TypeVar
+from typing import Any
 
 from .. import _select
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
-from .._timing import Timing, environment, interleaved
+from .._timing import environment
 from ..experiment import Experiment, Measured
 from ..mp_pool import GuardedPool, PoolExecutor
 from ..strategies import check_workers
-from ._result import Progress, Row, StepResult
+from ._result import Row, StepResult
 
 __all__ = [
-    "Ticker",
-    "chosen_implementations",
+        "chosen_implementations",
     "guarded_pool",
     "scaled",
     "measured_row",
     "speedup_of",
     "step_result",
     "sum_of_squares_below",
-    "time_variants",
-    "timed_row",
     "worker_count",
 ]
-
-K = TypeVar("K", bound=Hashable)
-
 
 def chosen_implementations(implementations: Mapping[str, Implementation] | None | object) -> dict[str, Implementation]:
     """The implementations a step runs, by name, pure Python first.
@@ -73,52 +67,6 @@ def scaled(implementation: str, n: int, kernel_scale: int) -> int:
 def sum_of_squares_below(n: int) -> int:
     """The sum of ``i * i`` for ``i`` in ``range(n)``, in closed form: the reference of steps 1 and 2."""
     return (n - 1) * n * (2 * n - 1) // 6
-
-
-class Ticker:
-    """Progress over a known total: every :meth:`tick` counts one step done and reports it."""
-
-    def __init__(self, progress: Progress, total: int) -> None:
-        self.progress = progress
-        self.total = total
-        self.done = 0
-
-    def tick(self, label: str) -> None:
-        self.done += 1
-        self.progress(self.done, self.total, label)
-
-    def counted(self, fn: Callable[[], object], label: str) -> Callable[[], object]:
-        """``fn`` that ticks with ``label`` after each call."""
-        def call() -> object:
-            out = fn()
-            self.tick(label)
-            return out
-        return call
-
-
-def time_variants(variants: Mapping[K, Callable[[], object]], repeats: int, ticker: Ticker,
-                  label: Callable[[K], str]) -> dict[K, Timing]:
-    """Time every variant ``repeats`` times, interleaved, ticking after each call.
-
-    No warm-up round: each step has already run every variant once, to check its result.
-    """
-    return interleaved({key: ticker.counted(fn, label(key)) for key, fn in variants.items()},
-                       repeats=repeats, warmup=0)
-
-
-def timed_row(variant: str, implementation: str, strategy: str, workers: int, timing: Timing,
-              speedup: float | None, extra: dict[str, Any]) -> Row:
-    """A table row for one timed variant: its median, spread and CPU time, and the step's own columns."""
-    return Row(variant=variant, implementation=implementation, strategy=strategy, workers=workers,
-               seconds=timing.median, spread=timing.spread, cpu_seconds=timing.cpu_median, speedup=speedup,
-               extra=extra)
-
-
-def cpu_of(row: Row) -> float:
-    """``row.cpu_seconds``, for a row that was timed with a CPU clock (every timed row of the lab)."""
-    if row.cpu_seconds is None:
-        raise ValueError(f"the {row.variant!r} row ({row.implementation}, {row.strategy}) has no CPU time")
-    return row.cpu_seconds
 
 
 def speedup_of(row: Row) -> float:

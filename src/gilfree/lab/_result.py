@@ -17,7 +17,6 @@ __all__ = [
     "Progress",
     "Row",
     "StepResult",
-    "busy_machine_note",
     "drop_order",
     "format_result",
     "format_table",
@@ -79,14 +78,6 @@ class StepResult:
         out["ok"] = self.ok
         out.pop("columns", None)
         return out
-
-
-def busy_machine_note(load: float | None, cores: int | None) -> str | None:
-    """A sentence for the explanation when the machine was busy as a step began, else None."""
-    if load is None or load < 0.5 * (cores or 1):
-        return None
-    return (f"The 1-minute load average was {load:.1f} on {cores} usable cores as the step began "
-            "(earlier steps count too): busy cores leave the workers less room than an idle machine.")
 
 
 def _cell(row: Row, column: str) -> str:

@@ -30,7 +30,6 @@ __all__ = [
     "of_uses",
     "on_workers",
     "process_reading",
-    "size_words",
     "speedup",
     "thread_reading",
     "transport_words",
@@ -61,14 +60,6 @@ def speedup(row: Row) -> float:
 
 def transport_words(name: str) -> str:
     return _TRANSPORT.get(name, f"get their chunks by {name}")
-
-
-def size_words(count: float) -> str:
-    """A size in the unit that gives it a few digits: ``1.0 MB``, ``32.0 KB``, ``14.6 GB``."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count:.0f} bytes"
 
 
 def of_uses(rows: Sequence[Row], kind: str) -> list[Row]:

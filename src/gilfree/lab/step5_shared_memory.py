@@ -35,11 +35,11 @@ from .._timing import environment, usable_cores
 from ..arrays import fill_uniform, merge_stats
 from ..chunked import array_chunks, default_parts
 from ..experiment import Experiment, Measured, Variant
-from ..figures import Timed, beyond_noise, clearly_faster, gil_reading, ms, noise_of, repeat_advice, versus, x
+from ..figures import Timed, beyond_noise, clearly_faster, gil_reading, ms, nbytes, noise_of, repeat_advice, versus, x
 from ..shm import SharedArray, SharedArrayHandle
 from ..strategies import open_executor
 from ..transports import TRANSPORTS, run_on_chunks
-from ._common import ideal_notes, main_implementation, process_strategy, processes_clause, same_stats, size
+from ._common import ideal_notes, main_implementation, process_strategy, processes_clause, same_stats
 from ._plan import chosen_implementations, measured_row, speedup_of, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
@@ -311,7 +311,7 @@ def _summary(references: dict[str, _Reference], sizes: dict[str, int], task_byte
              main: str, s: _Settings) -> list[str]:
     st = references[main].stats
     return [
-        f"Array: {sizes[main]:,} float64 ({size(sizes[main] * 8)}) in shared memory, {s.rounds} rounds "
+        f"Array: {sizes[main]:,} float64 ({nbytes(sizes[main] * 8)}) in shared memory, {s.rounds} rounds "
         f"of the logistic map in place, then chunk statistics; {s.workers} workers"
         + (f" (pure Python: {sizes[PURE_PYTHON]:,} elements)" if C_EXTENSION in sizes else ""),
         f"Result ({main}): mean={st.mean:.6f} std={st.std:.6f} min={st.min:.6f} max={st.max:.6f}",
@@ -437,7 +437,7 @@ def _zero_copy_line(task_bytes: Sequence[TaskBytes]) -> str:
 def _copies_line(w: Ways) -> str:
     """Shared memory against pickled slices: "nothing is copied" only when that won beyond the noise."""
     sh, pk = w.shared, w.pickled
-    moved = size(pk.extra["MB pickled/run"] * 1e6)
+    moved = nbytes(pk.extra["MB pickled/run"] * 1e6)
     noise = noise_of(sh.spread, pk.spread)
     line = (f"With the {w.impl} kernel, shared memory took {ms(sh.seconds)} per run and pickled slices "
             f"{ms(pk.seconds)}")

@@ -42,12 +42,12 @@ from .._timing import environment, usable_cores
 from ..arrays import fill_uniform, merge_stats
 from ..chunked import array_chunks, default_parts
 from ..experiment import Experiment, Measured, Variant
-from ..figures import beyond_noise, clearly_faster, ms, noise_of, repeat_advice, versus, x
+from ..figures import beyond_noise, clearly_faster, ms, nbytes, noise_of, repeat_advice, versus, x
 from ..mmapipc import (HEADER_SIZE, apply_to_message, create_channel, open_channel, read_header, write_file,
                        write_message)
 from ..strategies import get_strategy, open_executor
 from ..transports import MmapFile, Transport, run_on_chunks
-from ._common import ideal_notes, main_implementation, process_strategy, processes_clause, same_stats, size
+from ._common import ideal_notes, main_implementation, process_strategy, processes_clause, same_stats
 from ._plan import chosen_implementations, measured_row, speedup_of, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
@@ -341,9 +341,9 @@ def _task_bytes(measured: dict[str, Measured]) -> dict[str, int]:
 def _summary(refs: _References, sizes: _Sizes, main: str, s: _Settings) -> list[str]:
     st, c = refs.stats[main], refs.checksums[main]
     return [
-        f"(a) {sizes.elements[main]:,} float64 ({size(sizes.elements[main] * 8)}) in one file; {s.workers} "
+        f"(a) {sizes.elements[main]:,} float64 ({nbytes(sizes.elements[main] * 8)}) in one file; {s.workers} "
         f"worker processes map their byte ranges: mean={st.mean:.6f} min={st.min:.6f} max={st.max:.6f}",
-        f"(b) {size(sizes.payload_records[main] * 8)} from this process to a consumer process: "
+        f"(b) {nbytes(sizes.payload_records[main] * 8)} from this process to a consumer process: "
         f"checksum {c.hexdigest()}",
     ]
 
@@ -424,7 +424,7 @@ def _file_lines(f: Figures) -> list[str]:
     """Part (a): what mapping one file from several processes cost and bought."""
     mem, many = f.row(f.main, IN_MEMORY), f.row(f.main, VIA_MMAP, f.strategy)
     lines = [f"(a) {f.workers} worker processes mapped their own byte ranges of one "
-             f"{size(mem.extra['MB'] * 1e6)} file; each task pickled to {many.extra['B/task']} bytes "
+             f"{nbytes(mem.extra['MB'] * 1e6)} file; each task pickled to {many.extra['B/task']} bytes "
              "(path, offset, length)"
              + (", and the merged statistics equal the in-memory pass bit for bit." if f.exact
                 else "; the merged statistics did not always equal the in-memory pass (see the checks).")]
@@ -465,7 +465,7 @@ def _channel_lines(f: Figures) -> list[str]:
     par, fl = f.row(f.main, IN_PARENT), f.row(f.main, CHANNEL_FLUSH)
     nf, pp = f.row(f.main, CHANNEL), f.row(f.main, PIPE)
     return [
-        f"(b) Handing {size(par.extra['MB'] * 1e6)} to a consumer process and checksumming it there took "
+        f"(b) Handing {nbytes(par.extra['MB'] * 1e6)} to a consumer process and checksumming it there took "
         f"{ms(fl.seconds)} through the mmap channel with a flush, {ms(nf.seconds)} without, and "
         f"{ms(pp.seconds)} through a Pipe; the checksum alone takes {ms(par.seconds)} in this process.",
         _channel_or_pipe_line(nf, pp), _flush_line(fl, nf, f.unflushed_ok)]

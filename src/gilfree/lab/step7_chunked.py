@@ -31,7 +31,7 @@ from .._stats import Stats, merge_stats, stats_bits
 from .._timing import gil_enabled, usable_cores
 from ..chunked import array_chunks, default_parts, parallel_reduce, split_range
 from ..experiment import Experiment, Measured, Variant
-from ..figures import beyond_noise, clearly_faster, ms, ratio, repeat_advice, small_tasks, span, x
+from ..figures import beyond_noise, clearly_faster, ms, nbytes, ratio, repeat_advice, small_tasks, span, x
 from ..registry import capabilities_of
 from ..shm import SharedArray
 from ..strategies import open_executor, strategy_names
@@ -39,7 +39,7 @@ from ..transports import default_transport, run_on_chunks
 from ._plan import chosen_implementations, measured_row, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 from ._words import (REFERENCE, RefOf, above_ideal_lines, attach_sentence, group_phrase, names, no_gain_sentence,
-                     of_uses, on_workers, process_reading, size_words, speedup, thread_reading, transport_words,
+                     of_uses, on_workers, process_reading, speedup, thread_reading, transport_words,
                      uses)
 
 TITLE = "chunked processing: split, run in parallel, aggregate"
@@ -414,9 +414,9 @@ def _memory_paragraph(rows: Sequence[Row], impl: str) -> str:
     stats = [r for r in rows if r.variant == "array stats" and r.implementation == impl]
     one = next(r for r in stats if uses(r) == REFERENCE)
     size = one.extra["n"] * 8
-    text = (f"One call of the {impl} array statistics read {size_words(size)}"
+    text = (f"One call of the {impl} array statistics read {nbytes(size)}"
             + (", more than the caches hold," if size >= _PAST_THE_CACHES else "")
-            + f" at {size_words(size / one.seconds)}/s ({ms(one.seconds)}).")
+            + f" at {nbytes(size / one.seconds)}/s ({ms(one.seconds)}).")
     parallel = [r for r in stats if uses(r) in ("threads", "processes")]
     by_transport: dict[str, list[Row]] = {}
     for r in parallel:

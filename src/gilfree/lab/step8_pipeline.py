@@ -35,7 +35,7 @@ from .._stats import Stats, stats_bits
 from .._timing import gil_enabled, usable_cores
 from ..chunked import array_chunks, default_parts
 from ..experiment import Experiment, Measured, Variant
-from ..figures import Timed, ms, x
+from ..figures import Timed, ms, nbytes, x
 from ..pipeline import RECORD_BYTES, STAGES, PipelineJob, PipelineOutput, one_pass, run_pipeline
 from ..registry import capabilities_of
 from ..shm import SharedArray
@@ -44,7 +44,7 @@ from ..transports import default_transport
 from ._plan import chosen_implementations, measured_row, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 from ._words import (REFERENCE, RefOf, above_ideal_lines, attach_sentence, group_phrase, no_gain_sentence,
-                     of_uses, on_workers, process_reading, size_words, speedup, thread_reading, uses)
+                     of_uses, on_workers, process_reading, speedup, thread_reading, uses)
 
 TITLE = "capstone: a parallel data pipeline over shared memory"
 
@@ -350,7 +350,7 @@ def _summary(setup: _Setup, rows: list[Row], refs: Mapping[str, Produced]) -> li
         n, ref = setup.sizes[impl], refs[impl]
         times = ", ".join(f"{r.strategy} {ms(r.seconds)}" for r in rows
                           if r.variant == "pipeline" and r.implementation == impl)
-        lines.append(f"{impl}: {n:,} records ({size_words(n * RECORD_BYTES)}): {times}")
+        lines.append(f"{impl}: {n:,} records ({nbytes(n * RECORD_BYTES)}): {times}")
         if ref.stats is not None:
             lines.append(f"  kept {ref.kept:,} ({ref.kept / n:.1%}): mean {ref.stats.mean:.6f}, "
                          f"std {ref.stats.std:.6f}, min {ref.stats.min:.6f}, max {ref.stats.max:.6f}; "
