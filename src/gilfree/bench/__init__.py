@@ -6,7 +6,7 @@ time), :mod:`~gilfree.bench.verdict` turns the numbers into plain words, and
 :mod:`~gilfree.bench.report` writes the JSON, the Markdown table and the plots.
 """
 
-from .matrix import DEFAULT, QUICK, SCHEMA, Plan, default_workers, run_matrix, strategy_choices
+from .matrix import DEFAULT, QUICK, SCHEMA, SCHEMAS, Plan, default_workers, run_matrix, strategy_choices
 from .workloads import WORKLOADS
 
-__all__ = ["DEFAULT", "QUICK", "SCHEMA", "WORKLOADS", "Plan", "default_workers", "run_matrix", "strategy_choices"]
+__all__ = ["DEFAULT", "QUICK", "SCHEMA", "SCHEMAS", "WORKLOADS", "Plan", "default_workers", "run_matrix", "strategy_choices"]

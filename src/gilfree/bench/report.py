@@ -1,7 +1,8 @@
 """The benchmark's output: one JSON file, one Markdown report and three PNG plots.
 
-The JSON (schema ``gilfree-bench/1``) holds everything: the machine, the plan, every timed run's
-wall and CPU seconds, the checks, the verdicts. The Markdown and the plots are drawn from it
+The JSON (schema ``gilfree-bench/2``) holds everything: the machine, how busy it was during the
+run, the plan, every timed run's wall and CPU seconds, the checks, the verdicts. Results of schema
+``gilfree-bench/1`` (no reading of the machine's load) are still read and redrawn. The Markdown and the plots are drawn from it
 alone, so ``gilfree bench --from results.json`` redraws them without measuring again.
 Plots need matplotlib (``pip install "gilfree[bench]"``); without it the report says so.
 """
@@ -12,7 +13,7 @@ import json
 import os
 from typing import Any
 
-from .verdict import SIZE_ORDER, headlines, reference_workers, verdicts
+from .verdict import SIZE_ORDER, headlines, machine_line, reference_workers, summary, verdicts
 
 __all__ = ["PLOTS", "complete", "markdown", "plot", "write_all"]
 
@@ -25,7 +26,8 @@ PLOTS = {
 
 
 def complete(doc: dict[str, Any]) -> dict[str, Any]:
-    """Add the derived parts (verdicts, headline ratios) to a document from :func:`run_matrix`."""
+    """Add the derived parts (summary, verdicts, headline ratios) to a document from :func:`run_matrix`."""
+    doc["summary"] = summary(doc)
     doc["verdicts"] = verdicts(doc)
     doc["headlines"] = headlines(doc)
     return doc
@@ -48,17 +50,33 @@ def _env_line(env: dict[str, Any]) -> str:
             f"joblib {env.get('joblib') or 'not installed'}; {env.get('date_utc')}")
 
 
+def load_sentence(machine: dict[str, Any] | None) -> str:
+    """What the machine's other processes did during the run, from ``doc["machine"]``."""
+    if not machine:
+        return "Load: not recorded (a result of schema gilfree-bench/1)."
+    parts = []
+    if machine.get("others_cores") is not None:
+        parts.append(f"other processes used {machine['others_cores']:.1f} of {machine['cores']} cores")
+    if machine.get("load_before") is not None:
+        parts.append(f"the load average was {machine['load_before']:.1f} at the start")
+    if machine.get("worst_spread") is not None:
+        parts.append(f"the repeats of a variant disagreed by up to {machine['worst_spread']:.0%}")
+    return "Load: " + (", ".join(parts) if parts else "not readable here") + "."
+
+
 def markdown(doc: dict[str, Any]) -> str:
-    """The whole report as Markdown: headline ratios, verdicts, then a table per workload and size."""
+    """The whole report as Markdown: the busy-machine line (if any), headline ratios, verdicts,
+    then a table per workload and size."""
     env, plan, rows = doc["environment"], doc["plan"], doc["rows"]
     workers = sorted(plan["workers"])
     k = reference_workers(doc)
-    out = [f"# gilfree bench ({plan['label']})", "",
+    busy = machine_line(doc)
+    out = [f"# gilfree bench ({plan['label']})", "", *([f"**{busy}**", ""] if busy else []),
            f"Machine: {_env_line(env)}.", "",
            f"Plan: workers {', '.join(map(str, workers))} ({plan['cores']} cores), {plan['repeats']} timed "
            f"repeats per variant after one checked warm-up, strategies interleaved, "
            f"{plan['chunks_per_worker']} chunks per worker. CPU time: {env.get('cpu_time_scope')}. "
-           f"Whole run: {doc['seconds']:.0f} s.", ""]
+           f"Whole run: {doc['seconds']:.0f} s. {load_sentence(doc.get('machine'))}", ""]
     if doc.get("headlines"):
         out += ["## Headline ratios", "", "| ratio | measured | target | workers | detail |",
                 "|---|---:|---|---:|---|"]
@@ -66,6 +84,8 @@ def markdown(doc: dict[str, Any]) -> str:
                 for h in doc["headlines"]]
         out.append("")
     out += ["## Verdicts", ""]
+    if doc.get("summary"):
+        out += [f"**In short.** {' '.join(doc['summary'])}", ""]
     for workload, lines in doc.get("verdicts", {}).items():
         out += [f"**{doc['workloads'][workload]['title']}** ({doc['workloads'][workload]['nature']})", ""]
         out += [f"- {line}" for line in lines]
