@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 from .._load import MachineLoad
 from ..figures import (GIL_CPU_PER_WALL, above_ideal, beyond_noise, clearly_faster, gil_fingerprint,
-                       gil_reading, ms, noise_of, ratio, repeat_advice, span, x)
+                       gil_reading, ms, noise_of, plural, ratio, repeat_advice, span, x)
 
 __all__ = ["HEADLINES", "headlines", "machine_line", "reference_workers", "summary", "verdicts"]
 
@@ -150,7 +150,7 @@ def _winner_line(best: Row, cell: Rows, size: str, k: int) -> str:
     runner = others[0]
     lead = _rate(best) / _rate(runner)
     if beyond_noise(lead, best["spread"], runner["spread"]):
-        head += f"; in elements per second it did {x(lead)} the runner-up's, {_name(runner)}'s"
+        head += f"; in elements per second it did {x(lead)} the rate of the runner-up, {_name(runner)}"
     else:
         head += (f"; the runner-up, {_name(runner)}, came within the repeats' spread "
                  f"({noise_of(best['spread'], runner['spread']):.0%}): in elements per second the winner did "
@@ -234,8 +234,8 @@ def _pure_threads_line(pure: Row, k: int, gil: bool) -> str:
         return repeat_advice(seen + ", no faster than serial beyond the spread, although this interpreter "
                              "runs without a GIL")
     if reading == "waited":
-        return repeat_advice(seen + ": less than one core was busy, so they waited on something besides "
-                             "the GIL (other processes on this machine, I/O)")
+        return repeat_advice(seen + ": less than one core busy, which taking turns for the GIL alone does "
+                             "not explain (other processes on this machine may have held the cores)")
     if reading == "scaled":
         return repeat_advice(seen + ", with the GIL on, which lets one of them run at a time")
     return repeat_advice(seen)
@@ -367,7 +367,7 @@ def summary(doc: dict[str, Any]) -> list[str]:
     kern = [r for r in biggest if r["implementation"] == "c-extension" and r["strategy"] == "threads"]
     if kern and k > 1:
         lines.append(f"Threads on the nogil kernel ran at {span(r['speedup'] for r in kern)} against their serial "
-                     f"call on {k} workers, at the largest size of each of {len(kern)} workloads.")
+                     f"call on {k} workers (largest size, {plural(len(kern), 'workload', 'workloads')}).")
     pure = [r for r in biggest if r["implementation"] == "pure-python" and r["strategy"] == "threads"]
     if pure and k > 1:
         lines.append(_pure_summary(pure, k, gil))
@@ -379,14 +379,16 @@ def _pure_summary(pure: Rows, k: int, gil: bool) -> str:
     used = "" if not cpus else \
         f", using {' to '.join(dict.fromkeys((cpus[0], cpus[-1])))} CPU seconds per second of wall time"
     head = (f"Pure-Python threads ran at {span(r['speedup'] for r in pure)} against serial on {k} workers "
-            f"(largest size, {len(pure)} workloads){used}")
+            f"(largest size, {plural(len(pure), 'workload', 'workloads')}){used}")
     if not gil:
         return head + ": this interpreter runs without a GIL."
     turns = sum(gil_fingerprint(r["speedup"], r.get("cpu_per_wall")) for r in pure)
     if turns == len(pure):
-        return head + ": the GIL's fingerprint in every one (about one core busy, no speedup)."
-    return repeat_advice(head + f"; {turns} of {len(pure)} show the GIL's fingerprint "
-                         "(about one core busy, no speedup), the others do not")
+        return (head + ": the GIL's fingerprint" + (" in every one" if turns > 1 else "")
+                + " (about one core busy, no speedup).")
+    seen = "none of them shows" if turns == 0 else f"{turns} of {len(pure)} show"
+    return repeat_advice(head + f"; {seen} the GIL's fingerprint (about one core busy, no speedup)"
+                         + ("" if turns == 0 else ", the others do not"))
 
 
 #: The ratios this project watches, each computed from one run (see :func:`headlines`).
