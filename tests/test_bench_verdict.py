@@ -319,3 +319,16 @@ def _full(doc):
                                        for w in doc["plan"]["workloads"]},
                strategies={}, startup=[], twin_checks=[])
     return doc
+
+
+def test_the_readme_quotes_the_summary_of_the_committed_run_as_the_verdict_words_it():
+    """The README's "in short" is the verdict's own summary of bench/results/bench-2core: after a new
+    run is committed, paste `gilfree bench --from bench/results/bench-2core/bench.json`'s "In short"."""
+    readme = os.path.join(HERE, os.pardir, "README.md")
+    if not os.path.exists(readme):
+        pytest.skip("these tests run outside a gilfree checkout")
+    with open(COMMITTED, encoding="utf-8") as f:
+        doc = json.load(f)
+    with open(readme, encoding="utf-8") as f:
+        text = " ".join(f.read().split())
+    assert " ".join(" ".join(summary(doc)).split()) in text

@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
                             "kernels against pure Python, on 1 and more threads, and against numpy.sum; "
                             "faults: time from a worker's death to the caller's error")
     bench.add_argument("--quick", action="store_true",
-                       help="matrix: small and medium sizes, 3 repeats: under a minute on 2 cores")
+                       help="matrix: small and medium sizes, 3 repeats: about 30 seconds on 2 cores")
     bench.add_argument("--workload", action="append", metavar="NAME",
                        help="matrix: only this workload (repeatable): cpu, reduction, transform, pipeline")
     bench.add_argument("--strategy", action="append", metavar="NAME",

@@ -106,7 +106,7 @@ class Plan:
 
 #: ``gilfree bench``: every size, 5 repeats (about 5 minutes on 2 cores).
 DEFAULT: dict[str, Any] = {}
-#: ``gilfree bench --quick``: the small and medium sizes, 3 repeats (well under a minute).
+#: ``gilfree bench --quick``: the small and medium sizes, 3 repeats (about 30 seconds on 2 cores).
 QUICK: dict[str, Any] = {"sizes": ("small", "medium"), "repeats": 3, "label": "quick"}
 
 
