@@ -280,7 +280,7 @@ def test_report_files_and_plots_are_written_and_can_be_redrawn(tiny_run, tmp_pat
 
 def _cli(*args: str, timeout: float = 300, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gilfree", "bench", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd)
+                          text=True, timeout=timeout, cwd=cwd, env={**os.environ, "COLUMNS": "80"})
 
 
 @pytest.mark.parametrize("args, message", [
@@ -320,7 +320,9 @@ def test_cli_runs_a_selection_and_writes_its_report(tmp_path, implementations_un
                 "--strategy", "threads", "--strategy", "processes", "--repeats", "1", "--no-plots",
                 "--no-progress", "--out", str(tmp_path), *impl_args)
     assert done.returncode == 0, done.stderr
-    assert "## Verdicts" in done.stdout and "Full tables:" in done.stdout
+    assert "\nVerdicts\n" in done.stdout and "Full tables:" in done.stdout
+    assert all(len(line) <= 80 for line in done.stdout.splitlines() if " " in line.strip()), \
+        "at 80 columns, every line but a lone long word (a path) fits"
     doc = json.loads((tmp_path / "bench.json").read_text())
     assert {r["strategy"] for r in doc["rows"]} == {"serial", "threads", "processes"}
     assert {r["group_workers"] for r in doc["rows"]} == {1, 2}

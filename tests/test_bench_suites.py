@@ -20,6 +20,7 @@ from gilfree.bench import foundation as foundation_suite
 from gilfree.bench.faults import FaultsPlan, format_faults, process_strategies, run_faults
 from gilfree.bench.foundation import FoundationPlan, format_foundation, run_foundation
 
+BUSY = MachineLoad(cores=2, seconds=30.0, others_cores=1.6, load_before=6.4, load_after=6.1, worst_spread=0.3)
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
 TINY_FOUNDATION = FoundationPlan(mb=1, threads=2, repeats=1, elements=200_000)
 ENVIRONMENT = ("cpu", "usable_cores", "python", "python_implementation", "gil_enabled", "free_threaded_build",
@@ -60,9 +61,10 @@ def test_the_foundation_suite_measures_its_three_ratios_on_checked_runs(c_impl):
 
 def test_the_foundation_figures_fit_80_columns_and_name_what_each_ratio_is_against(c_impl):
     doc = run_foundation(TINY_FOUNDATION)
-    text = format_foundation(doc)
-    lines = text.splitlines()
-    assert all(len(line) <= 80 for line in lines[1:]), [line for line in lines if len(line) > 80]
+    doc["machine"] = BUSY.as_dict()  # the busy line too
+    text = format_foundation(doc, width=80)
+    assert text.startswith("Busy machine:")
+    assert all(len(line) <= 80 for line in text.splitlines()), [line for line in text.splitlines() if len(line) > 80]
     assert "kernel vs pure Python" in text and "2 threads vs 1" in text and "vs numpy.sum" in text
     assert "per element: pure Python" in text and "GB/s" in text
 
@@ -98,9 +100,9 @@ def test_the_faults_suite_times_every_process_strategy_from_death_to_error():
         assert 0 < row["median_ms"] <= row["worst_ms"] and row["round_ms"] > 0
     assert all(doc["checks"].values()) and seen == list(range(1, 2 * len(doc["rows"]) + 1))
     assert {"failsafe", "pool", "processes"} <= set(process_strategies())
-    lines = format_faults(doc).splitlines()
+    lines = format_faults(doc, width=80).splitlines()
     assert len([line for line in lines if line.startswith("  ")]) == len(doc["rows"])
-    assert "median and worst of 1 round)" in lines[-len(doc["rows"]) - 1]
+    assert "median and worst of 1 round)" in " ".join(lines) and all(len(line) <= 80 for line in lines)
 
 
 def test_a_death_that_does_not_surface_is_reported_and_the_rest_goes_on(monkeypatch):
@@ -147,7 +149,8 @@ def test_cli_runs_the_faults_suite(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--suite", "foundation", "--workers", "2"], "--workers: not for --suite foundation; drop it, or use --suite matrix"),
+    (["--suite", "foundation", "--workers", "2"],
+     "--workers: not for --suite foundation; drop it, or use --suite matrix"),
     (["--mb", "3"], "--mb: not for --suite matrix; drop it, or use --suite foundation"),
     (["--suite", "faults", "--quick", "--threads", "2"], "--quick, --threads: not for --suite faults"),
     (["--suite", "matrix", "--start-method", "fork"], "use --suite faults"),

@@ -163,14 +163,14 @@ def _write_json(doc: dict[str, Any], out: str, name: str) -> str:
 
 
 def _matrix_report(doc: dict[str, Any], out: str, plots: bool) -> tuple[str, bool]:
-    from .report import complete, markdown, write_all
+    from .report import complete, fill, terminal, terminal_width, write_all
 
     complete(doc)
     written = write_all(doc, out, plots=plots)
-    text = markdown(doc)
-    text = text[:text.index("## Every cell")].rstrip()
-    text += (f"\n\nFull tables: {written['markdown']}; data: {written['json']}"
-             + (f"; plots: {', '.join(written['plots'])}" if written["plots"] else
-                ("" if not plots else "; no plots (matplotlib is not installed: pip install matplotlib)")))
+    text = terminal(doc) + "\n\n" + fill(
+        f"Full tables: {written['markdown']}; data: {written['json']}"
+        + (f"; plots: {', '.join(written['plots'])}" if written["plots"] else
+           ("" if not plots else "; no plots (matplotlib is not installed: pip install matplotlib)")),
+        terminal_width())
     failed = [r for r in doc["rows"] if not r["ok"]] + [t for t in doc["twin_checks"] if not t["equal"]]
     return text, not failed

@@ -29,6 +29,7 @@ from ..experiment import Experiment, Measured, Progress, Variant, no_progress
 from ..figures import plural
 from ..registry import strategies
 from ..strategies import open_executor
+from .report import fill, terminal_width
 from .verdict import machine_line
 
 __all__ = ["SCHEMA", "FaultsPlan", "die_now", "format_faults", "process_strategies", "run_faults",
@@ -124,16 +125,19 @@ def _row(m: Measured, timed: list[float]) -> dict[str, Any]:
             "repeats": len(timed), "round_ms": m.seconds * 1e3, "spread": m.spread}
 
 
-def format_faults(doc: dict[str, Any]) -> str:
-    """The suite's figures for a terminal: one line per strategy and start method."""
-    env = doc["environment"]
-    out = [line for line in (machine_line(doc),) if line]
-    out.append(f"worker death -> the caller's WorkerDied ({env['python_implementation']} {env['python']}, "
-               f"{env['usable_cores']} cores; median and worst of {plural(doc['plan']['repeats'], 'round', 'rounds')})")
+def format_faults(doc: dict[str, Any], width: int | None = None) -> str:
+    """The suite's figures for a terminal: one line per strategy and start method, the prose
+    wrapped to ``width`` (default: the terminal's)."""
+    env, width = doc["environment"], width or terminal_width()
+    out = [fill(line, width) for line in (machine_line(doc),) if line]
+    rounds = plural(doc["plan"]["repeats"], "round", "rounds")
+    out.append(fill(f"worker death -> the caller's WorkerDied ({env['python_implementation']} {env['python']}, "
+                    f"{env['usable_cores']} cores; median and worst of {rounds})", width))
     for row in doc["rows"]:
         if row["ok"]:
             out.append(f"  {row['strategy']:<10} {row['start_method']:<11} {row['median_ms']:7.1f} ms  "
                        f"(worst {row['worst_ms']:.1f} ms; a whole round {row['round_ms']:.0f} ms)")
         else:
-            out.append(f"  {row['strategy']:<10} {row['start_method']:<11} failed: {row['error']}")
+            out.append(fill(f"{row['strategy']:<10} {row['start_method']:<11} failed: {row['error']}", width,
+                            "  ", "    "))
     return "\n".join(out)

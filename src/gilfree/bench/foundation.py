@@ -27,6 +27,7 @@ from .._stats import stats_bits
 from .._timing import environment, run_in_threads, usable_cores
 from ..experiment import Experiment, Measured, Progress, Variant, no_progress
 from ..figures import above_ideal, beyond_noise, noise_of, repeat_advice, x
+from .report import fill, terminal_width
 from .verdict import machine_line
 
 __all__ = ["PURE_SHARE", "SCHEMA", "FoundationPlan", "format_foundation", "run_foundation"]
@@ -150,22 +151,24 @@ def _words(doc: dict[str, Any]) -> list[str]:
     return []
 
 
-def format_foundation(doc: dict[str, Any]) -> str:
-    """The suite's figures for a terminal (under 80 columns): a table, the per-element figures."""
-    env = doc["environment"]
-    out = [line for line in (machine_line(doc),) if line]
-    out.append(f"gilfree {env['gilfree']} ({env['implementation']}) on {env['cpu']} ({env['usable_cores']} "
-               f"cores); {env['python_implementation']} {env['python']}, GIL {'on' if env['gil_enabled'] else 'off'}")
+def format_foundation(doc: dict[str, Any], width: int | None = None) -> str:
+    """The suite's figures for a terminal: a table (under 80 columns), the per-element figures, and
+    the prose wrapped to ``width`` (default: the terminal's)."""
+    env, width = doc["environment"], width or terminal_width()
+    out = [fill(line, width) for line in (machine_line(doc),) if line]
+    out.append(fill(f"gilfree {env['gilfree']} ({env['implementation']}) on {env['cpu']} ({env['usable_cores']} "
+                    f"cores); {env['python_implementation']} {env['python']}, "
+                    f"GIL {'on' if env['gil_enabled'] else 'off'}", width))
     out.append(f"  {'ratio':<46} {'measured':>8}  {'target':<8} spread")
     for row in doc["rows"]:
         if row["ok"]:
             out.append(f"  {row['row']:<46} {x(row['ratio']):>8}  {row['target']:<8} {row['spread']:.0%}")
         else:
-            out.append(f"  {row['row']:<46} {'failed':>8}  {row['error']}")
+            out.append(fill(f"{row['row']:<46} {'failed':>8}  {row['error']}", width, "  ", "    "))
     r1, _, r3 = doc["rows"]
     if r1["ok"]:
         out.append(f"  per element: pure Python {r1['baseline_ns_per_element']:.1f} ns, "
                    f"kernel {r1['kernel_ns_per_element']:.3f} ns")
     if r3["ok"]:
         out.append(f"  numpy.sum {r3['numpy_sum_GBps']:.1f} GB/s, chunk_stats {r3['chunk_stats_GBps']:.1f} GB/s")
-    return "\n".join(out + _words(doc))
+    return "\n".join(out + [fill(line, width) for line in _words(doc)])

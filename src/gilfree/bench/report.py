@@ -2,8 +2,9 @@
 
 The JSON (schema ``gilfree-bench/2``) holds everything: the machine, how busy it was during the
 run, the plan, every timed run's wall and CPU seconds, the checks, the verdicts. Results of schema
-``gilfree-bench/1`` (no reading of the machine's load) are still read and redrawn. The Markdown and the plots are drawn from it
-alone, so ``gilfree bench --from results.json`` redraws them without measuring again.
+``gilfree-bench/1`` (no reading of the machine's load) are still read and redrawn. The Markdown and
+the plots are drawn from it alone, so ``gilfree bench --from results.json`` redraws them without
+measuring again.
 Plots need matplotlib (``pip install "gilfree[bench]"``); without it the report says so.
 """
 
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import textwrap
 from typing import Any
 
 from .verdict import SIZE_ORDER, headlines, machine_line, reference_workers, summary, verdicts
 
-__all__ = ["PLOTS", "complete", "markdown", "plot", "write_all"]
+__all__ = ["PLOTS", "complete", "fill", "markdown", "plot", "terminal", "terminal_width", "write_all"]
 
 #: File name -> what the plot shows.
 PLOTS = {
@@ -172,6 +175,38 @@ def _checks_section(doc: dict[str, Any]) -> list[str]:
     if doc.get("skipped"):
         out += ["", "Skipped:", ""] + [f"- {d['strategy']}: {d['reason']}" for d in doc["skipped"]]
     return out + ["", "Strategies:", ""] + [f"- `{s}`: {note}" for s, note in doc["strategies"].items()]
+
+
+def terminal_width() -> int:
+    """The terminal's width (``COLUMNS`` if set; 80 when stdout is not a terminal), at least 40."""
+    return max(40, shutil.get_terminal_size((80, 24)).columns)
+
+
+def fill(text: str, width: int, first: str = "", rest: str = "") -> str:
+    """Prose wrapped to ``width`` columns (a word longer than a line, a path say, stays whole)."""
+    return textwrap.fill(text, width, initial_indent=first, subsequent_indent=rest, break_long_words=False,
+                         break_on_hyphens=False)
+
+
+def terminal(doc: dict[str, Any], width: int | None = None) -> str:
+    """What the terminal gets: the busy line, machine and plan, headline ratios and verdicts, wrapped
+    to ``width`` (default: the terminal's); the tables stay in the Markdown report."""
+    width = width or terminal_width()
+    title, *paragraphs = [line.strip("*").removeprefix("# ") for line in _opening(doc) if line]
+    out = [title]
+    for paragraph in paragraphs:
+        out += ["", fill(paragraph, width)]
+    if doc.get("headlines"):
+        out += ["", "Headline ratios (with what each is measured on: bench.md):"]
+        out += [fill(f"{h['ratio']}: {h['value']:.2f}x (target {h['target']})", width, "  ", "    ")
+                for h in doc["headlines"]]
+    out += ["", "Verdicts"]
+    if doc.get("summary"):
+        out += [fill("In short: " + " ".join(doc["summary"]), width)]
+    for workload, lines in doc.get("verdicts", {}).items():
+        out += ["", fill(f"{doc['workloads'][workload]['title']} ({doc['workloads'][workload]['nature']})", width)]
+        out += [fill(line, width, "  - ", "    ") for line in lines]
+    return "\n".join(out)
 
 
 def _style(impl: str) -> dict[str, Any]:

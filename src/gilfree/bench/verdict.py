@@ -205,7 +205,8 @@ def _why_parallel(best: Row, cell: Rows, k: int, gil: bool) -> str:
             return f"Why: this interpreter runs without a GIL, so pure-Python threads ran at once ({figures})."
         return repeat_advice(f"{_name(best)} ran at {figures} with the GIL on, which lets one thread run at a time")
     where = ("reads the data where it lies: only a handle or an offset crosses to it"
-             if transport in ("shared-memory", "mmap") else "was sent data that cost less to copy than the work it saved")
+             if transport in ("shared-memory", "mmap") else
+             "was sent data that cost less to copy than the work it saved")
     return f"Why: each worker process has its own interpreter and GIL ({figures}), and each {where}."
 
 
@@ -288,7 +289,8 @@ def _pickling_line(shm: Row, pickled: Row) -> str:
         return head + f": pickling copies {_mb(pickled['bytes'])} through pipes on every call, shared memory none."
     if clearly_faster(t_pickled, pickled["spread"], t_shm, shm["spread"]):
         return repeat_advice(head + ": the copying variant was the faster one")
-    return head + f", the same within the repeats' spread: at {_mb(pickled['bytes'])} the copy is not yet what costs most."
+    return head + (f", the same within the repeats' spread: at {_mb(pickled['bytes'])} the copy is not yet "
+                   "what costs most.")
 
 
 def _crossover_lines(rows: Rows, workload: str, k: int) -> list[str]:
