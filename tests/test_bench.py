@@ -6,6 +6,7 @@ checked, recorded and said, never how fast anything was.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import struct
@@ -21,7 +22,8 @@ from gilfree.bench import SCHEMA, WORKLOADS, Plan, default_workers, run_matrix, 
 from gilfree.bench.workloads import variants
 from gilfree.bench import workloads as bench_workloads
 from gilfree.bench.report import PLOTS, complete, markdown, write_all
-from gilfree.bench.verdict import headlines, verdicts
+from gilfree._load import MachineLoad
+from gilfree.bench.matrix import WRONG_RESULT
 from gilfree.peers import joblib_version
 
 HAVE_JOBLIB = joblib_version() is not None
@@ -140,6 +142,33 @@ def test_the_run_records_the_machine_interpreter_and_gil(tiny_run):
     assert json.loads(json.dumps(tiny_run["doc"])) == tiny_run["doc"]
 
 
+def test_the_run_records_how_busy_the_machine_was(tiny_run):
+    doc = tiny_run["doc"]
+    machine = doc["machine"]
+    reading = MachineLoad.from_dict(machine)
+    assert machine == reading.as_dict(), "the JSON holds the whole reading, and it loads back"
+    assert reading.cores == doc["plan"]["cores"] and reading.seconds > 0
+    assert machine["worst_spread"] == max(r["spread"] for r in doc["rows"] if r["ok"])
+    text = markdown(doc)
+    assert "Load: " in text
+    if machine["busy"]:  # the report opens with the busy line, right under its title
+        assert text.split("\n")[2] == f"**{machine['line']}**"
+    else:
+        assert "Busy machine" not in text
+
+
+def test_progress_is_counted_once_by_the_runner_and_reaches_the_planned_total(implementations_under_test):
+    seen: list[tuple[int, int, str]] = []
+    plan = Plan(workloads=("cpu",), strategies=("serial", "threads"), workers=(1, 2), sizes=("small",),
+                repeats=2, elements=TINY, implementations=implementations_under_test)
+    doc = run_matrix(plan, progress=lambda done, total, label: seen.append((done, total, label)))
+    assert [done for done, _, _ in seen] == list(range(1, len(seen) + 1))
+    assert {total for _, total, _ in seen} == {len(seen)}, "the bar's total is the whole plan from the start"
+    calls = [label for _, _, label in seen if " | cpu small | " in label]
+    assert len(calls) == len(doc["rows"]) * (1 + plan.repeats), "one unit per call: a warm-up and the repeats"
+    assert sum("open threads" in label for _, _, label in seen) == 2
+
+
 def test_the_matrix_leaves_no_segment_temporary_file_or_worker(tiny_run):
     import multiprocessing
     import time
@@ -196,7 +225,8 @@ def test_a_result_that_goes_wrong_after_the_warm_up_is_caught(monkeypatch):
         return value
 
     bad = {r["strategy"]: r for r in _run_one(monkeypatch, "cpu", wrong_later)}["threads"]
-    assert not bad["ok"] and bad["error"] == "wrong result in a timed run"
+    assert calls["n"] > 3, "the runner went on calling after the wrong result"
+    assert not bad["ok"] and bad["error"] == WRONG_RESULT and bad["median_s"] is None
 
 
 def test_a_variant_that_raises_is_reported_and_the_rest_goes_on(monkeypatch):
@@ -230,9 +260,7 @@ def test_report_files_and_plots_are_written_and_can_be_redrawn(tiny_run, tmp_pat
     with open(written["json"], encoding="utf-8") as f:
         saved = json.load(f)
     assert saved["rows"] == tiny_run["doc"]["rows"]
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:
         with open(written["markdown"], encoding="utf-8") as f:
             assert written["plots"] == [] and "matplotlib is not installed" in f.read()
         return
@@ -248,93 +276,11 @@ def test_report_files_and_plots_are_written_and_can_be_redrawn(tiny_run, tmp_pat
         assert again == f.read()
 
 
-# --- the verdict, on numbers chosen by hand ---------------------------------------------------
-
-def _row(workload, size, impl, strategy, k, seconds, serial_seconds, *, cpu=None, elements=1000,
-         nbytes=8000, chunks=8):
-    speedup = serial_seconds / seconds
-    workers = 1 if strategy in ("serial", "numpy") else k
-    ideal = min(workers, 2)
-    return {"workload": workload, "size": size, "implementation": impl, "strategy": strategy,
-            "workers": workers, "group_workers": k, "chunks": chunks, "elements": elements,
-            "bytes": nbytes, "ok": True, "check": "exact", "error": None, "wall_s": [seconds],
-            "cpu_s": [cpu if cpu is not None else seconds], "median_s": seconds,
-            "cpu_median_s": cpu if cpu is not None else seconds,
-            "cpu_per_wall": (cpu if cpu is not None else seconds) / seconds, "spread": 0.0,
-            "speedup": speedup, "ideal": ideal, "efficiency": speedup / ideal}
-
-
-def _doc(rows, gil=True):
-    return {"rows": rows, "environment": {"gil_enabled": gil},
-            "plan": {"cores": 2, "workers": [1, 2, 4], "workloads": ["reduction", "cpu"]}}
-
-
-def _reduction_rows():
-    big = dict(elements=50_000_000, nbytes=400_000_000)
-    rows = []
-    for k in (1, 2):
-        rows += [_row("reduction", "large", "c-extension", "serial", k, 0.040, 0.040, **big),
-                 _row("reduction", "large", "numpy", "numpy", k, 0.0138, 0.040, **big)]
-    rows += [
-        _row("reduction", "large", "c-extension", "threads", 2, 0.021, 0.040, cpu=0.042, **big),
-        _row("reduction", "large", "c-extension", "shared-memory", 2, 0.045, 0.040, **big),
-        _row("reduction", "large", "c-extension", "processes", 2, 1.163, 0.040, **big),
-        _row("reduction", "large", "c-extension", "joblib-loky", 2, 0.187, 0.040, **big),
-        _row("reduction", "small", "c-extension", "serial", 2, 0.001, 0.001),
-        _row("reduction", "small", "c-extension", "shared-memory", 2, 0.004, 0.001),
-        _row("reduction", "medium", "c-extension", "serial", 2, 0.010, 0.010),
-        _row("reduction", "medium", "c-extension", "shared-memory", 2, 0.006, 0.010),
-    ]
-    return rows
-
-
-def _cpu_rows():
-    return [
-        _row("cpu", "large", "c-extension", "serial", 1, 0.2, 0.2),
-        _row("cpu", "large", "c-extension", "threads", 1, 0.2, 0.2),
-        _row("cpu", "large", "c-extension", "serial", 2, 0.2, 0.2),
-        _row("cpu", "large", "c-extension", "threads", 2, 0.101, 0.2, cpu=0.2),
-        _row("cpu", "large", "pure-python", "serial", 2, 0.2, 0.2),
-        _row("cpu", "large", "pure-python", "threads", 2, 0.2, 0.2, cpu=0.2),
-    ]
-
-
-def test_the_verdict_names_the_winner_and_the_gil_fingerprint():
-    lines = verdicts(_doc(_cpu_rows()))["cpu"]
-    assert lines[0].startswith("At the large size on 2 workers, the fastest was the nogil kernel on threads")
-    assert "1.98x its serial call" in lines[0] and "releases the GIL" in lines[0]
-    assert any("Pure-Python threads: 1.00x" in line and "GIL's fingerprint" in line for line in lines)
-
-
-def test_the_verdict_under_a_free_threaded_interpreter_says_so():
-    rows = _cpu_rows()
-    rows[-1] = _row("cpu", "large", "pure-python", "threads", 2, 0.105, 0.2, cpu=0.2)
-    lines = verdicts(_doc(rows, gil=False))["cpu"]
-    assert any("runs without a GIL" in line for line in lines)
-
-
-def test_the_verdict_finds_the_crossover_and_the_cost_of_pickling():
-    lines = verdicts(_doc(_reduction_rows()))["reduction"]
-    assert "fastest was numpy's own call" in lines[0]
-    assert any("first beat the serial call at the medium size" in line for line in lines)
-    assert any("pickling copies 400 MB" in line and "26x the shared-memory time" in line for line in lines)
-
-
-def test_headline_ratios_are_computed_from_the_rows():
-    got = {h["ratio"]: h["value"] for h in headlines(_doc(_reduction_rows() + _cpu_rows()))}
-    assert got["shared memory vs pickled chunks, large reduction"] == pytest.approx(1.163 / 0.045)
-    assert got["shared memory vs joblib loky, large reduction"] == pytest.approx(0.187 / 0.045)
-    assert got["nogil threads vs shared memory, large reduction"] == pytest.approx(0.045 / 0.021)
-    assert got["nogil threads vs numpy.sum (1 thread), large reduction"] == pytest.approx(0.0138 / 0.021)
-    assert got["nogil kernel threads, 2 workers vs 1"] == pytest.approx((0.2 / 0.101) / 1.0)
-    assert got["pure-Python threads, 2 workers vs serial"] == pytest.approx(1.0)
-
-
 # --- the command line --------------------------------------------------------------------------
 
 def _cli(*args: str, timeout: float = 300, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gilfree", "bench", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd)
+                          text=True, timeout=timeout, cwd=cwd, env={**os.environ, "COLUMNS": "80"})
 
 
 @pytest.mark.parametrize("args, message", [
@@ -374,7 +320,9 @@ def test_cli_runs_a_selection_and_writes_its_report(tmp_path, implementations_un
                 "--strategy", "threads", "--strategy", "processes", "--repeats", "1", "--no-plots",
                 "--no-progress", "--out", str(tmp_path), *impl_args)
     assert done.returncode == 0, done.stderr
-    assert "## Verdicts" in done.stdout and "Full tables:" in done.stdout
+    assert "\nVerdicts\n" in done.stdout and "Full tables:" in done.stdout
+    assert all(len(line) <= 80 for line in done.stdout.splitlines() if " " in line.strip()), \
+        "at 80 columns, every line but a lone long word (a path) fits"
     doc = json.loads((tmp_path / "bench.json").read_text())
     assert {r["strategy"] for r in doc["rows"]} == {"serial", "threads", "processes"}
     assert {r["group_workers"] for r in doc["rows"]} == {1, 2}

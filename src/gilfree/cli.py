@@ -139,29 +139,45 @@ def _parser() -> argparse.ArgumentParser:
                           + " (default: this Python's own default)")
 
     bench = sub.add_parser(
-        "bench", help="the benchmark matrix: every strategy on the same work, with plots and a verdict")
+        "bench", help="the benchmarks: the strategy matrix (with plots and a verdict), the kernels' "
+                      "foundation figures, the cost of a dead worker")
     bench.set_defaults(subparser=bench)
+    bench.add_argument("--suite", choices=("matrix", "foundation", "faults"),
+                       help="matrix: every strategy on the same work (the default); foundation: the nogil "
+                            "kernels against pure Python, on 1 and more threads, and against numpy.sum; "
+                            "faults: time from a worker's death to the caller's error")
     bench.add_argument("--quick", action="store_true",
-                       help="small and medium sizes, 3 repeats: under a minute on 2 cores")
+                       help="matrix: small and medium sizes, 3 repeats: about 30 seconds on 2 cores")
     bench.add_argument("--workload", action="append", metavar="NAME",
-                       help="only this workload (repeatable): cpu, reduction, transform, pipeline")
+                       help="matrix: only this workload (repeatable): cpu, reduction, transform, pipeline")
     bench.add_argument("--strategy", action="append", metavar="NAME",
-                       help="only this strategy (repeatable; serial is always kept as the reference): "
+                       help="matrix: only this strategy (repeatable; serial is always kept as the reference): "
                             + ", ".join(s for s in _bench_strategies() if s != "serial"))
     bench.add_argument("--workers", type=_positive, action="append", metavar="N",
-                       help="this worker count (repeatable; default 1, 2, 4, ... up to the cores, and 2 x cores)")
+                       help="matrix: this worker count (repeatable; default 1, 2, 4, ... up to the cores, "
+                            "and 2 x cores)")
     bench.add_argument("--size", action="append", choices=("small", "medium", "large"),
-                       help="only this size (repeatable)")
+                       help="matrix: only this size (repeatable)")
     bench.add_argument("--implementation", action="append", choices=("c-extension", "pure-python"),
-                       help="only this implementation (repeatable)")
-    bench.add_argument("--repeats", type=_positive, metavar="N", help="timed repeats per variant (default 5)")
+                       help="matrix: only this implementation (repeatable)")
     bench.add_argument("--chunks-per-worker", type=_positive, metavar="N",
-                       help="chunks each worker gets per call (default 4)")
+                       help="matrix: chunks each worker gets per call (default 4)")
+    bench.add_argument("--no-plots", action="store_true", help="matrix: do not draw the PNG plots")
+    bench.add_argument("--mb", type=_positive, metavar="N",
+                       help="foundation: the array for chunk_stats vs numpy.sum, in MB (default 400)")
+    bench.add_argument("--threads", type=_positive, metavar="N",
+                       help="foundation: threads for the scaling row (default: the cores, at least 2)")
+    bench.add_argument("--elements", type=_positive, metavar="N",
+                       help="foundation: the kernel's sum of squares (default 400000000; pure Python gets 1/200)")
+    bench.add_argument("--start-method", action="append", choices=_start_methods(), metavar="NAME",
+                       help="faults: only this start method (repeatable): " + ", ".join(_start_methods()))
+    bench.add_argument("--repeats", type=_positive, metavar="N",
+                       help="timed repeats per variant (default: matrix 5, foundation 7, faults 15)")
     bench.add_argument("--out", default="gilfree-bench", metavar="DIR",
-                       help="folder for bench.json, bench.md and the plots (default ./gilfree-bench)")
-    bench.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+                       help="folder for the results: bench.json, bench.md and the plots (matrix), "
+                            "foundation.json, faults.json (default ./gilfree-bench)")
     bench.add_argument("--from", dest="from_json", metavar="FILE",
-                       help="measure nothing: redraw the report and plots from a bench.json")
+                       help="measure nothing: print (and for the matrix redraw) a saved result")
     bench.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
     faults = sub.add_parser(
@@ -284,64 +300,26 @@ def _writable_or_exit(folder: str, parser: argparse.ArgumentParser) -> None:
 
 
 def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .bench import DEFAULT, QUICK, Plan, run_matrix
-    from .bench.report import complete, markdown, write_all
+    from .bench.command import prepare
 
-    if args.from_json:
-        measuring = [option for option, value in (
-            ("--quick", args.quick), ("--workload", args.workload), ("--strategy", args.strategy),
-            ("--workers", args.workers), ("--size", args.size), ("--implementation", args.implementation),
-            ("--repeats", args.repeats), ("--chunks-per-worker", args.chunks_per_worker)) if value]
-        if measuring:
-            parser.error(f"--from redraws a saved run and measures nothing: drop {', '.join(measuring)}, "
-                         "or drop --from to measure")
-        try:
-            with open(args.from_json, encoding="utf-8") as f:
-                doc = json.load(f)
-        except (OSError, ValueError) as exc:
-            parser.error(f"cannot read {args.from_json}: {exc}")
-        from .bench import SCHEMA
-
-        if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-            parser.error(f"{args.from_json} is not a gilfree bench result (schema {SCHEMA})")
-        _writable_or_exit(args.out, parser)
-    else:
-        options: dict[str, Any] = dict(QUICK if args.quick else DEFAULT)
-        for name, value in (("workloads", args.workload), ("sizes", args.size),
-                            ("implementations", args.implementation)):
-            if value:
-                options[name] = tuple(dict.fromkeys(value))
-        if args.strategy:
-            options["strategies"] = tuple(dict.fromkeys(["serial", *args.strategy]))
-        if args.workers:
-            options["workers"] = tuple(sorted(set(args.workers)))
-        if args.repeats:
-            options["repeats"] = args.repeats
-        if args.chunks_per_worker:
-            options["chunks_per_worker"] = args.chunks_per_worker
-        try:
-            plan = Plan(**options)
-        except (TypeError, ValueError) as exc:
-            parser.error(str(exc))
-        _writable_or_exit(args.out, parser)  # before measuring for minutes
+    try:
+        job = prepare(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    _writable_or_exit(args.out, parser)  # before measuring for minutes
+    if job.doc is None:
         bar = _Bar(enabled=not args.no_progress and sys.stderr.isatty())
-        bar.start("gilfree bench")
+        bar.start(f"gilfree bench --suite {job.suite}")
         try:
-            doc = run_matrix(plan, progress=bar)
+            job.measure(bar)
         except RuntimeError as exc:  # nothing to compare here, or no room for the data
             print(f"gilfree bench: {exc}", file=sys.stderr)
             return 1
         finally:
             bar.stop()
-    complete(doc)
-    written = write_all(doc, args.out, plots=not args.no_plots)
-    text = markdown(doc)
-    print(text[:text.index("## Every cell")].rstrip())
-    print(f"\nFull tables: {written['markdown']}; data: {written['json']}"
-          + (f"; plots: {', '.join(written['plots'])}" if written["plots"] else
-             ("" if args.no_plots else "; no plots (matplotlib is not installed: pip install matplotlib)")))
-    failed = [r for r in doc["rows"] if not r["ok"]] + [t for t in doc["twin_checks"] if not t["equal"]]
-    return 1 if failed else 0
+    text, ok = job.report(args.out)
+    print(text)
+    return 0 if ok else 1
 
 
 def _faults(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

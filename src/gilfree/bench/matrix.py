@@ -1,6 +1,7 @@
 """The benchmark matrix: workloads x implementations x strategies x worker counts x sizes.
 
-Method, in the order it runs:
+Method, in the order it runs (the runner is :class:`gilfree.experiment.Experiment`, the same
+one the lab uses, with ``errors="record"`` and the CPU time of the whole process tree):
 
 1. Every workload is prepared at every size for every implementation, and its reference
    result is computed by one serial call. Where both twins exist, the compiled twin is run on
@@ -14,6 +15,8 @@ Method, in the order it runs:
    machine hits every variant alike. Every timed run is checked too: a variant whose result is
    ever wrong is reported as wrong and gets no time. Wall time and CPU time of the whole process
    tree (this process and its workers) are recorded for each run.
+4. How busy the machine was, from the first preparation to the last cell, is read once for the
+   whole run (``doc["machine"]``): the verdict speaks of the whole run, so its opening line does.
 
 A speedup is the serial reference's median over the variant's median, both measured in the same
 cell. The ideal is ``min(workers, cores)``; efficiency is the speedup over that ideal.
@@ -32,26 +35,31 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any, Callable
 
+from .. import experiment
 from .._checks import check_choices, check_count
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation, implementations
-from .._timing import Timing, descendants, environment, interleaved, tree_cpu_clock, usable_cores
+from .._timing import descendants, environment, usable_cores
 from ..chunked import default_parts, run_chunks
+from ..experiment import Experiment, Measured, no_progress
 from ..peers import joblib_version
 from ..registry import get_strategy
 from ..strategies import check_workers, open_executor
 from .workloads import SIZES, WORKLOADS, Prepared, Variant, variants
 
-__all__ = ["DEFAULT", "QUICK", "SCHEMA", "Plan", "default_workers", "run_matrix", "strategy_choices"]
+__all__ = ["DEFAULT", "QUICK", "SCHEMA", "SCHEMAS", "Plan", "default_workers", "run_matrix", "strategy_choices"]
 
-SCHEMA = "gilfree-bench/1"
+#: The shape of the JSON this version writes: 2 added ``machine`` (how busy the machine was).
+SCHEMA = "gilfree-bench/2"
+#: Every shape the report and the verdict still read (a 1 has no ``machine``).
+SCHEMAS = ("gilfree-bench/1", SCHEMA)
 SIZE_NAMES = ("small", "medium", "large")
+
+Progress = Callable[[int, int, str], None]
 
 
 def strategy_choices() -> tuple[str, ...]:
     """Every variant the matrix can run, in the order tables list them (read from the registry)."""
     return tuple(variants())
-
-Progress = Callable[[int, int, str], None]
 
 
 def default_workers(cores: int | None = None) -> tuple[int, ...]:
@@ -98,12 +106,14 @@ class Plan:
 
 #: ``gilfree bench``: every size, 5 repeats (about 5 minutes on 2 cores).
 DEFAULT: dict[str, Any] = {}
-#: ``gilfree bench --quick``: the small and medium sizes, 3 repeats (well under a minute).
+#: ``gilfree bench --quick``: the small and medium sizes, 3 repeats (about 30 seconds on 2 cores).
 QUICK: dict[str, Any] = {"sizes": ("small", "medium"), "repeats": 3, "label": "quick"}
 
 
-@dataclass
-class _Variant:
+@dataclass(frozen=True)
+class _Entry:
+    """One variant of a cell: a strategy run on one implementation's prepared data."""
+
     impl: str  # the data's implementation; the row says "numpy" for numpy's own call
     variant: Variant
     prepared: Prepared
@@ -116,9 +126,43 @@ class _Variant:
     def row_impl(self) -> str:
         return "numpy" if self.strategy == "numpy" else self.impl
 
+
+@dataclass
+class _Matrix:
+    """What one run found it can run here, and what it has measured so far."""
+
+    plan: Plan
+    cores: int
+    impls: dict[str, Implementation]
+    strategies: list[Variant]
+    skipped: list[dict[str, str]]
+    prepared: dict[tuple[str, str, str], Prepared] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    startup: list[dict[str, Any]] = field(default_factory=list)
+    twins: list[dict[str, Any]] = field(default_factory=list)
+
     @property
-    def key(self) -> tuple[str, str]:
-        return self.row_impl, self.strategy
+    def executors(self) -> list[str]:
+        return list(dict.fromkeys(v.executor for v in self.strategies if v.executor is not None))
+
+    def applicable(self, wname: str) -> list[tuple[str, Variant]]:
+        return [(impl, v) for impl in self.impls for v in self.strategies
+                if WORKLOADS[wname].applies(v, impl) is None]
+
+    def entries(self, wname: str, size: str) -> list[_Entry]:
+        return [_Entry(impl, v, self.prepared[(wname, size, impl)]) for impl, v in self.applicable(wname)]
+
+    def planned_units(self) -> int:
+        """Every progress unit the run will count: preparations, twin checks, pool starts, calls."""
+        p = self.plan
+        cells = len(p.sizes) * len(p.workers) * sum(len(self.applicable(w)) for w in p.workloads)
+        twins = len(p.workloads) * len(p.sizes) if self.both_twins else 0
+        return (len(p.workloads) * len(p.sizes) * len(self.impls) + twins
+                + len(p.workers) * len(self.executors) + cells * (1 + p.repeats))
+
+    @property
+    def both_twins(self) -> bool:
+        return C_EXTENSION in self.impls and PURE_PYTHON in self.impls
 
 
 def _available_strategies(plan: Plan) -> tuple[list[Variant], list[dict[str, str]]]:
@@ -136,96 +180,70 @@ def _available_strategies(plan: Plan) -> tuple[list[Variant], list[dict[str, str
     return chosen, missing
 
 
-def _startup(name: str, k: int, stack: ExitStack) -> tuple[Executor, float]:
-    """Open executor ``name`` with ``k`` workers; seconds until one tiny task per worker has run."""
-    t0 = time.perf_counter()
-    executor = stack.enter_context(open_executor(name, k))
-    run_chunks(executor, os.getpid, [()] * k)
-    return executor, time.perf_counter() - t0
+def _shown_against(progress: Progress, planned: int) -> Progress:
+    """The Experiment's own count, shown against the whole plan's units.
+
+    The Experiment learns of a cell's calls only when it reaches the cell; the plan knows them
+    all from the start, so a progress bar is not drawn as nearly done after the first cell.
+    """
+    def show(done: int, total: int, label: str) -> None:
+        progress(done, max(total, planned), label)
+
+    return show
 
 
 def run_matrix(plan: Plan | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Run ``plan`` (default: :data:`DEFAULT`) and return the results as one JSON-ready dict."""
     plan = plan or Plan()
     started = time.perf_counter()
-    cores = usable_cores()
     impls = {name: kern for name, kern in implementations().items() if name in plan.implementations}
     if not impls:
         raise RuntimeError(f"none of the implementations {plan.implementations} can be imported here")
-    strategies, skipped = _available_strategies(plan)
-    not_applicable = [{"workload": w, "strategy": v.name, "reason": WORKLOADS[w].applies(v, C_EXTENSION)}
-                      for w in plan.workloads for v in strategies
-                      if WORKLOADS[w].applies(v, C_EXTENSION) is not None]
-
-    def variants_of(wname: str, size: str) -> list[_Variant]:
-        out = []
-        for impl in impls:
-            for variant in strategies:
-                if WORKLOADS[wname].applies(variant, impl) is not None:
-                    continue
-                out.append(_Variant(impl, variant, prepared[(wname, size, impl)]))
-        return out
-
-    rows: list[dict[str, Any]] = []
-    startup: list[dict[str, Any]] = []
-    twins: list[dict[str, Any]] = []
-    prepared: dict[tuple[str, str, str], Prepared] = {}
+    m = _Matrix(plan, usable_cores(), impls, *_available_strategies(plan))
+    ex = Experiment(no_progress if progress is None else _shown_against(progress, m.planned_units()),
+                    errors="record")
     with tempfile.TemporaryDirectory(prefix="gilfree-bench-") as workdir, ExitStack() as data:
-        for wname in plan.workloads:
-            for size in plan.sizes:
-                for impl, kern in impls.items():
-                    n = plan.elements_of(wname, size, impl)
-                    try:
-                        prepared[(wname, size, impl)] = WORKLOADS[wname].prepare(kern, n, data, workdir)
-                    except OSError as exc:  # /dev/shm or the temporary folder is full
-                        raise RuntimeError(
-                            f"cannot hold the {wname} workload's {size} data ({n:,} elements, "
-                            f"{n * WORKLOADS[wname].bytes_per_element / 1e6:,.0f} MB) for {impl}: {exc}. "
-                            "Free space in /dev/shm and the temporary folder (in Docker: --shm-size=2g) "
-                            "or leave the large size out (--size small --size medium).") from exc
-                if C_EXTENSION in impls and PURE_PYTHON in impls:
-                    twins.append(_twin_check(wname, size, plan, impls, workdir))
-
-        cells = [(k, w, s) for k in plan.workers for w in plan.workloads for s in plan.sizes]
-        total = sum(len(variants_of(w, s)) * (1 + plan.repeats) for _, w, s in cells)
-        done = [0]
-
-        def tick(label: str) -> None:
-            done[0] += 1
-            if progress is not None:
-                progress(done[0], total, label)
-
+        _prepare(ex, m, data, workdir)
         for k in plan.workers:
             with ExitStack() as pools:
-                executors: dict[str, Executor] = {}
-                for name in dict.fromkeys(v.executor for v in strategies):
-                    if name is not None:
-                        executors[name], seconds = _startup(name, k, pools)
-                        startup.append({"executor": name, "workers": k, "seconds": seconds})
+                executors = {name: _startup(ex, m, name, k, pools) for name in m.executors}
                 for wname in plan.workloads:
                     for size in plan.sizes:
-                        rows.extend(_cell(plan, k, cores, wname, size, variants_of(wname, size),
-                                          executors, tick))
-    doc = {
-        "schema": SCHEMA,
-        "environment": _environment(),
-        "plan": {**{key: list(value) if isinstance(value, tuple) else value
-                    for key, value in asdict(plan).items() if key != "elements"},
-                 "cores": cores,
-                 "sizes_elements": {w: {s: {i: plan.elements_of(w, s, i) for i in impls}
-                                        for s in plan.sizes} for w in plan.workloads}},
-        "workloads": {w: {"title": WORKLOADS[w].title, "nature": WORKLOADS[w].nature,
-                          "bytes_per_element": WORKLOADS[w].bytes_per_element} for w in plan.workloads},
-        "strategies": {v.name: v.note for v in strategies},
-        "variants": {v.name: v.as_dict() for v in strategies},
-        "rows": rows,
-        "startup": startup,
-        "twin_checks": twins,
-        "not_applicable": not_applicable,
-        "skipped": skipped,
-        "seconds": time.perf_counter() - started,
-    }
-    return doc
+                        m.rows.extend(_cell(ex, m, k, wname, size, executors))
+    return _document(m, ex, time.perf_counter() - started)
+
+
+def _prepare(ex: Experiment, m: _Matrix, data: ExitStack, workdir: str) -> None:
+    """Every workload's data and reference at every size for every implementation; the twin checks."""
+    for wname in m.plan.workloads:
+        for size in m.plan.sizes:
+            for impl, kern in m.impls.items():
+                n = m.plan.elements_of(wname, size, impl)
+                try:
+                    m.prepared[(wname, size, impl)] = ex.step(
+                        f"prepare {wname} {size} {impl}", partial(WORKLOADS[wname].prepare, kern, n, data, workdir))
+                except OSError as exc:  # /dev/shm or the temporary folder is full
+                    raise RuntimeError(
+                        f"cannot hold the {wname} workload's {size} data ({n:,} elements, "
+                        f"{n * WORKLOADS[wname].bytes_per_element / 1e6:,.0f} MB) for {impl}: {exc}. "
+                        "Free space in /dev/shm and the temporary folder (in Docker: --shm-size=2g) "
+                        "or leave the large size out (--size small --size medium).") from exc
+            if m.both_twins:
+                m.twins.append(ex.step(f"twin check {wname} {size}",
+                                       partial(_twin_check, wname, size, m.plan, m.impls, workdir)))
+
+
+def _startup(ex: Experiment, m: _Matrix, name: str, k: int, stack: ExitStack) -> Executor:
+    """Open executor ``name`` with ``k`` workers, recording the seconds until one tiny task per worker has run."""
+    def start() -> tuple[Executor, float]:
+        t0 = time.perf_counter()
+        executor = stack.enter_context(open_executor(name, k))
+        run_chunks(executor, os.getpid, [()] * k)
+        return executor, time.perf_counter() - t0
+
+    executor, seconds = ex.step(f"{k} workers | open {name}", start)
+    m.startup.append({"executor": name, "workers": k, "seconds": seconds})
+    return executor
 
 
 def _twin_check(wname: str, size: str, plan: Plan, impls: Mapping[str, Implementation],
@@ -244,82 +262,79 @@ def _comparable(p: Prepared) -> Any:
     return ref.tobytes() if hasattr(ref, "tobytes") else ref
 
 
-def _cell(plan: Plan, k: int, cores: int, wname: str, size: str, variants: list[_Variant],
-          executors: Mapping[str, Executor], tick: Callable[[str], None]) -> list[dict[str, Any]]:
-    """Warm up and check every variant of one cell, then time them interleaved."""
-    parts = default_parts(k, plan.chunks_per_worker)
-    failures: dict[tuple[str, str], str] = {}
-    by_key = {v.key: v for v in variants}
-
-    def run(v: _Variant) -> Any:
-        name = v.variant.executor
-        return v.prepared.run(v.variant, executors.get(name) if name else None, parts)
-
-    def label(v: _Variant) -> str:
-        return f"{k} workers | {wname} {size} | {v.row_impl} {v.strategy}"
-
-    for v in variants:  # the untimed warm-up, checked
-        try:
-            v.prepared.reset(v.variant)
-            result = run(v)
-            if not v.prepared.check(v.variant, result):
-                failures[v.key] = "wrong result in the warm-up run"
-        except Exception as exc:  # reported in its row; the rest of the matrix goes on
-            failures[v.key] = f"{type(exc).__name__}: {exc}"
-        tick(label(v))
-    timed: dict[tuple[str, str], Callable[[], object]] = {
-        v.key: partial(run, v) for v in variants if v.key not in failures}
-
-    def before(key: tuple[str, str]) -> None:
-        by_key[key].prepared.reset(by_key[key].variant)
-
-    def after(key: tuple[str, str], result: Any) -> None:
-        v = by_key[key]
-        if key not in failures and not v.prepared.check(v.variant, result):
-            failures[key] = "wrong result in a timed run"
-        tick(label(v))
-
-    pids = descendants()
-    clock = tree_cpu_clock(pids) if pids is not None else None
-    timings = interleaved(timed, repeats=plan.repeats, warmup=0, before=before, after=after,
-                          **({"cpu_clock": clock} if clock is not None else {})) if timed else {}
-    for v in variants:  # ticks of the timed runs a failed variant did not make
-        if v.key not in timed:
-            for _ in range(plan.repeats):
-                tick(label(v))
-
-    serial = {impl: timings.get((impl, "serial")) for impl in {v.impl for v in variants}}
+def _cell(ex: Experiment, m: _Matrix, k: int, wname: str, size: str,
+          executors: Mapping[str, Executor]) -> list[dict[str, Any]]:
+    """One cell: every variant warmed up and checked, then timed interleaved; one row each."""
+    parts = default_parts(k, m.plan.chunks_per_worker)
+    entries = m.entries(wname, size)
+    runs = [experiment.Variant(
+        name=f"{k} workers | {wname} {size} | {e.row_impl} {e.strategy}",
+        run=partial(e.prepared.run, e.variant, executors.get(e.variant.executor or ""), parts),
+        check=partial(e.prepared.check, e.variant), reset=partial(e.prepared.reset, e.variant))
+        for e in entries]
+    measured = list(ex.measure(runs, repeats=m.plan.repeats, warmup=1, cpu="tree").values())
+    serial = {e.impl: got for e, got in zip(entries, measured) if e.strategy == "serial" and got.ok}
     rows = []
-    for v in variants:
-        workers = 1 if v.variant.executor is None else k
+    for e, got in zip(entries, measured):
+        workers = 1 if e.variant.executor is None else k
         rows.append({
-            "workload": wname, "size": size, "implementation": v.row_impl, "strategy": v.strategy,
-            "workers": workers, "group_workers": k,
-            "uses": v.variant.uses, "transport": v.variant.transport,
-            "chunks": 1 if v.variant.executor is None else parts,
-            "elements": v.prepared.elements, "bytes": v.prepared.nbytes,
-            **_outcome(timings.get(v.key), failures.get(v.key), serial.get(v.impl), min(workers, cores),
-                       v.strategy in WORKLOADS[wname].approximate),
+            "workload": wname, "size": size, "implementation": e.row_impl, "strategy": e.strategy,
+            "workers": workers, "group_workers": k, "uses": e.variant.uses, "transport": e.variant.transport,
+            "chunks": 1 if e.variant.executor is None else parts,
+            "elements": e.prepared.elements, "bytes": e.prepared.nbytes,
+            **_outcome(got, serial.get(e.impl), min(workers, m.cores), e.strategy in WORKLOADS[wname].approximate),
         })
     return rows
 
 
-def _outcome(t: Timing | None, error: str | None, base: Timing | None, ideal: int,
-             approximate: bool) -> dict[str, Any]:
+#: A row's error when its results were not the reference's (the runner checks every call).
+WRONG_RESULT = "wrong result: it differed from the serial reference in the warm-up or a timed run"
+
+
+def _outcome(got: Measured, base: Measured | None, ideal: int, approximate: bool) -> dict[str, Any]:
     """A row's fields from ``ok`` on: figures only for a variant that ran and was right every time.
 
-    ``base`` is the serial reference's timing in the same cell (None if it did not run), and
-    ``ideal`` the speedup that ``min(workers, cores)`` would allow.
+    ``base`` is the serial reference in the same cell (None if it failed), and ``ideal`` the
+    speedup that ``min(workers, cores)`` would allow.
     """
-    if error is not None or t is None:
-        return {"ok": False, "check": "failed", "error": error, "wall_s": [], "cpu_s": [],
+    if not got.ok or got.timing is None:
+        return {"ok": False, "check": "failed", "error": got.error or WRONG_RESULT, "wall_s": [], "cpu_s": [],
                 "median_s": None, "cpu_median_s": None, "spread": None, "cpu_per_wall": None,
                 "speedup": None, "ideal": ideal, "efficiency": None}
-    speedup = base.median / t.median if base is not None and t.median > 0 else None
+    t = got.timing
+    speedup = base.seconds / t.median if base is not None and t.median > 0 else None
     return {"ok": True, "check": "approximate" if approximate else "exact", "error": None,
             "wall_s": list(t.wall), "cpu_s": list(t.cpu), "median_s": t.median, "cpu_median_s": t.cpu_median,
             "spread": t.spread, "cpu_per_wall": t.cpu_median / t.median if t.median > 0 else None,
             "speedup": speedup, "ideal": ideal, "efficiency": speedup / ideal if speedup is not None else None}
+
+
+def _document(m: _Matrix, ex: Experiment, seconds: float) -> dict[str, Any]:
+    """The run as one JSON-ready dict (schema :data:`SCHEMA`)."""
+    plan = m.plan
+    not_applicable = [{"workload": w, "strategy": v.name, "reason": WORKLOADS[w].applies(v, C_EXTENSION)}
+                      for w in plan.workloads for v in m.strategies
+                      if WORKLOADS[w].applies(v, C_EXTENSION) is not None]
+    return {
+        "schema": SCHEMA,
+        "environment": _environment(),
+        "machine": ex.finish().as_dict(),
+        "plan": {**{key: list(value) if isinstance(value, tuple) else value
+                    for key, value in asdict(plan).items() if key != "elements"},
+                 "cores": m.cores,
+                 "sizes_elements": {w: {s: {i: plan.elements_of(w, s, i) for i in m.impls}
+                                        for s in plan.sizes} for w in plan.workloads}},
+        "workloads": {w: {"title": WORKLOADS[w].title, "nature": WORKLOADS[w].nature,
+                          "bytes_per_element": WORKLOADS[w].bytes_per_element} for w in plan.workloads},
+        "strategies": {v.name: v.note for v in m.strategies},
+        "variants": {v.name: v.as_dict() for v in m.strategies},
+        "rows": m.rows,
+        "startup": m.startup,
+        "twin_checks": m.twins,
+        "not_applicable": not_applicable,
+        "skipped": m.skipped,
+        "seconds": seconds,
+    }
 
 
 def _environment() -> dict[str, Any]:

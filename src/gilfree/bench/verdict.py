@@ -1,23 +1,32 @@
-"""Plain words from the numbers: which strategy wins each workload, by how much, and why.
+"""Plain words from the numbers: which strategy wins each workload, by how much, and what that shows.
 
-Every sentence here is derived from the rows of one run; nothing is a figure from elsewhere.
-Thresholds (what counts as "scales", "about 1x") are named constants, so that a reader can see
-what a word stands for.
+Every sentence here is derived from the rows of one run, and every rule from figures to words is
+one of :mod:`gilfree.figures`: a sentence that names a cause states the figure it rests on and is
+said only when that figure supports it ("the GIL's fingerprint" only when
+:func:`~gilfree.figures.gil_fingerprint` holds; "releases the GIL" only when the nogil threads
+beat the pure-Python ones by more than the spread; "each process has its own GIL" only when the
+processes beat the serial call by more than the spread). Ratios name what they are relative to;
+a range covers every row it describes; a speedup above the ideal is called out. Where the
+figures do not tell the expected story, the verdict says what was seen and that the run should
+be repeated (:func:`~gilfree.figures.repeat_advice`).
+
+The verdict takes rows (dicts, as the JSON holds them), so tests feed it hand-picked figures.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-__all__ = ["HEADLINES", "headlines", "reference_workers", "verdicts"]
+from .._load import MachineLoad
+from ..figures import (GIL_CPU_PER_WALL, above_ideal, beyond_noise, clearly_faster, gil_fingerprint,
+                       gil_reading, ms, noise_of, plural, ratio, repeat_advice, span, x)
 
-#: A speedup within this factor of 1 is "about the same as serial".
-ABOUT_ONE = 0.15
-#: Speedup over the ideal at or above which a strategy "scales".
-SCALES = 0.75
+__all__ = ["HEADLINES", "headlines", "machine_line", "reference_workers", "summary", "verdicts"]
+
 SIZE_ORDER = ("small", "medium", "large")
 
-Rows = list[dict[str, Any]]
+Row = dict[str, Any]
+Rows = list[Row]
 
 
 def reference_workers(doc: dict[str, Any]) -> int:
@@ -28,7 +37,15 @@ def reference_workers(doc: dict[str, Any]) -> int:
     return int(max(below) if below else min(counts))
 
 
-def _kind(row: dict[str, Any]) -> tuple[str, str | None]:
+def machine_line(doc: dict[str, Any]) -> str | None:
+    """The busy-machine sentence the verdict opens with, or None (a quiet run, or a schema-1 result)."""
+    machine = doc.get("machine")
+    return MachineLoad.from_dict(machine).line() if isinstance(machine, dict) else None
+
+
+# -- reading rows -------------------------------------------------------------------------------
+
+def _kind(row: Row) -> tuple[str, str | None]:
     """(where its tasks ran, how its data travelled) for a row: ``uses`` and ``transport``.
 
     Rows written before these fields existed get them from today's table of variants.
@@ -41,34 +58,30 @@ def _kind(row: dict[str, Any]) -> tuple[str, str | None]:
     return (known.uses, known.transport) if known is not None else ("processes", None)
 
 
-def _ok(rows: Iterable[dict[str, Any]], **match: Any) -> Rows:
+def _ok(rows: Iterable[Row], **match: Any) -> Rows:
     return [r for r in rows if r["ok"] and all(r.get(k) == v for k, v in match.items())]
 
 
-def _one(rows: Rows, **match: Any) -> dict[str, Any] | None:
+def _one(rows: Rows, **match: Any) -> Row | None:
     found = _ok(rows, **match)
     return found[0] if found else None
 
 
-def _rate(row: dict[str, Any]) -> float:
+def _rate(row: Row) -> float:
     """Elements per second: the one measure that compares the twins (they get different sizes)."""
     return float(row["elements"] / row["median_s"])
-
-
-def _x(value: float) -> str:
-    return f"{value:.2f}x" if value < 10 else f"{value:.0f}x" if value < 1000 else f"{value:,.0f}x"
-
-
-def _ms(seconds: float) -> str:
-    ms = seconds * 1e3
-    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms" if ms >= 0.1 else f"{ms * 1e3:.0f} us"
 
 
 def _mb(nbytes: float) -> str:
     return f"{nbytes / 1e6:,.0f} MB" if nbytes >= 1e7 else f"{nbytes / 1e6:.1f} MB"
 
 
-def _name(row: dict[str, Any]) -> str:
+def _cpu(row: Row) -> str:
+    c = row.get("cpu_per_wall")
+    return f"{c:.2f} CPU seconds per second of wall time" if c is not None else "CPU time not measured"
+
+
+def _name(row: Row) -> str:
     impl = {"c-extension": "the nogil kernel", "pure-python": "pure Python", "numpy": "numpy"}[row["implementation"]]
     if row["strategy"] == "numpy":
         return "numpy's own call"
@@ -77,24 +90,16 @@ def _name(row: dict[str, Any]) -> str:
     return f"{impl} on {row['strategy']}"
 
 
-def _why(row: dict[str, Any], gil: bool) -> str:
-    """Why the winning variant wins, from what kind of variant it is."""
-    strategy, impl = row["strategy"], row["implementation"]
-    uses, transport = _kind(row)
-    if strategy == "numpy":
-        return "a single vectorized call has no task overhead at all"
-    if uses == "threads":
-        if impl == "c-extension":
-            return ("the kernel releases the GIL, so threads run at once on the caller's array: nothing "
-                    "starts, nothing is copied")
-        return "without a GIL, pure-Python threads run at once" if not gil else \
-            "its tasks were too small for any other strategy to pay for itself"
-    if uses == "processes" and transport in ("shared-memory", "mmap"):
-        return "worker processes read the data where it lies; only a handle or an offset crosses to them"
-    if uses == "processes":
-        return ("each process has its own interpreter and GIL, and there was little data to copy "
-                "compared with the work")
-    return "no parallel variant earned back its overhead at this size: the work per task is too small"
+def _parallel(row: Row) -> bool:
+    return _kind(row)[0] != "serial"
+
+
+def _ideal_note(row: Row) -> str:
+    """A sentence after one that quotes ``row``'s speedup, when that speedup is above its ideal."""
+    if not _parallel(row) or row["speedup"] is None:
+        return ""
+    clause = above_ideal(row["speedup"], row["ideal"], row["spread"])
+    return "" if clause is None else f" {_name(row)[0].upper()}{_name(row)[1:]}: {clause}."
 
 
 def _largest_size(rows: Rows, workload: str) -> str | None:
@@ -102,6 +107,14 @@ def _largest_size(rows: Rows, workload: str) -> str | None:
     ordered = [s for s in SIZE_ORDER if s in sizes]
     return ordered[-1] if ordered else None
 
+
+def _serial_of(row: Row, cell: Rows) -> Row | None:
+    """The serial reference a row's speedup is against (the compiled twin's for numpy's call)."""
+    impl = "c-extension" if row["strategy"] == "numpy" else row["implementation"]
+    return _one(cell, implementation=impl, strategy="serial")
+
+
+# -- the verdict --------------------------------------------------------------------------------
 
 def verdicts(doc: dict[str, Any]) -> dict[str, list[str]]:
     """A few sentences per workload, each one computed from ``doc["rows"]``."""
@@ -119,146 +132,265 @@ def verdicts(doc: dict[str, Any]) -> dict[str, list[str]]:
         if not cell:
             out[workload] = [f"Nothing ran at {k} workers: nothing to conclude."]
             continue
-        lines = []
         best = max(cell, key=_rate)
-        others = sorted((r for r in cell if r is not best), key=_rate, reverse=True)
-        runner = others[0] if others else None
-        own = "the kernel's serial call" if best["strategy"] == "numpy" else "its serial call"
-        first = (f"At the {size} size on {k} workers, the fastest was {_name(best)}: "
-                 f"{_ms(best['median_s'])}, {_x(best['speedup'])} {own}")
-        if runner is not None:
-            first += f", {_x(_rate(best) / _rate(runner))} ahead of {_name(runner)}"
-        lines.append(first + f". Why: {_why(best, gil)}.")
-        lines.extend(_gil_lines(rows, workload, size, k, gil))
-        lines.extend(_transport_lines(rows, workload, size, k))
-        lines.extend(_crossover_lines(rows, workload, k))
-        lines.extend(_oversubscribed_lines(rows, workload, size, best, cores))
-        out[workload] = lines
+        out[workload] = [_winner_line(best, cell, size, k), _why(best, cell, k, gil),
+                         *_gil_lines(cell, k, gil), *_transport_lines(cell, k), *_crossover_lines(rows, workload, k),
+                         *_oversubscribed_lines(rows, workload, size, best, cores)]
     return out
 
 
-def _gil_lines(rows: Rows, workload: str, size: str, k: int, gil: bool) -> list[str]:
-    pure = _one(rows, workload=workload, size=size, group_workers=k, implementation="pure-python",
-                strategy="threads")
-    kern = _one(rows, workload=workload, size=size, group_workers=k, implementation="c-extension",
-                strategy="threads")
-    lines = []
-    if pure is not None and k > 1:
-        s, c = pure["speedup"], pure["cpu_per_wall"]
-        if gil and s < 1 + ABOUT_ONE and c <= 1 + 2 * ABOUT_ONE:
-            lines.append(f"Pure-Python threads: {_x(s)} on {k} threads, using {c:.2f} CPU seconds per "
-                         "second of wall time: the GIL's fingerprint, one thread runs at a time.")
-        elif gil and s < 1 + ABOUT_ONE:
-            lines.append(f"Pure-Python threads: {_x(s)} on {k} threads: the GIL lets one run at a time; "
-                         f"the {c:.2f} CPU seconds they burned per wall second went on handing the lock "
-                         "back and forth and on dispatching tasks.")
-        elif not gil:
-            lines.append(f"Pure-Python threads: {_x(s)} on {k} threads ({c:.2f} CPU seconds per wall "
-                         "second): this interpreter runs without a GIL, so plain Python scales on threads.")
-        else:
-            lines.append(f"Pure-Python threads: {_x(s)} on {k} threads, more than the GIL allows for "
-                         "CPU-bound code; their tasks wait on memory or I/O part of the time.")
-    if kern is not None and pure is not None and k > 1:
-        lines.append(f"The same threads on the nogil kernel: {_x(kern['speedup'])} "
-                     f"({kern['efficiency']:.0%} of the ideal {kern['ideal']}x).")
+def _winner_line(best: Row, cell: Rows, size: str, k: int) -> str:
+    head = f"At the {size} size on {k} workers, the fastest was {_name(best)}: {ms(best['median_s'])}"
+    if best["strategy"] != "serial":
+        against = "the kernel's serial call" if best["strategy"] == "numpy" else "its serial call"
+        head += f", {ratio(best['speedup'], against)}"
+    others = sorted((r for r in cell if r is not best), key=_rate, reverse=True)
+    if not others:
+        return head + "." + _ideal_note(best)
+    runner = others[0]
+    lead = _rate(best) / _rate(runner)
+    if beyond_noise(lead, best["spread"], runner["spread"]):
+        head += f"; in elements per second it did {x(lead)} the rate of the runner-up, {_name(runner)}"
+    else:
+        head += (f"; the runner-up, {_name(runner)}, came within the repeats' spread "
+                 f"({noise_of(best['spread'], runner['spread']):.0%}): in elements per second the winner did "
+                 f"{x(lead)} the runner-up's, so the order of the two is not settled")
+    return head + "." + _ideal_note(best)
+
+
+def _why(best: Row, cell: Rows, k: int, gil: bool) -> str:
+    """Why the winner won, from its own figures: a cause only where they support one."""
+    if best["strategy"] == "serial":
+        rivals = [r for r in cell if _parallel(r) and r["implementation"] == best["implementation"]]
+        if not rivals:
+            return "Why: no parallel variant of it ran here."
+        top = max(rivals, key=lambda r: r["speedup"])
+        return (f"Why: no parallel variant earned back its overhead at this size; the best, {_name(top)}, "
+                f"ran at {ratio(top['speedup'], 'the serial call')}.")
+    serial = _serial_of(best, cell)
+    spread = noise_of(best["spread"], serial["spread"] if serial else None)
+    if best["strategy"] == "numpy":
+        return "Why: numpy's call is one vectorized loop, with no task to start, hand out or collect."
+    if not beyond_noise(best["speedup"], spread):
+        return (f"Why: nothing here beat one serial call by more than the repeats' spread ({spread:.0%}): "
+                f"{_name(best)} ran at {ratio(best['speedup'], 'its serial call')}.")
+    return _why_parallel(best, cell, k, gil)
+
+
+def _beats(kern: Row, control: Row, cell: Rows) -> bool:
+    """Whether the nogil kernel's speedup beat the GIL-holding control's by more than every spread involved."""
+    spreads = [r["spread"] for r in (kern, control, _serial_of(kern, cell), _serial_of(control, cell)) if r is not None]
+    return beyond_noise(kern["speedup"] / control["speedup"], *spreads)
+
+
+def _why_parallel(best: Row, cell: Rows, k: int, gil: bool) -> str:
+    """The cause of a parallel winner's speedup (beyond the spread), where its figures support one."""
+    uses, transport = _kind(best)
+    c = best.get("cpu_per_wall")
+    figures = f"{ratio(best['speedup'], 'its serial call')}, {_cpu(best)}"
+    if uses == "threads" and (c is None or c <= GIL_CPU_PER_WALL[1]):
+        return repeat_advice(f"{_name(best)} ran at {figures}; threads that beat the serial call should keep "
+                             "more than one core busy")
+    if uses == "threads" and best["implementation"] == "c-extension":
+        control = _one(cell, implementation="pure-python", strategy=best["strategy"])
+        if gil and control is not None and _beats(best, control, cell):
+            return (f"Why: the kernel releases the GIL and the pure-Python loop holds it: on the same "
+                    f"{best['strategy']}, the kernel ran at {x(best['speedup'])} against its serial call and pure "
+                    f"Python at {x(control['speedup'])} against its own; the kernel's {k} threads ran at once "
+                    f"({_cpu(best)}) on the caller's array, with nothing started and nothing copied.")
+        return (f"Why: its {k} threads ran at once ({figures}) on the caller's array: nothing starts, "
+                "nothing is copied.")
+    if uses == "threads":
+        if not gil:
+            return f"Why: this interpreter runs without a GIL, so pure-Python threads ran at once ({figures})."
+        return repeat_advice(f"{_name(best)} ran at {figures} with the GIL on, which lets one thread run at a time")
+    where = ("reads the data where it lies: only a handle or an offset crosses to it"
+             if transport in ("shared-memory", "mmap") else
+             "was sent data that cost less to copy than the work it saved")
+    return f"Why: each worker process has its own interpreter and GIL ({figures}), and each {where}."
+
+
+def _gil_lines(cell: Rows, k: int, gil: bool) -> list[str]:
+    if k < 2:
+        return []
+    pure = _one(cell, implementation="pure-python", strategy="threads")
+    kern = _one(cell, implementation="c-extension", strategy="threads")
+    lines = [] if pure is None else [_pure_threads_line(pure, k, gil)]
+    if kern is not None:
+        lines.append(_kernel_threads_line(kern, pure, gil, cell))
     return lines
 
 
-def _transport_lines(rows: Rows, workload: str, size: str, k: int) -> list[str]:
-    def get(strategy: str) -> dict[str, Any] | None:
-        return _one(rows, workload=workload, size=size, group_workers=k,
-                    implementation="c-extension", strategy=strategy)
+def _pure_threads_line(pure: Row, k: int, gil: bool) -> str:
+    s = pure["speedup"]
+    seen = f"pure-Python threads ran at {ratio(s, 'serial')} on {k} threads, using {_cpu(pure)}"
+    reading = gil_reading(s, pure.get("cpu_per_wall"), k, gil, pure["spread"])
+    if reading == "took turns":
+        return (f"Pure-Python threads: {ratio(s, 'serial')} on {k} threads, using {_cpu(pure)}: the GIL's "
+                "fingerprint (about one core busy, no speedup); one thread ran at a time.")
+    if reading == "no gil" and beyond_noise(s, pure["spread"]):
+        return (f"Pure-Python threads: {ratio(s, 'serial')} on {k} threads ({_cpu(pure)}): this interpreter "
+                "runs without a GIL, so plain Python ran on the threads at once." + _ideal_note(pure))
+    if reading == "no gil":
+        return repeat_advice(seen + ", no faster than serial beyond the spread, although this interpreter "
+                             "runs without a GIL")
+    if reading == "waited":
+        return repeat_advice(seen + ": less than one core busy, which taking turns for the GIL alone does "
+                             "not explain (other processes on this machine may have held the cores)")
+    if reading == "scaled":
+        return repeat_advice(seen + ", with the GIL on, which lets one of them run at a time")
+    return repeat_advice(seen)
 
-    shm, pickled, loky = get("shared-memory"), get("processes"), get("joblib-loky")
-    threads, mm = get("threads"), get("mmap")
-    lines = []
-    if shm is not None and pickled is not None:
-        ratio = pickled["median_s"] / shm["median_s"]
-        lines.append(f"Moving the data: on the same ProcessPoolExecutor, shared memory took "
-                     f"{_ms(shm['median_s'])} and pickling the chunks {_ms(pickled['median_s'])} "
-                     f"({_x(ratio)} the shared-memory time)"
-                     + (f": pickling copies {_mb(pickled['bytes'])} through pipes on every call."
-                        if ratio > 1 + 3 * ABOUT_ONE else
-                        f"; at {_mb(pickled['bytes'])} the copy is not yet what costs most."))
-    if shm is not None and loky is not None:
-        lines.append(f"joblib's loky backend (automatic memmapping) took {_ms(loky['median_s'])}, "
-                     f"{_x(loky['median_s'] / shm['median_s'])} the shared-memory time.")
-    if shm is not None and mm is not None:
-        lines.append(f"A memory-mapped file took {_ms(mm['median_s'])}, "
-                     f"{_x(mm['median_s'] / shm['median_s'])} the shared-memory time.")
+
+def _kernel_threads_line(kern: Row, pure: Row | None, gil: bool, cell: Rows) -> str:
+    s = kern["speedup"]
+    line = (f"The same threads on the nogil kernel: {ratio(s, 'its serial call')} "
+            f"({kern['efficiency']:.0%} of the ideal {x(kern['ideal'])})")
+    if pure is None or not gil:
+        return line + "." + _ideal_note(kern)
+    gain = s / pure["speedup"]
+    if _beats(kern, pure, cell):
+        return (line + f", {x(gain)} the pure-Python threads' speedup: the kernel releases the GIL, the "
+                "pure-Python loop holds it." + _ideal_note(kern))
+    return repeat_advice(line + f", no better than the pure-Python threads' "
+                         f"{ratio(pure['speedup'], 'serial')} beyond the spread; nothing here shows the "
+                         "released GIL at work") + _ideal_note(kern)
+
+
+def _transport_lines(cell: Rows, k: int) -> list[str]:
+    def get(strategy: str) -> Row | None:
+        return _one(cell, implementation="c-extension", strategy=strategy)
+
+    shm, pickled, loky, threads, mm = (get(s) for s in ("shared-memory", "processes", "joblib-loky",
+                                                         "threads", "mmap"))
+    lines = [] if shm is None or pickled is None else [_pickling_line(shm, pickled)]
+    for other, what in ((loky, "joblib's loky backend (automatic memmapping)"), (mm, "A memory-mapped file")):
+        if shm is not None and other is not None:
+            lines.append(f"{what} took {ms(other['median_s'])}, "
+                         f"{x(other['median_s'] / shm['median_s'])} the shared-memory time.")
     if shm is not None and threads is not None:
-        lines.append(f"Nogil threads took {_ms(threads['median_s'])}: shared-memory processes ran at "
-                     f"{_x(threads['median_s'] / shm['median_s'])} of their speed.")
-    numpy = _one(rows, workload=workload, size=size, group_workers=k, strategy="numpy")
-    if numpy is not None and threads is not None:
-        def gbs(row: dict[str, Any]) -> float:
+        lines.append(f"Nogil threads took {ms(threads['median_s'])}; shared-memory processes "
+                     f"{ms(shm['median_s'])}, {x(shm['median_s'] / threads['median_s'])} the threads' time.")
+    numpy = _one(cell, strategy="numpy")
+    if numpy is not None and threads is not None and numpy["bytes"]:
+        def gbs(row: Row) -> float:
             return float(row["bytes"] / row["median_s"] / 1e9)
 
         lines.append(f"numpy's own single-threaded call read {gbs(numpy):.1f} GB/s; the nogil kernel on "
-                     f"{k} threads {gbs(threads):.1f} GB/s ({_x(gbs(threads) / gbs(numpy))}).")
+                     f"{k} threads {gbs(threads):.1f} GB/s ({x(gbs(threads) / gbs(numpy))} numpy's rate).")
     return lines
 
 
+def _pickling_line(shm: Row, pickled: Row) -> str:
+    t_shm, t_pickled = shm["median_s"], pickled["median_s"]
+    head = (f"Moving the data: on the same ProcessPoolExecutor, shared memory took {ms(t_shm)} and pickling "
+            f"the chunks {ms(t_pickled)} ({x(t_pickled / t_shm)} the shared-memory time)")
+    if clearly_faster(t_shm, shm["spread"], t_pickled, pickled["spread"]):
+        return head + f": pickling copies {_mb(pickled['bytes'])} through pipes on every call, shared memory none."
+    if clearly_faster(t_pickled, pickled["spread"], t_shm, shm["spread"]):
+        return repeat_advice(head + ": the copying variant was the faster one")
+    return head + (f", the same within the repeats' spread: at {_mb(pickled['bytes'])} the copy is not yet "
+                   "what costs most.")
+
+
 def _crossover_lines(rows: Rows, workload: str, k: int) -> list[str]:
-    """The smallest size at which process-based strategies beat one serial call."""
+    """The smallest size at which process-based strategies beat one serial call beyond the spread."""
     if k < 2:
         return []
     lines = []
     for impl in ("c-extension", "pure-python"):
-        sizes = [s for s in SIZE_ORDER if _ok(rows, workload=workload, size=s, group_workers=k,
-                                               implementation=impl)]
-        if len(sizes) < 2:
-            continue
-        best_by_size = {}
-        for s in sizes:
-            procs = [r for r in _ok(rows, workload=workload, size=s, group_workers=k, implementation=impl)
-                     if _kind(r)[0] == "processes"]
+        best: dict[str, tuple[Row, float]] = {}  # size -> (the best process row, the noise it is judged by)
+        for s in SIZE_ORDER:
+            cell = _ok(rows, workload=workload, size=s, group_workers=k, implementation=impl)
+            procs = [r for r in cell if _kind(r)[0] == "processes"]
             if procs:
-                best_by_size[s] = max(procs, key=lambda r: r["speedup"])
-        if not best_by_size:
-            continue
-        wins = [s for s, r in best_by_size.items() if r["speedup"] > 1 + ABOUT_ONE]
-        serial = {s: _one(rows, workload=workload, size=s, group_workers=k, implementation=impl,
-                          strategy="serial") for s in sizes}
-        if wins and wins[0] != sizes[0]:
-            s = wins[0]
-            reference = serial[s]
-            per_task = reference["median_s"] / best_by_size[s]["chunks"] if reference else None
-            below = sizes[sizes.index(s) - 1]
-            lines.append(f"Crossover ({impl}): worker processes first beat the serial call at the {s} "
-                         f"size ({_x(best_by_size[s]['speedup'])} with {best_by_size[s]['strategy']}"
-                         + (f", about {_ms(per_task)} of work per task" if per_task else "")
-                         + f"); at the {below} size the best of them ran at "
-                         f"{_x(best_by_size[below]['speedup'])}: start-up, dispatch and copying cost "
-                         "more than the work.")
-        elif not wins:
-            lines.append(f"Crossover ({impl}): no process strategy beat the serial call by more than "
-                         f"{ABOUT_ONE:.0%} at any size measured "
-                         f"(best: {_x(max(r['speedup'] for r in best_by_size.values()))}).")
-        else:
-            lines.append(f"Crossover ({impl}): worker processes beat the serial call already at the "
-                         f"{sizes[0]} size.")
+                top = max(procs, key=lambda r: r["speedup"])
+                serial = _serial_of(top, cell)
+                best[s] = top, noise_of(top["spread"], serial["spread"] if serial else None)
+        if len(best) >= 2:
+            lines.append(_crossover_line(impl, best))
     return lines
 
 
-def _oversubscribed_lines(rows: Rows, workload: str, size: str, best: dict[str, Any],
-                          cores: int) -> list[str]:
-    if best["strategy"] in ("serial", "numpy"):
+def _crossover_line(impl: str, best: dict[str, tuple[Row, float]]) -> str:
+    sizes = list(best)
+    wins = [s for s, (r, noise) in best.items() if r["speedup"] > 1 + noise]
+    if not wins:
+        top = max((r for r, _ in best.values()), key=lambda r: r["speedup"])
+        return (f"Crossover ({impl}): no process strategy beat the serial call by more than the repeats' "
+                f"spread at any size measured (the best: {_name(top)} at the {top['size']} size, "
+                f"{ratio(top['speedup'], 'serial')}).")
+    r = best[wins[0]][0]
+    if wins[0] == sizes[0]:
+        return (f"Crossover ({impl}): worker processes beat the serial call already at the {r['size']} size "
+                f"({ratio(r['speedup'], 'serial')} with {r['strategy']}).")
+    below, noise = best[sizes[sizes.index(wins[0]) - 1]]
+    per_task = r["median_s"] * r["speedup"] / r["chunks"]  # the serial time, over the tasks
+    head = (f"Crossover ({impl}): worker processes first beat the serial call beyond the spread at the "
+            f"{r['size']} size ({ratio(r['speedup'], 'serial')} with {r['strategy']}, about {ms(per_task)} of "
+            f"serial work per task); at the {below['size']} size the best of them ran at "
+            f"{ratio(below['speedup'], 'serial')}")
+    if below["speedup"] < 1 and 1 / below["speedup"] > 1 + noise:
+        return head + ": start-up, dispatch and copying cost more than the work."
+    return head + f", within the repeats' spread ({noise:.0%}) of it."
+
+
+def _oversubscribed_lines(rows: Rows, workload: str, size: str, best: Row, cores: int) -> list[str]:
+    if not _parallel(best):
         return []
-    over = _ok(rows, workload=workload, size=size, implementation=best["implementation"],
-               strategy=best["strategy"])
-    over = [r for r in over if r["group_workers"] > cores]
+    over = [r for r in _ok(rows, workload=workload, size=size, implementation=best["implementation"],
+                           strategy=best["strategy"]) if r["group_workers"] > cores]
     if not over:
         return []
     r = max(over, key=lambda r: r["group_workers"])
-    ratio = r["speedup"] / best["speedup"]
+    rel = r["speedup"] / best["speedup"]
     head = (f"Oversubscribed, with {r['group_workers']} workers on {cores} cores, {_name(best)} ran at "
-            f"{_x(r['speedup'])} (against {_x(best['speedup'])} with {best['group_workers']})")
-    if ratio < 1 - ABOUT_ONE / 3:
+            f"{ratio(r['speedup'], 'its serial call')}, against {x(best['speedup'])} with "
+            f"{best['group_workers']} workers")
+    if beyond_noise(1 / rel, r["spread"], best["spread"]):
         return [head + ": more workers than cores only add switching and smaller chunks."]
-    if ratio > 1 + ABOUT_ONE / 3:
+    if beyond_noise(rel, r["spread"], best["spread"]) and r["speedup"] <= r["ideal"]:
         return [head + ": the extra workers filled idle moments (uneven chunks, waits), not extra cores."]
-    return [head + ": about the same: past the core count, more workers add nothing here."]
+    if beyond_noise(rel, r["spread"], best["spread"]):
+        return [head + "." + _ideal_note(r)]
+    return [head + f", the same within the repeats' spread ({noise_of(r['spread'], best['spread']):.0%}): past the "
+            "core count, more workers add nothing here."]
+
+
+# -- the run in short ---------------------------------------------------------------------------
+
+def summary(doc: dict[str, Any]) -> list[str]:
+    """The run in a few sentences across workloads, each range covering every row it describes."""
+    rows, k = doc["rows"], reference_workers(doc)
+    gil = bool(doc["environment"].get("gil_enabled", True))
+    biggest = [r for w in doc["plan"]["workloads"] for r in _ok(rows, workload=w, size=_largest_size(rows, w),
+                                                                group_workers=k)]
+    lines = []
+    kern = [r for r in biggest if r["implementation"] == "c-extension" and r["strategy"] == "threads"]
+    if kern and k > 1:
+        lines.append(f"Threads on the nogil kernel ran at {span(r['speedup'] for r in kern)} against their serial "
+                     f"call on {k} workers (largest size, {plural(len(kern), 'workload', 'workloads')}).")
+    pure = [r for r in biggest if r["implementation"] == "pure-python" and r["strategy"] == "threads"]
+    if pure and k > 1:
+        lines.append(_pure_summary(pure, k, gil))
+    return lines
+
+
+def _pure_summary(pure: Rows, k: int, gil: bool) -> str:
+    cpus = [f"{c:.2f}" for c in sorted(r["cpu_per_wall"] for r in pure if r.get("cpu_per_wall") is not None)]
+    used = "" if not cpus else \
+        f", using {' to '.join(dict.fromkeys((cpus[0], cpus[-1])))} CPU seconds per second of wall time"
+    head = (f"Pure-Python threads ran at {span(r['speedup'] for r in pure)} against serial on {k} workers "
+            f"(largest size, {plural(len(pure), 'workload', 'workloads')}){used}")
+    if not gil:
+        return head + ": this interpreter runs without a GIL."
+    turns = sum(gil_fingerprint(r["speedup"], r.get("cpu_per_wall")) for r in pure)
+    if turns == len(pure):
+        return (head + ": the GIL's fingerprint" + (" in every one" if turns > 1 else "")
+                + " (about one core busy, no speedup).")
+    seen = "none of them shows" if turns == 0 else f"{turns} of {len(pure)} show"
+    return repeat_advice(head + f"; {seen} the GIL's fingerprint (about one core busy, no speedup)"
+                         + ("" if turns == 0 else ", the others do not"))
 
 
 #: The ratios this project watches, each computed from one run (see :func:`headlines`).
@@ -278,10 +410,9 @@ def headlines(doc: dict[str, Any]) -> list[dict[str, Any]]:
     k = 2 if 2 in doc["plan"]["workers"] else reference_workers(doc)
     out = []
 
-    def add(index: int, value: float | None, detail: str) -> None:
+    def add(index: int, value: float, detail: str) -> None:
         name, target = HEADLINES[index]
-        if value is not None:
-            out.append({"ratio": name, "value": value, "target": target, "workers": k, "detail": detail})
+        out.append({"ratio": name, "value": value, "target": target, "workers": k, "detail": detail})
 
     big = _largest_size(rows, "cpu")
     one = _one(rows, workload="cpu", size=big, group_workers=1, implementation="c-extension", strategy="threads")
@@ -291,23 +422,17 @@ def headlines(doc: dict[str, Any]) -> list[dict[str, Any]]:
     pure = _one(rows, workload="cpu", size=big, group_workers=2, implementation="pure-python", strategy="threads")
     if pure:
         add(1, pure["speedup"], f"CPU seconds per wall second: {pure['cpu_per_wall']:.2f}")
-    if "large" in {r["size"] for r in rows}:
-        def get(strategy: str) -> dict[str, Any] | None:
-            return _one(rows, workload="reduction", size="large", group_workers=k,
-                        implementation="numpy" if strategy == "numpy" else "c-extension", strategy=strategy)
+    if "large" not in {r["size"] for r in rows}:
+        return out
 
-        shm, pickled, loky = get("shared-memory"), get("processes"), get("joblib-loky")
-        threads, numpy = get("threads"), get("numpy")
-        mb = _mb(shm["bytes"]) if shm else ""
-        if shm and pickled:
-            add(2, pickled["median_s"] / shm["median_s"],
-                f"{mb}: {_ms(shm['median_s'])} vs {_ms(pickled['median_s'])}")
-        if shm and loky:
-            add(3, loky["median_s"] / shm["median_s"], f"{mb}: {_ms(shm['median_s'])} vs {_ms(loky['median_s'])}")
-        if shm and threads:
-            add(4, shm["median_s"] / threads["median_s"],
-                f"{mb}: {_ms(threads['median_s'])} vs {_ms(shm['median_s'])}")
-        if threads and numpy:
-            add(5, numpy["median_s"] / threads["median_s"],
-                f"{mb}: {_ms(threads['median_s'])} vs {_ms(numpy['median_s'])}")
+    def get(strategy: str) -> Row | None:
+        return _one(rows, workload="reduction", size="large", group_workers=k,
+                    implementation="numpy" if strategy == "numpy" else "c-extension", strategy=strategy)
+
+    shm, pickled, loky, threads, numpy = (get(s) for s in ("shared-memory", "processes", "joblib-loky", "threads",
+                                                           "numpy"))
+    for index, fast, slow in ((2, shm, pickled), (3, shm, loky), (4, threads, shm), (5, threads, numpy)):
+        if fast is not None and slow is not None:
+            add(index, slow["median_s"] / fast["median_s"],
+                f"{_mb(fast['bytes'])}: {ms(fast['median_s'])} vs {ms(slow['median_s'])}")
     return out
