@@ -102,3 +102,21 @@ def test_finish_reads_the_machine() -> None:
     reading = ex.finish()
     assert reading.cores >= 1 and reading.seconds > 0
     assert reading.worst_spread is not None and reading.worst_spread >= 0
+
+
+def test_a_planned_total_stays_fixed() -> None:
+    seen: list[tuple[int, int]] = []
+    ex = Experiment(lambda d, t, label: seen.append((d, t)))
+    variants = [Variant("a", lambda: None), Variant("b", lambda: None)]
+    ex.plan(1 + 2 * Experiment.units(variants, repeats=2))
+    ex.step("prepare", lambda: None)
+    ex.measure(variants, repeats=2)
+    ex.measure(variants, repeats=2)
+    assert {t for _, t in seen} == {13} and seen[-1] == (13, 13)
+
+
+def test_every_timed_result_is_kept_on_request() -> None:
+    ex = Experiment()
+    out = ex.measure([Variant("a", _counter([0, 1, 2, 3]))], repeats=3, keep_results=True)
+    assert out["a"].result == 0 and out["a"].results == (1, 2, 3)
+    assert Experiment().measure([Variant("b", lambda: 1)], repeats=2)["b"].results == ()

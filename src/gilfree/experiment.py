@@ -11,8 +11,9 @@ A lab step or a bench suite says *what* to run (a list of :class:`Variant`) and 
    Every timed result is checked too: a variant that is ever wrong is marked so.
 3. **Wall and CPU time** of each call: this process's CPU clock, or the whole process tree's
    (this process and its workers, from ``/proc``) with ``cpu="tree"``.
-4. **Progress**, counted in one place: one unit per call, plus whatever :meth:`Experiment.step`
-   adds for untimed work.
+4. **Progress**, counted in one place: one unit per call, plus one per :meth:`Experiment.step`
+   of untimed work; the total grows as work is announced, or is fixed up front by
+   :meth:`Experiment.plan`.
 5. **How busy the machine was** (:mod:`gilfree._load`), from the experiment's start to
    :meth:`Experiment.finish`, with the worst spread of the repeats.
 
@@ -119,6 +120,8 @@ class Measured:
     right: bool
     error: str | None = None
     result: Any = None  # the first (warm-up) result, for the step's own summary
+    #: The result of every timed run, in order, when ``measure(keep_results=True)`` asked for them.
+    results: tuple[Any, ...] = ()
 
     @property
     def name(self) -> str:
@@ -168,12 +171,23 @@ class Experiment:
         self.done = 0
         self.total = 0
         self.spreads: list[float] = []
+        self._planned = False
         self._meter = LoadMeter()
 
     # -- progress -------------------------------------------------------------------------
     def expect(self, units: int) -> None:
         """Announce ``units`` more progress units (the total grows as work is announced)."""
         self.total += check_count(units, "units", minimum=0)
+
+    def plan(self, units: int) -> None:
+        """Say the whole run's progress units at once (with :meth:`units` for each measure and one
+        per :meth:`step`): the total is then fixed, so a bar is not drawn nearly done early on."""
+        self.total = self.done + check_count(units, "units", minimum=0)
+        self._planned = True
+
+    def _announce(self, units: int) -> None:
+        if not self._planned:
+            self.expect(units)
 
     def tick(self, label: str) -> None:
         """Count one unit done."""
@@ -183,26 +197,28 @@ class Experiment:
 
     def step(self, label: str, fn: Callable[[], T]) -> T:
         """Run ``fn`` untimed as one announced unit of progress; return its result."""
-        self.expect(1)
+        self._announce(1)
         out = fn()
         self.tick(label)
         return out
 
     # -- measuring ------------------------------------------------------------------------
     def measure(self, variants: Sequence[Variant], *, repeats: int, warmup: int = 1,
-                cpu: Literal["process", "tree"] = "process") -> dict[str, Measured]:
+                cpu: Literal["process", "tree"] = "process", keep_results: bool = False) -> dict[str, Measured]:
         """Warm up and check every variant, then time them ``repeats`` times, interleaved.
 
-        Returns ``{variant.name: Measured}`` in the order given.
+        Returns ``{variant.name: Measured}`` in the order given. ``keep_results`` keeps every timed
+        run's result (:attr:`Measured.results`: stage times a run reports itself, say).
         """
         repeats = check_count(repeats, "repeats")
         warmup = check_count(warmup, "warmup", minimum=0)
         names = [v.name for v in variants]
         if len(set(names)) != len(names):
             raise ValueError(f"variant names must be unique, got {names}")
-        self.expect(len(variants) * (warmup + repeats))
+        self._announce(self.units(variants, repeats=repeats, warmup=warmup))
         right = {v.name: True for v in variants}
         first: dict[str, Any] = {}
+        kept: dict[str, list[Any]] = {v.name: [] for v in variants}
         failed: dict[str, str] = {}
         for round_no in range(warmup):
             for v in variants:
@@ -215,7 +231,7 @@ class Experiment:
         for _ in range(repeats):
             for v in variants:
                 if v.name not in failed:
-                    times = self._call(v, right, failed, None, clock)
+                    times = self._call(v, right, failed, None, clock, kept[v.name] if keep_results else None)
                     if times is not None:
                         wall[v.name].append(times[0])
                         cpus[v.name].append(times[1])
@@ -226,11 +242,18 @@ class Experiment:
                 else None
             if timing is not None:
                 self.spreads.append(timing.spread)
-            out[v.name] = Measured(v, timing, right[v.name], failed.get(v.name), first.get(v.name))
+            out[v.name] = Measured(v, timing, right[v.name], failed.get(v.name), first.get(v.name),
+                                   tuple(kept[v.name]))
         return out
 
+    @staticmethod
+    def units(variants: Sequence[Variant], *, repeats: int, warmup: int = 1) -> int:
+        """The progress units :meth:`measure` takes for ``variants``: one per call."""
+        return len(variants) * (warmup + repeats)
+
     def _call(self, v: Variant, right: dict[str, bool], failed: dict[str, str], first: dict[str, Any] | None,
-              clock: Callable[[], float] = time.process_time) -> tuple[float, float] | None:
+              clock: Callable[[], float] = time.process_time,
+              keep: list[Any] | None = None) -> tuple[float, float] | None:
         if v.reset is not None:
             v.reset()
         try:
@@ -245,6 +268,8 @@ class Experiment:
             return None
         if first is not None:
             first[v.name] = result
+        if keep is not None:
+            keep.append(result)
         if v.check is not None:
             passed = bool(v.check(result))
             right[v.name] = right[v.name] and passed

@@ -180,18 +180,6 @@ def _available_strategies(plan: Plan) -> tuple[list[Variant], list[dict[str, str
     return chosen, missing
 
 
-def _shown_against(progress: Progress, planned: int) -> Progress:
-    """The Experiment's own count, shown against the whole plan's units.
-
-    The Experiment learns of a cell's calls only when it reaches the cell; the plan knows them
-    all from the start, so a progress bar is not drawn as nearly done after the first cell.
-    """
-    def show(done: int, total: int, label: str) -> None:
-        progress(done, max(total, planned), label)
-
-    return show
-
-
 def run_matrix(plan: Plan | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Run ``plan`` (default: :data:`DEFAULT`) and return the results as one JSON-ready dict."""
     plan = plan or Plan()
@@ -200,8 +188,8 @@ def run_matrix(plan: Plan | None = None, progress: Progress | None = None) -> di
     if not impls:
         raise RuntimeError(f"none of the implementations {plan.implementations} can be imported here")
     m = _Matrix(plan, usable_cores(), impls, *_available_strategies(plan))
-    ex = Experiment(no_progress if progress is None else _shown_against(progress, m.planned_units()),
-                    errors="record")
+    ex = Experiment(no_progress if progress is None else progress, errors="record")
+    ex.plan(m.planned_units())
     with tempfile.TemporaryDirectory(prefix="gilfree-bench-") as workdir, ExitStack() as data:
         _prepare(ex, m, data, workdir)
         for k in plan.workers:

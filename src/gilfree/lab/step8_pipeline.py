@@ -118,23 +118,6 @@ class Produced:
     stats: Stats | None = field(default=None, compare=False)
 
 
-class _Recorder:
-    """A variant's run that keeps every output: the stage times of the timed runs come from them."""
-
-    def __init__(self, call: Callable[[], PipelineOutput]) -> None:
-        self.call = call
-        self.outputs: list[PipelineOutput] = []
-
-    def __call__(self) -> PipelineOutput:
-        out = self.call()
-        self.outputs.append(out)
-        return out
-
-    @property
-    def timed(self) -> list[PipelineOutput]:
-        return self.outputs[WARMUP:]
-
-
 def _checked(records: object, pure_records: object, rounds: object, threshold: object, seed: object,
              workers: object, per_worker: object, repeats: object, strategies: object,
              implementations: object, progress: object) -> _Setup:
@@ -174,7 +157,7 @@ def _variant(impl: str, runner: _Runner, setup: _Setup, arrays: _Arrays, referen
         call = lambda: run_pipeline(job)  # noqa: E731
     chunks = 1 if runner.executor is None else setup.chunk_count[impl]
     return Variant(
-        name=f"pipeline, {impl}, {runner.name}", run=_Recorder(call),
+        name=f"pipeline, {impl}, {runner.name}", run=call,
         check=lambda out: _produced(out, arrays.out) == reference,
         tags={"variant": "pipeline", "implementation": impl, "strategy": runner.name, "workers": runner.workers,
               "records": n, "chunks": chunks, "uses": runner.uses, "transport": runner.transport})
@@ -214,7 +197,7 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
         _twin_check(ex, setup, arrays, refs)
         variants = [_variant(impl, r, setup, arrays[impl], refs[impl], ex) for impl in setup.impls for r in runners]
         ex.expect(_stage_ticks(setup))
-        measured = ex.measure(variants, repeats=setup.repeats, warmup=WARMUP, cpu="tree")
+        measured = ex.measure(variants, repeats=setup.repeats, warmup=WARMUP, cpu="tree", keep_results=True)
     rows, stage_table = _rows(setup, measured, refs)
     return step_result(
         ex, step=8, title=TITLE,
@@ -293,7 +276,7 @@ class _StageFigure:
 def _stage_figures(m: Measured, kept: int) -> dict[str, _StageFigure]:
     """Every stage that handled something (the one pass has nothing to compact; with nothing kept,
     nothing is compacted or aggregated): no row measures nothing."""
-    timed = m.variant.run.timed if isinstance(m.variant.run, _Recorder) else []
+    timed = list(m.results)
     out = {}
     for stage in STAGES:
         handled = m.tags["records"] if stage in _EVERY_RECORD else kept
