@@ -36,7 +36,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from dataclasses import replace as _replace_fields
 from importlib import metadata
-from typing import Any, Callable, Iterator, Literal, Protocol
+from typing import Any, Callable, Iterator, Literal, Protocol, get_args
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -56,6 +56,8 @@ __all__ = [
 ENTRY_POINT_GROUP = "gilfree.strategies"
 
 Uses = Literal["serial", "threads", "processes"]
+#: Every kind of :attr:`Capabilities.uses`, in order: where a strategy runs its tasks.
+USES: tuple[Uses, ...] = get_args(Uses)
 #: How a strategy's tasks receive a chunk of an array by default (see :mod:`gilfree.transports`).
 TransportName = Literal["views", "copies", "whole-array", "shared-memory"]
 
@@ -95,7 +97,7 @@ class Capabilities:
     transport: TransportName | None = None
 
     def __post_init__(self) -> None:
-        if self.uses not in ("serial", "threads", "processes"):
+        if self.uses not in USES:
             raise ValueError(f"uses must be 'serial', 'threads' or 'processes', not {self.uses!r}")
         for name in ("in_process", "can_stop_task", "survives_worker_death", "start_methods", "batches"):
             if not isinstance(getattr(self, name), bool):

@@ -47,6 +47,7 @@ from .serial import SerialExecutor
 
 __all__ = [
     "ABORT_GRACE_S",
+    "TYPICAL",
     "FailSafePool",
     "GuardedPool",
     "PoolExecutor",
@@ -58,6 +59,7 @@ __all__ = [
     "open_executor",
     "stop_executor",
     "strategy_names",
+    "typical",
 ]
 
 
@@ -67,6 +69,19 @@ def check_workers(workers: object) -> int:
 
 
 # -- gilfree's own strategies, declared once ---------------------------------------------------
+
+#: The strategy that stands for each kind of :attr:`~gilfree.registry.Capabilities.uses` where a
+#: lesson shows one of each (lab step 7's sweep): the standard library's own executors.
+TYPICAL: dict[str, str] = {"serial": "serial", "threads": "threads", "processes": "processes"}
+
+
+def typical(uses: str) -> str:
+    """The strategy that stands for ``uses`` ("serial", "threads" or "processes")."""
+    try:
+        return TYPICAL[uses]
+    except KeyError:
+        raise ValueError(f"uses must be one of {', '.join(TYPICAL)}, not {uses!r}") from None
+
 
 SERIAL = Capabilities(uses="serial", in_process=True)
 THREADS = Capabilities(uses="threads", in_process=True)

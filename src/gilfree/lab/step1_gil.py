@@ -26,6 +26,7 @@ from .._timing import environment, run_in_threads, usable_cores
 from ..chunked import run_chunks
 from ..experiment import Experiment, Measured, Variant
 from ..figures import Timed, above_ideal, beyond_noise, gil_reading, ms, noise_of, repeat_advice, versus, x
+from ..registry import USES
 from ..strategies import open_executor
 from ._plan import chosen_implementations, measured_row, step_result, sum_of_squares_below, worker_count
 from ._result import Progress, Row, StepResult, no_progress
@@ -36,7 +37,8 @@ PURE = "pure Python"
 NOGIL = "nogil kernel"
 HOLDING = "kernel holding the GIL"
 
-SERIAL, THREADS, PROCESSES = "serial", "threads", "processes"
+#: How the k calls run: the kinds of work a strategy can use (the rows' "strategy" column).
+SERIAL, THREADS, PROCESSES = USES
 
 
 # -- what to run ---------------------------------------------------------------------------

@@ -32,9 +32,9 @@ from .._timing import gil_enabled, usable_cores
 from ..chunked import array_chunks, default_parts, parallel_reduce, split_range
 from ..experiment import Experiment, Measured, Variant
 from ..figures import beyond_noise, clearly_faster, ms, nbytes, ratio, repeat_advice, small_tasks, span, x
-from ..registry import capabilities_of
+from ..registry import USES, capabilities_of
 from ..shm import SharedArray
-from ..strategies import open_executor, strategy_names
+from ..strategies import open_executor, strategy_names, typical
 from ..transports import default_transport, run_on_chunks
 from ._plan import chosen_implementations, measured_row, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
@@ -51,8 +51,8 @@ SWEEP_WORKLOADS = ("monte carlo pi", "prime count")
 CPU_BOUND = ("sum of squares", "monte carlo pi")
 #: Chunks per worker in the sweep, besides the caller's ``many_per_worker``.
 SWEEP_PER_WORKER = (1, 4)
-#: The strategies the sweep runs on: gilfree's own threads and worker processes.
-SWEEP_STRATEGIES = ("threads", "processes")
+#: The strategies the sweep runs on: the typical one for threads and for worker processes.
+SWEEP_STRATEGIES = tuple(typical(uses) for uses in USES if uses != "serial")
 
 #: The reference every variant is held against: the whole job as one kernel call.
 ONE_CALL = "one call"
