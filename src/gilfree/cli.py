@@ -172,7 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--start-method", action="append", choices=_start_methods(), metavar="NAME",
                        help="faults: only this start method (repeatable): " + ", ".join(_start_methods()))
     bench.add_argument("--repeats", type=_positive, metavar="N",
-                       help="timed repeats per variant (default: matrix 5, foundation 7, faults 15)")
+                       help="timed repeats per variant (default: matrix 5, foundation 15, faults 15)")
     bench.add_argument("--out", default="gilfree-bench", metavar="DIR",
                        help="folder for the results: bench.json, bench.md and the plots (matrix), "
                             "foundation.json, faults.json (default ./gilfree-bench)")
