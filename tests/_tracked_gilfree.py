@@ -3,9 +3,11 @@
 Every shared-memory segment that ``SharedArray.create`` makes in this run (here, and in any
 worker forked from here) is appended to the file LOG as it is created, so that a test which
 interrupts the run can check exactly those segments afterwards, instead of comparing the whole
-of /dev/shm, where other runs on a busy machine come and go.
+of /dev/shm, where other runs on a busy machine come and go. With GILFREE_TEST_MEASURING set, it
+also says when the run starts measuring (see below).
 """
 
+import os
 import sys
 
 from gilfree.shm import SharedArray
@@ -22,6 +24,24 @@ def _logged_create(cls, *args, **kwargs):
 
 
 SharedArray.create = classmethod(_logged_create)
+
+# The handshake of a test that interrupts a run "mid-measurement": when GILFREE_TEST_MEASURING
+# names a file, it is created once the first measurement has ended, when every executor is open
+# and has run tasks (joblib's loky starts its workers at its first call): the next one is running.
+_marker = os.environ.get("GILFREE_TEST_MEASURING")
+if _marker:
+    from gilfree.experiment import Experiment
+
+    _measure = Experiment.measure
+
+    def _announced_measure(self, *args, **kwargs):
+        out = _measure(self, *args, **kwargs)
+        if not os.path.exists(_marker):
+            with open(_marker, "w") as f:
+                f.write("measuring\n")
+        return out
+
+    Experiment.measure = _announced_measure
 
 if __name__ == "__main__":
     from gilfree.cli import main

@@ -370,6 +370,19 @@ def test_the_numpy_sum_check_tolerates_rounding_but_not_a_wrong_sum(impl, tmp_pa
 
 # --- Ctrl-C and SIGTERM mid-run -----------------------------------------------------------------
 
+def _wait_until_measuring(proc: subprocess.Popen, marker) -> None:
+    """Return once the run says it is measuring (tests/_tracked_gilfree.py writes ``marker`` when
+    its first cell is done and the second begins): a handshake, not a guess of the time."""
+    import time
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if marker.exists():
+            return
+        time.sleep(0.02)
+    raise AssertionError("the run never said it was measuring")
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/dev/shm") or os.name != "posix", reason="needs POSIX /dev/shm")
 @pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
@@ -382,12 +395,14 @@ def test_a_signal_mid_run_stops_every_worker_and_leaves_nothing(sig, code, tmp_p
     signum = getattr(signal, sig)
     log, tmpdir = tmp_path / "segments.log", tmp_path / "tmp"
     args = tracked_gilfree(log, "bench", "--workload", "reduction", "--workload", "transform",
-                           "--size", "medium", "--workers", "2", "--repeats", "50", "--no-plots",
+                           "--size", "medium", "--workers", "2", "--repeats", "10", "--no-plots",
                            "--no-progress", "--out", str(tmp_path / "out"))
+    marker = tmp_path / "measuring"
+    env = {**child_env(tmpdir), "GILFREE_TEST_MEASURING": str(marker)}
     with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                          cwd=tmp_path, env=child_env(tmpdir), start_new_session=True) as proc:
+                          cwd=tmp_path, env=env, start_new_session=True) as proc:
         try:
-            time.sleep(4)  # the pools are open and the repeats are running by then
+            _wait_until_measuring(proc, marker)
             assert proc.poll() is None, "the run ended before the signal"
             if signum == signal.SIGINT:
                 os.killpg(proc.pid, signum)  # a terminal's Ctrl-C reaches the whole group

@@ -42,3 +42,80 @@ def test_sigterm_raises_leaves_an_existing_handler_and_other_threads_alone():
     t.start()
     t.join()
     assert outcome == [signal.getsignal(signal.SIGTERM)]
+
+
+def _spin_until_raised(limit_s: float = 60.0) -> None:
+    """Run bytecode until the re-sent signal raises here (at most ``limit_s``: a failure, not a hang)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        pass
+
+
+class _SignalsInItsDestructor:
+    """Sends SIGTERM from ``__del__`` and runs bytecode there: the handler raises inside the
+    destructor, where Python can only report the exception as ignored."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(10_000):
+            pass
+
+
+def test_a_terminated_swallowed_where_it_cannot_propagate_is_raised_again():
+    """The bench once ignored a SIGTERM that arrived during a pool's fork, inside logging's
+    after-fork callback, and went on measuring; now the signal is raised again outside it."""
+    unraised = []
+    with pytest.raises(Terminated):
+        with sigterm_raises():
+            obj = _SignalsInItsDestructor()
+            del obj
+            _spin_until_raised()
+            unraised.append("the loop ended and nothing was raised")
+    assert not unraised
+
+
+def test_an_after_fork_callback_cannot_swallow_sigterm():
+    """The very case: SIGTERM handled inside an ``os.register_at_fork`` parent callback."""
+    if not hasattr(os, "register_at_fork"):
+        pytest.skip("no fork here")
+    armed = []
+
+    def in_parent() -> None:
+        if armed:
+            armed.clear()
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(10_000):
+                pass
+
+    os.register_at_fork(after_in_parent=in_parent)  # stays registered: it is inert unless armed
+    with pytest.raises(Terminated):
+        with sigterm_raises():
+            armed.append(True)
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+            _spin_until_raised()
+
+
+def test_a_keyboard_interrupt_swallowed_in_an_after_fork_callback_is_raised_again():
+    if not hasattr(os, "register_at_fork"):
+        pytest.skip("no fork here")
+    armed = []
+
+    def in_parent() -> None:
+        if armed:
+            armed.clear()
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10_000):
+                pass
+
+    os.register_at_fork(after_in_parent=in_parent)
+    with pytest.raises(KeyboardInterrupt):
+        with sigterm_raises():
+            armed.append(True)
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+            _spin_until_raised()

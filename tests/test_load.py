@@ -25,6 +25,17 @@ def test_a_busy_machine_is_named_with_its_figures() -> None:
     assert "1.6 of its 2 cores" in line and "6.4" in line and "41%" in line and "repeat" in line
 
 
+def test_noise_is_judged_by_the_typical_variant_and_the_worst_is_named() -> None:
+    quiet = MachineLoad(2, 1.0, 0.0, 0.1, 0.1).with_spread([0.02, 0.04, 12.3])
+    assert quiet.worst_spread == 12.3 and quiet.median_spread == 0.04 and not quiet.noisy
+    busy = MachineLoad(2, 1.0, 1.5, 3.0, 3.0).with_spread([0.3, 0.5, 0.9, None])
+    assert busy.noisy and busy.median_spread == 0.5
+    line = busy.line()
+    assert line is not None and "disagreed by 50% (the worst by 90%)" in line
+    assert MachineLoad.from_dict(busy.as_dict()) == busy
+    assert MachineLoad(2, 1.0, 0.0, 0.1, 0.1).with_spread([]).median_spread is None
+
+
 @pytest.mark.parametrize("others, busy", [(0.0, False), (BUSY_SHARE * 2 - 0.01, False), (BUSY_SHARE * 2, True)])
 def test_the_threshold_is_a_share_of_the_cores(others: float, busy: bool) -> None:
     assert MachineLoad(2, 1.0, others, 0.1, 0.1).busy is busy

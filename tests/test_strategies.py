@@ -169,3 +169,33 @@ def test_explained_futures_cancel_and_complete_like_the_originals():
         if cancelled:
             assert rest[-1].cancelled()
             assert list(as_completed([rest[-1]], timeout=PROMPT_S)) == [rest[-1]]
+
+
+def test_an_error_that_stops_a_run_is_not_replaced_by_a_failing_cleanup(monkeypatch):
+    """Ctrl-C inside the executor's own start-up can leave it unable to stop cleanly; the
+    interrupt must still be what the caller sees."""
+    import gilfree.strategies as strategies
+
+    def failing_stop(executor, *, abort, grace=0.0):
+        raise RuntimeError("cannot join thread before it is started")
+
+    monkeypatch.setattr(strategies, "stop_executor", failing_stop)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        with strategies.open_executor("threads", 1):
+            raise KeyboardInterrupt
+    if hasattr(caught.value, "__notes__"):
+        assert "cannot join thread" in caught.value.__notes__[0]
+
+
+def test_a_management_thread_whose_start_was_cut_short_is_still_joined():
+    import threading
+
+    from gilfree.processes import join_thread
+
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    join_thread(thread, timeout=0.05)  # never started: no RuntimeError, it gives up at the deadline
+    thread.start()
+    release.set()
+    join_thread(thread, timeout=5)
+    assert not thread.is_alive()

@@ -18,8 +18,9 @@ the bench's verdict open with :meth:`MachineLoad.line`, and the JSON records :me
 from __future__ import annotations
 
 import os
+import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from ._timing import descendants, load_average, usable_cores
@@ -81,6 +82,8 @@ class MachineLoad:
     load_before: float | None
     load_after: float | None
     worst_spread: float | None = None
+    #: The median over the variants of their repeats' spread: how noisy a typical figure was.
+    median_spread: float | None = None
 
     @property
     def busy(self) -> bool:
@@ -93,8 +96,10 @@ class MachineLoad:
 
     @property
     def noisy(self) -> bool:
-        """True when the repeats disagreed by more than :data:`NOISY_SPREAD`."""
-        return self.worst_spread is not None and self.worst_spread > NOISY_SPREAD
+        """True when a typical variant's repeats disagreed by more than :data:`NOISY_SPREAD` (the
+        median spread; the worst one where no median was recorded)."""
+        spread = self.median_spread if self.median_spread is not None else self.worst_spread
+        return spread is not None and spread > NOISY_SPREAD
 
     def line(self) -> str | None:
         """One sentence opening a step or a verdict on a busy machine; None on a quiet one."""
@@ -105,27 +110,36 @@ class MachineLoad:
             parts.append(f"other processes used {self.others_cores:.1f} of its {self.cores} cores")
         if self.load_before is not None:
             parts.append(f"the load average was {self.load_before:.1f} as it began")
-        if self.noisy and self.worst_spread is not None:
-            parts.append(f"repeats disagreed by up to {self.worst_spread:.0%}")
+        if self.noisy:
+            parts.append(self.spread_words())
         return ("Busy machine: " + ", ".join(parts) + ". Ratios below may be off; repeat the run on a "
                 "quieter machine before drawing conclusions.")
 
+    def spread_words(self) -> str:
+        """How much the repeats disagreed: the median variant's spread and the worst."""
+        if self.median_spread is None:
+            return f"repeats disagreed by up to {self.worst_spread or 0:.0%}"
+        return (f"a typical variant's repeats disagreed by {self.median_spread:.0%} "
+                f"(the worst by {self.worst_spread or 0:.0%})")
+
     def with_spread(self, spreads: Sequence[float | None]) -> MachineLoad:
-        """The same reading with the worst of ``spreads`` (the repeats' disagreement) recorded."""
-        known = [s for s in spreads if s is not None]
-        worst = max(known, default=None)
-        return MachineLoad(self.cores, self.seconds, self.others_cores, self.load_before, self.load_after,
-                           worst if self.worst_spread is None or worst is None else max(worst, self.worst_spread))
+        """The same reading with the worst and the median of ``spreads`` (the repeats' disagreement
+        of each variant) recorded."""
+        known = sorted(s for s in spreads if s is not None)
+        if not known:
+            return self
+        return replace(self, worst_spread=known[-1], median_spread=statistics.median(known))
 
     def as_dict(self) -> dict[str, Any]:
         return {"busy": self.busy, "noisy": self.noisy, "cores": self.cores, "seconds": self.seconds,
                 "others_cores": self.others_cores, "load_before": self.load_before,
-                "load_after": self.load_after, "worst_spread": self.worst_spread, "line": self.line()}
+                "load_after": self.load_after, "worst_spread": self.worst_spread,
+                "median_spread": self.median_spread, "line": self.line()}
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> MachineLoad:
         return cls(int(doc["cores"]), float(doc["seconds"]), doc.get("others_cores"), doc.get("load_before"),
-                   doc.get("load_after"), doc.get("worst_spread"))
+                   doc.get("load_after"), doc.get("worst_spread"), doc.get("median_spread"))
 
 
 def idle_machine(cores: int = 2) -> MachineLoad:

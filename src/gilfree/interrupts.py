@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -46,12 +47,44 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_default_in_forked_child)
 
 
+def _raise_again_if_swallowed(previous: Any) -> Any:
+    """An unraisable hook that sends SIGTERM (SIGINT) again when a :class:`Terminated`
+    (``KeyboardInterrupt``) was swallowed.
+
+    Python runs a signal handler at the next bytecode of the main thread, which may be inside
+    code whose exceptions cannot propagate: an ``os.register_at_fork`` callback in the parent
+    right after a fork (logging registers one, so every pool start has one), or a ``__del__``.
+    There the exception is reported as "ignored" and the program would go on as if SIGTERM never
+    came. The hook sends the signal again instead, a moment later and from another thread (sent
+    from here, it would be handled here, inside the hook, and lost once more): the handler then
+    runs where the main thread has got to, and so on until the exception can unwind the program.
+    """
+    def hook(unraisable: Any) -> None:
+        # Ctrl-C's KeyboardInterrupt is lost the same way: send SIGINT again for it.
+        signum = (signal.SIGTERM if isinstance(unraisable.exc_value, Terminated)
+                  else signal.SIGINT if isinstance(unraisable.exc_value, KeyboardInterrupt) else None)
+        if signum is None:
+            previous(unraisable)
+            return
+        again = threading.Timer(_RESEND_AFTER_S, os.kill, (os.getpid(), signum))
+        again.daemon = True
+        again.start()
+    return hook
+
+
+#: How long after a swallowed :class:`Terminated` the signal is sent again: long enough for the
+#: main thread to leave the callback that swallowed it, short next to any grace period.
+_RESEND_AFTER_S = 0.05
+
+
 @contextmanager
 def sigterm_raises() -> Iterator[None]:
     """Within the block, SIGTERM raises :class:`Terminated` in the main thread.
 
     Does nothing outside the main thread (only it may set signal handlers) or where the process
-    already handles SIGTERM its own way; the previous handler is restored afterwards.
+    already handles SIGTERM its own way; the previous handler is restored afterwards. A
+    :class:`Terminated` or ``KeyboardInterrupt`` raised where Python cannot propagate it (an
+    at-fork callback, a ``__del__``) is raised again at the next point that can.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -61,7 +94,10 @@ def sigterm_raises() -> Iterator[None]:
         yield  # someone else already handles SIGTERM: leave theirs in place
         return
     signal.signal(signal.SIGTERM, _raise_terminated)
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _raise_again_if_swallowed(previous_hook)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = previous_hook

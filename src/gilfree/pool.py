@@ -362,10 +362,10 @@ class FailSafePool(Executor):
                     f"its worker process {pid} was stopped and replaced")
             else:
                 error = WorkerDied.of(pid, code, task.label, oom_kills_before=self._oom_before)
-        try:
-            worker.process.close()
-        except ValueError:  # not reaped yet (join timed out): leave it to the interpreter
-            pass
+        # No worker.process.close(): at exit, multiprocessing joins every child it still lists
+        # while this (daemon) thread may be burying one, and joining a closed Process raises
+        # "process object is closed" from the atexit handler. The reaped process's descriptors
+        # go with the object: multiprocessing forgets it at its next start or exit.
         if task is not None and error is not None:
             task.future.set_exception(error)
         self._last_death = WorkerDied.of(pid, code, oom_kills_before=self._oom_before)

@@ -122,4 +122,23 @@ def abort_process_pool(executor: ProcessPoolExecutor, grace: float = ABORT_GRACE
         for proc in processes:
             proc.join(timeout=5)
         if manager is not None:
-            manager.join(timeout=5)
+            join_thread(manager, timeout=5)
+
+
+def join_thread(thread: threading.Thread, timeout: float) -> None:
+    """``thread.join(timeout)``, also for a thread whose ``start()`` a signal cut short.
+
+    A Ctrl-C or SIGTERM raised inside ``Thread.start()`` (the executor starts its management
+    thread at the first submit) leaves a thread that runs but has not yet said so, and ``join``
+    refuses it ("cannot join thread before it is started"), which would replace the interrupt
+    with a RuntimeError. It says so within moments: wait for that, up to ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            return
+        except RuntimeError:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.001)

@@ -214,8 +214,13 @@ def open_executor(strategy: str, workers: int = 1, *, start_method: str | None =
     remember(executor, caps)
     try:
         yield executor
-    except BaseException:
-        stop_executor(executor, abort=True)
+    except BaseException as error:
+        try:
+            stop_executor(executor, abort=True)
+        except Exception as cleanup:  # the error that stopped the run is the one to report
+            if hasattr(error, "add_note"):  # Python 3.11 and newer
+                error.add_note(f"stopping the {strategy!r} executor afterwards also failed: "
+                               f"{type(cleanup).__name__}: {cleanup}")
         raise
     else:
         stop_executor(executor, abort=False)

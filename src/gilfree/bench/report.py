@@ -16,6 +16,7 @@ import shutil
 import textwrap
 from typing import Any
 
+from .._load import MachineLoad
 from .verdict import SIZE_ORDER, headlines, machine_line, reference_workers, summary, verdicts
 
 __all__ = ["PLOTS", "complete", "fill", "markdown", "plot", "terminal", "terminal_width", "write_all"]
@@ -63,7 +64,7 @@ def load_sentence(machine: dict[str, Any] | None) -> str:
     if machine.get("load_before") is not None:
         parts.append(f"the load average was {machine['load_before']:.1f} at the start")
     if machine.get("worst_spread") is not None:
-        parts.append(f"the repeats of a variant disagreed by up to {machine['worst_spread']:.0%}")
+        parts.append(MachineLoad.from_dict(machine).spread_words())
     return "Load: " + (", ".join(parts) if parts else "not readable here") + "."
 
 
