@@ -122,7 +122,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_lab(sub)
+    _add_bench(sub)
+    _add_faults(sub)
+    _add_strategies(sub)
+    _add_info(sub)
+    return parser
 
+
+def _add_lab(sub: Any) -> None:
+    """``gilfree lab``: the eight steps."""
     lab = sub.add_parser("lab", help="run the eight lab steps (or some of them) side by side")
     lab.set_defaults(subparser=lab)
     lab.add_argument("--step", type=_step, action="append", metavar="N",
@@ -138,6 +147,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="how worker processes start: " + ", ".join(_start_methods())
                           + " (default: this Python's own default)")
 
+
+def _add_bench(sub: Any) -> None:
+    """``gilfree bench``: the suites (matrix, foundation, faults)."""
     bench = sub.add_parser(
         "bench", help="the benchmarks: the strategy matrix (with plots and a verdict), the kernels' "
                       "foundation figures, the cost of a dead worker")
@@ -153,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--strategy", action="append", metavar="NAME",
                        help="matrix: only this strategy (repeatable; serial is always kept as the reference): "
                             + ", ".join(s for s in _bench_strategies() if s != "serial"))
-    bench.add_argument("--workers", type=_positive, action="append", metavar="N",
+    bench.add_argument("--workers", type=_workers, action="append", metavar="N",
                        help="matrix: this worker count (repeatable; default 1, 2, 4, ... up to the cores, "
                             "and 2 x cores)")
     bench.add_argument("--size", action="append", choices=("small", "medium", "large"),
@@ -180,6 +192,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="measure nothing: print (and for the matrix redraw) a saved result")
     bench.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
+
+def _add_faults(sub: Any) -> None:
+    """``gilfree faults``: the fault drill."""
     faults = sub.add_parser(
         "faults", help="the fault drill: kill workers, raise, interrupt, time out; check nothing is lost or leaked")
     faults.set_defaults(subparser=faults)
@@ -196,16 +211,21 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_argument("--json", action="store_true", help="print one JSON document")
     faults.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
+
+def _add_strategies(sub: Any) -> None:
+    """``gilfree strategies``: the registry as users see it."""
     listing = sub.add_parser("strategies", help="every registered strategy, what it runs on and can do")
     listing.set_defaults(subparser=listing)
     shape = listing.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="print JSON")
     shape.add_argument("--markdown", action="store_true", help="print a Markdown table (the README's)")
 
+
+def _add_info(sub: Any) -> None:
+    """``gilfree info``: this machine and interpreter."""
     info = sub.add_parser("info", help="implementation, interpreter, GIL state and core count")
     info.set_defaults(subparser=info)
     info.add_argument("--json", action="store_true", help="print JSON")
-    return parser
 
 
 # The bar's line, and how many characters it has around {desc} and {bar} (for totals up to 9999);

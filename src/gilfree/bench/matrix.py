@@ -104,7 +104,7 @@ class Plan:
         return table[workload][size][impl]
 
 
-#: ``gilfree bench``: every size, 5 repeats (about 5 minutes on 2 cores).
+#: ``gilfree bench``: every size, 5 repeats (about 4 minutes on 2 cores: 250 s in the committed run).
 DEFAULT: dict[str, Any] = {}
 #: ``gilfree bench --quick``: the small and medium sizes, 3 repeats (about 30 seconds on 2 cores).
 QUICK: dict[str, Any] = {"sizes": ("small", "medium"), "repeats": 3, "label": "quick"}
