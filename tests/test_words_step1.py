@@ -17,27 +17,34 @@ from gilfree.figures import beyond_noise, gil_fingerprint, noise_of, x
 from gilfree.lab.step1_gil import Figures, Run, Timed, explain
 
 
-def T(seconds: float, cpu: float | None = None, spread: float = 0.02) -> Timed:
-    return Timed(seconds, seconds if cpu is None else cpu, spread)
+def T(seconds: float, cpu: float | None = None, spread: float = 0.02, repeats: int | None = None) -> Timed:
+    return Timed(seconds, seconds if cpu is None else cpu, spread, repeats)
 
 
 def run_of(speedup: float, *, cpu_per_wall: float = 1.0, spread: float = 0.02, serial: float = 0.2,
-           per_call: int = 2_000_000, processes: float | None = None) -> Run:
+           per_call: int = 2_000_000, processes: float | None = None, repeats: int | None = None) -> Run:
     """A kernel's run whose threads reached ``speedup`` against serial (and processes ``processes``)."""
     par = serial / speedup
-    procs = None if processes is None else T(serial / processes, 0.001, spread)
-    return Run(per_call, T(serial, spread=spread), T(par, par * cpu_per_wall, spread), procs)
+    procs = None if processes is None else T(serial / processes, 0.001, spread, repeats)
+    return Run(per_call, T(serial, spread=spread, repeats=repeats), T(par, par * cpu_per_wall, spread, repeats), procs)
 
 
 def figures(*, threads: float, cpu_per_wall: float, processes: float, nogil: float | None, control: float | None,
             spread: float = 0.02, gil: bool = True, cores: int = 2, workers: int = 2,
-            control_cpu: float = 1.0) -> Figures:
-    kern = None if nogil is None else run_of(nogil, cpu_per_wall=nogil, spread=spread, serial=0.37,
-                                             per_call=1_000_000_000)
+            control_cpu: float = 1.0, repeats: int | None = None, kernel_serial: float = 0.37) -> Figures:
+    kern = None if nogil is None else run_of(nogil, cpu_per_wall=nogil, spread=spread, serial=kernel_serial,
+                                             per_call=1_000_000_000, repeats=repeats)
     ctrl = None if control is None else run_of(control, cpu_per_wall=control_cpu, spread=spread, serial=0.36,
-                                               per_call=1_000_000_000)
-    pure = run_of(threads, cpu_per_wall=cpu_per_wall, spread=spread, serial=0.176, processes=processes)
+                                               per_call=1_000_000_000, repeats=repeats)
+    pure = run_of(threads, cpu_per_wall=cpu_per_wall, spread=spread, serial=0.176, processes=processes,
+                  repeats=repeats)
     return Figures(workers, cores, gil, pure, kern, ctrl)
+
+
+def judged(run: Run, parallel: Timed | None) -> bool:
+    """Whether a speedup rests on more than one repeat (the rule of figures.gap)."""
+    assert parallel is not None
+    return all(r is None or r >= 2 for r in (run.serial.repeats, parallel.repeats))
 
 
 CASES = {
@@ -55,6 +62,23 @@ CASES = {
     "pure Python only": figures(threads=0.80, cpu_per_wall=1.01, processes=1.97, nogil=None, control=None),
     "free-threaded, no gain": figures(threads=1.01, cpu_per_wall=1.0, processes=1.9, nogil=None, control=None,
                                       gil=False),
+    # gilfree lab --workers 1 on 2 cores: one call each way, nothing side by side.
+    "one worker": figures(threads=1.00, cpu_per_wall=1.0, processes=0.97, nogil=1.0, control=0.99, workers=1),
+    "one worker, processes above 1": figures(threads=1.00, cpu_per_wall=1.0, processes=1.30, nogil=1.25,
+                                             control=1.0, workers=1),
+    "one core, processes above 1": figures(threads=0.98, cpu_per_wall=1.0, processes=1.50, nogil=0.99, control=0.98,
+                                           cores=1),
+    # gilfree lab --workers 8 on 2 cores: the ideal is the core count, not the worker count.
+    "more workers than cores": figures(threads=0.97, cpu_per_wall=1.0, processes=1.93, nogil=1.90, control=0.99,
+                                       workers=8),
+    # One repeat: no spread to judge a gap by, so no cause that rests on one.
+    "one repeat": figures(threads=0.99, cpu_per_wall=1.0, processes=1.90, nogil=1.90, control=1.0, spread=0.0,
+                          repeats=1),
+    "one repeat, above the ideal": figures(threads=0.99, cpu_per_wall=1.0, processes=2.40, nogil=2.30, control=1.0,
+                                           spread=0.0, repeats=1),
+    # A compiled kernel slower than pure Python per element (it never was; the words must still hold).
+    "kernel slower per element": figures(threads=0.80, cpu_per_wall=1.01, processes=1.97, nogil=1.97, control=0.99,
+                                         kernel_serial=176.0),
 }
 
 
@@ -75,6 +99,15 @@ def check_no_contradiction(f: Figures, lines: list[str]) -> None:
             assert f.gil and gil_fingerprint(s_threads, pure.threads.cpu_per_wall), s
         if "own gil" in lowered:
             assert f.gil and beyond_noise(s_procs, pure.noise(pure.processes)), s
+            assert judged(pure, pure.processes), s
+        if "because" in lowered or "beyond the repeats' spread" in lowered or "more than the repeats' spread" in lowered:
+            assert all(judged(run, run.threads) for run in (pure, f.nogil, f.holding) if run is not None), s
+        if "no speedup was possible" in lowered:
+            assert not any(v > 1 and beyond_noise(v, pure.noise(pure.processes)) for v in ratios(s)), s
+        if "faster" in lowered:
+            assert "per element" not in lowered, s  # a time ratio says "the time of", which holds both ways
+        if "took turns" in lowered or "ran side by side" in lowered:
+            assert f.ideal > 1, s
         if "because" in lowered and "releases the gil" in lowered:
             assert f.gil and f.nogil is not None and f.holding is not None
             s_k, s_c = speedup(f.nogil, f.nogil.threads), speedup(f.holding, f.holding.threads)
@@ -108,8 +141,8 @@ def test_no_sentence_contradicts_its_figures(case):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_paragraph_states_a_cause_with_its_figure_or_says_to_repeat(case):
     for paragraph in explain(CASES[case]):
-        supported = any(word in paragraph for word in ("because", "fingerprint", "without the GIL", "only 1 core",
-                                                      "did not run"))
+        supported = any(word in paragraph for word in ("because", "fingerprint", "without the GIL",
+                                                      "nothing runs side by side", "did not run"))
         assert supported or "repeat the run" in paragraph, paragraph
         if "repeat the run" not in paragraph and "did not run" not in paragraph:
             assert ratios(paragraph), paragraph  # a cause comes with the figure it rests on
@@ -184,3 +217,71 @@ def test_a_tiny_spread_still_counts_as_noise():
     f = figures(threads=1.0, cpu_per_wall=1.0, processes=1.9, nogil=1.04, control=1.0, spread=0.0)
     kernel = explain(f)[2]
     assert "because" not in kernel and "repeat the run" in kernel
+
+
+def test_one_worker_says_nothing_runs_side_by_side():
+    """gilfree lab --workers 1: one thread, one worker process; no GIL story, no word about the cores."""
+    lines = explain(CASES["one worker"])
+    threads, procs, kernel = lines
+    text = " ".join(lines)
+    assert "on 1 thread," in threads and "1 threads" not in text
+    assert procs.startswith("1 worker process ran") and "1 worker processes" not in text
+    for line in lines:
+        assert "with one worker, nothing runs side by side (the ideal is 1.00x)" in line, line
+    for wrong in ("fingerprint", "took turns", "only 2 core", "no speedup was possible", "because", "repeat the run"):
+        assert wrong not in text, wrong
+
+
+def test_one_worker_above_one_is_called_out_not_denied():
+    threads, procs, kernel = explain(CASES["one worker, processes above 1"])
+    assert "1.30x is above the ideal 1.00x by more than the repeats' spread" in procs
+    assert "1.25x is above the ideal 1.00x" in kernel
+    assert "no speedup was possible" not in procs + kernel
+
+
+def test_one_core_above_one_is_called_out_not_denied():
+    _, procs, _ = explain(CASES["one core, processes above 1"])
+    assert "with only 1 core here, nothing runs side by side" in procs
+    assert "1.50x is above the ideal 1.00x" in procs and "no speedup was possible" not in procs
+
+
+def test_the_ideal_is_capped_at_the_cores():
+    """8 workers on 2 cores: the ideal is 2.00x, and 1.93x is 96% of it, not 24% of 8.00x."""
+    f = CASES["more workers than cores"]
+    assert f.ideal == 2
+    threads, procs, kernel = explain(f)
+    assert "on 8 threads" in threads and procs.startswith("8 worker processes ran")
+    assert "1.93x against serial (96% of the ideal 2.00x)" in procs and "8.00x" not in procs + kernel
+    assert "95% of the ideal 2.00x" in kernel
+
+
+def test_one_repeat_names_no_cause_that_needs_a_spread():
+    threads, procs, kernel = explain(CASES["one repeat"])
+    text = " ".join((threads, procs, kernel))
+    for claim in ("because", "own GIL", "beyond the repeats' spread", "more than the repeats' spread"):
+        assert claim not in text, claim
+    assert "1.90x against serial: one repeat gives no spread to judge it by" in procs
+    assert "one repeat gives no spread to judge it by" in kernel and "repeat the run" in kernel
+    assert "the GIL's fingerprint" in threads  # CPU per wall and speedup alone: no spread in that rule
+    _, procs, kernel = explain(CASES["one repeat, above the ideal"])
+    assert "2.40x is above the ideal 2.00x, and one repeat gives no spread" in procs
+    assert "cache effect or" not in procs and "2.30x is above the ideal 2.00x, and one repeat" in kernel
+
+
+@pytest.mark.parametrize("case", ["clean 2-core run", "kernel slower per element"])
+def test_the_per_element_ratio_is_a_time_ratio_that_holds_both_ways(case):
+    f = CASES[case]
+    assert f.nogil is not None
+    head = sentence_with(explain(f), "per element, pure Python took")
+    assert head is not None and "faster" not in head and "slower" not in head
+    ratio = f.ns_per_element(f.pure) / f.ns_per_element(f.nogil)
+    assert f"pure Python took {x(ratio)} the time of the kernel" in head
+    if case == "kernel slower per element":
+        assert ratio < 1 and "took 0.50x the time of the kernel" in head
+
+
+def test_summary_plurals():
+    from gilfree.lab.step1_gil import _summary
+    lines = _summary(CASES["one worker"])
+    assert lines[0].startswith("Serial: 1 pure-Python call of cpu_bound")
+    assert lines[1].startswith("Threads: the same 1 call in 1 thread:")

@@ -25,7 +25,8 @@ from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._timing import environment, run_in_threads, usable_cores
 from ..chunked import run_chunks
 from ..experiment import Experiment, Measured, Variant
-from ..figures import Timed, above_ideal, beyond_noise, gil_reading, ms, noise_of, repeat_advice, versus, x
+from ..figures import (Timed, above_ideal, beyond_noise, gap, gil_reading, ms, noise_of, plural, repeat_advice, versus,
+                       x)
 from ..registry import USES
 from ..strategies import open_executor
 from ._plan import chosen_implementations, measured_row, step_result, sum_of_squares_below, worker_count
@@ -108,6 +109,10 @@ class Run:
         """The noise that speedup shares: the worse of the two spreads (at least figures.MIN_NOISE)."""
         return noise_of(self.serial.spread, parallel.spread)
 
+    def judged(self, parallel: Timed) -> bool:
+        """Whether that speedup can be judged against the repeats' spread: one repeat gives none (figures.gap)."""
+        return gap(self.serial, parallel) != "unknown"
+
 
 @dataclass(frozen=True)
 class Figures:
@@ -159,9 +164,10 @@ def _rows(measured: Mapping[str, Measured]) -> list[Row]:
 def _summary(f: Figures) -> list[str]:
     k, pure = f.workers, f.pure
     return [
-        f"Serial: {k} pure-Python calls of cpu_bound({pure.per_call:,}), one after another: "
-        f"{ms(pure.serial.seconds)}",
-        f"Threads: the same {k} calls in {k} threads: {ms(pure.threads.seconds)}",
+        f"Serial: {plural(k, 'pure-Python call', 'pure-Python calls')} of cpu_bound({pure.per_call:,}), "
+        f"one after another: {ms(pure.serial.seconds)}",
+        f"Threads: the same {plural(k, 'call', 'calls')} in {plural(k, 'thread', 'threads')}: "
+        f"{ms(pure.threads.seconds)}",
         f"Thread speedup: {x(pure.speedup(pure.threads))} against serial (serial time over threads time)",
         "Speedup column: each row against the serial row of its own variant.",
         "ns/elem column: each row's own wall time per element of work done.",
@@ -199,6 +205,10 @@ def run(n: int = 2_000_000, workers: int | None = None, kernel_scale: int = 500,
 
 # -- what it means -------------------------------------------------------------------------
 
+#: What a figure resting on one repeat gets instead of a verdict (:func:`gilfree.figures.gap` says "unknown").
+ONE_REPEAT = "one repeat gives no spread to judge it by; repeat the run with more repeats"
+
+
 def explain(f: Figures) -> list[str]:
     """Three paragraphs, each stating the figures it rests on: threads, processes, the compiled kernel."""
     return [_threads_words(f), _processes_words(f), _kernel_words(f)]
@@ -211,25 +221,48 @@ def _of_ideal(speedup: float, ideal: int, noise: float) -> str:
     return ""
 
 
-def _above(speedup: float, ideal: int, noise: float) -> str:
-    """`` <sentence>.`` calling out a speedup above the ideal (noise, or a cache effect), else ``""``."""
+def _above(speedup: float, ideal: int, noise: float, judged: bool = True) -> str:
+    """`` <sentence>.`` calling out a speedup above the ideal (noise, or a cache effect), else ``""``.
+
+    On one repeat (``judged`` false) there is no spread to tell noise from a gain, and it says so.
+    """
+    if speedup <= ideal or x(speedup) == x(ideal):
+        return ""
+    if not judged:
+        return (f" {x(speedup)} is above the ideal {x(ideal)}, and one repeat gives no spread to tell noise from "
+                "a cache effect.")
     above = above_ideal(speedup, ideal, noise)
     return "" if above is None else f" {_cap(above)}."
+
+
+def _alone(f: Figures) -> str:
+    """Why nothing could run side by side (``f.ideal == 1``): one worker, or one core."""
+    if f.workers == 1:
+        return "with one worker, nothing runs side by side (the ideal is 1.00x)"
+    return f"with only {plural(f.cores, 'core', 'cores')} here, nothing runs side by side (the ideal is 1.00x)"
+
+
+def _versus(speedup: float, noise: float, judged: bool) -> str:
+    """:func:`gilfree.figures.versus` where the repeats give a spread; on one repeat, that there is none."""
+    return versus(speedup, noise) if judged else ONE_REPEAT
 
 
 def _threads_words(f: Figures) -> str:
     pure, k = f.pure, f.workers
     s, cpw, noise = pure.speedup(pure.threads), pure.threads.cpu_per_wall, pure.noise(pure.threads)
+    judged = pure.judged(pure.threads)
     reading = gil_reading(s, cpw, k, f.gil, noise)
-    seen = f"pure-Python threads ran at {x(s)} against serial on {k} threads"
-    if reading == "no gil":
+    seen = f"pure-Python threads ran at {x(s)} against serial on {plural(k, 'thread', 'threads')}"
+    if reading == "no gil" and f.ideal > 1:
         seen += _of_ideal(s, f.ideal, noise)
     if cpw is not None:
         seen += f", using {cpw:.2f} CPU seconds per wall second"
+    if f.ideal == 1:
+        return f"{_cap(seen)}: {_alone(f)}, so this run says nothing about the GIL." + _above(s, 1, noise, judged)
     if reading == "no gil":
-        if beyond_noise(s, noise) or f.ideal == 1:
+        if judged and beyond_noise(s, noise):
             return f"This interpreter runs without the GIL: {seen}." + _above(s, f.ideal, noise)
-        return repeat_advice(f"this interpreter runs without the GIL, yet {seen}, {versus(s, noise)}")
+        return repeat_advice(f"this interpreter runs without the GIL, yet {seen}, {_versus(s, noise, judged)}")
     if reading == "took turns":
         return (f"{_cap(seen)}: about one core busy and no speedup, the GIL's fingerprint. With "
                 "the GIL on, one thread runs Python bytecode at a time, so the threads took turns on the cores "
@@ -243,13 +276,15 @@ def _threads_words(f: Figures) -> str:
 
 def _processes_words(f: Figures) -> str:
     pure, k = f.pure, f.workers
+    procs = plural(k, "worker process", "worker processes")
     if pure.processes is None:
-        return f"The {k} worker processes did not run."
-    s, noise = pure.speedup(pure.processes), pure.noise(pure.processes)
-    seen = f"{k} worker processes ran the same pure-Python calls at {x(s)} against serial"
+        return f"The {procs} did not run."
+    s, noise, judged = pure.speedup(pure.processes), pure.noise(pure.processes), pure.judged(pure.processes)
+    seen = f"{procs} ran the same pure-Python calls at {x(s)} against serial"
     if f.ideal == 1:
-        return (f"{_cap(seen)}: with only {f.cores} core here, no speedup was possible "
-                "(the pool was started before timing).")
+        return f"{_cap(seen)} on a pool started before timing: {_alone(f)}." + _above(s, 1, noise, judged)
+    if not judged:
+        return f"{_cap(seen)}: {ONE_REPEAT}." + _above(s, f.ideal, noise, judged)
     if not beyond_noise(s, noise):
         return repeat_advice(f"{seen}, {versus(s, noise)}")
     own = "its own interpreter and its own GIL" if f.gil else "its own interpreter"
@@ -265,20 +300,32 @@ def _kernel_words(f: Figures) -> str:
                 "asked for): only pure-Python rows.")
     pure_ns, kern_ns = f.ns_per_element(f.pure), f.ns_per_element(nogil)
     head = (f"Serially, the compiled kernel took {kern_ns:.3g} ns per element against pure Python's "
-            f"{pure_ns:.3g} ns: {x(pure_ns / kern_ns)} faster per element.")
+            f"{pure_ns:.3g} ns: per element, pure Python took {x(pure_ns / kern_ns)} the time of the kernel.")
     s_k, s_c = nogil.speedup(nogil.threads), ctrl.speedup(ctrl.threads)
-    own_noise, noise = nogil.noise(nogil.threads), noise_of(nogil.noise(nogil.threads), ctrl.noise(ctrl.threads))
+    own_noise, judged = nogil.noise(nogil.threads), nogil.judged(nogil.threads) and ctrl.judged(ctrl.threads)
     threads = f"its threads ran at {x(s_k)} against its serial run"
     control = f"the control (the same loop told to hold the GIL) ran its threads at {x(s_c)} against its own"
     if not f.gil:
         return (f"{head} This interpreter runs without the GIL, so the control holds nothing: {threads} and "
                 f"{control}; their gap says nothing about the GIL.")
     if f.ideal == 1:
-        return f"{head} {_cap(threads)} and {control}: with only {f.cores} core here, no threads run side by side."
+        return (f"{head} {_cap(threads)} and {control}: {_alone(f)}, so their gap says nothing about the GIL."
+                + _above(s_k, 1, own_noise, judged) + _above(s_c, 1, ctrl.noise(ctrl.threads), judged))
+    if not judged:
+        return f"{head} {_cap(threads)} and {control}: {ONE_REPEAT}." + _above(s_k, f.ideal, own_noise, judged)
+    return f"{head} {_nogil_against_control(f, nogil, ctrl)}"
+
+
+def _nogil_against_control(f: Figures, nogil: Run, ctrl: Run) -> str:
+    """The nogil threads against the control's: "because it releases the GIL" only when the figures say so."""
+    s_k, s_c = nogil.speedup(nogil.threads), ctrl.speedup(ctrl.threads)
+    own_noise, noise = nogil.noise(nogil.threads), noise_of(nogil.noise(nogil.threads), ctrl.noise(ctrl.threads))
+    threads = f"its threads ran at {x(s_k)} against its serial run"
+    control = f"the control (the same loop told to hold the GIL) ran its threads at {x(s_c)} against its own"
     scaled, beat = beyond_noise(s_k, own_noise), beyond_noise(s_k / s_c, noise)
     control_scaled = beyond_noise(s_c, ctrl.noise(ctrl.threads))
     if scaled and beat and not control_scaled:
-        return (f"{head} {_cap(threads)}{_of_ideal(s_k, f.ideal, own_noise)}; {control}. The nogil speedup is "
+        return (f"{_cap(threads)}{_of_ideal(s_k, f.ideal, own_noise)}; {control}. The nogil speedup is "
                 f"{x(s_k / s_c)} the control's, more than the repeats' spread ({noise:.0%}), because the kernel "
                 "releases the GIL for its whole loop: compiled code alone does not make threads parallel."
                 + _above(s_k, f.ideal, own_noise))
@@ -288,7 +335,7 @@ def _kernel_words(f: Figures) -> str:
         seen = f"the nogil threads did not beat the control by more than the repeats' spread ({noise:.0%})"
     else:
         seen = f"the nogil threads were {versus(s_k, own_noise)}"
-    return f"{head} {repeat_advice(f'{threads} and {control}, so {seen}')}"
+    return repeat_advice(f"{threads} and {control}, so {seen}")
 
 
 def _cap(text: str) -> str:
