@@ -20,9 +20,9 @@ from gilfree.lab.step2_pool import Figures, Pooled, explain
 
 
 def pooled(impl: str, loop: float, maps: dict[int, float], *, spread: float = 0.03,
-           opened: float = 0.010, closed: float = 0.003) -> Pooled:
+           opened: float = 0.010, closed: float = 0.003, repeats: int | None = None) -> Pooled:
     """An implementation's figures: the loop's seconds, Pool.map's seconds by worker count."""
-    return Pooled(impl, Timed(loop, loop, spread), {w: Timed(s, 0.001, spread) for w, s in maps.items()},
+    return Pooled(impl, Timed(loop, loop, spread, repeats), {w: Timed(s, 0.001, spread, repeats) for w, s in maps.items()},
                   {w: opened for w in maps}, {w: closed for w in maps})
 
 
@@ -52,7 +52,15 @@ CASES = {
     "one core": figures(pooled("pure-python", 0.100, {1: 0.120, 2: 0.125}), cores=1),
     "more workers than cores": figures(pooled("pure-python", 0.200, {1: 0.200, 2: 0.105, 4: 0.104}), cores=2),
     "slow start-up": figures(pooled("c-extension", 0.002, {1: 0.0021, 2: 0.0012}, opened=0.030, closed=0.004)),
+    # One repeat (the TINY parameters): no spread to judge any gap by, whatever the figures.
+    "one repeat": figures(pooled("pure-python", 0.010, {1: 0.030, 2: 0.018}, spread=0.0, repeats=1),
+                          pooled("c-extension", 0.200, {1: 0.200, 2: 0.080}, spread=0.0, repeats=1)),
+    "one repeat, clean figures": figures(pooled("pure-python", 0.176, {1: 0.180, 2: 0.093}, spread=0.0, repeats=1)),
 }
+
+#: Words that judge a gap against the repeats' spread, or name a cause that rests on such a judgement.
+JUDGED = ("linear", "% of the ideal", "beyond the repeats' spread", "by more than the repeats' spread",
+          "costs little", "visible share", "outweighed", "cache effect or", "noise, not a real gain")
 
 
 def known_ratios(f: Figures) -> set[str]:
@@ -89,6 +97,8 @@ def check_no_contradiction(f: Figures, lines: list[str]) -> None:
             assert not any(beyond_noise(c, n) or n > NOISY_SPREAD for c, n in costs.values()), s
         if "visible share" in s or "outweighed" in s:
             assert any(beyond_noise(c, n) for c, n in costs.values()), s
+        if any(word in s for word in JUDGED):  # a verdict needs a spread: more than one repeat
+            assert all(t.repeats is None or t.repeats > 1 for p in f.pooled for t in (p.serial, *p.maps.values())), s
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -163,3 +173,16 @@ def test_start_up_against_one_map():
     assert "a fresh pool for each map would add 28x the time of one c-extension Pool.map" in startup
     assert "keep one pool open" in startup
     assert percents(startup) == []
+
+
+def test_one_repeat_judges_no_gap_and_names_no_cause():
+    for case in ("one repeat", "one repeat, clean figures"):
+        scaling, loop, startup = explain(CASES[case])
+        text = " ".join((scaling, loop))
+        for word in JUDGED + ("within",):
+            assert word not in text, (word, text)
+        assert "One repeat gives no spread to judge them by; repeat the run with more repeats." in scaling
+        assert loop.endswith("One repeat gives no spread to judge them by; repeat the run with more repeats.")
+    scaling, loop, _ = explain(CASES["one repeat"])
+    assert "2.50x is above the ideal 2.00x, and one repeat gives no spread to tell noise from a cache effect" in scaling
+    assert "3.00x the time of the loop for pure-python" in loop and "0.56x for pure-python" in loop

@@ -251,26 +251,47 @@ def _linear(efficiency: float) -> str:
     return "far from linear"
 
 
+#: What ratios resting on one repeat get instead of a verdict (:func:`gilfree.figures.gap` says "unknown").
+ONE_REPEAT = "one repeat gives no spread to judge them by; repeat the run with more repeats"
+
+
+def _one_repeat(*timed: Timed) -> bool:
+    """Whether any of these figures rests on one repeat: then no gap between them can be judged."""
+    return any(t.repeats is not None and t.repeats < 2 for t in timed)
+
+
+def _scaling_of(p: Pooled, top: int, ideal: int) -> tuple[str, str, str]:
+    """One implementation's Pool(top) against Pool(1): its figure (with its share of the ideal when that is
+    a gain beyond the noise), the sentence for a gain above the ideal, and the doubt to report."""
+    s, noise = p.vs_one(top), noise_of(p.maps[1].spread, p.maps[top].spread)
+    said = f"{x(s)} for {p.implementation}"
+    if _one_repeat(p.maps[1], p.maps[top]):
+        above = "" if s <= ideal or x(s) == x(ideal) else (
+            f" For {p.implementation}, {x(s)} is above the ideal {x(ideal)}, and one repeat gives no spread to tell "
+            "noise from a cache effect.")
+        return said, above, ""
+    if above_ideal(s, ideal, noise) is not None:
+        return said, f" For {p.implementation}, {above_ideal(s, ideal, noise)}.", ""
+    if ideal > 1 and beyond_noise(s, noise):
+        return f"{said} ({s / ideal:.0%} of the ideal {x(ideal)}: {_linear(s / ideal)})", "", ""
+    if ideal > 1:
+        return said, "", f"Pool.map on {top} workers was {versus(s, noise, 'Pool(1)')} for {p.implementation}"
+    return said, "", ""
+
+
 def _scaling_words(f: Figures) -> str:
     top, ideal = f.top, f.ideal
-    parts, above, unclear = [], [], []
-    for p in f.pooled:
-        s, noise = p.vs_one(top), noise_of(p.maps[1].spread, p.maps[top].spread)
-        said = f"{x(s)} for {p.implementation}"
-        if above_ideal(s, ideal, noise) is not None:
-            above.append(f" For {p.implementation}, {above_ideal(s, ideal, noise)}.")
-        elif ideal > 1 and beyond_noise(s, noise):
-            said += f" ({s / ideal:.0%} of the ideal {x(ideal)}: {_linear(s / ideal)})"
-        elif ideal > 1:
-            unclear.append(f"Pool.map on {top} workers was {versus(s, noise, 'Pool(1)')} for {p.implementation}")
-        parts.append(said)
+    parts, above, unclear = zip(*(_scaling_of(p, top, ideal) for p in f.pooled))
     line = f"Against Pool.map on 1 worker, Pool.map on {top} workers ran " + " and ".join(parts) + "."
     if top > f.cores:
         line += (f" Only {plural(f.cores, 'core', 'cores')} can run at once here, so {top} workers can reach "
                  f"{x(ideal)} against 1 at best.")
     line += "".join(above)
-    if unclear:
-        line += " " + repeat_advice("; ".join(unclear))
+    if any(_one_repeat(p.maps[1], p.maps[top]) for p in f.pooled):
+        line += f" {_cap(ONE_REPEAT)}."
+    doubts = [d for d in unclear if d]
+    if doubts:
+        line += " " + repeat_advice("; ".join(doubts))
     return line
 
 
@@ -286,6 +307,8 @@ def _loop_words(f: Figures) -> str:
         elif beyond_noise(1 / t, noise):
             odd.append(f"Pool.map on 1 worker beat the loop it hands the same work to for {p.implementation}")
     line = f"Pool.map on 1 worker took {' and '.join(costs)}, for the same {plural(f.tasks, 'task', 'tasks')}"
+    if _one_repeat(*(t for p in f.pooled for t in (p.serial, *p.maps.values()))):
+        return f"{line}. {_against_loop(f)} {_cap(ONE_REPEAT)}."
     if visible:
         line += (f": handing the tasks to another process and back is a visible share of the work for "
                  f"{' and '.join(visible)}.")
@@ -301,11 +324,16 @@ def _loop_words(f: Figures) -> str:
     return line + " " + _pool_vs_loop(f)
 
 
+def _against_loop(f: Figures) -> str:
+    """The top pool's speedups against the in-process loop, as one sentence of figures."""
+    return f"Against the in-process loop, Pool.map on {f.top} workers ran " + " and ".join(
+        f"{x(p.vs_loop(f.top))} for {p.implementation}" for p in f.pooled) + "."
+
+
 def _pool_vs_loop(f: Figures) -> str:
     """The top pool against the in-process loop; slower than the loop is said, with its reason only if seen."""
     top = f.top
-    line = f"Against the in-process loop, Pool.map on {top} workers ran " + " and ".join(
-        f"{x(p.vs_loop(top))} for {p.implementation}" for p in f.pooled) + "."
+    line = _against_loop(f)
     for p in f.pooled:
         if not beyond_noise(1 / p.vs_loop(top), noise_of(p.serial.spread, p.maps[top].spread)):
             continue
