@@ -81,6 +81,7 @@ def test_json_round_trip_and_text(result):
     assert "busy" in doc["machine"]
     text = format_result(result)
     assert TITLE in text and "imap_unordered" in text
+    assert result.summary[0].startswith("Speedup column: each row against the serial row of its own workload")
     assert len(result.explanation) == 3
 
 

@@ -30,8 +30,8 @@ from .._select import Implementation
 from .._timing import usable_cores
 from ..chunked import split_range
 from ..experiment import Checks, Experiment, Measured, Variant
-from ..figures import (SHORT_TASK_SECONDS, Timed, above_ideal, gap, judged, ms, noise_of, plural, ratio, repeat_advice,
-                       span, time_ratio)
+from ..figures import (MIN_NOISE, SHORT_TASK_SECONDS, Timed, above_ideal, gap, judged, ms, noise_of, plural, ratio,
+                       repeat_advice, span, time_ratio, x)
 from ..mp_pool import GuardedPool
 from ..strategies import check_workers, open_executor
 from ._common import main_implementation
@@ -263,7 +263,7 @@ def run(n: int = 200_000, tasks: int = 16, small_tasks: int = 2_000, small_sampl
 
     explanation = [order_words(_order_figures(plans, shown, ex.checks.ok)),
                    chunksize_words([_chunk_figures(plans, name) for name in impls]),
-                   uneven_words(_uneven_figures(plans, shown, p.workers))]
+                   uneven_words(_uneven_figures(plans, shown, p.workers, usable_cores()))]
     return step_result(
         ex, step=3, title=TITLE, params={**asdict(p), "chunksizes": dict(sizes)},
         rows=[_row(plan, plans) for plan in plans], summary=_summary(plans, shown),
@@ -294,8 +294,10 @@ def _row(plan: Plan, plans: Sequence[Plan]) -> Row:
 
 
 def _summary(plans: Sequence[Plan], shown: str) -> list[str]:
-    return [f"{api:<15} ({shown}, chunksize 1): task indices in arrival order "
-            + " ".join(map(str, _pick(plans, shown, UNEVEN, api, 1).runs[0].order)) for api in APIS]
+    return ["Speedup column: each row against the serial row of its own workload and implementation "
+            "(serial time over its time)."] + [
+        f"{api:<15} ({shown}, chunksize 1): task indices in arrival order "
+        + " ".join(map(str, _pick(plans, shown, UNEVEN, api, 1).runs[0].order)) for api in APIS]
 
 
 def _data(jobs: list[Job], plans: list[Plan]) -> dict[str, Any]:
@@ -354,6 +356,9 @@ def _first_versus_all(un: Timed, mp: Timed) -> str:
     said = (f"The first result of imap_unordered came after {ms(un.seconds)} and map's whole list after "
             f"{ms(mp.seconds)}: {time_ratio(un, mp, 'the whole list')}, {judged(un, mp)}")
     verdict = gap(un, mp)
+    if verdict == "same" and noise_of(un.spread, mp.spread) > MIN_NOISE:
+        return (f"{said}: the repeats disagree too much to tell whether imap_unordered's first result came "
+                "sooner; repeat the run.")
     if verdict == "same":
         return f"{said}: in this run imap_unordered brought no result sooner."
     if verdict == "longer":
@@ -409,6 +414,7 @@ class UnevenFigures:
 
     implementation: str
     workers: int
+    cores: int  # usable cores: at most this many workers run at once
     tasks: int
     serial: Timed
     map_one: Timed  # map at chunksize 1
@@ -416,12 +422,23 @@ class UnevenFigures:
     split: tuple[int, Timed] | None  # map at one chunk per worker (None when that is chunksize 1)
     pool: Mapping[str, Timed]  # every Pool call, by "<api> at chunksize <n>"
 
+    @property
+    def ideal(self) -> int:
+        """The best speedup against serial ``workers`` can reach here: one per core at most."""
+        return max(1, min(self.workers, self.cores))
 
-def _uneven_figures(plans: Sequence[Plan], impl: str, workers: int) -> UnevenFigures:
+    @property
+    def on_workers(self) -> str:
+        """``on 2 workers``, or ``on 4 workers (2 cores)`` when the cores are fewer."""
+        on = f"on {plural(self.workers, 'worker', 'workers')}"
+        return on if self.workers <= self.cores else f"{on} ({plural(self.cores, 'core', 'cores')})"
+
+
+def _uneven_figures(plans: Sequence[Plan], impl: str, workers: int, cores: int) -> UnevenFigures:
     mine = [plan for plan in plans if plan.job.implementation == impl and plan.job.workload == UNEVEN]
     top = max(plan.chunksize or 1 for plan in mine)
     return UnevenFigures(
-        impl, workers, len(mine[0].job.tasks), _pick(mine, impl, UNEVEN, SERIAL, None).time(),
+        impl, workers, cores, len(mine[0].job.tasks), _pick(mine, impl, UNEVEN, SERIAL, None).time(),
         _pick(mine, impl, UNEVEN, "map", 1).time(), _pick(mine, impl, UNEVEN, "starmap", 1).time(),
         None if top == 1 else (top, _pick(mine, impl, UNEVEN, "map", top).time()),
         {f"{plan.api} at chunksize {plan.chunksize}": plan.time() for plan in mine if plan.pooled})
@@ -443,7 +460,8 @@ def _split_words(f: UnevenFigures) -> str:
         return (f"{said}: with one fixed chunk per worker, a worker that falls behind (on a heavier chunk, or on "
                 "a core shared with other programs) cannot pass work to the others.")
     if verdict == "shorter":
-        return f"{said}: {f.tasks} tasks in {f.workers} chunks take fewer hand-offs than one task at a time."
+        return (f"{said}: {f.tasks} tasks in {plural(f.workers, 'chunk', 'chunks')} take fewer hand-offs than one "
+                "task at a time.")
     return f"{said}."
 
 
@@ -459,18 +477,22 @@ def _against_serial(f: UnevenFigures) -> str:
     """Every Pool call's speedup against the serial loop, and what it means."""
     speedups = {name: f.serial.seconds / t.seconds for name, t in f.pool.items()}
     said = (f"Against the serial loop ({ms(f.serial.seconds)}), the {len(speedups)} Pool calls reached speedups "
-            f"of {span(speedups.values())} against serial on {plural(f.workers, 'worker', 'workers')}")
+            f"of {span(speedups.values())} against serial {f.on_workers}")
     verdicts = {name: gap(t, f.serial) for name, t in f.pool.items()}
     faster = [name for name in speedups if verdicts[name] == "shorter"]
     if faster:
         best = max(faster, key=lambda name: speedups[name])
         noise = noise_of(f.serial.spread, f.pool[best].spread)
-        above = above_ideal(speedups[best], f.workers, noise)
+        above = above_ideal(speedups[best], f.ideal, noise)
         return (f"{said}; the best was {best}, a speedup of {ratio(speedups[best], 'serial')} (beyond the "
                 f"{noise:.0%} spread of the repeats)." + (f" That speedup against serial: {above}." if above else ""))
     each = f.serial.seconds / f.tasks
     if all(v == "unknown" for v in verdicts.values()):
-        return f"{said}; one repeat gives no spread to judge them by."
+        top = max(speedups.values())
+        above = "" if top <= f.ideal or x(top) == x(f.ideal) else (
+            f" The best speedup against serial, {x(top)}, is above the ideal {x(f.ideal)}, and one repeat gives no "
+            "spread to tell noise from a cache effect.")
+        return f"{said}; one repeat gives no spread to judge them by.{above}"
     if each < SHORT_TASK_SECONDS:
         slower = "every one was slower than" if all(v == "longer" for v in verdicts.values()) else \
             "none was faster than"
