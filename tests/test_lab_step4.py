@@ -31,6 +31,18 @@ def test_rows_cover_every_variant_and_implementation(result, ran):
             assert row.extra["overtaken"] == 0
 
 
+def test_every_speedup_is_against_what_the_summary_says(result, ran):
+    """Against the serial reference; the run that skips the failed task's work against that time less its share."""
+    assert result.summary[0].startswith("Speedup column: each row against the serial reference of its implementation")
+    shares = result.data["failed_task_share"]
+    assert set(shares) == set(ran) and all(0 <= share < 1 for share in shares.values())
+    assert all(f"{share:.0%} for {impl}" in result.summary[0] for impl, share in shares.items())
+    for row in result.rows:
+        serial = next(r for r in result.rows if r.implementation == row.implementation and r.variant == SERIAL)
+        against = serial.seconds * ((1 - shares[row.implementation]) if row.variant == ONE_FAILS else 1)
+        assert row.speedup == pytest.approx(against / row.seconds)
+
+
 def test_failure_is_reported_and_the_rest_add_up(result):
     bad = result.params["fail"]
     for impl, ref in result.data["reference"].items():

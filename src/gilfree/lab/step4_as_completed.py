@@ -26,7 +26,8 @@ from .._checks import as_index, check_count
 from .._select import Implementation
 from .._timing import usable_cores
 from ..experiment import Checks, Experiment, Measured, Variant
-from ..figures import SHORT_TASK_SECONDS, Timed, above_ideal, gap, judged, ms, noise_of, repeat_advice, time_ratio, x
+from ..figures import (MIN_NOISE, SHORT_TASK_SECONDS, Timed, above_ideal, gap, judged, ms, noise_of, plural,
+                       repeat_advice, time_ratio, x)
 from ..strategies import open_executor
 from ._order import interleave_heavy_light, overtaken
 from ._plan import chosen_implementations, measured_row, scaled, step_result, worker_count
@@ -259,30 +260,34 @@ def run(n: int = 300_000, tasks: int = 8, kernel_scale: int = 10, workers: int |
     plans = [Plan(job, kind) for job in jobs for kind in KINDS]
     ex = Experiment(progress)
     references = _measure(ex, jobs, plans, k, repeats)
+    failed = {plan.job.implementation: _failed_share(plan) for plan in plans if plan.kind == SERIAL}
 
     mine = {plan.kind: plan for plan in plans if plan.job.implementation == shown}
-    explanation = [order_words(_order_figures(mine, k)), batch_words(_batch_figures(mine, k)),
+    explanation = [order_words(_order_figures(mine, k)), batch_words(_batch_figures(mine, k, usable_cores())),
                    failure_words(_failure_figures(mine[ONE_FAILS], references[shown]))]
     return step_result(
         ex, step=4, title=TITLE,
         params={"n": n, "tasks": tasks, "kernel_scale": kernel_scale, "workers": k, "fail": bad, "repeats": repeats},
-        rows=_rows(plans), summary=_summary(mine, references[shown]),
-        explanation=explanation, data=_data(jobs, plans, references),
+        rows=_rows(plans, failed), summary=_summary(mine, references[shown], failed),
+        explanation=explanation, data={**_data(jobs, plans, references), "failed_task_share": failed},
         columns=("variant", "implementation", "workers", "n", "ms", "speedup", "first result ms", "overtaken",
                  "failed", "total", "arrival"))
 
 
 # -- rows, summary, data ---------------------------------------------------------------------
 
-def _rows(plans: Sequence[Plan]) -> list[Row]:
-    """Every plan's row: its speedup against the serial reference of its implementation, and its arrivals."""
+def _rows(plans: Sequence[Plan], failed: Mapping[str, float]) -> list[Row]:
+    """Every plan's row: its speedup against the serial reference of its implementation (less the failed
+    task's share of it, for the run that skips that task's work), and its arrivals."""
     serial = {plan.job.implementation: plan.time() for plan in plans if plan.kind == SERIAL}
     rows = []
     for plan in plans:
         assert plan.measured is not None
         arrivals = plan.runs[0].arrivals
         order = [a.task for a in arrivals]
-        rows.append(measured_row(plan.measured, serial[plan.job.implementation].seconds / plan.measured.seconds, {
+        impl = plan.job.implementation
+        against = serial[impl].seconds * (1 - failed[impl] if plan.kind == ONE_FAILS else 1.0)
+        rows.append(measured_row(plan.measured, against / plan.measured.seconds, {
             "tasks": len(plan.job.tasks), "n": plan.job.top, "first result ms": plan.first().seconds * 1000,
             "first result spread": plan.first().spread, "overtaken": overtaken(order),
             "failed": sum(a.error is not None for a in arrivals), "arrival": " ".join(map(str, order)),
@@ -290,10 +295,14 @@ def _rows(plans: Sequence[Plan]) -> list[Row]:
     return rows
 
 
-def _summary(mine: Mapping[str, Plan], ref: list[int]) -> list[str]:
+def _summary(mine: Mapping[str, Plan], ref: list[int], failed: Mapping[str, float]) -> list[str]:
     plan = mine[ONE_FAILS]
     impl, bad, arrivals = plan.job.implementation, plan.job.bad, plan.runs[0].arrivals
-    lines = [f"{ONE_FAILS} ({impl}): submitted tasks 0..{len(ref) - 1}, task {bad} with its range reversed"]
+    shares = ", ".join(f"{share:.0%} for {name}" for name, share in failed.items())
+    lines = ["Speedup column: each row against the serial reference of its implementation (its time over the row's); "
+             f"the '{ONE_FAILS}' rows against that time less task {bad}'s share of it ({shares}), as that run "
+             "skips the failed task's work.",
+             f"{ONE_FAILS} ({impl}): submitted tasks 0..{len(ref) - 1}, task {bad} with its range reversed"]
     for place, a in enumerate(arrivals, 1):
         what = f"{a.error_type}: {a.error}" if a.error is not None else f"{a.result:,} primes"
         lines.append(f"  arrived #{place:<2} task {a.task:<2} [{a.lo:,}, {a.hi:,})  "
@@ -344,10 +353,12 @@ def order_words(f: OrderFigures) -> str:
     """How many results as_completed handled out of submission order, and whether its first came sooner."""
     ac, io = f.completed_first, f.in_order_first
     if f.overtaken:
-        seen = (f"With as_completed ({f.implementation}, {f.workers} workers), {f.overtaken} of {f.tasks} results "
+        seen = (f"With as_completed ({f.implementation}, {plural(f.workers, 'worker', 'workers')}), {f.overtaken} of "
+                f"{f.tasks} results "
                 f"{'was' if f.overtaken == 1 else 'were'} handled after a task submitted later than theirs")
     else:
-        seen = (f"With as_completed ({f.implementation}, {f.workers} workers), no result was handled after a task "
+        seen = (f"With as_completed ({f.implementation}, {plural(f.workers, 'worker', 'workers')}), no result was "
+                "handled after a task "
                 "submitted later than theirs: in this run the tasks finished in the order they were submitted")
     said = (f"{seen}. The first result was in hand after {ms(ac.seconds)} with as_completed and after "
             f"{ms(io.seconds)} waiting on the futures in submission order: "
@@ -356,6 +367,8 @@ def order_words(f: OrderFigures) -> str:
     if verdict == "shorter":
         return said + (", because the first future submitted is task 0, the widest range." if f.widest_first else
                        ", because the first future submitted was not the first to finish.")
+    if verdict == "same" and noise_of(ac.spread, io.spread) > MIN_NOISE:
+        return said + ": the repeats disagree too much to tell whether it came sooner; repeat the run."
     if verdict == "same":
         return said + ": at this size as_completed brought no result sooner."
     if verdict == "longer":
@@ -369,26 +382,45 @@ class BatchFigures:
 
     implementation: str
     workers: int
+    cores: int  # usable cores: at most this many workers run at once
     tasks: int
     serial: Timed
     completed: Timed  # the whole batch with as_completed
     in_order: Timed  # the whole batch in submission order
     largest_share: float  # the largest task's share of the serial work
 
+    @property
+    def ideal(self) -> int:
+        """The best speedup ``workers`` can reach here, whatever the tasks: one per core at most."""
+        return max(1, min(self.workers, self.cores))
 
-def _largest_share(serial: Plan) -> float:
-    """The largest task's share of the serial loop's time, the median over its timed runs."""
+
+def _task_shares(serial: Plan) -> list[list[float]]:
+    """Each task's share of the serial loop's time, for each timed run (the warm-up's alone if none was timed).
+
+    The serial loop handles the tasks in submission order, so a run's arrivals are its tasks in order.
+    """
     shares = []
     for run in serial.runs[1:] or serial.runs:
         ends = [a.seconds for a in run.arrivals]
         durations = [b - a for a, b in zip([0.0] + ends, ends)]
-        shares.append(max(durations) / ends[-1] if ends[-1] > 0 else 1.0)
-    return statistics.median(shares)
+        shares.append([d / ends[-1] for d in durations] if ends[-1] > 0 else [1 / len(ends)] * len(ends))
+    return shares
 
 
-def _batch_figures(mine: Mapping[str, Plan], workers: int) -> BatchFigures:
+def _largest_share(serial: Plan) -> float:
+    """The largest task's share of the serial loop's time, the median over its timed runs."""
+    return statistics.median(max(run) for run in _task_shares(serial))
+
+
+def _failed_share(serial: Plan) -> float:
+    """The share of the serial loop's time that the task the failing run reverses takes, the median over its runs."""
+    return statistics.median(run[serial.job.bad] for run in _task_shares(serial))
+
+
+def _batch_figures(mine: Mapping[str, Plan], workers: int, cores: int) -> BatchFigures:
     serial = mine[SERIAL]
-    return BatchFigures(serial.job.implementation, workers, len(serial.job.tasks), serial.time(),
+    return BatchFigures(serial.job.implementation, workers, cores, len(serial.job.tasks), serial.time(),
                         mine[AS_COMPLETED].time(), mine[IN_ORDER].time(), _largest_share(serial))
 
 
@@ -398,7 +430,9 @@ def batch_words(f: BatchFigures) -> str:
     said = (f"The whole batch ({f.implementation}) took {ms(ac.seconds)} with as_completed and {ms(io.seconds)} in "
             f"submission order: as_completed took {time_ratio(ac, io, 'submission order')}, {judged(ac, io)}")
     verdict = gap(ac, io)
-    if verdict == "same":
+    if verdict == "same" and noise_of(ac.spread, io.spread) > MIN_NOISE:
+        said += ": the repeats disagree too much to tell whether the order of handling changed it; repeat the run."
+    elif verdict == "same":
         said += ": the order of handling changes when each result is in hand, not how long the batch takes."
     elif verdict == "unknown":
         said += "."
@@ -407,21 +441,42 @@ def batch_words(f: BatchFigures) -> str:
     return f"{said} {_speedup_words(f)}"
 
 
+def _bound(f: BatchFigures) -> tuple[float, str]:
+    """The best speedup the batch can reach here, and words naming the bound that sets it (the other in brackets)."""
+    ideal = float(f.ideal)
+    who = plural(f.workers, "worker", "workers") + ("" if f.workers <= f.cores else
+                                                    f" on {plural(f.cores, 'core', 'cores')}")
+    caps = f"{who} {'caps' if f.workers == 1 else 'cap'} the speedup at {x(ideal)}"
+    if f.largest_share <= 0:
+        return ideal, caps
+    by_task = 1 / f.largest_share
+    task = f"the largest task alone, {f.largest_share:.0%} of the serial work"
+    if ideal <= by_task:
+        return ideal, f"{caps} ({task}, would allow {x(by_task)})"
+    return by_task, f"{task}, caps the speedup at {x(by_task)} ({who} would allow {x(ideal)})"
+
+
+def _at_once(f: BatchFigures) -> str:
+    """How many tasks ran at once: every worker, or one per core when the cores are fewer."""
+    if f.workers <= f.cores:
+        return f"{plural(f.workers, 'worker process', 'worker processes')} at once"
+    return f"{f.workers} worker processes, {f.cores} at a time on {f.cores} cores"
+
+
 def _speedup_words(f: BatchFigures) -> str:
-    """Both ways' speedups against the serial loop, the cap the largest task sets, and what they mean."""
-    cap = min(float(f.workers), 1 / f.largest_share) if f.largest_share > 0 else float(f.workers)
+    """Both ways' speedups against the serial loop, the bound that caps them, and what they mean."""
+    cap, bound = _bound(f)
     speedups = {AS_COMPLETED: f.serial.seconds / f.completed.seconds,
                 "submission order": f.serial.seconds / f.in_order.seconds}
     said = (f"Speedups against the serial loop ({ms(f.serial.seconds)}): {x(speedups[AS_COMPLETED])} with "
-            f"as_completed and {x(speedups['submission order'])} in submission order, on {f.workers} workers; the "
-            f"largest task alone is {f.largest_share:.0%} of the serial work, which caps the speedup at {x(cap)}.")
+            f"as_completed and {x(speedups['submission order'])} in submission order; {bound}.")
     verdicts = [gap(f.completed, f.serial), gap(f.in_order, f.serial)]
     best = max(speedups.values())
     if verdicts == ["shorter", "shorter"]:
         above = above_ideal(best, cap, noise_of(f.serial.spread, f.completed.spread, f.in_order.spread))
-        return (f"{said} Both beat the serial loop beyond the spread of the repeats: the tasks ran in "
-                f"{f.workers} worker processes at once." + (f" The better speedup against serial, {above}." if above
-                                                            else ""))
+        why = f": the tasks ran in {_at_once(f)}" if f.ideal > 1 else ""
+        return (f"{said} Both beat the serial loop beyond the spread of the repeats{why}."
+                + (f" The better speedup against serial, {above}." if above else ""))
     if "unknown" in verdicts:
         return f"{said} One repeat gives no spread to judge these speedups by."
     each = f.serial.seconds / f.tasks
