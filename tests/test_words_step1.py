@@ -100,7 +100,7 @@ def check_no_contradiction(f: Figures, lines: list[str]) -> None:
         if "own gil" in lowered:
             assert f.gil and beyond_noise(s_procs, pure.noise(pure.processes)), s
             assert judged(pure, pure.processes), s
-        if "because" in lowered or "beyond the repeats' spread" in lowered or "more than the repeats' spread" in lowered:
+        if any(w in lowered for w in ("because", "beyond the repeats' spread", "more than the repeats' spread")):
             assert all(judged(run, run.threads) for run in (pure, f.nogil, f.holding) if run is not None), s
         if "no speedup was possible" in lowered:
             assert not any(v > 1 and beyond_noise(v, pure.noise(pure.processes)) for v in ratios(s)), s

@@ -22,7 +22,8 @@ from gilfree.lab.step2_pool import Figures, Pooled, explain
 def pooled(impl: str, loop: float, maps: dict[int, float], *, spread: float = 0.03,
            opened: float = 0.010, closed: float = 0.003, repeats: int | None = None) -> Pooled:
     """An implementation's figures: the loop's seconds, Pool.map's seconds by worker count."""
-    return Pooled(impl, Timed(loop, loop, spread, repeats), {w: Timed(s, 0.001, spread, repeats) for w, s in maps.items()},
+    return Pooled(impl, Timed(loop, loop, spread, repeats),
+                  {w: Timed(s, 0.001, spread, repeats) for w, s in maps.items()},
                   {w: opened for w in maps}, {w: closed for w in maps})
 
 

@@ -82,8 +82,8 @@ POOL_CLEAN = {f"{api} at chunksize {cs}": t(ms) for (api, cs), ms in {
 
 
 def uneven(**changes: object) -> UnevenFigures:
-    base = dict(implementation="c-extension", workers=2, cores=2, tasks=16, serial=t(84), map_one=t(46), starmap_one=t(47),
-                split=(8, t(52)), pool=POOL_CLEAN)
+    base = dict(implementation="c-extension", workers=2, cores=2, tasks=16, serial=t(84), map_one=t(46),
+                starmap_one=t(47), split=(8, t(52)), pool=POOL_CLEAN)
     return UnevenFigures(**{**base, **changes})  # type: ignore[arg-type]
 
 

@@ -52,8 +52,8 @@ def order(**changes: object) -> OrderFigures:
 
 
 def batch(**changes: object) -> BatchFigures:
-    base = dict(implementation="c-extension", workers=2, cores=2, tasks=8, serial=t(47), completed=t(27), in_order=t(26),
-                largest_share=0.29)
+    base = dict(implementation="c-extension", workers=2, cores=2, tasks=8, serial=t(47), completed=t(27),
+                in_order=t(26), largest_share=0.29)
     return BatchFigures(**{**base, **changes})  # type: ignore[arg-type]
 
 
