@@ -21,6 +21,24 @@ def test_gil_fingerprint(speedup: float, cpu_per_wall: float | None, expected: b
     assert f.gil_fingerprint(speedup, cpu_per_wall) is expected
 
 
+@pytest.mark.parametrize("speedup, spread, expected", [
+    (1.14, 0.02, False),   # beyond a 2% spread (and the 5% floor): a small real gain, not "no speedup"
+    (1.14, 0.20, True),    # within a 20% spread: no speedup that the repeats can tell
+    (1.04, 0.02, True),    # within the floor of a quiet machine
+    (0.90, 0.02, True),    # slower is never a gain
+    (1.14, None, True),    # no spread given: the threshold alone, as before
+])
+def test_gil_fingerprint_with_a_spread_needs_the_speedup_within_it(speedup: float, spread: float | None,
+                                                                   expected: bool) -> None:
+    assert f.gil_fingerprint(speedup, 1.0, spread) is expected
+
+
+def test_gil_reading_passes_its_spread_to_the_fingerprint() -> None:
+    assert f.gil_reading(1.14, 1.0, 2, True, spread=0.02) == "unclear"
+    assert f.gil_reading(1.14, 1.0, 2, True, spread=0.2) == "took turns"
+    assert f.gil_reading(1.14, 1.0, 2, True) == "took turns"  # no spread: the threshold alone
+
+
 @pytest.mark.parametrize("speedup, cpu, gil, expected", [
     (1.0, 1.0, True, "took turns"),
     (0.5, 0.58, True, "waited"),

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 
 import pytest
 
 from _hogs import hogs
-from gilfree._load import BUSY_SHARE, LoadMeter, MachineLoad, idle_machine
-
+from _words import percents
+from gilfree._load import BUSY_LOAD, BUSY_SHARE, LoadMeter, MachineLoad, idle_machine
 
 
 def test_an_idle_machine_says_nothing() -> None:
@@ -45,6 +46,33 @@ def test_without_proc_the_load_average_decides() -> None:
     assert MachineLoad(2, 1.0, None, 3.5, 2.0).busy
     assert not MachineLoad(2, 1.0, None, 1.0, 1.0).busy
     assert not MachineLoad(2, 1.0, None, None, None).busy
+
+
+@pytest.mark.parametrize("before, after, said", [(1.0, 3.5, "3.5 as it ended"), (3.5, 1.0, "3.5 as it began"),
+                                                 (None, 3.2, "3.2 as it ended")])
+def test_without_proc_the_busy_line_states_the_reading_that_made_it_busy(before, after, said) -> None:
+    reading = MachineLoad(2, 1.0, None, before, after)
+    line = reading.line()
+    assert reading.busy and line is not None and line.startswith("Busy machine:")
+    assert f"the load average was {said}" in line
+    assert max(ratio for ratio in map(float, re.findall(r"was (\d+\.\d)", line))) >= BUSY_LOAD * 2
+
+
+def test_a_noisy_run_on_a_machine_not_otherwise_busy_opens_with_the_noise() -> None:
+    """The committed bench's case: nothing else ran, yet the repeats disagreed."""
+    reading = MachineLoad(2, 250.0, 0.0, 0.73, 1.41).with_spread([0.2, 0.6, 0.7, 12.3])
+    assert not reading.busy and reading.noisy
+    line = reading.line()
+    assert line is not None and line.startswith("Noisy run:")
+    assert percents(line) == [65.0, 1230.0] and "0.0 of its 2 cores" in line
+    assert line.count(". ") == 0 and line.endswith(".")  # one sentence
+    assert reading.as_dict()["line"] == line
+
+
+def test_a_noisy_run_without_a_median_is_judged_and_named_by_the_worst_spread() -> None:
+    line = MachineLoad(2, 1.0, None, 0.1, 0.1, worst_spread=0.4).line()
+    assert line is not None and line.startswith("Noisy run: repeats disagreed by up to 40%")
+    assert MachineLoad(2, 1.0, 0.0, 0.1, 0.1, worst_spread=0.2).line() is None  # within NOISY_SPREAD
 
 
 def test_the_reading_round_trips_through_json() -> None:

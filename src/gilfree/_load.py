@@ -11,8 +11,9 @@ Three figures, each an honest reading of its own:
 * **The spread of the repeats** (given by the caller): repeats that disagree say the same thing
   from the inside.
 
-Past :data:`BUSY_SHARE` of the cores taken by others, a run is *busy*: every step of the lab and
-the bench's verdict open with :meth:`MachineLoad.line`, and the JSON records :meth:`as_dict`.
+Past :data:`BUSY_SHARE` of the cores taken by others, a run is *busy*; past :data:`NOISY_SPREAD`
+of disagreement between a typical variant's repeats, it is *noisy*. Either way every step of the
+lab and the bench's verdict open with :meth:`MachineLoad.line`, and the JSON records :meth:`as_dict`.
 """
 
 from __future__ import annotations
@@ -102,18 +103,42 @@ class MachineLoad:
         return spread is not None and spread > NOISY_SPREAD
 
     def line(self) -> str | None:
-        """One sentence opening a step or a verdict on a busy machine; None on a quiet one."""
-        if not self.busy:
-            return None
-        parts = []
-        if self.others_cores is not None:
-            parts.append(f"other processes used {self.others_cores:.1f} of its {self.cores} cores")
-        if self.load_before is not None:
-            parts.append(f"the load average was {self.load_before:.1f} as it began")
+        """One sentence opening a step or a verdict on a busy or a noisy machine; None on a quiet one.
+
+        Busy: the figure that made it busy (other processes' cores, or without /proc the load
+        average that reached the threshold). Noisy but not busy: how much the repeats disagreed.
+        """
+        if self.busy:
+            parts = []
+            if self.others_cores is not None:
+                parts.append(f"other processes used {self.others_cores:.1f} of its {self.cores} cores")
+            load = self._load_words()
+            if load is not None:
+                parts.append(load)
+            if self.noisy:
+                parts.append(self.spread_words())
+            return ("Busy machine: " + ", ".join(parts) + ". Ratios below may be off; repeat the run on a "
+                    "quieter machine before drawing conclusions.")
         if self.noisy:
-            parts.append(self.spread_words())
-        return ("Busy machine: " + ", ".join(parts) + ". Ratios below may be off; repeat the run on a "
-                "quieter machine before drawing conclusions.")
+            others = (f", although other processes used only {self.others_cores:.1f} of its {self.cores} cores"
+                      if self.others_cores is not None else "")
+            return (f"Noisy run: {self.spread_words()}{others}, so ratios below may be off; repeat the run "
+                    "before drawing conclusions.")
+        return None
+
+    def _load_words(self) -> str | None:
+        """The load average as the busy line states it: the reading taken as it began, or, where the
+        load average decided (no /proc), the higher of the two readings, the one that did."""
+        if self.others_cores is None:
+            readings = [(v, when) for v, when in ((self.load_before, "as it began"), (self.load_after, "as it ended"))
+                        if v is not None]
+            if not readings:
+                return None
+            value, when = max(readings, key=lambda r: r[0])
+            return f"the load average was {value:.1f} {when}"
+        if self.load_before is None:
+            return None
+        return f"the load average was {self.load_before:.1f} as it began"
 
     def spread_words(self) -> str:
         """How much the repeats disagreed: the median variant's spread and the worst."""

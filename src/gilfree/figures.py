@@ -145,14 +145,20 @@ def clearly_faster(fast_seconds: float, fast_spread: float | None, slow_seconds:
     return fast_seconds > 0 and beyond_noise(slow_seconds / fast_seconds, fast_spread, slow_spread)
 
 
-def gil_fingerprint(speedup: float, cpu_per_wall: float | None) -> bool:
+def gil_fingerprint(speedup: float, cpu_per_wall: float | None, spread: float | None = None) -> bool:
     """What the README calls the GIL's fingerprint: about one core busy and no speedup.
 
     Both must hold: CPU seconds per wall second within :data:`GIL_CPU_PER_WALL` (threads took
     turns on one core) and a speedup at most :data:`GIL_SPEEDUP`. A run at 0.5 CPU seconds per
     second was waiting on something else (a busy machine, I/O), not on the GIL.
+
+    Given the repeats' ``spread``, the speedup must also be within it (not :func:`beyond_noise`):
+    1.14x with a 2% spread is a small real gain, not "no speedup". Without one (None), the
+    threshold alone decides.
     """
     if cpu_per_wall is None:
+        return False
+    if spread is not None and beyond_noise(speedup, spread):
         return False
     low, high = GIL_CPU_PER_WALL
     return low <= cpu_per_wall <= high and speedup <= GIL_SPEEDUP
@@ -166,7 +172,7 @@ def gil_reading(speedup: float, cpu_per_wall: float | None, workers: int, gil: b
     """What a pure-Python thread speedup says, from its figures alone.
 
     * ``"no gil"``: the interpreter runs without the GIL (the caller says).
-    * ``"took turns"``: :func:`gil_fingerprint` holds.
+    * ``"took turns"``: :func:`gil_fingerprint` holds (judged with ``spread`` when given).
     * ``"waited"``: no speedup, but well under one core busy: the threads waited on something
       other than each other (another process, I/O).
     * ``"scaled"``: the speedup is beyond noise over 1 and uses more than one core.
@@ -174,7 +180,7 @@ def gil_reading(speedup: float, cpu_per_wall: float | None, workers: int, gil: b
     """
     if not gil:
         return "no gil"
-    if gil_fingerprint(speedup, cpu_per_wall):
+    if gil_fingerprint(speedup, cpu_per_wall, spread):
         return "took turns"
     if cpu_per_wall is not None and cpu_per_wall < GIL_CPU_PER_WALL[0] and speedup <= GIL_SPEEDUP:
         return "waited"

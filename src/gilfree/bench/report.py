@@ -69,7 +69,7 @@ def load_sentence(machine: dict[str, Any] | None) -> str:
 
 
 def markdown(doc: dict[str, Any]) -> str:
-    """The whole report as Markdown: the busy-machine line (if any), the machine and plan, headline
+    """The whole report as Markdown: the busy- or noisy-machine line (if any), the machine and plan, headline
     ratios, verdicts, then a table per workload and size, the start-up costs and the checks."""
     out = _opening(doc) + _headline_table(doc) + _verdict_section(doc) + _cell_tables(doc)
     out += _startup_table(doc) + _checks_section(doc)
@@ -78,8 +78,8 @@ def markdown(doc: dict[str, Any]) -> str:
 
 def _opening(doc: dict[str, Any]) -> list[str]:
     env, plan = doc["environment"], doc["plan"]
-    busy = machine_line(doc)
-    return [f"# gilfree bench ({plan['label']})", "", *([f"**{busy}**", ""] if busy else []),
+    opening = machine_line(doc)
+    return [f"# gilfree bench ({plan['label']})", "", *([f"**{opening}**", ""] if opening else []),
             f"Machine: {_env_line(env)}.", "",
             f"Plan: workers {', '.join(map(str, sorted(plan['workers'])))} ({plan['cores']} cores), "
             f"{plan['repeats']} timed repeats per variant after one checked warm-up, strategies interleaved, "
@@ -190,7 +190,7 @@ def fill(text: str, width: int, first: str = "", rest: str = "") -> str:
 
 
 def terminal(doc: dict[str, Any], width: int | None = None) -> str:
-    """What the terminal gets: the busy line, machine and plan, headline ratios and verdicts, wrapped
+    """What the terminal gets: the busy or noisy line, machine and plan, headline ratios and verdicts, wrapped
     to ``width`` (default: the terminal's); the tables stay in the Markdown report."""
     width = width or terminal_width()
     title, *paragraphs = [line.strip("*").removeprefix("# ") for line in _opening(doc) if line]
