@@ -313,7 +313,8 @@ def _document(m: _Matrix, ex: Experiment, seconds: float) -> dict[str, Any]:
                  "sizes_elements": {w: {s: {i: plan.elements_of(w, s, i) for i in m.impls}
                                         for s in plan.sizes} for w in plan.workloads}},
         "workloads": {w: {"title": WORKLOADS[w].title, "nature": WORKLOADS[w].nature,
-                          "bytes_per_element": WORKLOADS[w].bytes_per_element} for w in plan.workloads},
+                          "bytes_per_element": WORKLOADS[w].bytes_per_element,
+                          "writes": WORKLOADS[w].writes} for w in plan.workloads},
         "strategies": {v.name: v.note for v in m.strategies},
         "variants": {v.name: v.as_dict() for v in m.strategies},
         "rows": m.rows,

@@ -68,7 +68,7 @@ class _Data:
 
 def _data_of(doc: dict[str, Any], workload: str) -> _Data:
     """The workload's data as the document records it (``workloads``), else as today's table has it."""
-    from .workloads import WORKLOADS, Workload
+    from .workloads import WORKLOADS
 
     recorded = doc.get("workloads", {}).get(workload, {})
     known = WORKLOADS.get(workload)
@@ -76,8 +76,8 @@ def _data_of(doc: dict[str, Any], workload: str) -> _Data:
     moves = bool(per_element) if per_element is not None else any(r["bytes"] for r in doc["rows"]
                                                                    if r["workload"] == workload)
     back = recorded.get("writes")
-    if back is None:  # a workload that changes its data in place puts it back between runs (reset)
-        back = known is not None and type(known).reset is not Workload.reset
+    if back is None:  # a result written before the field: today's table says
+        back = known is not None and known.writes
     return _Data(moves, bool(back))
 
 

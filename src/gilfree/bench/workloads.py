@@ -165,6 +165,8 @@ class Workload:
     transport_not_applicable: dict[str, str] = {}
     #: Variants whose result is compared closely rather than bit for bit (another algorithm).
     approximate: frozenset[str] = frozenset()
+    #: True when its tasks write their chunk (the data must come back to the caller).
+    writes = False
 
     def prepare(self, kernels: Implementation, elements: int, stack: ExitStack, workdir: str) -> Prepared:
         raise NotImplementedError
@@ -279,6 +281,7 @@ class ArrayTransform(Workload):
     name = "transform"
     title = f"in-place array transform (logistic map, {_TRANSFORM_ROUNDS} rounds)"
     nature = "compute-bound per byte, and the data changes: it must come back to the caller"
+    writes = True
 
     def prepare(self, kernels: Implementation, elements: int, stack: ExitStack, workdir: str) -> Prepared:
         shared = stack.enter_context(SharedArray.create(elements))
@@ -304,7 +307,7 @@ class ArrayTransform(Workload):
             return numpy_logistic(x, rounds)
         if variant.executor is None:
             return p.kernels.transform_inplace(x, rounds)
-        _on_chunks(p, variant, executor, parts, p.kernels.transform_inplace, rounds, writes=True)
+        _on_chunks(p, variant, executor, parts, p.kernels.transform_inplace, rounds, writes=self.writes)
         return None
 
     def check(self, p: Prepared, variant: Variant, returned: Any) -> bool:
