@@ -65,6 +65,12 @@ def test_json_round_trip_and_text(result):
     text = format_result(result)
     assert step5.TITLE in text and "B/task" in text and "shared memory" in text
     assert 4 <= len(result.explanation) <= 9
+    assert result.summary[-1] == f"Speedup column: against the same implementation's serial pass ({step5.SERIAL})"
+    # TINY times each variant once: no gap is judged, and the words say so.
+    assert all(r.extra["repeats"] == 1 for r in result.rows)
+    assert "one repeat gives no spread" in " ".join(result.explanation)
+    for cause in ("because nothing is copied", "split the work", "own GIL", "too little to pay", "releases the GIL"):
+        assert cause not in " ".join(result.explanation), cause
     assert "load_average_at_start" not in doc["data"] and "new_dev_shm_entries" not in doc["data"]
     assert doc["machine"]["cores"] >= 1 and "busy" in doc["machine"]
 

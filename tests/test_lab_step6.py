@@ -65,6 +65,15 @@ def test_json_round_trip_and_text(result):
     text = format_result(result)
     assert step6.TITLE in text and "Pipe" in text and "mmap channel" in text
     assert 5 <= len(result.explanation) <= 9
+    assert result.summary[-1] == (f"Speedup column: (a) against the in-memory pass ({step6.IN_MEMORY}), (b) against "
+                                  f"the checksum in the parent ({step6.IN_PARENT})")
+    # TINY times each variant once: no gap is judged, and the words say so.
+    assert all(r.extra["repeats"] == 1 for r in result.rows)
+    explained = " ".join(result.explanation)
+    assert "one repeat gives no spread" in explained
+    for cause in ("split the work", "own GIL", "too little to pay", "read where it lies", "for durability",
+                  "cache effect"):
+        assert cause not in explained, cause
     assert doc["machine"]["cores"] >= 1 and "busy" in doc["machine"]
 
 

@@ -36,6 +36,13 @@ def test_step7_tiny_covers_every_workload_strategy_and_implementation(no_shm_lea
     out = format_result(result)
     assert step7.TITLE in out and "FAILED" not in out
     assert result.summary and result.explanation
+    assert "Speedup column: against the same workload's one call on the same implementation" in result.summary
+    # TINY times each variant once: no gap is judged, and the words say so.
+    assert all(r.extra["repeats"] == 1 for r in result.rows)
+    explained = " ".join(result.explanation)
+    assert "one repeat gives no spread" in explained.lower()
+    for cause in ("own GIL", "separate cores", "too little to pay", "closer together", "never pays", "cache effect"):
+        assert cause not in explained, cause
 
 
 def test_step7_reports_progress_up_to_its_total():

@@ -48,6 +48,14 @@ def test_step8_tiny_matches_the_reference_on_every_strategy(no_leak):
             assert row.extra["Mrec/s"] > 0 and row.extra["MB/s"] > 0
     assert {f"pipeline, {i}, {s}" for i in impls for s in LINEUP} <= set(result.checks)
     assert "the same checksum" in result.explanation[0]
+    assert result.summary[-1].startswith("Speedup column: pipeline rows against the one pass of the same "
+                                         "implementation; stage rows against the same stage of the one pass")
+    # TINY times each variant once: no gap is judged, and the words say so.
+    assert all(r.extra["repeats"] == 1 for r in result.rows)
+    explained = " ".join(result.explanation)
+    assert "one repeat gives no spread" in explained.lower()
+    for cause in ("own GIL", "separate cores", "too little to pay", "never pays", "cache effect"):
+        assert cause not in explained, cause
     doc = json.loads(json.dumps(result.to_dict(), default=str))
     assert doc["ok"] is True
     assert set(doc["data"]["stages"]) == {f"{i} | {s}" for i in impls for s in LINEUP}

@@ -13,8 +13,9 @@ import re
 import pytest
 
 from _words import ratios, sentences
-from gilfree.figures import beyond_noise, clearly_faster, gil_fingerprint, x
+from gilfree.figures import SHORT_TASK_SECONDS, beyond_noise, clearly_faster, gil_fingerprint, x
 from gilfree.lab import step5_shared_memory as step5
+from gilfree.lab._common import THREAD_TASK_SECONDS
 from gilfree.lab._result import Row
 
 C, PURE = "c-extension", "pure-python"
@@ -29,7 +30,7 @@ TASK_BYTES = [step5.TaskBytes(250_000, 250_000, 196, 250_243), step5.TaskBytes(1
 
 
 def rows_of(impl: str, ms: dict[str, tuple[float, float]], spread: float, chunks: int = 8,
-            elements: int = 1_000_000, workers: int = 2) -> list[Row]:
+            elements: int = 1_000_000, workers: int = 2, repeats: int | None = None) -> list[Row]:
     """Rows for one implementation from ``{way: (wall ms, cpu ms)}``, speedups against its serial row."""
     serial = ms["serial"][0] / 1000
     out = []
@@ -41,16 +42,17 @@ def rows_of(impl: str, ms: dict[str, tuple[float, float]], spread: float, chunks
                        workers=1 if key == "serial" else workers, seconds=wall, spread=spread, cpu_seconds=cpu,
                        speedup=serial / wall,
                        extra={"elements": elements, "chunks": chunks, "ns/elem": wall / elements * 1e9,
-                              "B/task": per_task, "MB pickled/run": per_task * chunks * 4 / 1e6}))
+                              "B/task": per_task, "MB pickled/run": per_task * chunks * 4 / 1e6,
+                              "repeats": repeats}))
     return out
 
 
 def figures(c: dict[str, tuple[float, float]] | None, pure: dict[str, tuple[float, float]], *,
             spread: float = 0.03, gil: bool = True, cores: int = 2, workers: int = 2,
-            chunks: int = 8) -> step5.Figures:
-    rows = rows_of(PURE, pure, spread, chunks, 20_000, workers)
+            chunks: int = 8, repeats: int | None = None) -> step5.Figures:
+    rows = rows_of(PURE, pure, spread, chunks, 20_000, workers, repeats)
     if c is not None:
-        rows += rows_of(C, c, spread, chunks, 1_000_000, workers)
+        rows += rows_of(C, c, spread, chunks, 1_000_000, workers, repeats)
     return step5.Figures(rows, TASK_BYTES, workers, cores, gil)
 
 
@@ -69,7 +71,7 @@ def check_words(lines: list[str], f: step5.Figures) -> None:
     for s in sentences(lines):
         for value in re.findall(r"(\d[\d,]*(?:\.\d+)?x) against serial", s):
             assert value in speedups, (value, s)
-        impl = C if C in s else PURE
+        impl = C if C in s or s.startswith("The compiled kernel's") else PURE
         w = f.ways(impl)
         if "because nothing is copied" in s:
             sh, pk = w.shared, w.pickled
@@ -90,6 +92,11 @@ def check_words(lines: list[str], f: step5.Figures) -> None:
             assert ratios(s)[0] < 1, s
         if "too little to pay" in s:
             assert not beyond_noise(ratios(s)[0], w.serial.spread), s
+            limit = THREAD_TASK_SECONDS if "handing it to a thread" in s else SHORT_TASK_SECONDS
+            assert "a round trip to a worker process" in s or "handing it to a thread" in s, s
+            assert w.per_chunk < limit, s
+        if "one repeat gives no spread" in s:
+            assert not any(cause in s for cause in CAUSES), s
         if "for the tasks they pickle" in s:
             t, p = w.threads, w.shared
             assert clearly_faster(t.seconds, t.spread, p.seconds, p.spread), s
@@ -97,7 +104,8 @@ def check_words(lines: list[str], f: step5.Figures) -> None:
             assert ratios(s)[0] > ideal, s
         if REPEAT in s:
             assert not any(cause in s for cause in CAUSES), s
-    above = [r for r in f.rows if r.speedup is not None and r.speedup > ideal and r.variant != step5.SERIAL]
+    above = [r for r in f.rows if r.speedup is not None and r.speedup > min(r.workers, f.cores)
+             and r.variant != step5.SERIAL]
     assert len([s for s in sentences(lines) if "above the ideal" in s]) == len(above)
 
 
@@ -208,3 +216,43 @@ def test_zero_copy_is_claimed_only_when_the_task_bytes_show_it():
     lines = step5.explain(step5.Figures(f.rows, grown, f.workers, f.cores, f.gil))
     assert "only the segment's name" not in lines[0] and "does not show zero-copy" in lines[0]
     assert ratios(lines[0]) == [float(x(4_000_243 / 250_243)[:-1]), 16.0]
+
+
+def test_workers_beyond_the_cores_have_the_cores_as_their_ideal():
+    """4 workers on 2 cores: 2.5x is above the ideal 2x."""
+    f = figures({**CLEAN_C, "shared": (16.0, 60)}, CLEAN_PURE, workers=4, cores=2)
+    lines = step5.explain(f)
+    check_words(lines, f)
+    note = next(s for s in sentences(lines) if "above the ideal" in s and s.startswith("Shared memory (c-extension"))
+    assert "2.50x is above the ideal 2.00x" in note
+
+
+@pytest.mark.parametrize("serial_ms, words", [(0.4, "too little to pay for handing it to a thread"),
+                                              (2.0, REPEAT)])
+def test_compiled_threads_without_a_gain_are_blamed_on_the_hand_off_only_below_its_cost(serial_ms, words):
+    """Chunks of 50 us are too small to hand to a thread; chunks of 250 us are not (though they are
+    too small for a worker process)."""
+    scale = serial_ms / 40
+    c = {key: (wall * scale, cpu * scale) for key, (wall, cpu) in CLEAN_C.items()}
+    c["threads"] = (serial_ms, serial_ms)
+    f = figures(c, CLEAN_PURE)
+    lines = step5.explain(f)
+    check_words(lines, f)
+    said = next(s for s in sentences(lines) if s.startswith("The compiled kernel's threads"))
+    assert words in said and "worker process" not in said
+
+
+def test_one_repeat_names_no_cause_on_a_gap():
+    """Measured once, every spread reads 0: no gap is judged and no cause named on one; the GIL's
+    fingerprint (CPU time per wall second, no speedup) and the bytes per task still stand."""
+    f = figures(CLEAN_C, CLEAN_PURE, spread=0.0, repeats=1)
+    lines = step5.explain(f)
+    check_words(lines, f)
+    all_text = text(lines)
+    for cause in ("because", "releases the GIL", "own GIL", "split the work", "too little to pay",
+                  "for the tasks they pickle"):
+        assert cause not in all_text, cause
+    assert "fingerprint" in all_text and "only the segment's name" in all_text
+    once = [s for s in sentences(lines) if "one repeat gives no spread" in s]
+    assert len(once) == 5, once  # copies, processes (twice), compiled threads, threads against processes
+    assert REPEAT not in all_text

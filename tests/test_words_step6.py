@@ -23,7 +23,7 @@ CAUSES = ("because", "own GIL", "split the work", "too little to pay", "read whe
 
 
 def part_a(impl: str, mem: float, alone: float, many: float, spread: float, nbytes: int,
-           chunks: int = 8) -> list[Row]:
+           chunks: int = 8, repeats: int | None = None) -> list[Row]:
     """The in-memory pass, the file mapped here, the file mapped by 2 processes (times in ms)."""
     out = []
     for variant, strategy, wall in ((step6.IN_MEMORY, "serial", mem), (step6.VIA_MMAP, "serial", alone),
@@ -31,16 +31,16 @@ def part_a(impl: str, mem: float, alone: float, many: float, spread: float, nbyt
         out.append(Row(variant, impl, strategy, 2 if strategy == "processes" else 1, wall / 1000, spread,
                        wall / 1000, mem / wall,
                        {"part": "a", "MB": nbytes / 1e6, "ns/byte": wall / 1000 / nbytes * 1e9,
-                        "B/task": 0 if variant == step6.IN_MEMORY else 146, "chunks": chunks}))
+                        "B/task": 0 if variant == step6.IN_MEMORY else 146, "chunks": chunks, "repeats": repeats}))
     return out
 
 
-def part_b(impl: str, times: dict[str, float], spread: float, nbytes: int) -> list[Row]:
+def part_b(impl: str, times: dict[str, float], spread: float, nbytes: int, repeats: int | None = None) -> list[Row]:
     """The checksum here, the channel with and without a flush, the Pipe (times in ms)."""
     return [Row(variant, impl, "serial" if variant == step6.IN_PARENT else "processes", 1, times[variant] / 1000,
                 spread, times[variant] / 1000, times[step6.IN_PARENT] / times[variant],
                 {"part": "b", "MB": nbytes / 1e6, "ns/byte": times[variant] / 1000 / nbytes * 1e9,
-                 "vs Pipe": x(times[step6.PIPE] / times[variant]), "B/task": 153})
+                 "vs Pipe": x(times[step6.PIPE] / times[variant]), "B/task": 153, "repeats": repeats})
             for variant in step6.PART_B]
 
 
@@ -54,18 +54,17 @@ CLEAN_B = {C: channel(5.0, 9.0, 6.0, 12.0), PURE: channel(10.0, 13.0, 11.0, 12.5
 
 def figures(a: dict[str, tuple[float, float, float]], b: dict[str, dict[str, float]], *, spread: float = 0.03,
             gil: bool = True, cores: int = 2, chunks: int = 8, exact: bool = True,
-            unflushed_ok: bool = True) -> step6.Figures:
+            unflushed_ok: bool = True, repeats: int | None = None) -> step6.Figures:
     rows = []
     for impl, (mem, alone, many) in a.items():
-        rows += part_a(impl, mem, alone, many, spread, 4_000_000 if impl == C else 80_000, chunks)
+        rows += part_a(impl, mem, alone, many, spread, 4_000_000 if impl == C else 80_000, chunks, repeats)
     for impl, times in b.items():
-        rows += part_b(impl, times, spread, 8_000_000 if impl == C else 40_000)
+        rows += part_b(impl, times, spread, 8_000_000 if impl == C else 40_000, repeats)
     return step6.Figures(rows, 2, cores, gil, "processes", exact, unflushed_ok)
 
 
 def check_words(lines: list[str], f: step6.Figures) -> None:
     """Every cause a sentence names holds for the figures; every figure it states is one of them."""
-    ideal = min(f.workers, f.cores)
     for s in sentences(lines):
         impl = C if C in s else PURE
         many = f.row(impl, step6.VIA_MMAP, "processes")
@@ -90,10 +89,14 @@ def check_words(lines: list[str], f: step6.Figures) -> None:
         if "bit for bit" in s:
             assert f.exact, s
         if "above the ideal" in s:
-            assert ratios(s)[0] > ideal, s
-        if REPEAT in s:
+            said, stated = ratios(s)[:2]
+            assert said > stated and stated in {min(r.workers, f.cores) for r in f.rows}, s
+        if REPEAT in s or "one repeat gives no spread" in s:
             assert not any(cause in s for cause in CAUSES), s
-    above = [r for r in f.rows if r.variant == step6.VIA_MMAP and r.strategy == "processes" and r.speedup > ideal]
+        if "for one consumer process" in s:
+            assert REPEAT in s and "above the ideal 1.00x" in s, s
+    above = [r for r in f.rows if r.variant not in (step6.IN_MEMORY, step6.IN_PARENT)
+             and r.speedup > min(r.workers, f.cores)]
     assert len([s for s in sentences(lines) if "above the ideal" in s]) == len(above)
 
 
@@ -188,3 +191,47 @@ def test_pure_python_alone_speaks_of_its_own_rows_only():
     lines = step6.explain(f)
     check_words(lines, f)
     assert "compiled" not in text(lines) and C not in text(lines)
+
+
+@pytest.mark.parametrize("spread, words", [(0.03, "for one consumer process by more than the repeats' spread (5%)"),
+                                           (0.4, "by less than the repeats' spread (40%): noise, not a real gain")])
+def test_a_consumer_faster_than_the_parent_is_called_out(spread, words):
+    """The review's run: pure-Python channels at 1.20x and 1.36x against the checksum in the parent, one
+    consumer process, and not a word. One process doing the parent's checksum after a hand-off has the
+    ideal 1x; above it beyond the noise, no figure here says why: it is called out and a repeat asked."""
+    f = figures(CLEAN_A, {**CLEAN_B, PURE: channel(13.6, 11.3, 10.0, 12.0)}, spread=spread)
+    lines = step6.explain(f)
+    check_words(lines, f)
+    said = [s for s in sentences(lines) if "above the ideal 1.00x" in s and PURE in s]
+    assert [ratios(s)[0] for s in said] == [1.20, 1.36, 1.13]
+    assert all(words in s for s in said)
+    assert not any("cache effect" in s for s in said)
+
+
+def test_mapping_in_one_process_faster_than_memory_is_called_out():
+    f = figures({**CLEAN_A, C: (20.0, 15.0, 11.0)}, CLEAN_B)
+    lines = step6.explain(f)
+    check_words(lines, f)
+    note = next(s for s in sentences(lines) if "1.33x is above the ideal 1.00x" in s)
+    assert note.startswith("Array via mmap (c-extension, serial) against array in memory")
+
+
+def test_workers_beyond_the_cores_have_the_cores_as_their_ideal():
+    f = figures({**CLEAN_A, C: (20.0, 21.0, 8.0)}, CLEAN_B, cores=1)
+    lines = step6.explain(f)
+    check_words(lines, f)
+    assert any("2.50x is above the ideal 1.00x" in s for s in sentences(lines))
+
+
+def test_one_repeat_names_no_cause_on_a_gap():
+    f = figures(CLEAN_A, {**CLEAN_B, PURE: channel(13.6, 11.3, 10.0, 12.0)}, spread=0.0, repeats=1)
+    lines = step6.explain(f)
+    check_words(lines, f)
+    all_text = text(lines)
+    for cause in CAUSES + ("cache effect", "noise, not"):
+        assert cause not in all_text, cause
+    assert REPEAT not in all_text
+    once = [s for s in sentences(lines) if "one repeat gives no spread" in s]
+    # (a) both kernels; (b) the channel against the Pipe, the flush; the pure channels above 1x (three)
+    assert len(once) == 7, once
+    assert "needs no flush" in all_text and "bit for bit" in all_text  # checks, not gaps

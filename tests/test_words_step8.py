@@ -108,11 +108,11 @@ def check_stages(lines: list[str], rows: list[Row]) -> None:
         assert percents(share) == [round(compact.seconds / whole.seconds * 100)]
 
 
-def explain(rows: list[Row], gil: bool = True, right: bool = True) -> list[str]:
-    lines = step8.explain(rows, gil=gil, right=right)
+def explain(rows: list[Row], gil: bool = True, right: bool = True, cores: int = 2) -> list[str]:
+    lines = step8.explain(rows, gil=gil, right=right, cores=cores)
     assert check_ranges(lines, rows) >= 2
     check_stages(lines, rows)
-    check_causes(lines, rows, gil)
+    check_causes(lines, rows, gil, cores)
     return lines
 
 
@@ -188,3 +188,49 @@ def test_strategies_the_caller_chose_are_described_by_what_they_are():
 def test_a_failed_check_is_not_hidden():
     lines = explain(figures(CLEAN_C, CLEAN_PY), right=False)
     assert lines[0].startswith("Some strategies did not produce the one pass's output")
+
+
+# -- the review's cases: the ideal capped at the cores, tasks handed to threads, free-threaded processes,
+#    one repeat ------------------------------------------------------------------------------------------------
+
+def test_the_ideal_is_capped_at_the_cores():
+    """4 workers on 2 cores (``--workers`` allows it): a stage at 3.0x is above the ideal 2x."""
+    rows = figures({**CLEAN_C, "wide": 1.8}, CLEAN_PY, stages={"wide": {"transform": 3.0}})
+    lines = explain(rows, cores=2)
+    said = sentence_with(lines, "The transform stage on wide (c-extension): 3.00x is above the ideal 2.00x")
+    assert said and "cache effect" in said
+    assert "above the ideal" not in " ".join(explain(rows, cores=4))
+
+
+def test_threads_that_gain_nothing_are_not_blamed_on_a_process_round_trip():
+    """About 500 us of work per task (12 ms over 3 stages of 8 chunks): too little for a worker
+    process, plenty for a thread."""
+    c = {"serial": 0.99, "threads": 1.0, "pool": 0.5, "processes": 0.6}
+    lines = explain(figures(c, one=0.012))
+    threads = sentence_with(lines, "no executor on 2 threads")
+    processes = sentence_with(lines, "no executor on 2 worker processes")
+    assert threads and "500 us" in threads and "too little" not in threads and "repeat the run" in threads
+    assert processes and "too little to pay for a round trip to a worker process" in processes
+    assert "thread" not in processes
+
+
+def test_free_threaded_processes_are_not_explained_by_their_own_gil():
+    py = {**CLEAN_PY, "threads": 1.7, "toy": 1.65}
+    lines = explain(figures(CLEAN_C, py, stages=ATTACH, py_cpw=1.8), gil=False)
+    said = sentence_with(lines, "Pure-Python worker processes")
+    assert said and "its own interpreter, so the work ran on separate cores" in said
+    assert "own GIL" not in " ".join(lines)
+
+
+def test_one_repeat_names_no_cause():
+    c = {"serial": 0.99, "threads": 1.75, "pool": 0.5, "processes": 0.6, "failsafe": 0.55}
+    rows = figures(c, CLEAN_PY, stages={**ATTACH, "threads": {"transform": 2.21}}, spread=0.0, one=0.004)
+    for r in rows:
+        r.extra["repeats"] = 1
+    lines = explain(rows)
+    text = " ".join(lines)
+    for cause in ("own GIL", "separate cores", "too little to pay", "never pays", "cache effect", "noise, not"):
+        assert cause not in text, cause
+    said = [s for s in sentences(lines) if "one repeat gives no spread" in s.lower()]
+    assert len(said) == 4, said  # both pipelines, the generate stage, the transform stage above the ideal
+    assert "2.21x is above the ideal 2.00x, and one repeat gives no spread to tell noise from a real gain" in text

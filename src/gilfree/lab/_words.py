@@ -7,14 +7,17 @@ its name: ``uses`` (``"serial"``, ``"threads"``, ``"processes"``, or :data:`REFE
 reference itself) and ``transport`` (how a chunk of a shared array reaches its task). So a
 plugin strategy is described by what it does, and every range covers every row it describes.
 The rules from figures to words are :mod:`gilfree.figures`; this module applies them to rows.
+A row measured once (``extra["repeats"]`` is 1) has no spread: no gain or loss of it is judged,
+and no cause named on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..figures import (Timed, above_ideal, beyond_noise, busy_cores, clearly_faster, gil_reading, ms,
-                       ms_span, noise_of, repeat_advice, small_tasks, span)
+from ..figures import (Timed, beyond_noise, busy_cores, clearly_faster, gil_reading, ms, ms_span, noise_of,
+                       repeat_advice, span)
+from ._common import ideal_clause, measured_once, no_spread, too_little
 from ._result import Row
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "noise",
     "of_uses",
     "on_workers",
+    "once",
     "process_reading",
     "speedup",
     "thread_reading",
@@ -102,12 +106,17 @@ def gained(row: Row, ref_of: RefOf) -> bool:
     return beyond_noise(speedup(row), row.spread, ref_of(row).spread)
 
 
-def above_ideal_lines(rows: Sequence[Row], ref_of: RefOf, label: Callable[[Row], str]) -> list[str]:
-    """A sentence for every row whose speedup is above its ideal (its worker count)."""
+def once(rows: Sequence[Row], ref_of: RefOf) -> bool:
+    """Some row of ``rows``, or its reference, rests on one repeat: no gap to judge."""
+    return any(measured_once(r, ref_of(r)) for r in rows)
+
+
+def above_ideal_lines(rows: Sequence[Row], ref_of: RefOf, label: Callable[[Row], str], cores: int) -> list[str]:
+    """A sentence for every row whose speedup is above its ideal: its worker count, at most ``cores``."""
     out = []
     for r in rows:
-        if r.workers > 1 and r.speedup is not None:
-            clause = above_ideal(r.speedup, float(r.workers), noise(r, ref_of))
+        if uses(r) != REFERENCE and r.speedup is not None:
+            clause = ideal_clause(r.speedup, float(min(r.workers, cores)), noise(r, ref_of), once=once([r], ref_of))
             if clause:
                 out.append(f"{label(r)}: {clause}.")
     return out
@@ -123,6 +132,8 @@ def thread_reading(rows: Sequence[Row], ref_of: RefOf, gil: bool, against: str) 
     if readings == {"took turns"}:
         return f"{seen[0].upper()}{seen[1:]}: the GIL's fingerprint, one thread ran Python at a time."
     if readings == {"no gil"}:
+        if once(rows, ref_of):
+            return f"This interpreter runs without the GIL, and {seen}; {no_spread('that gain')}."
         if all(gained(r, ref_of) for r in rows):
             return f"This interpreter runs without the GIL, and {seen}: the threads ran Python in parallel."
         return repeat_advice(f"this interpreter runs without the GIL, yet {seen}, no faster beyond the spread")
@@ -135,43 +146,59 @@ def thread_reading(rows: Sequence[Row], ref_of: RefOf, gil: bool, against: str) 
     return repeat_advice(seen)
 
 
-def process_reading(rows: Sequence[Row], ref_of: RefOf, against: str) -> str | None:
-    """Why pure-Python worker processes sped up, when every one of them did beyond the noise."""
-    if not rows or not all(gained(r, ref_of) for r in rows):
+def process_reading(rows: Sequence[Row], ref_of: RefOf, against: str, gil: bool) -> str | None:
+    """Why pure-Python worker processes sped up, when every one of them did beyond the noise (and
+    none rests on one repeat): each has its own interpreter, and under a GIL its own GIL."""
+    if not rows or once(rows, ref_of) or not all(gained(r, ref_of) for r in rows):
         return None
+    why = "and its own GIL" if gil else "so the work ran on separate cores"
     return (f"Pure-Python worker processes ({names(rows)}) ran at {span(speedup(r) for r in rows)} against "
-            f"{against}, beyond the spread: each process has its own interpreter and its own GIL.")
+            f"{against}, beyond the spread: each process has its own interpreter, {why}.")
 
 
 def no_gain_sentence(groups: Sequence[Sequence[Row]], ref_of: RefOf, per_task: float, against: str) -> str | None:
     """For the groups none of whose rows beat its reference beyond the noise: why, if the figures
-    say (tasks too small to pay for handing out); else what was seen and a repeat. None when every
-    group had a row that gained."""
-    idle = [g for g in groups if g and not any(gained(r, ref_of) for r in g)]
-    if not idle:
-        return None
-    where = " or ".join(f"{on_workers(g)} ({names(g)})" for g in idle)
-    who = f"no executor {where} beat {against} beyond the spread"
-    clause = small_tasks(per_task)
-    if clause:
-        return f"{who[0].upper()}{who[1:]}: {clause}."
-    return repeat_advice(f"{who}, though each task held about {ms(per_task)} of work")
+    say (tasks too small to pay for handing them to a thread, or for a round trip to a worker
+    process); else what was seen and a repeat. Groups measured once are not judged: the sentence
+    says so. None when every group had a row that gained."""
+    groups = [g for g in groups if g]
+    said = []
+    unjudged = [g for g in groups if once(g, ref_of)]
+    if unjudged:
+        where = " or ".join(f"{on_workers(g)} ({names(g)})" for g in unjudged)
+        said.append(f"One repeat gives no spread to judge whether the executors {where} beat {against}, so no "
+                    "cause is named for them.")
+    for g in groups:
+        if once(g, ref_of) or any(gained(r, ref_of) for r in g):
+            continue
+        who = f"no executor {on_workers(g)} ({names(g)}) beat {against} beyond the spread"
+        clause = too_little(uses(g[0]), per_task)
+        if clause:
+            said.append(f"{who[0].upper()}{who[1:]}: each task held about {ms(per_task)} of work, {clause}.")
+        else:
+            said.append(repeat_advice(f"{who}, though each task held about {ms(per_task)} of work"))
+    return " ".join(said) or None
 
 
 def attach_sentence(rows: Sequence[Row], doing: str) -> str:
     """The cost of attaching a shared segment, when every executor whose tasks attach it took
-    clearly longer than every one whose tasks read views; else nothing."""
+    clearly longer than every one whose tasks read views; else nothing. Measured once, the times
+    are stated without a cause, where the attaching ones were the slower."""
     views = [r for r in rows if r.extra["transport"] == "views"]
     attached = [r for r in rows if r.extra["transport"] == "shared-memory"]
     if not views or not attached:
         return ""
     slowest_view = max(views, key=lambda r: r.seconds)
     fastest_attached = min(attached, key=lambda r: r.seconds)
+    seen = (f"Every executor whose tasks attach the shared segment ({names(attached)}) took "
+            f"{ms_span(r.seconds for r in attached)} {doing}, against {ms_span(r.seconds for r in views)} for "
+            f"those reading views ({names(views)})")
+    if measured_once(*views, *attached):
+        return f"{seen}: {no_spread()}." if slowest_view.seconds < fastest_attached.seconds else ""
     if not clearly_faster(slowest_view.seconds, slowest_view.spread, fastest_attached.seconds,
                           fastest_attached.spread):
         return ""
-    return (f"Every executor whose tasks attach the shared segment ({names(attached)}) took "
-            f"{ms_span(r.seconds for r in attached)} {doing}, against {ms_span(r.seconds for r in views)} for "
-            f"those reading views ({names(views)}), longer by more than the spread: each such task travels to "
-            "another process and attaches the segment before it touches the data, costs a task reading a view "
-            "in this process never pays.")
+    noise = noise_of(slowest_view.spread, fastest_attached.spread)
+    return (f"{seen}, longer by more than the repeats' spread ({noise:.0%}): each such task travels to another "
+            "process and attaches the segment before it touches the data, costs a task reading a view in this "
+            "process never pays.")

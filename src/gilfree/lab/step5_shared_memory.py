@@ -39,7 +39,8 @@ from ..figures import Timed, beyond_noise, clearly_faster, gil_reading, ms, nbyt
 from ..shm import SharedArray, SharedArrayHandle
 from ..strategies import open_executor
 from ..transports import TRANSPORTS, run_on_chunks
-from ._common import ideal_notes, main_implementation, process_strategy, processes_clause, same_stats
+from ._common import (THREAD_TASK_SECONDS, ideal_notes, main_implementation, measured_once, no_spread, process_strategy,
+                      processes_clause, same_stats, too_little)
 from ._plan import chosen_implementations, measured_row, speedup_of, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
@@ -57,7 +58,7 @@ FLAT_TASK = "shared-memory task size is flat"
 GROWING_TASK = "pickled-slice task grows with its slice"
 
 #: Less work than this in a chunk does not pay for handing it to a thread (a hand-off costs ~20 us).
-THREAD_CHUNK_SECONDS = 1e-4
+THREAD_CHUNK_SECONDS = THREAD_TASK_SECONDS
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,8 @@ def _rows(measured: dict[str, Measured]) -> list[Row]:
         serial = measured[f"{t['implementation']}, {SERIAL}"]
         rows.append(measured_row(m, serial.seconds / m.seconds, {
             "elements": t["elements"], "chunks": t["chunks"], "ns/elem": m.seconds / t["elements"] * 1e9,
-            "B/task": t["traffic"].per_task, "MB pickled/run": t["traffic"].per_run / 1e6}))
+            "B/task": t["traffic"].per_task, "MB pickled/run": t["traffic"].per_run / 1e6,
+            "repeats": Timed.of(m).repeats}))
     return rows
 
 
@@ -316,7 +318,8 @@ def _summary(references: dict[str, _Reference], sizes: dict[str, int], task_byte
         + (f" (pure Python: {sizes[PURE_PYTHON]:,} elements)" if C_EXTENSION in sizes else ""),
         f"Result ({main}): mean={st.mean:.6f} std={st.std:.6f} min={st.min:.6f} max={st.max:.6f}",
     ] + [f"Bytes pickled per task at {t.elements:,} elements: shared memory {t.shared_memory:,} B, "
-         f"pickled slice {t.pickled_slice:,} B" for t in task_bytes]
+         f"pickled slice {t.pickled_slice:,} B" for t in task_bytes] + [
+        f"Speedup column: against the same implementation's serial pass ({SERIAL})"]
 
 
 def run(n: int = 8_000_000, rounds: int = 8, workers: int | None = None, pure_scale: int = 50,
@@ -376,6 +379,10 @@ class Ways:
         """The noise of ``row``'s speedup against serial: the worse of the two spreads."""
         return noise_of(row.spread, self.serial.spread)
 
+    def once(self, *rows: Row) -> bool:
+        """Some of ``rows``, or the serial row, rests on one repeat: no gap to judge."""
+        return measured_once(self.serial, *rows)
+
     @property
     def chunks(self) -> int:
         return int(self.serial.extra["chunks"])
@@ -419,7 +426,8 @@ def explain(f: Figures) -> list[str]:
     if f.main == C_EXTENSION or not f.gil:
         lines.append(_threads_or_processes_line(f.ways(f.main), f))
     serials = {impl: f.ways(impl).serial for impl in f.implementations}
-    return lines + ideal_notes(f.rows, serials, min(f.workers, f.cores))
+    above = " ".join(ideal_notes(f.rows, serials, f.cores))
+    return lines + ([above] if above else [])
 
 
 def _zero_copy_line(task_bytes: Sequence[TaskBytes]) -> str:
@@ -441,6 +449,9 @@ def _copies_line(w: Ways) -> str:
     noise = noise_of(sh.spread, pk.spread)
     line = (f"With the {w.impl} kernel, shared memory took {ms(sh.seconds)} per run and pickled slices "
             f"{ms(pk.seconds)}")
+    if w.once(sh, pk):
+        return (line + f": {no_spread()}; a shared-memory task carried {sh.extra['B/task']:,} bytes, a "
+                f"pickled-slice task {pk.extra['B/task']:,} bytes, {moved} per run both ways.")
     if clearly_faster(sh.seconds, sh.spread, pk.seconds, pk.spread):
         return (line + f": pickled slices took {x(pk.seconds / sh.seconds)} the time of shared memory, "
                 f"beyond the repeats' spread ({noise:.0%}), because nothing is copied: a shared-memory task "
@@ -458,6 +469,9 @@ def _processes_line(w: Ways, f: Figures) -> str:
     p = w.shared
     s, noise = speedup_of(p), w.noise(p)
     gained = beyond_noise(s, noise)
+    if w.once(p):
+        return (f"With the {w.impl} kernel, {f.workers} worker processes on shared memory ran at {x(s)} against "
+                f"serial: {no_spread('that ratio')}.")
     line = (f"With the {w.impl} kernel, {f.workers} worker processes on shared memory ran at {x(s)} against "
             "serial" + ("" if gained else f", {versus(s, noise)}"))
     clause = processes_clause(gained, w.per_chunk, w.chunks, pure=w.impl == PURE_PYTHON, gil=f.gil)
@@ -480,6 +494,8 @@ def _pure_threads_line(w: Ways, f: Figures) -> str:
     line = _threads_head("Pure-Python threads on views of the segment", t, f.workers)
     reading = gil_reading(speedup_of(t), _cpu_per_wall(t), f.workers, f.gil, w.noise(t))
     if reading == "no gil":
+        if w.once(t):
+            return line + f", and this interpreter runs without the GIL; {no_spread('that ratio')}."
         if beyond_noise(speedup_of(t), w.noise(t)):
             return line + ": this interpreter runs without the GIL, so they ran at once."
         return repeat_advice(line + ", although this interpreter runs without the GIL")
@@ -498,6 +514,8 @@ def _kernel_threads_line(w: Ways, pure: Ways, f: Figures) -> str:
     """Compiled threads: "releases the GIL" only where they beat the pure-Python threads beyond the noise."""
     t, pt = w.threads, pure.threads
     line = _threads_head("The compiled kernel's threads", t, f.workers)
+    if w.once(t) or pure.once(pt):
+        return line + f": {no_spread('that ratio')}."
     if beyond_noise(speedup_of(t), w.noise(t)):
         if not f.gil:
             return line + ": without the GIL, threads of any code run at once; nothing was copied."
@@ -508,9 +526,9 @@ def _kernel_threads_line(w: Ways, pure: Ways, f: Figures) -> str:
                     "views of one segment, with nothing copied.")
         return repeat_advice(line + f", no more than the pure-Python threads' {x(speedup_of(pt))} against "
                              "serial beyond the spread")
-    if w.per_chunk < THREAD_CHUNK_SECONDS:
-        return (line + f": each of its {w.chunks} chunks held about {ms(w.per_chunk)} of work, too little "
-                "to pay for handing it to a thread.")
+    small = too_little("threads", w.per_chunk)
+    if small:
+        return line + f": each of its {w.chunks} chunks held about {ms(w.per_chunk)} of work, {small}."
     return repeat_advice(line + f", although each of its {w.chunks} chunks held {ms(w.per_chunk)} of work")
 
 
@@ -519,6 +537,8 @@ def _threads_or_processes_line(w: Ways, f: Figures) -> str:
     t, p = w.threads, w.shared
     line = (f"On the same segment, {w.impl} threads took {ms(t.seconds)} per run and {f.workers} processes "
             f"{ms(p.seconds)}")
+    if w.once(t, p):
+        return line + f": {no_spread()}."
     if clearly_faster(t.seconds, t.spread, p.seconds, p.spread):
         return (line + f": the processes took {x(p.seconds / t.seconds)} the threads' time, for the tasks "
                 "they pickle and send to other processes, which threads do not need.")

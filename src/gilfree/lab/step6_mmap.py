@@ -42,12 +42,13 @@ from .._timing import environment, usable_cores
 from ..arrays import fill_uniform, merge_stats
 from ..chunked import array_chunks, default_parts
 from ..experiment import Experiment, Measured, Variant
-from ..figures import beyond_noise, clearly_faster, ms, nbytes, noise_of, repeat_advice, versus, x
+from ..figures import Timed, beyond_noise, clearly_faster, ms, nbytes, noise_of, repeat_advice, versus, x
 from ..mmapipc import (HEADER_SIZE, apply_to_message, create_channel, open_channel, read_header, write_file,
                        write_message)
 from ..strategies import get_strategy, open_executor
 from ..transports import MmapFile, Transport, run_on_chunks
-from ._common import ideal_notes, main_implementation, process_strategy, processes_clause, same_stats
+from ._common import (ideal_clause, ideal_notes, main_implementation, measured_once, no_spread, process_strategy,
+                      processes_clause, same_stats)
 from ._plan import chosen_implementations, measured_row, speedup_of, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 
@@ -318,7 +319,7 @@ def _rows(measured: dict[str, Measured], strategy: str) -> list[Row]:
         impl, nbytes = t["implementation"], t["bytes"]
         ref = measured[name_of(impl, IN_MEMORY if t["part"] == "a" else IN_PARENT, "serial")]
         extra = {"part": t["part"], "MB": nbytes / 1e6, "ns/byte": m.seconds / nbytes * 1e9,
-                 "B/task": t["B/task"]}
+                 "B/task": t["B/task"], "repeats": Timed.of(m).repeats}
         if t["part"] == "a":
             extra["chunks"] = t["chunks"]
         elif t["variant"] != IN_PARENT:
@@ -345,6 +346,8 @@ def _summary(refs: _References, sizes: _Sizes, main: str, s: _Settings) -> list[
         f"worker processes map their byte ranges: mean={st.mean:.6f} min={st.min:.6f} max={st.max:.6f}",
         f"(b) {nbytes(sizes.payload_records[main] * 8)} from this process to a consumer process: "
         f"checksum {c.hexdigest()}",
+        f"Speedup column: (a) against the in-memory pass ({IN_MEMORY}), (b) against the checksum in the parent "
+        f"({IN_PARENT})",
     ]
 
 
@@ -415,9 +418,10 @@ class Figures:
 
 def explain(f: Figures) -> list[str]:
     """What the figures show, each cause stated only where its figure supports it."""
-    many = [r for r in f.rows if r.variant == VIA_MMAP and r.strategy == f.strategy]
+    mapped = [r for r in f.rows if r.variant == VIA_MMAP]
     in_memory = {impl: f.row(impl, IN_MEMORY) for impl in f.implementations}
-    return _file_lines(f) + _channel_lines(f) + ideal_notes(many, in_memory, min(f.workers, f.cores))
+    above = " ".join(ideal_notes(mapped, in_memory, f.cores) + _consumer_notes(f))
+    return _file_lines(f) + _channel_lines(f) + ([above] if above else [])
 
 
 def _file_lines(f: Figures) -> list[str]:
@@ -448,6 +452,8 @@ def _mapped_line(f: Figures, impl: str) -> str:
     line = (f"With the {impl} kernel the in-memory pass took {ms(mem.seconds)}, mapping the file chunk by "
             f"chunk in this process {ms(alone.seconds)}, and {f.workers} processes {ms(many.seconds)}, "
             f"{x(s)} against the in-memory pass")
+    if measured_once(mem, alone, many):
+        return f"{line}: {no_spread('these times')}."
     if not gained:
         line += f", {versus(s, noise, 'the in-memory pass')}"
     chunks = int(many.extra["chunks"])
@@ -471,9 +477,34 @@ def _channel_lines(f: Figures) -> list[str]:
         _channel_or_pipe_line(nf, pp), _flush_line(fl, nf, f.unflushed_ok)]
 
 
+def _consumer_notes(f: Figures) -> list[str]:
+    """Part (b) above its ideal: one consumer process runs the parent's checksum after a hand-off,
+    so its ideal is 1x, and a ratio above it beyond the noise has no cause these figures show."""
+    out = []
+    for impl in f.implementations:
+        par = f.row(impl, IN_PARENT)
+        for r in (f.row(impl, v) for v in PART_B if v != IN_PARENT):
+            s, ideal = speedup_of(r), float(min(r.workers, f.cores))
+            noise, once = noise_of(r.spread, par.spread), measured_once(r, par)
+            if s <= ideal:
+                continue
+            name = f"{r.variant} ({impl})"
+            if once or not beyond_noise(s / ideal, noise):
+                out.append(f"{name[0].upper()}{name[1:]} against the checksum in the parent: "
+                           f"{ideal_clause(s, ideal, noise, once=once)}.")
+            else:
+                out.append(repeat_advice(
+                    f"{name} ran at {x(s)} against the checksum in the parent, above the ideal {x(ideal)} for one "
+                    f"consumer process by more than the repeats' spread ({noise:.0%}), although that process ran "
+                    "the same checksum after a hand-off"))
+    return out
+
+
 def _channel_or_pipe_line(nf: Row, pp: Row) -> str:
     """"Read where it lies" only when the channel beat the Pipe beyond the noise."""
     noise = noise_of(nf.spread, pp.spread)
+    if measured_once(nf, pp):
+        return f"Without the flush the channel took {ms(nf.seconds)} and the Pipe {ms(pp.seconds)}: {no_spread()}."
     if clearly_faster(nf.seconds, nf.spread, pp.seconds, pp.spread):
         return (f"Without the flush, the Pipe took {x(pp.seconds / nf.seconds)} the channel's time, beyond the "
                 f"repeats' spread ({noise:.0%}): the payload is copied once into pages both processes map "
@@ -492,6 +523,9 @@ def _flush_line(fl: Row, nf: Row, unflushed_ok: bool) -> str:
     noise = noise_of(fl.spread, nf.spread)
     needless = ("; the consumer needs no flush to see the data (the unflushed run's checksum matched every "
                 "time)" if unflushed_ok else "")
+    if measured_once(fl, nf):
+        return (f"The channel took {ms(fl.seconds)} with the flush (msync), {ms(nf.seconds)} without: "
+                f"{no_spread()}{needless}.")
     if clearly_faster(nf.seconds, nf.spread, fl.seconds, fl.spread):
         return (f"The flush (msync) added {ms(fl.seconds - nf.seconds)}, beyond the repeats' spread "
                 f"({noise:.0%}): it writes the pages to the file, for durability{needless}.")

@@ -28,14 +28,15 @@ from .._checks import check_callable, check_count, check_executor, check_seed
 from .._compat import executor_workers
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._stats import Stats, merge_stats, stats_bits
-from .._timing import gil_enabled, usable_cores
+from .._timing import environment, usable_cores
 from ..chunked import array_chunks, default_parts, parallel_reduce, split_range
 from ..experiment import Experiment, Measured, Variant
-from ..figures import beyond_noise, clearly_faster, ms, nbytes, ratio, repeat_advice, small_tasks, span, x
+from ..figures import Timed, clearly_faster, gap, ms, nbytes, noise_of, ratio, repeat_advice, span, x
 from ..registry import USES, capabilities_of
 from ..shm import SharedArray
 from ..strategies import open_executor, strategy_names, typical
 from ..transports import default_transport, run_on_chunks
+from ._common import largest_cache_bytes, measured_once, no_spread, timed, too_little
 from ._plan import chosen_implementations, measured_row, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
 from ._words import (REFERENCE, RefOf, above_ideal_lines, attach_sentence, group_phrase, names, no_gain_sentence,
@@ -63,9 +64,6 @@ PURE_DIVISOR = {"sum of squares": 150, "array stats": 600, "monte carlo pi": 500
 
 _UNIT = {"sum of squares": "term", "array stats": "value", "monte carlo pi": "sample",
          "prime count": "number"}
-
-#: An array this large is well past the caches.
-_PAST_THE_CACHES = 16 * 2**20
 
 COLUMNS = ("variant", "implementation", "strategy", "workers", "chunks", "n", "ms", "cpu ms", "spread",
            "speedup", "ns/elem")
@@ -258,15 +256,16 @@ def run(squares_n: int = 2**28, stats_n: int = 2**24, samples: int = 2**26, prim
         _twin_checks(ex, setup, data, refs)
         measured = ex.measure(_variants(setup, runners, data, refs), repeats=setup.repeats, cpu="tree")
         data_bytes = data.array.nbytes
-    rows = _rows(measured)
+    rows, env = _rows(measured), environment()
     summary, data_out = _summary(rows, refs, setup, data_bytes, ex.checks.ok)
     return step_result(
-        ex, step=7, title=TITLE,
+        ex, step=7, title=TITLE, env=env,
         params={"squares_n": squares_n, "stats_n": stats_n, "samples": samples, "primes_n": primes_n,
                 "workers": setup.workers, "many_per_worker": many_per_worker, "repeats": repeats,
                 "seed": seed, "executor": setup.given, "pure_divisor": PURE_DIVISOR},
-        rows=rows, summary=summary, explanation=explain(rows, gil=gil_enabled(), right=ex.checks.ok),
-        columns=COLUMNS, data=data_out)
+        rows=rows, summary=summary, columns=COLUMNS, data=data_out,
+        explanation=explain(rows, gil=env["gil_enabled"], right=ex.checks.ok, cores=env["usable_cores"],
+                            cache_bytes=largest_cache_bytes()))
 
 
 def _random_array(stack: ExitStack, setup: _Setup) -> SharedArray:
@@ -326,7 +325,7 @@ def _rows(measured: Mapping[str, Measured]) -> list[Row]:
         rows.append(measured_row(m, measured[t["reference"]].seconds / m.seconds, {
             "n": t["n"], "chunks": t["chunks"], "per worker": round(t["chunks"] / t["workers"], 2),
             "ns/elem": m.seconds / t["n"] * 1e9, "unit": t["unit"], "uses": t["uses"],
-            "transport": t["transport"]}))
+            "transport": t["transport"], "repeats": Timed.of(m).repeats}))
     return rows
 
 
@@ -350,6 +349,7 @@ def _summary(rows: list[Row], refs: Mapping[tuple[str, str], Any], setup: _Setup
                      if r.variant == f"chunks: {workload}" and r.strategy == strategy]
             if cells:
                 lines.append(f"chunk count, {workload}, {strategy} ({setup.workers} workers): " + ", ".join(cells))
+    lines.append(f"Speedup column: against the same workload's {ONE_CALL} on the same implementation")
     data = {
         "pi_estimate": 4 * hits / samples,
         "array_stats": stats._asdict(),
@@ -363,18 +363,20 @@ def _summary(rows: list[Row], refs: Mapping[tuple[str, str], Any], setup: _Setup
 
 # -- what it means -------------------------------------------------------------------------------
 
-def explain(rows: Sequence[Row], *, gil: bool, right: bool) -> list[str]:
+def explain(rows: Sequence[Row], *, gil: bool, right: bool, cores: int, cache_bytes: int | None = None) -> list[str]:
     """What the rows say: the CPU-bound kernels per implementation, the memory-bound statistics,
     the chunk count, and any speedup above its ideal. Only figures go in: rows (with their
-    executors' ``uses`` and ``transport``), whether the GIL is on, whether every check passed."""
+    executors' ``uses`` and ``transport``, and the repeats they rest on), whether the GIL is on,
+    whether every check passed, the usable cores (a speedup's ideal is its worker count, at most
+    these), and the largest cache's bytes (None: unknown)."""
     ref_of = _reference_of(rows)
     impls = [i for i in (C_EXTENSION, PURE_PYTHON) if any(r.implementation == i for r in rows)]
     answers = ("The same split/run/merge code gave the single call's exact answer on every executor. " if right
                else "Some executors did not give the single call's answer (see the failed checks above). ")
     lines = [answers + _cpu_paragraph(rows, impls[0], gil, ref_of, True)]
     lines += [_cpu_paragraph(rows, impl, gil, ref_of, False) for impl in impls[1:]]
-    lines += [_memory_paragraph(rows, impls[0]), _chunk_count_paragraph(rows)]
-    lines.append(" ".join(above_ideal_lines(rows, ref_of, _label)))
+    lines += [_memory_paragraph(rows, impls[0], cache_bytes), _chunk_count_paragraph(rows)]
+    lines.append(" ".join(above_ideal_lines(rows, ref_of, _label, cores)))
     return [line for line in lines if line]
 
 
@@ -402,21 +404,20 @@ def _cpu_paragraph(rows: Sequence[Row], impl: str, gil: bool, ref_of: RefOf, not
     idle = [groups["processes"]]
     if impl == PURE_PYTHON:
         said.append(thread_reading(groups["threads"], ref_of, gil, "the one call") if groups["threads"] else None)
-        said.append(process_reading(groups["processes"], ref_of, "the one call"))
+        said.append(process_reading(groups["processes"], ref_of, "the one call", gil))
     else:
         idle.insert(0, groups["threads"])
     said.append(no_gain_sentence(idle, ref_of, per_task, "the one call"))
     return " ".join([text] + [s for s in said if s])
 
 
-def _memory_paragraph(rows: Sequence[Row], impl: str) -> str:
+def _memory_paragraph(rows: Sequence[Row], impl: str, cache_bytes: int | None) -> str:
     """The array statistics: the one call's rate, then the executors grouped by how a chunk reaches them."""
     stats = [r for r in rows if r.variant == "array stats" and r.implementation == impl]
     one = next(r for r in stats if uses(r) == REFERENCE)
     size = one.extra["n"] * 8
-    text = (f"One call of the {impl} array statistics read {nbytes(size)}"
-            + (", more than the caches hold," if size >= _PAST_THE_CACHES else "")
-            + f" at {nbytes(size / one.seconds)}/s ({ms(one.seconds)}).")
+    text = (f"One call of the {impl} array statistics read {nbytes(size)}{_against_cache(size, cache_bytes)} "
+            f"at {nbytes(size / one.seconds)}/s ({ms(one.seconds)}).")
     parallel = [r for r in stats if uses(r) in ("threads", "processes")]
     by_transport: dict[str, list[Row]] = {}
     for r in parallel:
@@ -426,6 +427,15 @@ def _memory_paragraph(rows: Sequence[Row], impl: str) -> str:
             f"{transport_words(t)} ({names(g)}) ran at {span(speedup(r) for r in g)}"
             for t, g in by_transport.items()) + "."
     return " ".join(s for s in (text, attach_sentence(parallel, "for the statistics")) if s)
+
+
+def _against_cache(size: int, cache_bytes: int | None) -> str:
+    """The data against the largest cache, in bytes: nothing where the cache's size is unknown."""
+    if cache_bytes is None:
+        return ""
+    if size > cache_bytes:
+        return f", more than the largest cache here holds ({nbytes(cache_bytes)}),"
+    return f" (the largest cache here holds {nbytes(cache_bytes)})"
 
 
 def _chunk_count_paragraph(rows: Sequence[Row]) -> str:
@@ -452,21 +462,31 @@ def _chunk_count_paragraph(rows: Sequence[Row]) -> str:
 
 
 def _balance_sentence(uneven0: Row, uneven1: Row, even0: Row, even1: Row, per_task: float) -> str:
-    """What a few chunks per worker bought, on uneven and on even work, beyond the spread."""
+    """What a few chunks per worker bought, on uneven and on even work: each judged faster, slower
+    or the same against the repeats' spread; the balance named as the cause only when the uneven
+    work gained beyond it and the even work stayed within it."""
     c0, c1 = uneven0.extra["chunks"], uneven1.extra["chunks"]
     gain_u, gain_e = uneven0.seconds / uneven1.seconds, even0.seconds / even1.seconds
-    faster_u = beyond_noise(gain_u, uneven0.spread, uneven1.spread)
-    faster_e = beyond_noise(gain_e, even0.spread, even1.spread)
-    if faster_u and not faster_e:
-        return (f"In {c1} chunks the uneven work ran {ratio(gain_u, f'{c0} chunks')} and the even work "
-                f"{x(gain_e)}, within the spread: with a few chunks each, the workers end closer together.")
-    if faster_u:
-        return (f"Both ran faster in {c1} chunks ({x(gain_u)} and {x(gain_e)}, against {c0} chunks), so the "
-                "gain is not the uneven cost alone.")
-    slower = "slower" if beyond_noise(1 / gain_u, uneven0.spread, uneven1.spread) else "no faster"
-    seen = f"in {c1} chunks the uneven work ran {ratio(gain_u, f'{c0} chunks')}, {slower} beyond the spread"
-    clause = small_tasks(per_task)
-    return f"{seen[0].upper()}{seen[1:]}: {clause}." if clause else repeat_advice(seen)
+    u, e = gap(timed(uneven1), timed(uneven0)), gap(timed(even1), timed(even0))
+    noise_u, noise_e = noise_of(uneven0.spread, uneven1.spread), noise_of(even0.spread, even1.spread)
+    ran_u = f"in {c1} chunks the uneven work ran {ratio(gain_u, f'{c0} chunks')}"
+    if "unknown" in (u, e):
+        return f"{ran_u[0].upper()}{ran_u[1:]} and the even work {x(gain_e)}: {no_spread('either')}."
+    if u == "shorter" and e == "same":
+        return (f"{ran_u[0].upper()}{ran_u[1:]}, faster beyond the repeats' spread ({noise_u:.0%}), and the even "
+                f"work {x(gain_e)}, within its spread ({noise_e:.0%}): with a few chunks each, the workers end "
+                "closer together.")
+    if u == "shorter" and e == "shorter":
+        return (f"Both ran faster in {c1} chunks beyond the repeats' spread ({x(gain_u)} and {x(gain_e)} against "
+                f"{c0} chunks, spreads {noise_u:.0%} and {noise_e:.0%}), so the gain is not the uneven cost alone.")
+    if u == "shorter":
+        return repeat_advice(f"{ran_u}, faster beyond the repeats' spread ({noise_u:.0%}), but the even work "
+                             f"{x(gain_e)}, slower beyond its spread ({noise_e:.0%})")
+    seen = f"{ran_u}, {'slower' if u == 'longer' else 'no faster'} beyond the repeats' spread ({noise_u:.0%})"
+    clause = too_little(uses(uneven1), per_task)
+    if clause:
+        return f"{seen[0].upper()}{seen[1:]}: each task held about {ms(per_task)} of work, {clause}."
+    return repeat_advice(seen)
 
 
 def _toll_sentence(few: Row, many: Row) -> str:
@@ -474,13 +494,16 @@ def _toll_sentence(few: Row, many: Row) -> str:
     c1, cn = few.extra["chunks"], many.extra["chunks"]
     if cn <= c1:
         return ""
+    noise = noise_of(few.spread, many.spread)
+    seen = f"{cn} small chunks took {ms(many.seconds)}, against {ms(few.seconds)} in {c1}"
+    if measured_once(few, many):
+        return f"{seen}: {no_spread()}."
     if clearly_faster(few.seconds, few.spread, many.seconds, many.spread):
         per_task = (many.seconds - few.seconds) / (cn - c1)
-        return (f"{cn} small chunks took {ms(many.seconds)}, about {ms(per_task)} more per extra task than "
-                f"{c1} chunks: each task is submitted, pickled, run and collected on its own. A few chunks "
-                "per worker keeps the load even without paying that toll too often.")
-    return (f"{cn} small chunks took {ms(many.seconds)}, against {ms(few.seconds)} in {c1}: no cost per "
-            "extra task beyond the spread at this size.")
+        return (f"{seen}, about {ms(per_task)} more per extra task, beyond the repeats' spread ({noise:.0%}): each "
+                "task is submitted, pickled, run and collected on its own. A few chunks per worker keeps the load "
+                "even without paying that toll too often.")
+    return f"{seen}: no cost per extra task beyond the repeats' spread ({noise:.0%}) at this size."
 
 
 #: Parameters for ``gilfree lab`` (DEFAULT), ``--quick`` (QUICK) and the tests (TINY).

@@ -32,7 +32,7 @@ from .._checksum import Checksum
 from .._compat import executor_workers
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._stats import Stats, stats_bits
-from .._timing import gil_enabled, usable_cores
+from .._timing import environment, usable_cores
 from ..chunked import array_chunks, default_parts
 from ..experiment import Experiment, Measured, Variant
 from ..figures import Timed, ms, nbytes, x
@@ -198,14 +198,15 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
         variants = [_variant(impl, r, setup, arrays[impl], refs[impl], ex) for impl in setup.impls for r in runners]
         ex.expect(_stage_ticks(setup))
         measured = ex.measure(variants, repeats=setup.repeats, warmup=WARMUP, cpu="tree", keep_results=True)
-    rows, stage_table = _rows(setup, measured, refs)
+    (rows, stage_table), env = _rows(setup, measured, refs), environment()
     return step_result(
-        ex, step=8, title=TITLE,
+        ex, step=8, title=TITLE, env=env,
         params={"records": records, "pure_records": pure_records, "rounds": rounds,
                 "threshold": setup.threshold, "seed": seed, "workers": setup.workers,
                 "per_worker": per_worker, "chunks": setup.chunk_count, "repeats": repeats},
         rows=rows, summary=_summary(setup, rows, refs),
-        explanation=explain(rows, gil=gil_enabled(), right=ex.checks.ok), columns=COLUMNS,
+        explanation=explain(rows, gil=env["gil_enabled"], right=ex.checks.ok, cores=env["usable_cores"]),
+        columns=COLUMNS,
         data={"stages": stage_table,
               "reference": {impl: {"kept": ref.kept, "checksum": ref.checksum.hexdigest()}
                             for impl, ref in refs.items()}})
@@ -299,7 +300,8 @@ def _rows(setup: _Setup, measured: Mapping[str, Measured],
         n = m.tags["records"]
         rows.append(measured_row(m, one.seconds / m.seconds, {
             "records": n, "chunks": m.tags["chunks"], "Mrec/s": n / m.seconds / 1e6,
-            "MB/s": n * RECORD_BYTES / m.seconds / 1e6, "uses": m.tags["uses"], "transport": m.tags["transport"]}))
+            "MB/s": n * RECORD_BYTES / m.seconds / 1e6, "uses": m.tags["uses"], "transport": m.tags["transport"],
+            "repeats": Timed.of(m).repeats}))
         stages = _stage_figures(m, refs[impl].kept)
         if impl == setup.staged:
             ones = _stage_figures(one, refs[impl].kept)
@@ -319,7 +321,8 @@ def _stage_row(m: Measured, stage: str, fig: _StageFigure, one: _StageFigure | N
         workers=t["workers"], seconds=fig.seconds, spread=fig.spread,
         speedup=one.seconds / fig.seconds if one is not None and fig.seconds > 0 else None,
         extra={"records": fig.handled, "Mrec/s": _millions(fig.rate(), ""),
-               "MB/s": _millions(fig.rate(RECORD_BYTES), ""), "uses": t["uses"], "transport": t["transport"]})
+               "MB/s": _millions(fig.rate(RECORD_BYTES), ""), "uses": t["uses"], "transport": t["transport"],
+               "repeats": fig.timed.repeats})
 
 
 def _millions(rate: float | None, missing: Any = None) -> Any:
@@ -340,16 +343,19 @@ def _summary(setup: _Setup, rows: list[Row], refs: Mapping[str, Produced]) -> li
                          f"checksum {ref.checksum.hexdigest()}")
         else:
             lines.append(f"  kept nothing above {setup.threshold}")
+    lines.append(f"Speedup column: pipeline rows against the {ONE_PASS} of the same implementation; stage rows "
+                 f"against the same stage of the {ONE_PASS} (compact has none)")
     return lines
 
 
 # -- what it means -------------------------------------------------------------------------------
 
-def explain(rows: Sequence[Row], *, gil: bool, right: bool) -> list[str]:
+def explain(rows: Sequence[Row], *, gil: bool, right: bool, cores: int) -> list[str]:
     """What the rows say: the whole pipeline per implementation, its stages, the cost of attaching
     the segments, pure Python against the compiled kernels, and any speedup above its ideal. Only
-    figures go in: rows (with their executors' ``uses`` and ``transport``), whether the GIL is on,
-    whether every check passed."""
+    figures go in: rows (with their executors' ``uses`` and ``transport``, and the repeats they
+    rest on), whether the GIL is on, whether every check passed, and the usable cores (a speedup's
+    ideal is its worker count, at most these)."""
     ref_of = _reference_of(rows)
     impls = [i for i in (C_EXTENSION, PURE_PYTHON) if any(r.implementation == i for r in rows)]
     answers = ("Every strategy kept the same records as the one pass, with the same statistics bit for bit "
@@ -358,7 +364,7 @@ def explain(rows: Sequence[Row], *, gil: bool, right: bool) -> list[str]:
     lines = [answers + _pipeline_paragraph(rows, impls[0], gil, ref_of, True)]
     lines += [_pipeline_paragraph(rows, impl, gil, ref_of, False) for impl in impls[1:]]
     lines += [_stages_paragraph(rows, impls[0]), _generate_sentence(rows, impls[0]), _rate_sentence(rows, impls)]
-    lines.append(" ".join(above_ideal_lines(rows, ref_of, _label)))
+    lines.append(" ".join(above_ideal_lines(rows, ref_of, _label, cores)))
     return [line for line in lines if line]
 
 
@@ -389,7 +395,7 @@ def _pipeline_paragraph(rows: Sequence[Row], impl: str, gil: bool, ref_of: RefOf
     idle = [groups["processes"]]
     if impl == PURE_PYTHON:
         said.append(thread_reading(groups["threads"], ref_of, gil, "the one pass") if groups["threads"] else None)
-        said.append(process_reading(groups["processes"], ref_of, "the one pass"))
+        said.append(process_reading(groups["processes"], ref_of, "the one pass", gil))
     else:
         idle.insert(0, groups["threads"])
     said.append(no_gain_sentence(idle, ref_of, per_task, "the one pass"))
