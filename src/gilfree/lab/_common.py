@@ -39,9 +39,6 @@ __all__ = [
 #: Less work than this in a task does not pay for handing it to a thread (a hand-off costs about
 #: 20 us); a round trip to a worker process costs more (:data:`gilfree.figures.SHORT_TASK_SECONDS`).
 THREAD_TASK_SECONDS = 1e-4
-#: What handing a task to an executor that ``uses`` threads or processes costs, and its words.
-_HAND_OFF = {"threads": (THREAD_TASK_SECONDS, "handing it to a thread"),
-             "processes": (SHORT_TASK_SECONDS, "a round trip to a worker process")}
 
 #: Where Linux describes the caches of the first CPU: ``index*/size`` holds ``32K``, ``32768K``...
 CACHE_FOLDER = "/sys/devices/system/cpu/cpu0/cache"
@@ -91,10 +88,13 @@ def too_little(uses: str, per_task: float) -> str | None:
     """``too little to pay for handing it to a thread`` (or ``for a round trip to a worker
     process``) when ``per_task`` seconds of work is less than handing a task to an executor that
     ``uses`` threads (:data:`THREAD_TASK_SECONDS`) or processes costs; else None."""
-    found = _HAND_OFF.get(uses)
-    if found is None or per_task >= found[0]:
+    if uses == "threads":
+        cost, words = THREAD_TASK_SECONDS, "handing it to a thread"
+    elif uses == "processes":
+        cost, words = SHORT_TASK_SECONDS, "a round trip to a worker process"
+    else:
         return None
-    return f"too little to pay for {found[1]}"
+    return None if per_task >= cost else f"too little to pay for {words}"
 
 
 def processes_clause(gained: bool, per_chunk_seconds: float, chunks: int, *, pure: bool,
