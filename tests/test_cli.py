@@ -211,3 +211,20 @@ def test_strategies_too_wide_for_a_table_become_paragraphs(monkeypatch, capsys):
     out = capsys.readouterr().out
     for s in strategies():
         assert re.search(rf"^{re.escape(s.name)} +{re.escape(s.description[:20])}", out, re.M)
+
+
+def test_a_reader_that_stops_reading_ends_the_run_quietly():
+    """``gilfree lab | head -1``: the run ends as Unix tools do, status 141, no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "gilfree", "lab", "--quick", "--step", "1", "--step", "2",
+                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()  # step 1 is printed; step 2 is still being measured
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=300) == 141, err
+    assert first.startswith(b"Step 1:")
+    assert "Traceback" not in err and "BrokenPipeError" not in err

@@ -454,6 +454,31 @@ def _info_lines(env: dict[str, Any], width: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; a reader that stops reading (``gilfree lab | head``) ends it quietly."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a pipe closed after the last print shows up here
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
+
+
+def _stdout_closed() -> int:
+    """The exit of a Unix tool whose reader went away: no traceback, status 128 + SIGPIPE.
+
+    Standard output is pointed at /dev/null first, so that the interpreter's own flush at exit
+    does not raise the same error again. Pools and shared memory were released on the way here:
+    the print that failed ran between steps, outside every ``with`` block.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+    return 128 + 13  # SIGPIPE's number on every Unix; Windows has no SIGPIPE but the same meaning
+
+
+def _main(argv: list[str] | None) -> int:
     from .interrupts import Terminated, sigterm_raises
 
     args, unknown = _parser().parse_known_args(argv)
