@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
@@ -261,3 +262,35 @@ def test_shutdown_right_after_submit_to_a_pool_whose_initializer_fails_returns(k
     for future in futures:
         with pytest.raises(BrokenProcessPool, match="while stopping"):
             future.result(timeout=PROMPT_S)
+
+
+def square_unless(x: int, bad: int) -> int:
+    """x * x, except that the worker dies (SIGKILL) on ``bad``."""
+    if x == bad:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x * x
+
+
+def square_or_fail(x: int, bad: int) -> int:
+    if x == bad:
+        raise ValueError(f"no square for {x}")
+    return x * x
+
+
+def test_map_in_batches_raises_a_tasks_error_where_its_batch_was_due(kind: str) -> None:
+    with open_pool(kind, 2, ctx("fork")) as executor:
+        results = executor.map(square_or_fail, range(10), [5] * 10, timeout=PROMPT_S, chunksize=4)
+        assert [next(results) for _ in range(4)] == [0, 1, 4, 9]
+        with pytest.raises(ValueError, match="no square for 5"):
+            next(results)  # items 4 to 7 were one task: its error stands for the four of them
+
+
+def test_a_dead_failsafe_worker_costs_its_batch_and_the_error_names_the_items() -> None:
+    with FailSafePool(2, ctx("fork")) as pool:
+        results = pool.map(square_unless, range(10), [6] * 10, timeout=PROMPT_S, chunksize=4)
+        assert [next(results) for _ in range(4)] == [0, 1, 4, 9]
+        with pytest.raises(WorkerDied, match=r"square_unless\(\) on map's items 4 to 7") as info:
+            next(results)
+        assert "SIGKILL" in str(info.value)
+        # The pool goes on with a replacement worker (the stdlib's would now be broken).
+        assert list(pool.map(square_unless, range(5), [-1] * 5, timeout=PROMPT_S, chunksize=2)) == [0, 1, 4, 9, 16]

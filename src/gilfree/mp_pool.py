@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 from ._compat import pool_processes
 from ._futures import exitcode, settle, worker_ignores_sigint
 from .errors import RemoteTraceback, WorkerDied, oom_kill_count
-from .pool import check_chunksize, check_initializer, check_max_workers, describe_initializer
+from .pool import check_chunksize, check_initializer, check_max_workers, describe_initializer, map_in_batches
 
 __all__ = ["GuardedPool", "PoolExecutor"]
 
@@ -79,12 +79,13 @@ class PoolExecutor(Executor):
             chunksize: int = 1) -> Iterator[Any]:
         """``Executor.map``: results in order; ``timeout`` bounds the whole wait from the call.
 
-        ``chunksize`` is checked as ``ProcessPoolExecutor`` checks it (an int, 1 or more); each
-        item is still one task for now (batching is planned). ``.pool.map`` batches as the
-        ``multiprocessing.Pool`` does.
+        ``chunksize`` items go to a worker as one task, as with ``ProcessPoolExecutor.map``
+        (an int, 1 or more). ``.pool.map`` is the ``multiprocessing.Pool``'s own.
         """
-        check_chunksize(chunksize)
-        return super().map(fn, *iterables, timeout=timeout)
+        chunksize = check_chunksize(chunksize)
+        if chunksize == 1:
+            return super().map(fn, *iterables, timeout=timeout)
+        return map_in_batches(self.submit, fn, iterables, timeout, chunksize)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         with self._lock:

@@ -32,6 +32,7 @@ afresh, as every worker of a ``spawn`` pool does.
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import multiprocessing
 import os
@@ -49,7 +50,7 @@ from ._checks import as_index, check_count, check_flag, check_seconds
 from ._timing import usable_cores
 from .errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, oom_kill_count
 
-__all__ = ["FailSafePool", "check_chunksize", "check_max_workers"]
+__all__ = ["FailSafePool", "check_chunksize", "check_max_workers", "map_in_batches"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -92,7 +93,71 @@ def check_initializer(initializer: object, initargs: object) -> tuple[Any, tuple
     return initializer, tuple(initargs)
 
 
+class _Batch:
+    """``fn`` over a batch of ``map``'s items, in a worker: one task, one round trip, a list back.
+
+    Named after ``fn`` and the items it holds (by position in the input), so that the error of
+    a batch whose worker died says which items were lost.
+    """
+
+    __slots__ = ("fn", "first", "last")
+
+    def __init__(self, fn: Callable[..., Any], first: int, last: int) -> None:
+        self.fn = fn
+        self.first = first
+        self.last = last
+
+    def __call__(self, batch: list[tuple[Any, ...]]) -> list[Any]:
+        fn = self.fn
+        return [fn(*args) for args in batch]
+
+    @property
+    def label(self) -> str:
+        items = f"item {self.first}" if self.first == self.last else f"items {self.first} to {self.last}"
+        return f"{_describe_call(self.fn)} on map's {items}"
+
+
+def map_in_batches(submit: Callable[..., Future[list[_T]]], fn: Callable[..., _T],
+                   iterables: tuple[Iterable[Any], ...], timeout: float | None,
+                   chunksize: int) -> Iterator[_T]:
+    """``Executor.map`` with ``chunksize`` items per task, as ``ProcessPoolExecutor.map`` does it.
+
+    Every batch is submitted at the call (as ``Executor.map`` submits every item); results come
+    back in order; ``timeout`` bounds the whole wait from the call; leaving the iterator early
+    cancels the batches not started. A batch whose task fails raises its error where its first
+    result was due (the results before it in that batch are lost with it, as in the stdlib).
+    """
+    end_time = None if timeout is None else timeout + time.monotonic()
+    items = zip(*iterables)
+    futures: list[Future[list[_T]]] = []
+    first = 0
+    while batch := list(itertools.islice(items, chunksize)):
+        futures.append(submit(_Batch(fn, first, first + len(batch) - 1), batch))
+        first += len(batch)
+    return _batch_results(futures, end_time)
+
+
+def _batch_results(futures: list[Future[list[_T]]], end_time: float | None) -> Iterator[_T]:
+    try:
+        futures.reverse()  # pop from the end: each future is let go once read
+        while futures:
+            future = futures.pop()
+            try:
+                results = future.result(None if end_time is None else end_time - time.monotonic())
+            finally:
+                future.cancel()
+            del future
+            results.reverse()
+            while results:
+                yield results.pop()
+    finally:
+        for future in futures:
+            future.cancel()
+
+
 def _describe_call(fn: Callable[..., Any]) -> str:
+    if isinstance(fn, _Batch):
+        return fn.label
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     module = getattr(fn, "__module__", None)
     return f"{module}.{name}()" if module else f"{name}()"
@@ -248,11 +313,15 @@ class FailSafePool(Executor):
             chunksize: int = 1) -> Iterator[_T]:
         """``Executor.map``: results in order; ``timeout`` bounds the whole wait from the call.
 
-        ``chunksize`` is checked as ``ProcessPoolExecutor`` checks it (an int, 1 or more) but
-        each item is still one task for now (batching is planned): a dead worker costs one item.
+        ``chunksize`` items go to a worker as one task, as with ``ProcessPoolExecutor.map``
+        (an int, 1 or more; larger batches save a round trip per item on small tasks). A worker
+        that dies costs its batch: the :class:`~gilfree.errors.WorkerDied` names the items lost
+        (by their position in the input).
         """
-        check_chunksize(chunksize)
-        return super().map(fn, *iterables, timeout=timeout)
+        chunksize = check_chunksize(chunksize)
+        if chunksize == 1:
+            return super().map(fn, *iterables, timeout=timeout)
+        return map_in_batches(self.submit, fn, iterables, timeout, chunksize)
 
     def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
         if not callable(fn):
