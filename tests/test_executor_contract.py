@@ -294,3 +294,11 @@ def test_a_dead_failsafe_worker_costs_its_batch_and_the_error_names_the_items() 
         assert "SIGKILL" in str(info.value)
         # The pool goes on with a replacement worker (the stdlib's would now be broken).
         assert list(pool.map(square_unless, range(5), [-1] * 5, timeout=PROMPT_S, chunksize=2)) == [0, 1, 4, 9, 16]
+
+
+def test_a_pool_stopped_while_its_initializer_runs_is_stopped_not_broken(kind: str) -> None:
+    executor = open_pool(kind, 2, ctx("fork"), _tasks.sleep_then, (PROMPT_S,))
+    stop(executor)  # kills the workers in their initializer: that is no initializer failure
+    assert getattr(executor, "broken" if kind == "pool" else "_broken") is None
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        executor.submit(_tasks.square, 1)

@@ -172,9 +172,14 @@ class PoolExecutor(Executor):
                     continue
                 process = known.pop(sentinel)
                 if self._reports is not None:
-                    self._read_reports()
-                    if process.pid not in self._initialized:
-                        self._break_in_initializer(process)
+                    if self._read_reports():
+                        return
+                    with self._lock:
+                        terminating = self._terminating
+                    if terminating:  # we stopped it, perhaps in its initializer
+                        return
+                    if process.pid not in self._initialized:  # also while shutting down: the
+                        self._break_in_initializer(process)   # Pool would start another for ever
                         return
                 with self._lock:
                     if self._shutdown:
