@@ -10,17 +10,21 @@ second; :class:`GuardedPool` offers the Pool's own ``map``, ``starmap``, ``imap`
 from __future__ import annotations
 
 import itertools
+import logging
 import multiprocessing
+import os
+import pickle
 import threading
 import time
+import traceback
 from concurrent.futures import Executor, Future
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterable, Iterator
 
-from ._checks import check_count
 from ._compat import pool_processes
 from ._futures import exitcode, settle, worker_ignores_sigint
-from .errors import WorkerDied, oom_kill_count
+from .errors import RemoteTraceback, WorkerDied, oom_kill_count
+from .pool import check_chunksize, check_initializer, check_max_workers, describe_initializer, map_in_batches
 
 __all__ = ["GuardedPool", "PoolExecutor"]
 
@@ -34,12 +38,31 @@ class PoolExecutor(Executor):
     :class:`~gilfree.errors.WorkerDied` (which task was on the dead worker cannot be known) and
     the pool is terminated. ``.pool`` offers the Pool's own ``map``, ``starmap``, ``imap`` and
     ``imap_unordered`` (lab step 3) under the same watch; ``.raw`` is the Pool itself.
+
+    The arguments are ``ProcessPoolExecutor``'s: ``max_workers`` (``None``: one per usable
+    core), ``mp_context``, and ``initializer(*initargs)``, run in every worker before its first
+    task. A ``multiprocessing.Pool`` whose initializer raises starts a new worker for ever, each
+    failing the same way; here the first failure (or a worker's death inside the initializer)
+    breaks the pool as it breaks a ``ProcessPoolExecutor``: every outstanding task fails with
+    :class:`~gilfree.errors.WorkerDied` naming the initializer and its exception (the
+    ``__cause__``), and ``submit`` raises it from then on.
     """
 
-    def __init__(self, workers: int, mp_context: Any = None) -> None:
+    def __init__(self, max_workers: int | None = None, mp_context: Any = None,
+                 initializer: Callable[..., object] | None = None, initargs: tuple[Any, ...] = ()) -> None:
         ctx = mp_context or multiprocessing.get_context()
-        self.workers = check_count(workers, "workers")
-        self.raw = ctx.Pool(processes=self.workers, initializer=worker_ignores_sigint)
+        self.workers = check_max_workers(max_workers)
+        initializer, initargs = check_initializer(initializer, initargs)
+        self._init_label = describe_initializer(initializer) if initializer is not None else None
+        # Workers with an initializer report on this pipe how it went: (pid, error, traceback).
+        self._reports: Connection | None = None
+        reports_out: tuple[Connection, Any] | None = None
+        if initializer is not None:
+            self._reports, writer = ctx.Pipe(duplex=False)
+            reports_out = (writer, ctx.Lock())
+        self._initialized: set[int] = set()
+        self.raw = ctx.Pool(processes=self.workers, initializer=_init_worker,
+                            initargs=(reports_out, initializer, initargs))
         self.pool = GuardedPool(self)
         self._lock = threading.Lock()
         self._shutdown = False
@@ -51,6 +74,18 @@ class PoolExecutor(Executor):
         self._stop_r, self._stop_w = multiprocessing.Pipe(duplex=False)
         self._watchdog = threading.Thread(target=self._watch, name="gilfree-pool-watchdog", daemon=True)
         self._watchdog.start()
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
+            chunksize: int = 1) -> Iterator[Any]:
+        """``Executor.map``: results in order; ``timeout`` bounds the whole wait from the call.
+
+        ``chunksize`` items go to a worker as one task, as with ``ProcessPoolExecutor.map``
+        (an int, 1 or more). ``.pool.map`` is the ``multiprocessing.Pool``'s own.
+        """
+        chunksize = check_chunksize(chunksize)
+        if chunksize == 1:
+            return super().map(fn, *iterables, timeout=timeout)
+        return map_in_batches(self.submit, fn, iterables, timeout, chunksize)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         with self._lock:
@@ -109,6 +144,10 @@ class PoolExecutor(Executor):
             self._watchdog.join(timeout=5)
         for end in (self._stop_r, self._stop_w):
             end.close()
+        if self._reports is not None:
+            # Workers that report later get a broken pipe and ignore it; the writing end stays
+            # open for the workers the Pool may still start while it winds down.
+            self._reports.close()
 
     def _watch(self) -> None:
         known: dict[Any, Any] = {}
@@ -119,14 +158,29 @@ class PoolExecutor(Executor):
                     known.setdefault(process.sentinel, process)
                 except ValueError:  # closed already
                     pass
+            reports = [self._reports] if self._reports is not None else []
             try:
-                ready = wait([self._stop_r, *known], timeout=0.25)
+                ready = wait([self._stop_r, *reports, *known], timeout=0.25)
             except OSError:  # the stop pipe was closed under us: we are done
                 return
             if self._stop_r in ready:
                 return
+            if reports and reports[0] in ready and self._read_reports():
+                return
             for sentinel in ready:
+                if sentinel not in known:
+                    continue
                 process = known.pop(sentinel)
+                if self._reports is not None:
+                    if self._read_reports():
+                        return
+                    with self._lock:
+                        terminating = self._terminating
+                    if terminating:  # we stopped it, perhaps in its initializer
+                        return
+                    if process.pid not in self._initialized:  # also while shutting down: the
+                        self._break_in_initializer(process)   # Pool would start another for ever
+                        return
                 with self._lock:
                     if self._shutdown:
                         return
@@ -136,6 +190,37 @@ class PoolExecutor(Executor):
                             "wait for it forever: gilfree stopped the pool and failed every "
                             "outstanding task instead (finished tasks keep their results)"))
                 return
+
+    def _read_reports(self) -> bool:
+        """Read the initializers' reports; True if one failed (the pool is then broken)."""
+        assert self._reports is not None
+        try:
+            while self._reports.poll():
+                pid, error, tb = pickle.loads(self._reports.recv_bytes())
+                if error is None:
+                    self._initialized.add(pid)
+                    continue
+                if tb:
+                    error.__cause__ = RemoteTraceback(tb)
+                broken = WorkerDied(
+                    f"the initializer {self._init_label} of this PoolExecutor failed in worker process "
+                    f"{pid}: {error!r}. A pool whose workers cannot be initialized is broken, as a "
+                    "ProcessPoolExecutor is: no task runs on it", pid=pid, task=f"initializer {self._init_label}")
+                broken.__cause__ = error
+                self._break(broken)
+                return True
+        except (EOFError, OSError):
+            pass
+        return False
+
+    def _break_in_initializer(self, process: Any) -> None:
+        """A worker died before its initializer said how it went: it died in it."""
+        death = WorkerDied.of(process.pid, self._reaped_exitcode(process), oom_kills_before=self._oom_before)
+        self._break(WorkerDied(
+            f"{death} while running the initializer {self._init_label} of this PoolExecutor. A pool "
+            "whose workers cannot be initialized is broken, as a ProcessPoolExecutor is: no task runs "
+            "on it", pid=death.pid, exitcode=death.exitcode, cause=death.cause,
+            task=f"initializer {self._init_label}"))
 
     def _reaped_exitcode(self, process: Any) -> int | None:
         """The dead worker's exit code, read after the Pool's own thread has reaped it.
@@ -195,6 +280,37 @@ class PoolExecutor(Executor):
                         process.kill()
                 except (OSError, ValueError, AttributeError):
                     pass
+
+
+def _init_worker(reports: tuple[Connection, Any] | None, initializer: Callable[..., object] | None,
+                 initargs: tuple[Any, ...]) -> None:
+    """The Pool's initializer: ignore SIGINT, run the user's initializer, report how it went.
+
+    A failure is logged on the ``concurrent.futures`` logger (as ``ProcessPoolExecutor``'s
+    workers do), reported to the parent, and ends the worker (exit status 1).
+    """
+    worker_ignores_sigint()
+    if initializer is None or reports is None:
+        return
+    writer, lock = reports
+    failed: BaseException | None = None
+    try:
+        initializer(*initargs)
+        message = pickle.dumps((os.getpid(), None, None))
+    except BaseException as exc:
+        logging.getLogger("concurrent.futures").critical("Exception in initializer:", exc_info=True)
+        failed = exc
+        try:
+            message = pickle.dumps((os.getpid(), exc, traceback.format_exc()), protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:
+            message = pickle.dumps((os.getpid(), RuntimeError(repr(exc)), traceback.format_exc()))
+    try:
+        with lock:
+            writer.send_bytes(message)
+    except (BrokenPipeError, OSError):
+        pass
+    if failed is not None:
+        raise SystemExit(1)
 
 
 class GuardedPool:

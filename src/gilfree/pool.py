@@ -32,6 +32,8 @@ afresh, as every worker of a ``spawn`` pool does.
 from __future__ import annotations
 
 import collections
+import itertools
+import logging
 import multiprocessing
 import os
 import pickle
@@ -42,12 +44,13 @@ import traceback
 from concurrent.futures import Executor, Future
 from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import ForkingPickler
-from typing import Any, Callable, ParamSpec, TypeVar
+from typing import Any, Callable, Iterable, Iterator, ParamSpec, TypeVar
 
-from ._checks import check_count, check_flag, check_seconds
+from ._checks import as_index, check_count, check_flag, check_seconds
+from ._timing import usable_cores
 from .errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, oom_kill_count
 
-__all__ = ["FailSafePool"]
+__all__ = ["FailSafePool", "check_chunksize", "check_max_workers", "map_in_batches"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -56,16 +59,117 @@ _STOP = b""  # sent to an idle worker: leave the loop and exit
 _PARENT_CHECK_S = 1.0  # how often an idle worker checks that its parent is still alive
 
 
+def check_max_workers(max_workers: object, name: str = "max_workers") -> int:
+    """A pool's worker count: ``None`` means one per usable core, as the standard library does.
+
+    ``ProcessPoolExecutor(max_workers=None)`` starts ``os.process_cpu_count()`` workers; gilfree
+    counts the cores this process may run on (:func:`gilfree._timing.usable_cores`, the affinity
+    mask where the OS has one). Anything else must be an int of at least 1.
+    """
+    if max_workers is None:
+        return usable_cores()
+    return check_count(max_workers, name)
+
+
+def check_chunksize(chunksize: object) -> int:
+    """``map``'s ``chunksize``: an int of at least 1 (``ValueError`` below, ``TypeError`` if not an int)."""
+    value = as_index(chunksize, "chunksize")
+    if value < 1:
+        raise ValueError(f"chunksize must be >= 1, got {value}")
+    return value
+
+
+def describe_initializer(initializer: Callable[..., Any]) -> str:
+    """How an error names a pool's initializer: ``module.name()``."""
+    return _describe_call(initializer)
+
+
+def check_initializer(initializer: object, initargs: object) -> tuple[Any, tuple[Any, ...]]:
+    """``initializer`` must be a callable or None; ``initargs`` a tuple (or any iterable)."""
+    if initializer is not None and not callable(initializer):
+        raise TypeError(f"initializer must be a callable or None, not {type(initializer).__name__}")
+    if isinstance(initargs, (str, bytes)) or not isinstance(initargs, Iterable):
+        raise TypeError(f"initargs must be a tuple, not {type(initargs).__name__}")
+    return initializer, tuple(initargs)
+
+
+class _Batch:
+    """``fn`` over a batch of ``map``'s items, in a worker: one task, one round trip, a list back.
+
+    Named after ``fn`` and the items it holds (by position in the input), so that the error of
+    a batch whose worker died says which items were lost.
+    """
+
+    __slots__ = ("fn", "first", "last")
+
+    def __init__(self, fn: Callable[..., Any], first: int, last: int) -> None:
+        self.fn = fn
+        self.first = first
+        self.last = last
+
+    def __call__(self, batch: list[tuple[Any, ...]]) -> list[Any]:
+        fn = self.fn
+        return [fn(*args) for args in batch]
+
+    @property
+    def label(self) -> str:
+        items = f"item {self.first}" if self.first == self.last else f"items {self.first} to {self.last}"
+        return f"{_describe_call(self.fn)} on map's {items}"
+
+
+def map_in_batches(submit: Callable[..., Future[list[_T]]], fn: Callable[..., _T],
+                   iterables: tuple[Iterable[Any], ...], timeout: float | None,
+                   chunksize: int) -> Iterator[_T]:
+    """``Executor.map`` with ``chunksize`` items per task, as ``ProcessPoolExecutor.map`` does it.
+
+    Every batch is submitted at the call (as ``Executor.map`` submits every item); results come
+    back in order; ``timeout`` bounds the whole wait from the call; leaving the iterator early
+    cancels the batches not started. A batch whose task fails raises its error where its first
+    result was due (the results before it in that batch are lost with it, as in the stdlib).
+    """
+    end_time = None if timeout is None else timeout + time.monotonic()
+    items = zip(*iterables)
+    futures: list[Future[list[_T]]] = []
+    first = 0
+    while batch := list(itertools.islice(items, chunksize)):
+        futures.append(submit(_Batch(fn, first, first + len(batch) - 1), batch))
+        first += len(batch)
+    return _batch_results(futures, end_time)
+
+
+def _batch_results(futures: list[Future[list[_T]]], end_time: float | None) -> Iterator[_T]:
+    try:
+        futures.reverse()  # pop from the end: each future is let go once read
+        while futures:
+            future = futures.pop()
+            try:
+                results = future.result(None if end_time is None else end_time - time.monotonic())
+            finally:
+                future.cancel()
+            del future
+            results.reverse()
+            while results:
+                yield results.pop()
+    finally:
+        for future in futures:
+            future.cancel()
+
+
 def _describe_call(fn: Callable[..., Any]) -> str:
+    if isinstance(fn, _Batch):
+        return fn.label
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     module = getattr(fn, "__module__", None)
     return f"{module}.{name}()" if module else f"{name}()"
 
 
-def _worker_main(conn: Connection) -> None:
+def _worker_main(conn: Connection, initializer: Callable[..., Any] | None = None,
+                 initargs: tuple[Any, ...] = ()) -> None:
     """A worker's whole life: take one task from ``conn``, run it, send the outcome back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not a handler a forked worker inherited
+    if initializer is not None and not _run_initializer(conn, initializer, initargs):
+        return
     parent = multiprocessing.parent_process()
     parent_pid = os.getppid()
     watch = [conn] + ([parent.sentinel] if parent is not None else [])
@@ -100,6 +204,32 @@ def _worker_main(conn: Connection) -> None:
             return
 
 
+def _run_initializer(conn: Connection, initializer: Callable[..., Any], initargs: tuple[Any, ...]) -> bool:
+    """Run the pool's initializer and tell the parent how it went: ``(None, error, traceback)``.
+
+    The parent waits for that first message from a worker that has an initializer, and breaks
+    the pool if the initializer failed (or the worker died before answering) instead of starting
+    replacements that would fail the same way. The failure is also logged on the
+    ``concurrent.futures`` logger, as ``ProcessPoolExecutor``'s workers do.
+    """
+    try:
+        initializer(*initargs)
+    except BaseException as exc:
+        logging.getLogger("concurrent.futures").critical("Exception in initializer:", exc_info=True)
+        try:
+            message = pickle.dumps((None, exc, traceback.format_exc()), protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:
+            message = pickle.dumps((None, RuntimeError(repr(exc)), traceback.format_exc()))
+        ok = False
+    else:
+        message, ok = pickle.dumps((None, None, None)), True
+    try:
+        conn.send_bytes(message)
+    except (BrokenPipeError, OSError):
+        return False
+    return ok
+
+
 class _Task:
     __slots__ = ("future", "payload", "label", "deadline")
 
@@ -111,27 +241,46 @@ class _Task:
 
 
 class _Worker:
-    __slots__ = ("process", "conn", "task", "timed_out")
+    __slots__ = ("process", "conn", "task", "timed_out", "ready")
 
-    def __init__(self, process: Any, conn: Connection) -> None:
+    def __init__(self, process: Any, conn: Connection, ready: bool = True) -> None:
         self.process = process
         self.conn = conn
         self.task: _Task | None = None
         self.timed_out = False
+        self.ready = ready  # False until a worker with an initializer says how it went
+
+    @property
+    def expecting(self) -> bool:
+        """Whether the worker owes the parent a message (a task's outcome, its initializer's)."""
+        return self.task is not None or not self.ready
 
 
 class FailSafePool(Executor):
-    """A ``concurrent.futures.Executor`` over ``workers`` processes that fails fast and says why.
+    """A ``concurrent.futures.Executor`` over ``max_workers`` processes that fails fast and says why.
 
-    ``mp_context`` picks the start method (``multiprocessing.get_context("spawn")``...; the
-    interpreter's default otherwise). ``task_timeout`` (seconds, optional) bounds every task.
-    Use it as a context manager, or call :meth:`shutdown`; :meth:`terminate` stops it at once.
+    The arguments are ``ProcessPoolExecutor``'s: ``max_workers`` (``None``: one per usable
+    core), ``mp_context`` picks the start method (``multiprocessing.get_context("spawn")``...;
+    the interpreter's default otherwise), ``initializer(*initargs)`` runs in every worker
+    before its first task, replacements included. ``task_timeout`` (seconds, optional) bounds
+    every task. Use it as a context manager, or call :meth:`shutdown`; :meth:`terminate` stops
+    it at once.
+
+    An initializer that raises (or a worker that dies while running it) breaks the pool, as in
+    ``ProcessPoolExecutor``: the tasks submitted so far fail with
+    :class:`~gilfree.errors.WorkerDied` (a ``BrokenProcessPool``) naming the initializer and
+    its exception (the exception itself is the ``__cause__``), tasks already running on other
+    workers finish, no replacement is started, and ``submit`` raises the same error from then
+    on. Where gilfree differs on purpose: a worker that dies while running a *task* costs only
+    that task, not the pool.
     """
 
-    def __init__(self, workers: int, *, mp_context: Any = None,
+    def __init__(self, max_workers: int | None = None, mp_context: Any = None,
+                 initializer: Callable[..., object] | None = None, initargs: tuple[Any, ...] = (), *,
                  task_timeout: float | None = None) -> None:
-        self.workers = check_count(workers, "workers")
+        self.workers = check_max_workers(max_workers)
         self.task_timeout = check_seconds(task_timeout, "task_timeout", allow_none=True)
+        self._initializer, self._initargs = check_initializer(initializer, initargs)
         self._ctx = _check_context(mp_context)
         self.start_method = self._ctx.get_start_method()
         # See the module docstring: never fork once the dispatcher thread exists.
@@ -160,6 +309,20 @@ class FailSafePool(Executor):
 
     # -- the caller's side ----------------------------------------------------------------
 
+    def map(self, fn: Callable[..., _T], *iterables: Iterable[Any], timeout: float | None = None,
+            chunksize: int = 1) -> Iterator[_T]:
+        """``Executor.map``: results in order; ``timeout`` bounds the whole wait from the call.
+
+        ``chunksize`` items go to a worker as one task, as with ``ProcessPoolExecutor.map``
+        (an int, 1 or more; larger batches save a round trip per item on small tasks). A worker
+        that dies costs its batch: the :class:`~gilfree.errors.WorkerDied` names the items lost
+        (by their position in the input).
+        """
+        chunksize = check_chunksize(chunksize)
+        if chunksize == 1:
+            return super().map(fn, *iterables, timeout=timeout)
+        return map_in_batches(self.submit, fn, iterables, timeout, chunksize)
+
     def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
         if not callable(fn):
             raise TypeError(f"submit needs a callable, not {type(fn).__name__}")
@@ -176,10 +339,10 @@ class FailSafePool(Executor):
             ) from exc
         future: Future[_T] = Future()
         with self._lock:
-            if self._shutdown:
-                raise RuntimeError("cannot submit to a FailSafePool after shutdown")
             if self._broken is not None:
                 raise self._broken
+            if self._shutdown:
+                raise RuntimeError("cannot submit to a FailSafePool after shutdown")
             self._queue.append(_Task(future, payload, label))
         self._wake()
         return future
@@ -241,14 +404,14 @@ class FailSafePool(Executor):
 
     def _start_worker(self, ctx: Any) -> None:
         parent_end, child_end = multiprocessing.Pipe(duplex=True)
-        process = ctx.Process(target=_worker_main, args=(child_end,),
+        process = ctx.Process(target=_worker_main, args=(child_end, self._initializer, self._initargs),
                                     name="gilfree-failsafe-worker", daemon=True)
         try:
             process.start()
         finally:
             child_end.close()
         with self._lock:
-            self._pool[process.sentinel] = _Worker(process, parent_end)
+            self._pool[process.sentinel] = _Worker(process, parent_end, ready=self._initializer is None)
 
     def _dispatch(self) -> None:
         try:
@@ -279,14 +442,14 @@ class FailSafePool(Executor):
         deadlines = [t.deadline for w in busy if (t := w.task) is not None and t.deadline is not None]
         timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
         watch: list[Any] = [self._wake_r]
-        watch += [w.conn for w in busy]
+        watch += [w.conn for w in workers if w.expecting]
         watch += [w.process.sentinel for w in workers]
         ready = set(wait(watch, timeout))
         if self._wake_r in ready:
             while self._wake_r.poll():
                 self._wake_r.recv_bytes()
-        for worker in busy:  # results first: a worker may have answered, then died
-            if worker.conn in ready:
+        for worker in workers:  # results first: a worker may have answered, then died
+            if worker.expecting and worker.conn in ready:
                 self._receive(worker)
         for worker in workers:
             if worker.process.sentinel in ready:
@@ -305,7 +468,8 @@ class FailSafePool(Executor):
             with self._lock:
                 if self._abort:
                     return
-                idle = next((w for w in self._pool.values() if w.task is None and w.process.is_alive()), None)
+                idle = next((w for w in self._pool.values()
+                             if w.task is None and w.ready and w.process.is_alive()), None)
                 if idle is None or not self._queue:
                     return
                 task = self._queue.popleft()
@@ -326,6 +490,10 @@ class FailSafePool(Executor):
             message = worker.conn.recv_bytes()
         except (EOFError, OSError):
             return  # the worker died mid-message; _bury reports it
+        if not worker.ready:  # its first message: how the initializer went
+            worker.ready = True
+            self._initialized(worker, message)
+            return
         worker.task = None
         if task is None:
             return
@@ -340,10 +508,65 @@ class FailSafePool(Executor):
             value.__cause__ = RemoteTraceback(tb)
         task.future.set_exception(value)
 
+    def _salvage(self, worker: _Worker) -> None:
+        """Read what a stopped worker sent before it ended: its initializer's report, a result."""
+        for _ in range(2):
+            if not (worker.expecting and worker.conn.poll()):
+                return
+            self._receive(worker)
+
+    def _initialized(self, worker: _Worker, message: bytes) -> None:
+        """A worker's initializer finished: nothing to do, or break the pool with its error."""
+        try:
+            _, error, tb = pickle.loads(message)
+        except BaseException as exc:
+            error, tb = RuntimeError(f"its report could not be unpickled: {exc!r}"), None
+        if error is None:
+            return
+        if tb:
+            error.__cause__ = RemoteTraceback(tb)
+        broken = WorkerDied(
+            f"the initializer {_describe_call(self._initializer)} of this FailSafePool failed in "
+            f"worker process {worker.process.pid}: {error!r}. A pool whose workers cannot be "
+            "initialized is broken, as a ProcessPoolExecutor is: no task runs on it",
+            pid=worker.process.pid, task=f"initializer {_describe_call(self._initializer)}")
+        broken.__cause__ = error
+        self._break(broken, worker)
+
+    def _break(self, broken: WorkerDied, worker: _Worker) -> None:
+        """The pool cannot go on (its initializer failed): fail ``worker``'s task and the queue.
+
+        Tasks running on other workers finish; the workers then stop, and ``submit`` raises
+        ``broken`` from now on.
+        """
+        with self._lock:
+            if self._broken is None:
+                self._broken = broken
+            self._shutdown = True
+            tasks = list(self._queue)
+            self._queue.clear()
+        task, worker.task = worker.task, None
+        if task is not None:
+            task.future.set_exception(broken)
+        for task in tasks:
+            if task.future.set_running_or_notify_cancel():
+                task.future.set_exception(broken)
+
     def _bury(self, worker: _Worker) -> None:
         """A worker's process ended: salvage an answer it sent, fail its task, replace it."""
-        if worker.task is not None and worker.conn.poll():
-            self._receive(worker)
+        self._salvage(worker)
+        with self._lock:
+            abort = self._abort
+        if not worker.ready and not abort:  # it died in its initializer (killed, os._exit...)
+            worker.process.join(timeout=5)
+            worker.ready = True
+            death = WorkerDied.of(worker.process.pid, worker.process.exitcode,
+                                  oom_kills_before=self._oom_before)
+            self._break(WorkerDied(
+                f"{death} while running the initializer {_describe_call(self._initializer)} of "
+                "this FailSafePool. A pool whose workers cannot be initialized is broken, as a "
+                "ProcessPoolExecutor is: no task runs on it", pid=death.pid, exitcode=death.exitcode,
+                cause=death.cause, task=f"initializer {_describe_call(self._initializer)}"), worker)
         worker.process.join(timeout=5)
         with self._lock:
             self._pool.pop(worker.process.sentinel, None)
@@ -405,8 +628,7 @@ class FailSafePool(Executor):
             if worker.process.is_alive():
                 _kill(worker.process)
                 worker.process.join(timeout=5)
-            if worker.task is not None and worker.conn.poll():
-                self._receive(worker)  # it answered before it stopped: keep the result
+            self._salvage(worker)  # it answered before it stopped: keep the result
             if worker.task is not None:
                 worker.task.future.set_exception(
                     PoolStopped(f"the pool was stopped while {worker.task.label} ran"))
