@@ -17,6 +17,7 @@ from concurrent.futures import Executor, Future
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterable, Iterator
 
+from . import _lifeline
 from ._checks import check_count
 from ._compat import pool_processes
 from ._futures import exitcode, settle, worker_ignores_sigint
@@ -39,7 +40,8 @@ class PoolExecutor(Executor):
     def __init__(self, workers: int, mp_context: Any = None) -> None:
         ctx = mp_context or multiprocessing.get_context()
         self.workers = check_count(workers, "workers")
-        self.raw = ctx.Pool(processes=self.workers, initializer=worker_ignores_sigint)
+        self.raw = ctx.Pool(processes=self.workers, initializer=worker_ignores_sigint,
+                            initargs=(_lifeline.child_end(),))  # workers leave with this process
         self.pool = GuardedPool(self)
         self._lock = threading.Lock()
         self._shutdown = False
