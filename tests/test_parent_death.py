@@ -38,9 +38,19 @@ _CHILD = textwrap.dedent("""
         time.sleep(3600)
 
     def main():
-        strategy, method = sys.argv[1], sys.argv[2]
+        strategy, method, replace = sys.argv[1], sys.argv[2], sys.argv[3] == "replace"
         with open_executor(strategy, 2, start_method=method) as ex:
             assert sorted(ex.map(abs, [-1, -2, -3, -4])) == [1, 2, 3, 4]
+            if replace:  # kill the workers: the dispatcher thread starts their replacements
+                first = {p.pid for p in multiprocessing.active_children()}
+                for pid in first:
+                    os.kill(pid, 9)
+                while True:  # a task sent to a dead worker fails; its replacement's succeeds
+                    try:
+                        if ex.submit(os.getpid).result() not in first:
+                            break
+                    except Exception:
+                        pass
             ex.submit(block)  # one worker busy in a task, the other idle, when the parent dies
             pids = [p.pid for p in multiprocessing.active_children()]
             print("pids", *pids, flush=True)
@@ -104,10 +114,20 @@ def _wait_gone(pids: set[int], timeout: float) -> set[int]:
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_workers_exit_when_parent_is_sigkilled(strategy: str, method: str, tmp_path: Path) -> None:
+    _kill_parent_and_check(strategy, method, "first", tmp_path)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_replacement_workers_exit_when_parent_is_sigkilled(method: str, tmp_path: Path) -> None:
+    """Replacements are started by FailSafePool's dispatcher thread (by forkserver under fork)."""
+    _kill_parent_and_check("failsafe", method, "replace", tmp_path)
+
+
+def _kill_parent_and_check(strategy: str, method: str, mode: str, tmp_path: Path) -> None:
     script = tmp_path / "child.py"
     script.write_text(_CHILD)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    child = subprocess.Popen([sys.executable, str(script), strategy, method], stdin=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, str(script), strategy, method, mode], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
     pids: set[int] = set()
     everything: set[int] = set()
