@@ -5,9 +5,11 @@ from __future__ import annotations
 import signal
 import time
 from concurrent.futures import Future, InvalidStateError
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
+
+from . import _lifeline
 
 __all__ = ["dead_workers", "exitcode", "settle", "worker_ignores_sigint"]
 
@@ -49,14 +51,17 @@ def exitcode(process: BaseProcess) -> int | None:
         time.sleep(0.01)
 
 
-def worker_ignores_sigint() -> None:
-    """Worker-process initializer: Ctrl-C is the parent's to handle.
+def worker_ignores_sigint(lifeline: Connection | None = None) -> None:
+    """Worker-process initializer: Ctrl-C is the parent's to handle; leave with the parent.
 
     A terminal's Ctrl-C reaches every process in the foreground group. Workers that died of it
     on their own would leave the pool's queues half-written and its management thread waiting
     forever; instead the parent catches KeyboardInterrupt once and stops them all in order.
     SIGTERM gets its default action back, in case a forked worker inherited the parent's
     :func:`gilfree.interrupts.sigterm_raises` handler: a pool stops its workers with it.
+    With ``lifeline`` (:func:`gilfree._lifeline.child_end` in the parent) the worker exits the
+    moment its parent process is gone, however it ended.
     """
+    _lifeline.watch(lifeline)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

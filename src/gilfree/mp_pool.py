@@ -21,6 +21,7 @@ from concurrent.futures import Executor, Future
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterable, Iterator
 
+from . import _lifeline
 from ._compat import pool_processes
 from ._futures import exitcode, settle, worker_ignores_sigint
 from .errors import RemoteTraceback, WorkerDied, oom_kill_count
@@ -62,7 +63,7 @@ class PoolExecutor(Executor):
             reports_out = (writer, ctx.Lock())
         self._initialized: set[int] = set()
         self.raw = ctx.Pool(processes=self.workers, initializer=_init_worker,
-                            initargs=(reports_out, initializer, initargs))
+                            initargs=(reports_out, initializer, initargs, _lifeline.child_end()))
         self.pool = GuardedPool(self)
         self._lock = threading.Lock()
         self._shutdown = False
@@ -283,13 +284,14 @@ class PoolExecutor(Executor):
 
 
 def _init_worker(reports: tuple[Connection, Any] | None, initializer: Callable[..., object] | None,
-                 initargs: tuple[Any, ...]) -> None:
-    """The Pool's initializer: ignore SIGINT, run the user's initializer, report how it went.
+                 initargs: tuple[Any, ...], lifeline: Connection | None = None) -> None:
+    """The Pool's initializer: leave with the parent (``lifeline``), ignore SIGINT, run the
+    user's initializer, report how it went.
 
     A failure is logged on the ``concurrent.futures`` logger (as ``ProcessPoolExecutor``'s
     workers do), reported to the parent, and ends the worker (exit status 1).
     """
-    worker_ignores_sigint()
+    worker_ignores_sigint(lifeline)
     if initializer is None or reports is None:
         return
     writer, lock = reports

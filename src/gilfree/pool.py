@@ -46,6 +46,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable, Iterable, Iterator, ParamSpec, TypeVar
 
+from . import _lifeline
 from ._checks import as_index, check_count, check_flag, check_seconds
 from ._timing import usable_cores
 from .errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, oom_kill_count
@@ -163,9 +164,10 @@ def _describe_call(fn: Callable[..., Any]) -> str:
     return f"{module}.{name}()" if module else f"{name}()"
 
 
-def _worker_main(conn: Connection, initializer: Callable[..., Any] | None = None,
-                 initargs: tuple[Any, ...] = ()) -> None:
+def _worker_main(conn: Connection, lifeline: Connection | None = None,
+                 initializer: Callable[..., Any] | None = None, initargs: tuple[Any, ...] = ()) -> None:
     """A worker's whole life: take one task from ``conn``, run it, send the outcome back."""
+    _lifeline.watch(lifeline)  # first: exit the moment the parent process is gone
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not a handler a forked worker inherited
     if initializer is not None and not _run_initializer(conn, initializer, initargs):
@@ -404,8 +406,9 @@ class FailSafePool(Executor):
 
     def _start_worker(self, ctx: Any) -> None:
         parent_end, child_end = multiprocessing.Pipe(duplex=True)
-        process = ctx.Process(target=_worker_main, args=(child_end, self._initializer, self._initargs),
-                                    name="gilfree-failsafe-worker", daemon=True)
+        process = ctx.Process(target=_worker_main,
+                              args=(child_end, _lifeline.child_end(), self._initializer, self._initargs),
+                              name="gilfree-failsafe-worker", daemon=True)
         try:
             process.start()
         finally:

@@ -14,6 +14,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
+from . import _lifeline
 from ._compat import executor_manager_thread, executor_processes, max_workers
 from ._futures import dead_workers, settle
 from .errors import WorkerDied, oom_kill_count
@@ -60,8 +61,14 @@ class ProcessesExecutor(ProcessPoolExecutor):
     ``__cause__``. Everything else is ``ProcessPoolExecutor``'s own behaviour.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, max_workers: int | None = None, mp_context: Any = None,
+                 initializer: Callable[..., Any] | None = None, initargs: tuple[Any, ...] = (),
+                 **kwargs: Any) -> None:
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        # Every worker first watches this process's lifeline: it exits when the parent is gone.
+        super().__init__(max_workers, mp_context, _lifeline.worker_init,
+                         (_lifeline.child_end(), initializer, initargs), **kwargs)
         self._oom_before = oom_kill_count()
         self._explained: dict[int, BaseException] = {}
         self._explain_lock = threading.Lock()

@@ -1,0 +1,219 @@
+"""Workers die with their parent (issue 11, point 3): the lifeline pipe of gilfree._lifeline.
+
+A child Python process opens a gilfree process pool, runs tasks, prints its workers' pids and
+"ready", then blocks; the test kills it with SIGKILL (as the out-of-memory killer does) and
+every worker, and every other process the child started, must be gone within a bounded wait.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gilfree import _lifeline
+from gilfree.strategies import open_executor
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX processes and signals")
+
+STRATEGIES = ["failsafe", "pool", "processes"]
+METHODS = [m for m in ("fork", "spawn", "forkserver") if m in multiprocessing.get_all_start_methods()]
+GONE_WITHIN_S = 5.0  # a deadline for the poll, not an expected duration
+
+_CHILD = textwrap.dedent("""
+    import multiprocessing, os, sys, time
+    from gilfree.strategies import open_executor
+
+    def block():
+        print("busy", os.getpid(), flush=True)
+        time.sleep(3600)
+
+    def main():
+        strategy, method, replace = sys.argv[1], sys.argv[2], sys.argv[3] == "replace"
+        with open_executor(strategy, 2, start_method=method) as ex:
+            assert sorted(ex.map(abs, [-1, -2, -3, -4])) == [1, 2, 3, 4]
+            if replace:  # kill the workers: the dispatcher thread starts their replacements
+                first = {p.pid for p in multiprocessing.active_children()}
+                for pid in first:
+                    os.kill(pid, 9)
+                while True:  # a task sent to a dead worker fails; its replacement's succeeds
+                    try:
+                        if ex.submit(os.getpid).result() not in first:
+                            break
+                    except Exception:
+                        pass
+            ex.submit(block)  # one worker busy in a task, the other idle, when the parent dies
+            pids = [p.pid for p in multiprocessing.active_children()]
+            print("pids", *pids, flush=True)
+            print("ready", flush=True)
+            sys.stdin.read()  # blocks until the test kills us
+
+    if __name__ == "__main__":
+        main()
+""")
+
+
+def _state(pid: int) -> str | None:
+    """The process's state letter from /proc, None when it is gone (or /proc is not there)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def _alive(pid: int) -> bool:
+    if Path("/proc/self/stat").exists():
+        state = _state(pid)
+        return state is not None and state not in ("Z", "X")  # a zombie has exited
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _descendants(root: int) -> set[int]:
+    """Every process below ``root`` (Linux /proc); empty elsewhere."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else []:
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+        found |= frontier
+    return found
+
+
+def _wait_gone(pids: set[int], timeout: float) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = {pid for pid in pids if _alive(pid)}
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.02)  # a poll interval inside a deadline loop, not a synchronisation
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_workers_exit_when_parent_is_sigkilled(strategy: str, method: str, tmp_path: Path) -> None:
+    _kill_parent_and_check(strategy, method, "first", tmp_path)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_replacement_workers_exit_when_parent_is_sigkilled(method: str, tmp_path: Path) -> None:
+    """Replacements are started by FailSafePool's dispatcher thread (by forkserver under fork)."""
+    _kill_parent_and_check("failsafe", method, "replace", tmp_path)
+
+
+def _kill_parent_and_check(strategy: str, method: str, mode: str, tmp_path: Path) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    child = subprocess.Popen([sys.executable, str(script), strategy, method, mode], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    pids: set[int] = set()
+    everything: set[int] = set()
+    try:
+        assert child.stdout is not None
+        ready = busy = False
+        for line in child.stdout:  # the handshake: the pool is up and one worker is in a task
+            if line.startswith("pids"):
+                pids = {int(p) for p in line.split()[1:]}
+            busy = busy or line.startswith("busy")
+            ready = ready or line.strip() == "ready"
+            if ready and busy:
+                break
+        else:
+            pytest.fail(f"the child ended before it was ready (status {child.wait()})")
+        assert pids, "the child listed no worker processes"
+        everything = pids | _descendants(child.pid)  # the fork server, the resource tracker too
+        child.kill()
+        child.wait()
+        left = _wait_gone(everything, GONE_WITHIN_S)
+        assert not left, f"still alive {GONE_WITHIN_S} s after the parent's SIGKILL: {sorted(left)}"
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        for stream in (child.stdin, child.stdout):
+            if stream is not None:
+                stream.close()
+        for pid in pids | everything:  # only if the test failed: leave no orphan behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_workers_outlive_the_thread_that_started_them(strategy: str) -> None:
+    """The lifeline follows the process, not the thread (the PR_SET_PDEATHSIG trap)."""
+    with open_executor(strategy, 1, start_method="fork") as ex:
+        first: list[int] = []
+        starter = threading.Thread(target=lambda: first.append(ex.submit(_pid).result(timeout=60)))
+        starter.start()  # ProcessPoolExecutor starts its workers at this first submit
+        starter.join()
+        assert first
+        assert ex.submit(_pid).result(timeout=60) == first[0]  # the same worker, still alive
+
+
+def test_pool_built_in_a_short_lived_thread_keeps_its_workers() -> None:
+    """Workers created by a thread that has ended (then replaced by the dispatcher) live on."""
+    built: list[Any] = []
+
+    def build() -> None:
+        cm = open_executor("failsafe", 1, start_method="fork")
+        ex = cm.__enter__()
+        built.extend([cm, ex, ex.submit(_pid).result(timeout=60)])
+
+    starter = threading.Thread(target=build)
+    starter.start()
+    starter.join()
+    cm, ex, pid = built
+    try:
+        assert ex.submit(_pid).result(timeout=60) == pid
+    finally:
+        cm.__exit__(None, None, None)
+
+
+def test_forked_children_do_not_hold_the_write_end() -> None:
+    end = _lifeline.child_end()
+    assert _lifeline.child_end() is end  # once per process
+    write_fd = _lifeline._write_fd
+    pid = os.fork()
+    if pid == 0:  # the child: its copy of the write end is already closed
+        try:
+            os.fstat(write_fd)
+        except OSError:
+            os._exit(0 if _lifeline._read is None else 3)
+        os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    os.fstat(write_fd)  # the parent's own is untouched
+
+
+def test_the_write_end_is_not_inherited_across_exec() -> None:
+    _lifeline.child_end()
+    assert not os.get_inheritable(_lifeline._write_fd)
