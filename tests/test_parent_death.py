@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -28,13 +29,35 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX processes
 STRATEGIES = ["failsafe", "pool", "processes"]
 METHODS = [m for m in ("fork", "spawn", "forkserver") if m in multiprocessing.get_all_start_methods()]
 GONE_WITHIN_S = 5.0  # a deadline for the poll, not an expected duration
+HANDSHAKE_S = 120.0  # a deadline for the child's "ready", so that a hang fails instead of blocking
+
+
+def _lines(fd: int, timeout: float) -> Iterator[str]:
+    """Lines read from ``fd`` until end of file or ``timeout`` seconds, whichever comes first."""
+    deadline = time.monotonic() + timeout
+    pending = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return
+        data = os.read(fd, 65536)
+        if not data:
+            return
+        pending += data
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line.decode(errors="replace")
 
 _CHILD = textwrap.dedent("""
     import multiprocessing, os, sys, time
+    from multiprocessing.shared_memory import SharedMemory
     from gilfree.strategies import open_executor
 
+    def say(*words):  # one write per line: the workers share this stdout
+        os.write(1, (" ".join(map(str, words)) + "\\n").encode())
+
     def block():
-        print("busy", os.getpid(), flush=True)
+        say("busy", os.getpid())
         time.sleep(3600)
 
     def main():
@@ -52,9 +75,11 @@ _CHILD = textwrap.dedent("""
                     except Exception:
                         pass
             ex.submit(block)  # one worker busy in a task, the other idle, when the parent dies
+            segment = SharedMemory(create=True, size=4096)  # the resource tracker's to remove
+            say("shm", segment.name)
             pids = [p.pid for p in multiprocessing.active_children()]
-            print("pids", *pids, flush=True)
-            print("ready", flush=True)
+            say("pids", *pids)
+            say("ready")
             sys.stdin.read()  # blocks until the test kills us
 
     if __name__ == "__main__":
@@ -127,35 +152,47 @@ def _kill_parent_and_check(strategy: str, method: str, mode: str, tmp_path: Path
     script = tmp_path / "child.py"
     script.write_text(_CHILD)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    errors = (tmp_path / "stderr").open("w")  # the resource tracker reports the leaked segment
     child = subprocess.Popen([sys.executable, str(script), strategy, method, mode], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                             stdout=subprocess.PIPE, stderr=errors, env=env,
+                             start_new_session=True)
     pids: set[int] = set()
+    segment: Path | None = None
     everything: set[int] = set()
     try:
         assert child.stdout is not None
         ready = busy = False
-        for line in child.stdout:  # the handshake: the pool is up and one worker is in a task
+        seen: list[str] = []
+        for line in _lines(child.stdout.fileno(), HANDSHAKE_S):  # the pool is up, one worker busy
+            seen.append(line)
             if line.startswith("pids"):
                 pids = {int(p) for p in line.split()[1:]}
+            if line.startswith("shm"):
+                segment = Path("/dev/shm", line.split()[1].lstrip("/"))
             busy = busy or line.startswith("busy")
             ready = ready or line.strip() == "ready"
             if ready and busy:
                 break
         else:
-            pytest.fail(f"the child ended before it was ready (status {child.wait()})")
+            pytest.fail(f"no handshake within {HANDSHAKE_S} s (status {child.poll()}); read {seen}; "
+                        f"stderr: {(tmp_path / 'stderr').read_text()}")
         assert pids, "the child listed no worker processes"
         everything = pids | _descendants(child.pid)  # the fork server, the resource tracker too
         child.kill()
         child.wait()
         left = _wait_gone(everything, GONE_WITHIN_S)
         assert not left, f"still alive {GONE_WITHIN_S} s after the parent's SIGKILL: {sorted(left)}"
+        if segment is not None and Path("/dev/shm").is_dir():  # gone with the resource tracker
+            assert not segment.exists(), f"{segment} left behind after every process had gone"
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
-        for stream in (child.stdin, child.stdout):
+        for stream in (child.stdin, child.stdout, errors):
             if stream is not None:
                 stream.close()
+        if segment is not None and segment.exists():  # only if the test failed
+            segment.unlink()
         for pid in pids | everything:  # only if the test failed: leave no orphan behind
             try:
                 os.kill(pid, signal.SIGKILL)
