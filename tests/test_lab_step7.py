@@ -8,6 +8,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 
+from gilfree.lab import _plan
 from gilfree._select import PURE_PYTHON, available, implementations
 from gilfree.lab import format_result, run_step
 from gilfree.lab import step7_chunked as step7
@@ -100,7 +101,7 @@ def test_step7_refuses_bad_parameters_before_any_pool_starts(bad, error, match, 
     def no_pool(*args, **kwargs):
         raise AssertionError("a pool was opened before the arguments were checked")
 
-    monkeypatch.setattr(step7, "open_executor", no_pool)
+    monkeypatch.setattr(_plan, "open_executor", no_pool)  # steps 7 and 8 open pools there
     with pytest.raises(error, match=match):
         step7.run(**{**step7.TINY, **bad})
     assert not no_shm_leak  # refused before the shared array was made, too

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from gilfree.lab import _plan
 from gilfree._select import PURE_PYTHON, available, implementations
 from gilfree.chunked import array_chunks
 from gilfree.lab import format_result, run_step
@@ -162,7 +163,7 @@ def test_step8_refuses_bad_parameters_before_any_pool_starts(bad, error, match, 
     def no_pool(*args, **kwargs):
         raise AssertionError("a pool was opened before the arguments were checked")
 
-    monkeypatch.setattr(step8, "open_executor", no_pool)
+    monkeypatch.setattr(_plan, "open_executor", no_pool)  # steps 7 and 8 open pools there
     with pytest.raises(error, match=match):
         step8.run(**{**step8.TINY, **bad})
     assert not no_leak  # refused before any shared array was made, too

@@ -7,8 +7,10 @@ becomes a step's result. Each step says what it runs and what it means; the runn
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
+from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any
 
 from .. import _select
@@ -16,10 +18,15 @@ from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._timing import environment
 from ..experiment import Experiment, Measured
 from ..mp_pool import GuardedPool, PoolExecutor
-from ..strategies import check_workers
+from .._compat import executor_workers
+from ..registry import capabilities_of
+from ..strategies import check_workers, open_executor
+from ..transports import default_transport
 from ._result import Row, StepResult
 
 __all__ = [
+    "Runner",
+    "open_runners",
         "chosen_implementations",
     "guarded_pool",
     "scaled",
@@ -113,3 +120,29 @@ def step_result(ex: Experiment, *, step: int, title: str, params: dict[str, Any]
                       summary=summary, explanation=explanation, env=env if env is not None else environment(),
                       columns=columns, data=dict(data or {}), machine=machine.as_dict(),
                       check_sentences=ex.checks.sentences())
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Where a variant of steps 7 and 8 runs: an opened executor (None: the reference, done in
+    one call) and what its capabilities say it is, never its name."""
+
+    name: str
+    executor: Executor | None
+    workers: int
+    uses: str  # "serial", "threads", "processes", or lab._words.REFERENCE for the reference
+    transport: str  # how a chunk of a shared array reaches a task
+
+
+def open_runners(stack: ExitStack, names: Iterable[str], workers: int,
+                 given: Mapping[str, Executor] | None = None) -> list[Runner]:
+    """Open every strategy of ``names`` with ``workers`` workers (closed with ``stack``), then add
+    the caller's own executors of ``given`` (which stay theirs), each described by its capabilities."""
+    opened = {name: stack.enter_context(open_executor(name, workers)) for name in names}
+    opened.update(given or {})
+    runners = []
+    for name, executor in opened.items():
+        caps = capabilities_of(executor)
+        count = 1 if caps.uses == "serial" else executor_workers(executor) or workers
+        runners.append(Runner(name, executor, count, caps.uses, default_transport(executor).name))
+    return runners

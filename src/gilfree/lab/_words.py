@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from ..figures import (Timed, beyond_noise, busy_cores, clearly_faster, gil_reading, ms, ms_span, noise_of,
                        repeat_advice, span)
+from .._select import PURE_PYTHON
 from ._common import ideal_clause, measured_once, no_spread, too_little
 from ._result import Row
 
@@ -25,6 +26,7 @@ __all__ = [
     "RefOf",
     "above_ideal_lines",
     "attach_sentence",
+    "by_uses",
     "gained",
     "group_phrase",
     "names",
@@ -34,6 +36,8 @@ __all__ = [
     "on_workers",
     "once",
     "process_reading",
+    "readings",
+    "serial_note",
     "speedup",
     "thread_reading",
     "transport_words",
@@ -68,6 +72,32 @@ def transport_words(name: str) -> str:
 
 def of_uses(rows: Sequence[Row], kind: str) -> list[Row]:
     return [r for r in rows if uses(r) == kind]
+
+
+def by_uses(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    """The rows grouped by what their executors use, threads first, then processes, then serial."""
+    return {kind: of_uses(rows, kind) for kind in ("threads", "processes", "serial")}
+
+
+def serial_note(costs: str) -> str:
+    """Why the serial executor's ratio is worth a look: it is what ``costs`` without parallelism."""
+    return (" The serial executor runs the same chunks one after another in this thread: its ratio is "
+            f"what {costs} without any parallelism.")
+
+
+def readings(groups: dict[str, list[Row]], impl: str, ref_of: RefOf, gil: bool, per_task: float,
+             against: str) -> list[str]:
+    """What the groups' figures say against the reference ``against``: for pure Python, how its
+    threads and processes read with the GIL; then every group that gained nothing, and why."""
+    said: list[str | None] = []
+    idle = [groups["processes"]]
+    if impl == PURE_PYTHON:
+        said.append(thread_reading(groups["threads"], ref_of, gil, against) if groups["threads"] else None)
+        said.append(process_reading(groups["processes"], ref_of, against, gil))
+    else:
+        idle.insert(0, groups["threads"])
+    said.append(no_gain_sentence(idle, ref_of, per_task, against))
+    return [s for s in said if s]
 
 
 def names(rows: Sequence[Row]) -> str:

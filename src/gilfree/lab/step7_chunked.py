@@ -25,23 +25,21 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .._checks import check_callable, check_count, check_executor, check_seed
-from .._compat import executor_workers
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._stats import Stats, merge_stats, stats_bits
 from .._timing import environment, usable_cores
 from ..chunked import array_chunks, default_parts, parallel_reduce, split_range
 from ..experiment import Experiment, Measured, Variant
 from ..figures import Timed, clearly_faster, gap, ms, nbytes, noise_of, ratio, repeat_advice, span, x
-from ..registry import USES, capabilities_of
+from ..registry import USES
 from ..shm import SharedArray
-from ..strategies import open_executor, strategy_names, typical
-from ..transports import default_transport, run_on_chunks
+from ..strategies import strategy_names, typical
+from ..transports import run_on_chunks
 from ._common import largest_cache_bytes, measured_once, no_spread, timed, too_little
-from ._plan import chosen_implementations, measured_row, step_result, worker_count
+from ._plan import Runner, chosen_implementations, measured_row, open_runners, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
-from ._words import (REFERENCE, RefOf, above_ideal_lines, attach_sentence, group_phrase, names, no_gain_sentence,
-                     of_uses, on_workers, process_reading, speedup, thread_reading, transport_words,
-                     uses)
+from ._words import (REFERENCE, above_ideal_lines, attach_sentence, by_uses, group_phrase, names, on_workers,
+                     readings, RefOf, serial_note, speedup, transport_words, uses)
 
 TITLE = "chunked processing: split, run in parallel, aggregate"
 
@@ -107,18 +105,7 @@ class _Setup:
         return n if impl == C_EXTENSION else max(1, n // PURE_DIVISOR[workload])
 
 
-@dataclass(frozen=True)
-class _Runner:
-    """Where a variant runs: an opened executor (None: the one call) and what it is."""
-
-    name: str
-    executor: Executor | None
-    workers: int
-    uses: str  # "serial", "threads", "processes", or REFERENCE for the one call
-    transport: str  # how a chunk of the shared array reaches a task
-
-
-ONE_CALL_RUNNER = _Runner(ONE_CALL, None, 1, REFERENCE, "none")
+ONE_CALL_RUNNER = Runner(ONE_CALL, None, 1, REFERENCE, "none")
 
 
 def _checked(squares_n: object, stats_n: object, samples: object, primes_n: object, workers: object,
@@ -141,7 +128,7 @@ def _checked(squares_n: object, stats_n: object, samples: object, primes_n: obje
     return _Setup(k, sizes, many, repeats, seed, chosen_implementations(implementations), given)
 
 
-def _lineup(setup: _Setup, runners: Sequence[_Runner]) -> Iterator[tuple[str, str, str, _Runner, int]]:
+def _lineup(setup: _Setup, runners: Sequence[Runner]) -> Iterator[tuple[str, str, str, Runner, int]]:
     """(table, workload, implementation, runner, parts): the main table, then the chunk-count sweep."""
     for workload in WORKLOADS:
         for impl in setup.impls:
@@ -156,7 +143,7 @@ def _lineup(setup: _Setup, runners: Sequence[_Runner]) -> Iterator[tuple[str, st
                 yield "sweep", workload, setup.sweep_impl, runner, parts
 
 
-def _variants(setup: _Setup, runners: Sequence[_Runner], data: SharedArray,
+def _variants(setup: _Setup, runners: Sequence[Runner], data: SharedArray,
               refs: Mapping[tuple[str, str], Any]) -> list[Variant]:
     """Every variant of :func:`_lineup`, each checked bit for bit against its single call.
 
@@ -169,7 +156,7 @@ def _variants(setup: _Setup, runners: Sequence[_Runner], data: SharedArray,
     return list(out.values())
 
 
-def _variant(table: str, workload: str, impl: str, runner: _Runner, parts: int, setup: _Setup,
+def _variant(table: str, workload: str, impl: str, runner: Runner, parts: int, setup: _Setup,
              data: SharedArray, reference: Any) -> Variant:
     kernels, n = setup.impls[impl], setup.size(workload, impl)
     if runner.executor is None:
@@ -251,7 +238,8 @@ def run(squares_n: int = 2**28, stats_n: int = 2**24, samples: int = 2**26, prim
     ex = Experiment(progress)
     with ExitStack() as stack:
         data = _random_array(stack, setup)
-        runners = _open_runners(stack, setup)
+        given = {setup.given: setup.executor} if setup.executor is not None and setup.given is not None else {}
+        runners = open_runners(stack, strategies_here(), setup.workers, given)
         refs = _references(ex, setup, data)
         _twin_checks(ex, setup, data, refs)
         measured = ex.measure(_variants(setup, runners, data, refs), repeats=setup.repeats, cpu="tree")
@@ -274,19 +262,6 @@ def _random_array(stack: ExitStack, setup: _Setup) -> SharedArray:
         max(setup.size("array stats", impl) for impl in setup.impls)))
     np.random.default_rng(setup.seed).random(out=data.array)
     return data
-
-
-def _open_runners(stack: ExitStack, setup: _Setup) -> list[_Runner]:
-    """Every strategy that runs here, opened, and the caller's executor (which stays theirs)."""
-    opened = {name: stack.enter_context(open_executor(name, setup.workers)) for name in strategies_here()}
-    if setup.executor is not None and setup.given is not None:
-        opened[setup.given] = setup.executor
-    runners = []
-    for name, executor in opened.items():
-        caps = capabilities_of(executor)
-        workers = 1 if caps.uses == "serial" else executor_workers(executor) or setup.workers
-        runners.append(_Runner(name, executor, workers, caps.uses, default_transport(executor).name))
-    return runners
 
 
 def _references(ex: Experiment, setup: _Setup, data: SharedArray) -> dict[tuple[str, str], Any]:
@@ -393,22 +368,13 @@ def _label(row: Row) -> str:
 def _cpu_paragraph(rows: Sequence[Row], impl: str, gil: bool, ref_of: RefOf, note_serial: bool) -> str:
     """The CPU-bound kernels of one implementation, every executor grouped by what it uses."""
     mine = [r for r in rows if r.variant in CPU_BOUND and r.implementation == impl and uses(r) != REFERENCE]
-    groups = {kind: of_uses(mine, kind) for kind in ("threads", "processes", "serial")}
+    groups = by_uses(mine)
     text = (f"On the CPU-bound kernels ({impl}: {', '.join(CPU_BOUND)}), against the one call: "
             + "; ".join(group_phrase(g) for g in groups.values() if g) + ".")
     if groups["serial"] and note_serial:
-        text += (" The serial executor runs the same chunks one after another in this thread: its ratio is "
-                 "what splitting and merging cost without any parallelism.")
+        text += serial_note("splitting and merging cost")
     per_task = max(ref_of(r).seconds / r.extra["chunks"] for r in mine)
-    said: list[str | None] = []
-    idle = [groups["processes"]]
-    if impl == PURE_PYTHON:
-        said.append(thread_reading(groups["threads"], ref_of, gil, "the one call") if groups["threads"] else None)
-        said.append(process_reading(groups["processes"], ref_of, "the one call", gil))
-    else:
-        idle.insert(0, groups["threads"])
-    said.append(no_gain_sentence(idle, ref_of, per_task, "the one call"))
-    return " ".join([text] + [s for s in said if s])
+    return " ".join([text] + readings(groups, impl, ref_of, gil, per_task, "the one call"))
 
 
 def _memory_paragraph(rows: Sequence[Row], impl: str, cache_bytes: int | None) -> str:

@@ -22,14 +22,12 @@ never its name.
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from .._checks import check_callable, check_choices, check_count, check_real, check_seed
 from .._checksum import Checksum
-from .._compat import executor_workers
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._stats import Stats, stats_bits
 from .._timing import environment, usable_cores
@@ -37,14 +35,12 @@ from ..chunked import array_chunks, default_parts
 from ..experiment import Experiment, Measured, Variant
 from ..figures import Timed, ms, nbytes, x
 from ..pipeline import RECORD_BYTES, STAGES, PipelineJob, PipelineOutput, one_pass, run_pipeline
-from ..registry import capabilities_of
 from ..shm import SharedArray
-from ..strategies import open_executor, strategy_names
-from ..transports import default_transport
-from ._plan import chosen_implementations, measured_row, step_result, worker_count
+from ..strategies import strategy_names
+from ._plan import Runner, chosen_implementations, measured_row, open_runners, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
-from ._words import (REFERENCE, RefOf, above_ideal_lines, attach_sentence, group_phrase, no_gain_sentence,
-                     of_uses, on_workers, process_reading, speedup, thread_reading, uses)
+from ._words import (REFERENCE, above_ideal_lines, attach_sentence, by_uses, group_phrase, on_workers, readings,
+                     RefOf, serial_note, speedup, uses)
 
 TITLE = "capstone: a parallel data pipeline over shared memory"
 
@@ -87,18 +83,7 @@ class _Setup:
         return C_EXTENSION if C_EXTENSION in self.impls else PURE_PYTHON
 
 
-@dataclass(frozen=True)
-class _Runner:
-    """Where a variant runs: an opened executor (None: the one pass) and what it is."""
-
-    name: str
-    executor: Executor | None
-    workers: int
-    uses: str  # "serial", "threads", "processes", or REFERENCE for the one pass
-    transport: str  # how a chunk of the shared arrays reaches a task
-
-
-ONE_PASS_RUNNER = _Runner(ONE_PASS, None, 1, REFERENCE, "none")
+ONE_PASS_RUNNER = Runner(ONE_PASS, None, 1, REFERENCE, "none")
 
 
 class _Arrays(NamedTuple):
@@ -139,7 +124,7 @@ def _checked(records: object, pure_records: object, rounds: object, threshold: o
                   repeats, tuple(dict.fromkeys(chosen)), impls)
 
 
-def _variant(impl: str, runner: _Runner, setup: _Setup, arrays: _Arrays, reference: Produced,
+def _variant(impl: str, runner: Runner, setup: _Setup, arrays: _Arrays, reference: Produced,
              ex: Experiment) -> Variant:
     """One run of the pipeline, the one pass or chunked on the runner's executor; every stage ticks."""
     kernels, n = setup.impls[impl], setup.sizes[impl]
@@ -191,7 +176,7 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
     with ExitStack() as stack:
         arrays = {impl: _Arrays(stack.enter_context(SharedArray.create(n)), stack.enter_context(SharedArray.create(n)))
                   for impl, n in setup.sizes.items()}
-        runners = [ONE_PASS_RUNNER] + _open_runners(stack, setup)
+        runners = [ONE_PASS_RUNNER] + open_runners(stack, setup.strategies, setup.workers)
         refs = {impl: ex.step(f"{impl}: the reference one pass", lambda: _reference(
             setup, setup.impls[impl], arrays[impl], setup.sizes[impl])) for impl in setup.impls}
         _twin_check(ex, setup, arrays, refs)
@@ -210,17 +195,6 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
         data={"stages": stage_table,
               "reference": {impl: {"kept": ref.kept, "checksum": ref.checksum.hexdigest()}
                             for impl, ref in refs.items()}})
-
-
-def _open_runners(stack: ExitStack, setup: _Setup) -> list[_Runner]:
-    """Every chosen strategy, opened, with what its capabilities say it is."""
-    runners = []
-    for name in setup.strategies:
-        executor = stack.enter_context(open_executor(name, setup.workers))
-        caps = capabilities_of(executor)
-        workers = 1 if caps.uses == "serial" else executor_workers(executor) or setup.workers
-        runners.append(_Runner(name, executor, workers, caps.uses, default_transport(executor).name))
-    return runners
 
 
 def _kept_checksum(out: SharedArray, kept: int) -> Checksum:
@@ -383,23 +357,14 @@ def _pipeline_paragraph(rows: Sequence[Row], impl: str, gil: bool, ref_of: RefOf
     pipe = [r for r in rows if r.variant == "pipeline" and r.implementation == impl]
     one = next(r for r in pipe if uses(r) == REFERENCE)
     chunked = [r for r in pipe if uses(r) != REFERENCE]
-    groups = {kind: of_uses(chunked, kind) for kind in ("threads", "processes", "serial")}
+    groups = by_uses(chunked)
     text = (f"On {one.extra['records']:,} records ({impl}), the one pass moved {_per_second(one.extra['Mrec/s'])}; "
             "against it, the chunked pipeline ran " + "; ".join(group_phrase(g) for g in groups.values() if g) + ".")
     if groups["serial"] and note_serial:
-        text += (" The serial executor runs the same chunks one after another in this thread: its ratio is "
-                 "what chunking costs without any parallelism.")
+        text += serial_note("chunking costs")
     # The work of a task: generate, transform and filter each hand out one task per chunk.
     per_task = one.seconds / (len(_EVERY_RECORD) * max(r.extra["chunks"] for r in chunked))
-    said: list[str | None] = []
-    idle = [groups["processes"]]
-    if impl == PURE_PYTHON:
-        said.append(thread_reading(groups["threads"], ref_of, gil, "the one pass") if groups["threads"] else None)
-        said.append(process_reading(groups["processes"], ref_of, "the one pass", gil))
-    else:
-        idle.insert(0, groups["threads"])
-    said.append(no_gain_sentence(idle, ref_of, per_task, "the one pass"))
-    return " ".join([text] + [s for s in said if s])
+    return " ".join([text] + readings(groups, impl, ref_of, gil, per_task, "the one pass"))
 
 
 def _stages_paragraph(rows: Sequence[Row], impl: str) -> str:
