@@ -74,46 +74,25 @@ def test_a_terminated_swallowed_where_it_cannot_propagate_is_raised_again():
     assert not unraised
 
 
-def test_an_after_fork_callback_cannot_swallow_sigterm():
-    """The very case: SIGTERM handled inside an ``os.register_at_fork`` parent callback."""
+@pytest.mark.parametrize("signum, raised", [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)],
+                         ids=["SIGTERM", "SIGINT"])
+def test_an_after_fork_callback_cannot_swallow_an_interrupt(signum, raised):
+    """The very case: the signal handled inside an ``os.register_at_fork`` parent callback."""
     if not hasattr(os, "register_at_fork"):
         pytest.skip("no fork here")
     armed = []
 
     def in_parent() -> None:
         if armed:
-            armed.clear()
-            os.kill(os.getpid(), signal.SIGTERM)
+            signal_now = armed.pop()
+            os.kill(os.getpid(), signal_now)
             for _ in range(10_000):
                 pass
 
     os.register_at_fork(after_in_parent=in_parent)  # stays registered: it is inert unless armed
-    with pytest.raises(Terminated):
+    with pytest.raises(raised):
         with sigterm_raises():
-            armed.append(True)
-            pid = os.fork()
-            if pid == 0:
-                os._exit(0)
-            os.waitpid(pid, 0)
-            _spin_until_raised()
-
-
-def test_a_keyboard_interrupt_swallowed_in_an_after_fork_callback_is_raised_again():
-    if not hasattr(os, "register_at_fork"):
-        pytest.skip("no fork here")
-    armed = []
-
-    def in_parent() -> None:
-        if armed:
-            armed.clear()
-            os.kill(os.getpid(), signal.SIGINT)
-            for _ in range(10_000):
-                pass
-
-    os.register_at_fork(after_in_parent=in_parent)
-    with pytest.raises(KeyboardInterrupt):
-        with sigterm_raises():
-            armed.append(True)
+            armed.append(signum)
             pid = os.fork()
             if pid == 0:
                 os._exit(0)
