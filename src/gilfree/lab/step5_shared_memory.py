@@ -39,7 +39,7 @@ from ..figures import Timed, beyond_noise, clearly_faster, gil_reading, ms, nbyt
 from ..shm import SharedArray, SharedArrayHandle
 from ..strategies import open_executor
 from ..transports import TRANSPORTS, run_on_chunks
-from ._common import (THREAD_TASK_SECONDS, ideal_notes, main_implementation, measured_once, no_spread, process_strategy,
+from ._common import (ideal_notes, main_implementation, measured_once, no_spread, process_strategy,
                       processes_clause, same_stats, too_little)
 from ._plan import chosen_implementations, measured_row, speedup_of, step_result, worker_count
 from ._result import Progress, Row, StepResult, no_progress
@@ -56,9 +56,6 @@ TWINS = "twins agree"
 NO_LEAK = "no segment left"
 FLAT_TASK = "shared-memory task size is flat"
 GROWING_TASK = "pickled-slice task grows with its slice"
-
-#: Less work than this in a chunk does not pay for handing it to a thread (a hand-off costs ~20 us).
-THREAD_CHUNK_SECONDS = THREAD_TASK_SECONDS
 
 
 @dataclass(frozen=True)
