@@ -19,13 +19,14 @@ never crashes. :data:`CHECKED_ON` lists the Python versions on which these names
 
 from __future__ import annotations
 
+import atexit
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["CHECKED_ON", "executor_manager_thread", "executor_processes", "executor_workers", "max_workers",
+__all__ = ["CHECKED_ON", "at_threads_exit", "executor_manager_thread", "executor_processes", "executor_workers", "max_workers",
            "pool_processes", "shared_memory_fd"]
 
 #: (major, minor) versions whose private names below were read in CPython's own sources.
@@ -83,3 +84,25 @@ def executor_workers(executor: object) -> int | None:
 def checked_here() -> bool:
     """Whether this interpreter's version is one of :data:`CHECKED_ON`."""
     return sys.version_info[:2] in CHECKED_ON
+
+
+# -- the interpreter's exit, before its threads are joined (mp_pool.PoolExecutor) -----------------
+
+
+def at_threads_exit(callback: Callable[[], object]) -> bool:
+    """Call ``callback`` when the interpreter begins to exit, before ``atexit`` handlers run.
+
+    ``threading._register_atexit`` (3.9+) is what ``concurrent.futures`` uses so that a program
+    waits for its pending futures: its callbacks run while the pools' threads and
+    ``multiprocessing``'s own exit handlers are still there. Where it is missing, plain
+    ``atexit`` stands in. False if the interpreter is already exiting (nothing registered).
+    """
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if callable(register):
+            register(callback)
+        else:  # pragma: no cover - not on any CHECKED_ON version
+            atexit.register(callback)
+    except RuntimeError:  # "can't register atexit after shutdown"
+        return False
+    return True

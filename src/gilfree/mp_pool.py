@@ -9,6 +9,8 @@ second; :class:`GuardedPool` offers the Pool's own ``map``, ``starmap``, ``imap`
 
 from __future__ import annotations
 
+import collections
+import functools
 import itertools
 import logging
 import multiprocessing
@@ -17,14 +19,16 @@ import pickle
 import threading
 import time
 import traceback
+import weakref
 from concurrent.futures import Executor, Future
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterable, Iterator
 
 from . import _lifeline
-from ._compat import pool_processes
-from ._futures import exitcode, settle, worker_ignores_sigint
-from .errors import RemoteTraceback, WorkerDied, oom_kill_count
+from ._checks import check_count
+from ._compat import at_threads_exit, pool_processes
+from ._futures import add_note, decode_outcome, exitcode, run_pickled, settle, worker_ignores_sigint
+from .errors import PoolStopped, RemoteTraceback, WorkerDied, oom_kill_count
 from .pool import check_chunksize, check_initializer, check_max_workers, describe_initializer, map_in_batches
 
 __all__ = ["GuardedPool", "PoolExecutor"]
@@ -37,23 +41,58 @@ class PoolExecutor(Executor):
     running, and whoever waits for that task waits forever. A watchdog thread here follows the
     workers' process sentinels: the moment one dies, every outstanding task fails with
     :class:`~gilfree.errors.WorkerDied` (which task was on the dead worker cannot be known) and
-    the pool is terminated. ``.pool`` offers the Pool's own ``map``, ``starmap``, ``imap`` and
-    ``imap_unordered`` (lab step 3) under the same watch; ``.raw`` is the Pool itself.
+    the pool is terminated, also while ``shutdown()`` waits. ``.pool`` offers the Pool's own
+    ``map``, ``starmap``, ``imap`` and ``imap_unordered`` (lab step 3) under the same watch;
+    ``.raw`` is the Pool itself.
 
     The arguments are ``ProcessPoolExecutor``'s: ``max_workers`` (``None``: one per usable
-    core), ``mp_context``, and ``initializer(*initargs)``, run in every worker before its first
-    task. A ``multiprocessing.Pool`` whose initializer raises starts a new worker for ever, each
-    failing the same way; here the first failure (or a worker's death inside the initializer)
-    breaks the pool as it breaks a ``ProcessPoolExecutor``: every outstanding task fails with
+    core), ``mp_context``, ``initializer(*initargs)``, run in every worker before its first
+    task, and ``max_tasks_per_child`` (the Pool's ``maxtasksperchild``: a worker leaves after
+    that many tasks and a new one takes its place; as in the stdlib it is refused with the
+    fork start method, and without ``mp_context`` it means spawn). A ``multiprocessing.Pool``
+    whose initializer raises starts a new worker for ever, each failing the same way; here the
+    first failure (or a worker's death inside the initializer) breaks the pool as it breaks a
+    ``ProcessPoolExecutor``: every outstanding task fails with
     :class:`~gilfree.errors.WorkerDied` naming the initializer and its exception (the
     ``__cause__``), and ``submit`` raises it from then on.
+
+    As with ``ProcessPoolExecutor``, a future stays PENDING (and can be cancelled) until it is
+    handed to the Pool: at most :attr:`HANDOFF_PER_WORKER` tasks per worker are in the Pool at
+    a time, the rest wait here, so ``shutdown(cancel_futures=True)`` cancels them, and
+    ``terminate()`` cancels them and fails the handed-off ones with
+    :class:`~gilfree.errors.PoolStopped`: every future is settled. The task, its arguments
+    and its result travel pickled by gilfree, so errors keep their own types where the stdlib
+    keeps them: arguments that cannot be pickled fail the future (not ``submit``) with their
+    pickling error; a result or exception the worker cannot pickle arrives as that pickling
+    error; ``SystemExit`` raised by a task is that task's exception. Where gilfree differs on
+    purpose: a result that cannot be unpickled in the parent fails its own future with the
+    unpickling error (``ProcessPoolExecutor`` breaks the whole pool), and the pool goes on.
+
+    At the interpreter's exit, pending futures are waited for (as the stdlib does) and
+    ``submit`` raises ``RuntimeError``. An executor dropped without ``shutdown()`` is
+    collected once its running tasks are done, and its workers go with it.
     """
 
+    #: Tasks per worker in the Pool's own queue at a time: one running and one waiting, so
+    #: that a worker never idles for a round trip to the parent; the rest stay cancellable here.
+    HANDOFF_PER_WORKER = 2
+
     def __init__(self, max_workers: int | None = None, mp_context: Any = None,
-                 initializer: Callable[..., object] | None = None, initargs: tuple[Any, ...] = ()) -> None:
-        ctx = mp_context or multiprocessing.get_context()
+                 initializer: Callable[..., object] | None = None, initargs: tuple[Any, ...] = (), *,
+                 max_tasks_per_child: int | None = None) -> None:
         self.workers = check_max_workers(max_workers)
         initializer, initargs = check_initializer(initializer, initargs)
+        if max_tasks_per_child is not None:
+            max_tasks_per_child = check_count(max_tasks_per_child, "max_tasks_per_child")
+            if mp_context is None:  # as ProcessPoolExecutor: fork cannot replace workers safely
+                mp_context = multiprocessing.get_context("spawn")
+            elif mp_context.get_start_method(allow_none=False) == "fork":
+                raise ValueError("max_tasks_per_child is incompatible with the 'fork' multiprocessing "
+                                 "start method; supply a different mp_context")
+        ctx = mp_context or multiprocessing.get_context()
+        #: The context the workers are started with (the stdlib's name for it, kept for its tests).
+        self._mp_context = ctx
+        self.max_tasks_per_child = max_tasks_per_child
         self._init_label = describe_initializer(initializer) if initializer is not None else None
         # Workers with an initializer report on this pipe how it went: (pid, error, traceback).
         self._reports: Connection | None = None
@@ -63,18 +102,34 @@ class PoolExecutor(Executor):
             reports_out = (writer, ctx.Lock())
         self._initialized: set[int] = set()
         self.raw = ctx.Pool(processes=self.workers, initializer=_init_worker,
-                            initargs=(reports_out, initializer, initargs, _lifeline.child_end()))
+                            initargs=(reports_out, initializer, initargs, _lifeline.child_end()),
+                            maxtasksperchild=max_tasks_per_child)
         self.pool = GuardedPool(self)
         self._lock = threading.Lock()
         self._shutdown = False
-        self._outstanding: set[Future[Any]] = set()
+        self._queue: collections.deque[tuple[Future[Any], bytes]] = collections.deque()
+        self._running: set[Future[Any]] = set()  # handed to the Pool, not settled yet
+        self._handoff = self.HANDOFF_PER_WORKER * self.workers
+        self._closed = False  # Pool.close() called: no task can be handed over any more
+        self._wound_down = threading.Event()  # closed or terminated: Pool.join() may be called
         self._terminating = False
         self._terminated = threading.Event()
         self.broken: WorkerDied | None = None
         self._oom_before = oom_kill_count()
-        self._stop_r, self._stop_w = multiprocessing.Pipe(duplex=False)
-        self._watchdog = threading.Thread(target=self._watch, name="gilfree-pool-watchdog", daemon=True)
+        stop_r, self._stop_w = multiprocessing.Pipe(duplex=False)
+        # The watchdog holds the executor weakly, so that a dropped executor can be collected;
+        # collecting it terminates the Pool (its workers go) and stops the watchdog.
+        self._watchdog = threading.Thread(
+            target=_watch, args=(weakref.ref(self), self.raw, stop_r, self._reports),
+            name="gilfree-pool-watchdog", daemon=True)
         self._watchdog.start()
+        weakref.finalize(self, _release, self.raw, self._stop_w)
+        _track(self)
+
+    @property
+    def _broken(self) -> WorkerDied | None:
+        """:attr:`broken` under ``ProcessPoolExecutor``'s name for it."""
+        return self.broken
 
     def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
             chunksize: int = 1) -> Iterator[Any]:
@@ -89,42 +144,118 @@ class PoolExecutor(Executor):
         return map_in_batches(self.submit, fn, iterables, timeout, chunksize)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self._check_open()
+        future: Future[Any] = Future()
+        try:
+            payload = pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # as the stdlib: the pickling error lands on the future
+            add_note(exc, "gilfree: the task (its function or arguments) could not be pickled to "
+                          "send it to a worker process")
+            future.set_exception(exc)
+            return future
         with self._lock:
-            if self.broken is not None:
-                raise self.broken
-            if self._shutdown:
-                raise RuntimeError("cannot submit to a PoolExecutor after shutdown")
-            future: Future[Any] = Future()
-            future.set_running_or_notify_cancel()
-            self._outstanding.add(future)
-
-        def done(value: Any = None, error: BaseException | None = None) -> None:
-            with self._lock:
-                self._outstanding.discard(future)
-            settle(future, value, error)
-
-        self.raw.apply_async(fn, args, kwargs, callback=done,
-                             error_callback=lambda exc: done(error=exc))
+            self._check_open()
+            self._queue.append((future, payload))
+            self._hand_off()
         return future
 
+    def _check_open(self) -> None:
+        if self.broken is not None:
+            raise self.broken
+        if self._shutdown:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        if _exiting:
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    def _hand_off(self) -> None:
+        """Hand queued tasks to the Pool while it has room (the lock is held)."""
+        while self._queue and len(self._running) < self._handoff and not self._terminating:
+            future, payload = self._queue.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled while it waited here
+            self._running.add(future)
+            try:
+                self.raw.apply_async(run_pickled, (payload,), callback=functools.partial(self._done, future),
+                                     error_callback=functools.partial(self._failed, future))
+            except ValueError as exc:  # "Pool not running": terminated under us
+                self._running.discard(future)
+                settle(future, error=PoolStopped(f"the pool was stopped before this task started: {exc}"))
+        if self._shutdown and not self._queue and not self._closed and not self._terminating:
+            self._closed = True
+            self.raw.close()  # tasks handed over still run; then the workers leave
+            self._wound_down.set()
+
+    def _done(self, future: Future[Any], message: bytes) -> None:
+        """The Pool's callback (its result thread): settle the future, hand over the next task.
+
+        Must never raise: an exception here would kill the Pool's result thread.
+        """
+        try:
+            ok, value = decode_outcome(message)
+            del message
+            if ok:
+                settle(future, value)
+            else:
+                settle(future, error=value)
+            del value
+        except BaseException as exc:  # pragma: no cover - a bug here must not hang anyone
+            settle(future, error=PoolStopped(f"gilfree could not settle this task: {exc!r}"))
+        self._finished(future)
+
+    def _failed(self, future: Future[Any], error: BaseException) -> None:
+        """The Pool's error callback: an error the Pool itself caught (its queue, not the task)."""
+        try:
+            settle(future, error=error)
+        finally:
+            self._finished(future)
+
+    def _finished(self, future: Future[Any]) -> None:
+        try:
+            with self._lock:
+                self._running.discard(future)
+                self._hand_off()
+        except BaseException:  # pragma: no cover - the Pool was terminated meanwhile
+            pass
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop taking tasks; ``cancel_futures`` cancels those not yet handed to the Pool.
+
+        Tasks already handed over run to the end. ``wait=True`` returns when every worker has
+        left; a worker dying meanwhile fails the outstanding tasks and ends the wait (the
+        watchdog stays on through shutdown), so it cannot hang on a lost task.
+        """
+        cancelled: list[Future[Any]] = []
         with self._lock:
-            if self._shutdown:
-                return
             self._shutdown = True
-        if cancel_futures:
-            self._terminate_raw()
-        else:
-            self.raw.close()
+            if cancel_futures:
+                cancelled = [future for future, _ in self._queue]
+                self._queue.clear()
+            self._hand_off()  # closes the Pool once nothing waits here
+        for future in cancelled:
+            future.cancel()
         if wait:
+            self._wound_down.wait()
             self.raw.join()
-        self._stop_watching()
+            self._stop_watching()
 
     def terminate(self) -> None:
-        """Stop every worker now (used on errors and Ctrl-C)."""
+        """Stop every worker now (used on errors and Ctrl-C); every future is settled.
+
+        Tasks not yet handed to the Pool are cancelled; those handed over and not finished fail
+        with :class:`~gilfree.errors.PoolStopped`; results already in keep their futures.
+        """
         with self._lock:
             self._shutdown = True
+            queued = [future for future, _ in self._queue]
+            self._queue.clear()
+        for future in queued:
+            future.cancel()
         self._terminate_raw()
+        with self._lock:
+            running = list(self._running)
+            self._running.clear()
+        for future in running:
+            settle(future, error=PoolStopped("the pool was stopped while this task was handed to it"))
         self.raw.join()
         self._stop_watching()
 
@@ -143,54 +274,41 @@ class PoolExecutor(Executor):
             pass
         if threading.current_thread() is not self._watchdog:
             self._watchdog.join(timeout=5)
-        for end in (self._stop_r, self._stop_w):
-            end.close()
+        self._stop_w.close()
         if self._reports is not None:
             # Workers that report later get a broken pipe and ignore it; the writing end stays
             # open for the workers the Pool may still start while it winds down.
             self._reports.close()
 
-    def _watch(self) -> None:
-        known: dict[Any, Any] = {}
-        while True:
-            # The Pool's worker list is private but has had this shape since Python 3.0.
-            for process in pool_processes(self.raw):
-                try:
-                    known.setdefault(process.sentinel, process)
-                except ValueError:  # closed already
-                    pass
-            reports = [self._reports] if self._reports is not None else []
-            try:
-                ready = wait([self._stop_r, *reports, *known], timeout=0.25)
-            except OSError:  # the stop pipe was closed under us: we are done
-                return
-            if self._stop_r in ready:
-                return
-            if reports and reports[0] in ready and self._read_reports():
-                return
-            for sentinel in ready:
-                if sentinel not in known:
-                    continue
-                process = known.pop(sentinel)
-                if self._reports is not None:
-                    if self._read_reports():
-                        return
-                    with self._lock:
-                        terminating = self._terminating
-                    if terminating:  # we stopped it, perhaps in its initializer
-                        return
-                    if process.pid not in self._initialized:  # also while shutting down: the
-                        self._break_in_initializer(process)   # Pool would start another for ever
-                        return
-                with self._lock:
-                    if self._shutdown:
-                        return
-                self._break(WorkerDied.of(
-                    process.pid, self._reaped_exitcode(process), oom_kills_before=self._oom_before,
-                    context="A multiprocessing.Pool loses the task its dead worker held and would "
-                            "wait for it forever: gilfree stopped the pool and failed every "
-                            "outstanding task instead (finished tasks keep their results)"))
-                return
+    def _on_death(self, process: Any) -> bool:
+        """A worker's sentinel fired: True to go on watching, False when the pool is done."""
+        if self._reports is not None:
+            if self._read_reports():
+                return False
+            with self._lock:
+                terminating = self._terminating
+            if terminating:  # we stopped it, perhaps in its initializer
+                return False
+            if process.pid not in self._initialized:  # also while shutting down: the
+                self._break_in_initializer(process)   # Pool would start another for ever
+                return False
+        with self._lock:
+            if self._terminating:
+                return False
+            closed = self._closed
+            outstanding = bool(self._running or self._queue)
+        if closed and not outstanding:
+            return True  # winding down with nothing left to lose (its exit code is not read:
+            #              Pool.join() reaps it, and two threads must not reap one process)
+        code = self._reaped_exitcode(process)
+        if code == 0 and (closed or self.max_tasks_per_child is not None):
+            return True  # a worker leaving as the Pool asked it to (after close, or its N tasks)
+        self._break(WorkerDied.of(
+            process.pid, code, oom_kills_before=self._oom_before,
+            context="A multiprocessing.Pool loses the task its dead worker held and would "
+                    "wait for it forever: gilfree stopped the pool and failed every "
+                    "outstanding task instead (finished tasks keep their results)"))
+        return False
 
     def _read_reports(self) -> bool:
         """Read the initializers' reports; True if one failed (the pool is then broken)."""
@@ -237,11 +355,13 @@ class PoolExecutor(Executor):
         return exitcode(process)
 
     def _break(self, error: WorkerDied) -> None:
+        """Fail every outstanding task (handed over or waiting here) with ``error``; stop the Pool."""
         with self._lock:
             self.broken = error
             self._shutdown = True
-            futures = list(self._outstanding)
-            self._outstanding.clear()
+            futures = [future for future, _ in self._queue] + list(self._running)
+            self._queue.clear()
+            self._running.clear()
         for future in futures:
             settle(future, error=error)
         self._terminate_raw()
@@ -264,23 +384,111 @@ class PoolExecutor(Executor):
         if not first:
             self._terminated.wait()
             return
-        reaper = threading.Thread(target=self._kill_stragglers, name="gilfree-pool-reaper", daemon=True)
+        reaper = threading.Thread(target=_kill_stragglers, args=(self.raw, self._terminated, self.TERMINATE_GRACE_S),
+                                  name="gilfree-pool-reaper", daemon=True)
         reaper.start()
         try:
             self.raw.terminate()
         finally:
             self._terminated.set()
+            self._wound_down.set()
 
-    def _kill_stragglers(self) -> None:
-        if self._terminated.wait(self.TERMINATE_GRACE_S):
-            return
-        while not self._terminated.wait(0.2):
-            for process in pool_processes(self.raw):
+
+def _kill_stragglers(raw: Any, terminated: threading.Event, grace: float) -> None:
+    if terminated.wait(grace):
+        return
+    while not terminated.wait(0.2):
+        for process in pool_processes(raw):
+            try:
+                if process.exitcode is None:
+                    process.kill()
+            except (OSError, ValueError, AttributeError):
+                pass
+
+
+def _watch(ref: weakref.ref[PoolExecutor], raw: Any, stop: Connection, reports: Connection | None) -> None:
+    """The watchdog's loop: follow the Pool's workers; hold the executor only while acting."""
+    known: dict[Any, Any] = {}
+    seen: set[int] = set()  # workers already handled (the Pool lists them until it reaps them)
+    try:
+        while True:
+            # The Pool's worker list is private but has had this shape since Python 3.0.
+            for process in pool_processes(raw):
+                if process.pid in seen:
+                    continue
                 try:
-                    if process.exitcode is None:
-                        process.kill()
-                except (OSError, ValueError, AttributeError):
+                    known.setdefault(process.sentinel, process)
+                except ValueError:  # closed already
                     pass
+            readable = [reports] if reports is not None and not reports.closed else []
+            try:
+                ready = wait([stop, *readable, *known], timeout=0.25)
+            except OSError:  # a pipe was closed under us: we are done
+                return
+            if stop in ready:
+                return
+            executor = ref()
+            if executor is None:
+                return
+            try:
+                if readable and readable[0] in ready and executor._read_reports():
+                    return
+                for sentinel in ready:
+                    if sentinel not in known:
+                        continue
+                    process = known.pop(sentinel)
+                    seen.add(process.pid)
+                    if not executor._on_death(process):
+                        return
+            finally:
+                del executor
+    finally:
+        stop.close()
+
+
+def _release(raw: Any, stop: Connection) -> None:
+    """An executor was collected without ``shutdown()``: its workers go, its watchdog stops."""
+    try:
+        raw.terminate()
+    except Exception:  # pragma: no cover - at interpreter exit
+        pass
+    try:
+        stop.send_bytes(b"!")
+    except (OSError, ValueError):
+        pass
+
+
+# -- the interpreter's exit: wait for pending futures, refuse new ones --------------------------
+
+_exiting = False
+_live: weakref.WeakSet[PoolExecutor] = weakref.WeakSet()
+_live_lock = threading.Lock()
+_hooked = False
+
+
+def _track(executor: PoolExecutor) -> None:
+    global _hooked
+    with _live_lock:
+        _live.add(executor)
+        if not _hooked:
+            _hooked = at_threads_exit(_at_exit)
+
+
+def _at_exit() -> None:
+    """As ``concurrent.futures`` does at exit: no new futures, and the pending ones finish.
+
+    Without this, the Pool's daemon threads and ``multiprocessing``'s exit handler (which
+    terminates every Pool) would drop the tasks still running when the program ends.
+    """
+    global _exiting
+    _exiting = True
+    with _live_lock:
+        executors = list(_live)
+    for executor in executors:
+        try:
+            executor.shutdown(wait=True)
+        except Exception:  # pragma: no cover - one pool's failure must not keep the others
+            pass
 
 
 def _init_worker(reports: tuple[Connection, Any] | None, initializer: Callable[..., object] | None,
