@@ -69,6 +69,8 @@ def check_max_workers(max_workers: object, name: str = "max_workers") -> int:
     """
     if max_workers is None:
         return usable_cores()
+    if as_index(max_workers, name) < 1:  # the stdlib's words, which its own tests match
+        raise ValueError(f"{name} must be greater than 0, got {max_workers}")
     return check_count(max_workers, name)
 
 
