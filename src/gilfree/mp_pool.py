@@ -162,10 +162,10 @@ class PoolExecutor(Executor):
     def _check_open(self) -> None:
         if self.broken is not None:
             raise self.broken
-        if self._shutdown:
-            raise RuntimeError("cannot schedule new futures after shutdown")
         if _exiting:
             raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+        if self._shutdown:
+            raise RuntimeError("cannot schedule new futures after shutdown")
 
     def _hand_off(self) -> None:
         """Hand queued tasks to the Pool while it has room (the lock is held)."""
