@@ -461,7 +461,7 @@ def _release(raw: Any, stop: Connection) -> None:
 # -- the interpreter's exit: wait for pending futures, refuse new ones --------------------------
 
 _exiting = False
-_live: weakref.WeakSet[PoolExecutor] = weakref.WeakSet()
+_live: weakref.WeakKeyDictionary[PoolExecutor, int] = weakref.WeakKeyDictionary()  # -> creator's pid
 _live_lock = threading.Lock()
 _hooked = False
 
@@ -469,7 +469,7 @@ _hooked = False
 def _track(executor: PoolExecutor) -> None:
     global _hooked
     with _live_lock:
-        _live.add(executor)
+        _live[executor] = os.getpid()
         if not _hooked:
             _hooked = at_threads_exit(_at_exit)
 
@@ -483,7 +483,8 @@ def _at_exit() -> None:
     global _exiting
     _exiting = True
     with _live_lock:
-        executors = list(_live)
+        # A process forked from the creator (os.fork(), not a Pool worker) has copies it must not touch.
+        executors = [executor for executor, pid in _live.items() if pid == os.getpid()]
     for executor in executors:
         try:
             executor.shutdown(wait=True)
