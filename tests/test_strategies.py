@@ -171,6 +171,20 @@ def test_explained_futures_cancel_and_complete_like_the_originals():
             assert list(as_completed([rest[-1]], timeout=PROMPT_S)) == [rest[-1]]
 
 
+def test_a_processes_executor_dropped_while_its_futures_live_is_collected():
+    import gc
+    import weakref
+
+    executor = ProcessesExecutor(1, multiprocessing.get_context("fork"))
+    future = executor.submit(_tasks.square, 6)
+    assert future.result(timeout=PROMPT_S) == 36
+    gone = weakref.ref(executor)
+    del executor
+    gc.collect()
+    assert gone() is None  # the future holds it weakly; the stdlib's collection then shuts it down
+    assert future.result() == 36
+
+
 def test_an_error_that_stops_a_run_is_not_replaced_by_a_failing_cleanup(monkeypatch):
     """Ctrl-C inside the executor's own start-up can leave it unable to stop cleanly; the
     interrupt must still be what the caller sees."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
@@ -26,12 +27,17 @@ ABORT_GRACE_S = 2.0
 
 
 class _ExplainedFuture(Future[Any]):
-    """A ``ProcessPoolExecutor`` future whose ``BrokenProcessPool`` names the dead worker."""
+    """A ``ProcessPoolExecutor`` future whose ``BrokenProcessPool`` names the dead worker.
+
+    It holds its executor weakly: an executor dropped while its futures are alive is collected
+    (and shuts down) as a ``ProcessPoolExecutor`` is; a break found after that arrives as the
+    stdlib's own ``BrokenProcessPool``.
+    """
 
     def __init__(self, inner: Future[Any], executor: "ProcessesExecutor") -> None:
         super().__init__()
         self._inner = inner
-        self._executor = executor
+        self._executor = weakref.ref(executor)
         inner.add_done_callback(self._copy)
 
     def cancel(self) -> bool:
@@ -49,7 +55,8 @@ class _ExplainedFuture(Future[Any]):
         if error is None:
             settle(self, inner.result())
         else:
-            settle(self, error=self._executor.explain(error))
+            executor = self._executor()
+            settle(self, error=error if executor is None else executor.explain(error))
 
 
 class ProcessesExecutor(ProcessPoolExecutor):
