@@ -344,3 +344,17 @@ def test_a_task_that_cannot_be_unpickled_in_the_worker_fails_with_its_own_error(
         with pytest.raises(pickle.UnpicklingError, match="no way in"):
             executor.submit(id, _LoadsBadlyInTheWorker()).result(timeout=PROMPT_S)
         assert executor.submit(_tasks.pid).result(timeout=PROMPT_S) == before
+
+
+@pytest.mark.parametrize("max_tasks_per_child", [None, 3])
+def test_a_worker_that_exits_with_status_0_in_a_task_breaks_the_pool_instead_of_losing_it(
+        max_tasks_per_child: int | None) -> None:
+    # A Pool's worker leaves with status 0 on its own only after its max_tasks_per_child tasks
+    # (or once the closed pool has answered every task): sooner, a task ended it and is lost.
+    executor = PoolExecutor(1, ctx("spawn"), max_tasks_per_child=max_tasks_per_child)
+    try:
+        assert executor.submit(_tasks.square, 2).result(timeout=PROMPT_S) == 4
+        with pytest.raises(WorkerDied, match="exit"):
+            executor.submit(_tasks.hard_exit, 0).result(timeout=PROMPT_S)
+    finally:
+        executor.terminate()

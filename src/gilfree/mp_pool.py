@@ -109,6 +109,7 @@ class PoolExecutor(Executor):
         self._shutdown = False
         self._queue: collections.deque[tuple[Future[Any], bytes]] = collections.deque()
         self._running: set[Future[Any]] = set()  # handed to the Pool, not settled yet
+        self._tasks_done: dict[int, int] = {}  # tasks answered, by worker pid (max_tasks_per_child)
         self._handoff = self.HANDOFF_PER_WORKER * self.workers
         self._closed = False  # Pool.close() called: no task can be handed over any more
         self._wound_down = threading.Event()  # closed or terminated: Pool.join() may be called
@@ -175,7 +176,7 @@ class PoolExecutor(Executor):
                 continue  # cancelled while it waited here
             self._running.add(future)
             try:
-                self.raw.apply_async(run_pickled, (payload,), callback=functools.partial(self._done, future),
+                self.raw.apply_async(_run_task, (payload,), callback=functools.partial(self._done, future),
                                      error_callback=functools.partial(self._failed, future))
             except ValueError as exc:  # "Pool not running": terminated under us
                 self._running.discard(future)
@@ -185,12 +186,16 @@ class PoolExecutor(Executor):
             self.raw.close()  # tasks handed over still run; then the workers leave
             self._wound_down.set()
 
-    def _done(self, future: Future[Any], message: bytes) -> None:
+    def _done(self, future: Future[Any], answer: tuple[int, bytes]) -> None:
         """The Pool's callback (its result thread): settle the future, hand over the next task.
 
         Must never raise: an exception here would kill the Pool's result thread.
         """
         try:
+            pid, message = answer
+            del answer
+            with self._lock:
+                self._tasks_done[pid] = self._tasks_done.get(pid, 0) + 1
             ok, value = decode_outcome(message)
             del message
             if ok:
@@ -301,14 +306,34 @@ class PoolExecutor(Executor):
             return True  # winding down with nothing left to lose (its exit code is not read:
             #              Pool.join() reaps it, and two threads must not reap one process)
         code = self._reaped_exitcode(process)
-        if code == 0 and (closed or self.max_tasks_per_child is not None):
-            return True  # a worker leaving as the Pool asked it to (after close, or its N tasks)
+        if code == 0 and self._served_its_tasks(process.pid):
+            return True  # a worker leaving after its max_tasks_per_child tasks, as asked
         self._break(WorkerDied.of(
             process.pid, code, oom_kills_before=self._oom_before,
             context="A multiprocessing.Pool loses the task its dead worker held and would "
                     "wait for it forever: gilfree stopped the pool and failed every "
                     "outstanding task instead (finished tasks keep their results)"))
         return False
+
+    def _served_its_tasks(self, pid: int) -> bool:
+        """Whether a worker that exited with status 0 had answered its ``max_tasks_per_child``.
+
+        A Pool's worker leaves on its own only then (after ``close()`` it leaves once every
+        task is answered, which the caller has ruled out): one that exited 0 sooner ended in a
+        task (``os._exit(0)``), and that task is lost. Its last answer may still be on its way
+        through the Pool's result thread, so it is waited for, briefly.
+        """
+        if self.max_tasks_per_child is None:
+            return False
+        deadline = time.monotonic() + 1.0
+        while True:
+            with self._lock:
+                if self._tasks_done.get(pid, 0) >= self.max_tasks_per_child:
+                    del self._tasks_done[pid]
+                    return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
 
     def _read_reports(self) -> bool:
         """Read the initializers' reports; True if one failed (the pool is then broken)."""
@@ -392,6 +417,11 @@ class PoolExecutor(Executor):
         finally:
             self._terminated.set()
             self._wound_down.set()
+
+
+def _run_task(payload: bytes) -> tuple[int, bytes]:
+    """In a Pool worker: :func:`~gilfree._futures.run_pickled`, and which worker answered."""
+    return os.getpid(), run_pickled(payload)
 
 
 def _kill_stragglers(raw: Any, terminated: threading.Event, grace: float) -> None:
