@@ -358,3 +358,18 @@ def test_a_worker_that_exits_with_status_0_in_a_task_breaks_the_pool_instead_of_
             executor.submit(_tasks.hard_exit, 0).result(timeout=PROMPT_S)
     finally:
         executor.terminate()
+
+
+class _FailsToPickle:
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise pickle.PicklingError("not this one")
+
+
+def test_unpicklable_arguments_fail_their_future_also_when_shutdown_follows() -> None:
+    executor = PoolExecutor(2, ctx("fork"))
+    assert executor.submit(_tasks.square, 2).result(timeout=PROMPT_S) == 4
+    future = executor.submit(id, _FailsToPickle())
+    executor.shutdown(wait=False)
+    with pytest.raises(pickle.PicklingError, match="not this one"):
+        future.result(timeout=PROMPT_S)
+    executor.shutdown(wait=True)
