@@ -99,7 +99,7 @@ SKIPS: tuple[Skip, ...] = (
     # test_process_pool.ProcessPoolExecutorTest
     Skip("test_killed_child", _NOT_PPE,
          _PRIVATE.format(what="_processes") + "; and " + _DEAD_WORKER.format(
-             pin="test_a_killed_worker_costs_one_task_and_the_pool_goes_on")),
+             pin="test_a_dead_worker_fails_its_task_with_the_cause_and_is_replaced")),
     Skip("test_saturation", _NOT_PPE, _PRIVATE.format(what="_processes, _max_workers")),
     Skip("test_idle_process_reuse_one", _NOT_PPE, _PRIVATE.format(what="_processes, _max_workers")),
     Skip("test_idle_process_reuse_multiple", _NOT_PPE, _PRIVATE.format(what="_processes, _max_workers")),
