@@ -519,6 +519,7 @@ class _Dispatcher:
         self.queue: collections.deque[_Task] = collections.deque()
         self.pool: dict[int, _Worker] = {}  # by process sentinel; owned by the dispatcher thread
         self.stopping = False  # shutdown() was called, or the pool was dropped, or the program exits
+        self.cancel_queued = False  # shutdown(cancel_futures=True): the dispatcher cancels the queue
         self.abort = False
         self.broken: WorkerDied | None = None
         self.last_death: WorkerDied | None = None
@@ -569,10 +570,14 @@ class _Dispatcher:
         self.wake()
 
     def request_shutdown(self, *, cancel_futures: bool = False) -> None:
+        """Stop taking tasks; with ``cancel_futures``, the dispatcher cancels the queued ones.
+
+        It does so after one more round of handing tasks to idle workers, as the stdlib's
+        manager thread does: a task that a free worker can take now runs.
+        """
         with self.lock:
             self.stopping = True
-            queued = self._take_queue() if cancel_futures else []
-        _cancel(queued)
+            self.cancel_queued = self.cancel_queued or cancel_futures
         self.wake()
 
     def join(self) -> None:
@@ -644,8 +649,10 @@ class _Dispatcher:
         """One round: hand out tasks, wait for results, deaths and deadlines. False when done."""
         self._assign()
         with self.lock:
+            cancelled = self._take_queue() if self.cancel_queued else []
             workers = list(self.pool.values())
             abort, stopping, queued = self.abort, self.stopping, bool(self.queue)
+        _cancel(cancelled)
         busy = [w for w in workers if w.task is not None]
         if abort:
             self._stop_workers(workers, kill=True)
