@@ -488,6 +488,11 @@ class FailSafePool(Executor):
         """The error that broke the pool (its initializer failed...), or None: the stdlib's name."""
         return self._dispatcher.broken
 
+    @property
+    def _thread(self) -> threading.Thread:
+        """The dispatcher thread (tests wait for it to end)."""
+        return self._dispatcher.thread
+
     def __repr__(self) -> str:
         dispatcher = self._dispatcher
         state = "broken" if dispatcher.broken else ("shut down" if dispatcher.stopping else "running")
