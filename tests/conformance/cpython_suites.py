@@ -162,7 +162,7 @@ def executor_mixin(executor: Executor, start_method: str) -> type:
     return type(name, (base,), {"executor_type": executor.load(), "__module__": __name__})
 
 
-def build(executor: str, start_method: str) -> list[type]:
+def _make(executor: str, start_method: str) -> list[type]:
     """The test classes for one executor and start method, skips applied, in :data:`SUITES` order."""
     spec = EXECUTORS[executor]
     mixin = executor_mixin(spec, start_method)
@@ -181,6 +181,18 @@ def build(executor: str, start_method: str) -> list[type]:
                     setattr(cls, attr, unittest.skip(row.reason)(getattr(cls, attr)))
             classes.append(cls)
     return classes
+
+
+def build(executor: str, start_method: str) -> list[type]:
+    """The test classes for one executor and start method (made when this module is imported)."""
+    return _CLASSES[executor, start_method]
+
+
+# Made at import and kept as module attributes, as create_executor_tests does: a test that
+# submits one of its own methods (test_traceback) pickles its class by name, and a spawned
+# worker finds it by importing this module.
+_CLASSES = {(e, m): _make(e, m) for e in EXECUTORS for m in START_METHODS}
+globals().update({cls.__name__: cls for classes in _CLASSES.values() for cls in classes})
 
 
 def _python_ok_with_gilfree(original: Callable[..., Any]) -> Callable[..., Any]:
