@@ -348,7 +348,10 @@ def _forget_pools_in_child() -> None:
     _interpreter_exiting = False
 
 
-register_exit_hook(_python_exit)
+try:
+    register_exit_hook(_python_exit)
+except RuntimeError:  # imported while the interpreter exits: no new work, as the stdlib's pools
+    _interpreter_exiting = True
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pools_in_child)
 
