@@ -119,7 +119,9 @@ SKIPS: tuple[Skip, ...] = (
     # test_shutdown.ProcessPoolShutdownTest
     Skip("test_processes_terminate", _NOT_PPE, _PRIVATE.format(what="_processes")),
     Skip("test_context_manager_shutdown", _ALL, _STDLIB_ITSELF.format(what="_processes")),
-    Skip("test_del_shutdown", _ALL, _STDLIB_ITSELF.format(what="_processes, _executor_manager_thread")),
+    Skip("test_del_shutdown", _ALL, _STDLIB_ITSELF.format(what="_processes, _executor_manager_thread")
+         + " (FailSafePool's: tests/test_pool.py::test_a_pool_dropped_without_shutdown_is_collected_and_"
+         "its_workers_go)"),
     Skip("test_shutdown_no_wait", _ALL, _STDLIB_ITSELF.format(what="_processes, _executor_manager_thread")),
     Skip("test_hang_gh83386", frozenset({"processes"}),
          "CPython skips it for ProcessPoolExecutor (hangs, gh-83386), and ProcessesExecutor is one"),
@@ -127,6 +129,16 @@ SKIPS: tuple[Skip, ...] = (
     Skip("test_shutdown_deadlock_pickle", _NOT_PPE,
          _PRIVATE.format(what="_executor_manager_thread") + " (pinned by tests/test_pool.py::"
          "test_unpicklable_arguments_fail_their_future_after_shutdown)"),
+)
+
+
+#: CPython's tests in the package that this adapter does not run at all, and why.
+NOT_RUN: tuple[tuple[str, str], ...] = (
+    ("test_future", "tests the Future class alone, no executor"),
+    ("test_thread_pool, ThreadPool* classes", "ThreadPoolExecutor only"),
+    ("test_init.FailingInitializerResourcesTest",
+     "not a mixin: it runs CPython's own ProcessPool*FailingInitializerTest classes and reads the "
+     "resource tracker's private state (_resource_tracker._stop(), _exitcode)"),
 )
 
 
