@@ -655,9 +655,10 @@ class _Dispatcher:
 
     def _step(self) -> bool:
         """One round: hand out tasks, wait for results, deaths and deadlines. False when done."""
+        cancel = self.cancel_queued  # read before the hand-out, so that it sees every task queued then
         self._assign()
         with self.lock:
-            cancelled = self._take_queue() if self.cancel_queued else []
+            cancelled = self._take_queue() if cancel else []
             workers = list(self.pool.values())
             abort, stopping, queued = self.abort, self.stopping, bool(self.queue)
         _cancel(cancelled)
