@@ -21,6 +21,10 @@ beside its pipe. So:
   killed half-way through writing corrupts only its own pipe, which is thrown away with it.
 * Workers ignore SIGINT (Ctrl-C is the parent's to handle) and leave on their own when the
   parent process is gone.
+* **Otherwise a ProcessPoolExecutor**: the same arguments, and CPython's own
+  ``concurrent.futures`` tests pass against it (``tests/conformance``, skips listed there with
+  their reasons): pending futures are waited for at exit, a dropped pool is collected, pickling
+  errors keep their type. :class:`FailSafePool`'s docstring lists where it differs on purpose.
 
 With the ``fork`` start method the first workers are forked, but a replacement never is: the
 pool's dispatcher thread is running by then, and forking a process that has threads can copy a
