@@ -380,7 +380,7 @@ ROWS = [
      ValueError, "start method 'x'"),
     ("open-executor-task-timeout-without-failsafe", lambda t: open_executor("threads", 1, task_timeout=5),
      ValueError, "task_timeout needs a strategy that can stop one task (failsafe)"),
-    ("failsafe-workers-0", lambda t: _strategies().FailSafePool(0), ValueError, "max_workers must be greater than 0, got 0"),
+    ("failsafe-workers-0", lambda t: _strategies().FailSafePool(0), ValueError, "workers must be >= 1"),
     ("failsafe-task-timeout-negative", lambda t: _strategies().FailSafePool(1, task_timeout=-1), ValueError,
      "task_timeout must be a finite number of seconds > 0"),
     ("failsafe-task-timeout-inf", lambda t: _strategies().FailSafePool(1, task_timeout=float("inf")), ValueError,

@@ -101,8 +101,8 @@ def test_max_workers_none_means_one_per_usable_core(kind: str) -> None:
 
 
 @pytest.mark.parametrize("bad, error, message", [
-    (0, ValueError, "max_workers must be greater than 0, got 0"),
-    (-2, ValueError, "max_workers must be greater than 0, got -2"),
+    (0, ValueError, "max_workers must be >= 1, got 0"),
+    (-2, ValueError, "max_workers must be >= 1, got -2"),
     (1.5, TypeError, "max_workers must be an int, not float"),
     (True, TypeError, "max_workers must be an int, not bool"),
     ("2", TypeError, "max_workers must be an int, not str"),

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import _lifeline
 from ._checks import check_count
-from ._compat import at_threads_exit, pool_processes
+from ._compat import pool_processes, register_exit_hook
 from ._futures import add_note, decode_outcome, exitcode, run_pickled, settle, worker_ignores_sigint
 from .errors import PoolStopped, RemoteTraceback, WorkerDied, oom_kill_count
 from .pool import check_chunksize, check_initializer, check_max_workers, describe_initializer, map_in_batches
@@ -497,11 +497,15 @@ _hooked = False
 
 
 def _track(executor: PoolExecutor) -> None:
-    global _hooked
+    global _hooked, _exiting
     with _live_lock:
         _live[executor] = os.getpid()
         if not _hooked:
-            _hooked = at_threads_exit(_at_exit)
+            try:
+                register_exit_hook(_at_exit)
+                _hooked = True
+            except RuntimeError:  # created while the interpreter exits: it takes no work, as the stdlib's
+                _exiting = True
 
 
 def _at_exit() -> None:

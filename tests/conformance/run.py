@@ -85,6 +85,11 @@ def print_skips() -> None:
     for row in suites.SKIPS:
         who = "all" if row.executors == frozenset(suites.EXECUTORS) else ", ".join(sorted(row.executors))
         print(f"| {row.test} | {who} | {row.reason} |")
+    print()
+    print("| not run | reason |")
+    print("|---|---|")
+    for what, reason in suites.NOT_RUN:
+        print(f"| {what} | {reason} |")
 
 
 def main(argv: list[str] | None = None) -> int:
