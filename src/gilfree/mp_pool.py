@@ -21,15 +21,20 @@ import time
 import traceback
 import weakref
 from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable, Iterable, Iterator
 
 from . import _lifeline
 from ._checks import check_count
 from ._compat import pool_processes, register_exit_hook
-from ._futures import add_note, decode_outcome, exitcode, run_pickled, settle, worker_ignores_sigint
+from ._futures import exitcode, settle, worker_ignores_sigint
 from .errors import PoolStopped, RemoteTraceback, WorkerDied, oom_kill_count
-from .pool import check_chunksize, check_initializer, check_max_workers, describe_initializer, map_in_batches
+# The task's round trip is FailSafePool's (one protocol, one set of errors): its worker-side runner
+# and the outcome kinds it sends back.
+from .pool import (_NOT_LOADED, _RETURNED, _describe_call, _run_task, add_note, check_chunksize, check_initializer,
+                   check_max_workers, describe_initializer, map_in_batches)
 
 __all__ = ["GuardedPool", "PoolExecutor"]
 
@@ -64,9 +69,12 @@ class PoolExecutor(Executor):
     and its result travel pickled by gilfree, so errors keep their own types where the stdlib
     keeps them: arguments that cannot be pickled fail the future (not ``submit``) with their
     pickling error; a result or exception the worker cannot pickle arrives as that pickling
-    error; ``SystemExit`` raised by a task is that task's exception. Where gilfree differs on
-    purpose: a result that cannot be unpickled in the parent fails its own future with the
-    unpickling error (``ProcessPoolExecutor`` breaks the whole pool), and the pool goes on.
+    error (gilfree's explanation is a note on it). Where gilfree differs on purpose, as
+    :class:`~gilfree.pool.FailSafePool` does: a task whose arguments cannot be unpickled in the
+    worker, or whose result cannot be unpickled here, fails alone with ``BrokenProcessPool``
+    (the error is its ``__cause__``) and the pool goes on, where ``ProcessPoolExecutor`` breaks;
+    ``SystemExit`` raised in a task is that task's exception, not the end of its worker; a task
+    exception's ``__cause__`` is :class:`~gilfree.errors.RemoteTraceback`.
 
     At the interpreter's exit, pending futures are waited for (as the stdlib does) and
     ``submit`` raises ``RuntimeError``. An executor dropped without ``shutdown()`` is
@@ -107,7 +115,7 @@ class PoolExecutor(Executor):
         self.pool = GuardedPool(self)
         self._lock = threading.Lock()
         self._shutdown = False
-        self._queue: collections.deque[tuple[Future[Any], bytes]] = collections.deque()
+        self._queue: collections.deque[tuple[Future[Any], bytes, str]] = collections.deque()
         self._running: set[Future[Any]] = set()  # handed to the Pool, not settled yet
         self._tasks_done: dict[int, int] = {}  # tasks answered, by worker pid (max_tasks_per_child)
         self._handoff = self.HANDOFF_PER_WORKER * self.workers
@@ -145,18 +153,23 @@ class PoolExecutor(Executor):
         return map_in_batches(self.submit, fn, iterables, timeout, chunksize)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if not callable(fn):
+            raise TypeError(f"submit needs a callable, not {type(fn).__name__}")
         self._check_open()
+        label = _describe_call(fn)
         future: Future[Any] = Future()
         try:
-            payload = pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+            # multiprocessing's own pickler, as the Pool would use: a Connection, a socket or a
+            # lock travels as a duplicated handle.
+            payload = bytes(ForkingPickler.dumps((fn, args, kwargs), pickle.HIGHEST_PROTOCOL))
         except Exception as exc:  # as the stdlib: the pickling error lands on the future
-            add_note(exc, "gilfree: the task (its function or arguments) could not be pickled to "
-                          "send it to a worker process")
+            add_note(exc, f"gilfree: cannot send {label} to a worker process. Tasks and their arguments "
+                          "must pickle: module-level functions, no lambdas or local functions")
             future.set_exception(exc)
             return future
         with self._lock:
             self._check_open()
-            self._queue.append((future, payload))
+            self._queue.append((future, payload, label))
             self._hand_off()
         return future
 
@@ -171,12 +184,12 @@ class PoolExecutor(Executor):
     def _hand_off(self) -> None:
         """Hand queued tasks to the Pool while it has room (the lock is held)."""
         while self._queue and len(self._running) < self._handoff and not self._terminating:
-            future, payload = self._queue.popleft()
+            future, payload, label = self._queue.popleft()
             if not future.set_running_or_notify_cancel():
                 continue  # cancelled while it waited here
             self._running.add(future)
             try:
-                self.raw.apply_async(_run_task, (payload,), callback=functools.partial(self._done, future),
+                self.raw.apply_async(_run_in_worker, (payload,), callback=functools.partial(self._done, future, label),
                                      error_callback=functools.partial(self._failed, future))
             except ValueError as exc:  # "Pool not running": terminated under us
                 self._running.discard(future)
@@ -186,7 +199,7 @@ class PoolExecutor(Executor):
             self.raw.close()  # tasks handed over still run; then the workers leave
             self._wound_down.set()
 
-    def _done(self, future: Future[Any], answer: tuple[int, bytes]) -> None:
+    def _done(self, future: Future[Any], label: str, answer: tuple[int, bytes]) -> None:
         """The Pool's callback (its result thread): settle the future, hand over the next task.
 
         Must never raise: an exception here would kill the Pool's result thread.
@@ -196,7 +209,7 @@ class PoolExecutor(Executor):
             del answer
             with self._lock:
                 self._tasks_done[pid] = self._tasks_done.get(pid, 0) + 1
-            ok, value = decode_outcome(message)
+            ok, value = _read_outcome(message, label, pid)
             del message
             if ok:
                 settle(future, value)
@@ -233,7 +246,7 @@ class PoolExecutor(Executor):
         with self._lock:
             self._shutdown = True
             if cancel_futures:
-                cancelled = [future for future, _ in self._queue]
+                cancelled = [item[0] for item in self._queue]
                 self._queue.clear()
             self._hand_off()  # closes the Pool once nothing waits here
         for future in cancelled:
@@ -251,7 +264,7 @@ class PoolExecutor(Executor):
         """
         with self._lock:
             self._shutdown = True
-            queued = [future for future, _ in self._queue]
+            queued = [item[0] for item in self._queue]
             self._queue.clear()
         for future in queued:
             future.cancel()
@@ -384,7 +397,7 @@ class PoolExecutor(Executor):
         with self._lock:
             self.broken = error
             self._shutdown = True
-            futures = [future for future, _ in self._queue] + list(self._running)
+            futures = [item[0] for item in self._queue] + list(self._running)
             self._queue.clear()
             self._running.clear()
         for future in futures:
@@ -419,9 +432,43 @@ class PoolExecutor(Executor):
             self._wound_down.set()
 
 
-def _run_task(payload: bytes) -> tuple[int, bytes]:
-    """In a Pool worker: :func:`~gilfree._futures.run_pickled`, and which worker answered."""
-    return os.getpid(), run_pickled(payload)
+def _run_in_worker(payload: bytes) -> tuple[int, bytes]:
+    """In a Pool worker: FailSafePool's task runner (the outcome, pickled), and which worker answered.
+
+    The runner catches everything, ``SystemExit`` included, and sends a result or exception that
+    cannot be pickled as its pickling error: the Pool's own worker loop, which catches only
+    ``Exception`` and dies of the rest, never sees a task fail.
+    """
+    return os.getpid(), _run_task(payload)
+
+
+def _read_outcome(message: bytes, label: str, pid: int) -> tuple[bool, Any]:
+    """``(True, result)`` or ``(False, exception)`` from a worker's answer; never raises.
+
+    As FailSafePool reads it: the worker's traceback becomes the exception's ``__cause__``
+    (:class:`~gilfree.errors.RemoteTraceback`); a task whose arguments the worker could not
+    unpickle, or whose outcome cannot be unpickled here, fails alone with ``BrokenProcessPool``
+    (the error is its ``__cause__``): the pool goes on.
+    """
+    try:
+        kind, value, tb = pickle.loads(message)
+    except BaseException as exc:  # SystemExit from a __reduce__ too: it must not end the Pool's thread
+        error = BrokenProcessPool(
+            f"the outcome of {label} could not be unpickled in this process: {exc!r}. Only this task is "
+            "lost: the pool goes on")
+        error.__cause__ = exc
+        return False, error
+    if kind == _RETURNED:
+        return True, value
+    if tb:
+        value.__cause__ = RemoteTraceback(tb)
+    if kind == _NOT_LOADED:
+        error = BrokenProcessPool(
+            f"worker process {pid} could not unpickle {label}: {value!r}, so the task did not run. Only "
+            "this task is lost: the pool goes on")
+        error.__cause__ = value
+        return False, error
+    return False, value
 
 
 def _kill_stragglers(raw: Any, terminated: threading.Event, grace: float) -> None:
