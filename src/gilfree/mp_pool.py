@@ -364,11 +364,27 @@ class PoolExecutor(Executor):
                     f"{pid}: {error!r}. A pool whose workers cannot be initialized is broken, as a "
                     "ProcessPoolExecutor is: no task runs on it", pid=pid, task=f"initializer {self._init_label}")
                 broken.__cause__ = error
+                self._await_exit(pid)
                 self._break(broken)
                 return True
         except (EOFError, OSError):
             pass
         return False
+
+    def _await_exit(self, pid: int, timeout: float = 5.0) -> None:
+        """Let a worker whose initializer failed leave on its own before the pool is stopped.
+
+        On its way out it flushes what it still has to send (a record its initializer logged
+        through a ``multiprocessing`` queue, whose feeder thread writes it); stopping the pool
+        first would kill it mid-way. Its sentinel says when it is gone (nothing is reaped here).
+        """
+        for process in pool_processes(self.raw):
+            if process.pid == pid:
+                try:
+                    wait([process.sentinel], timeout)
+                except (OSError, ValueError):
+                    pass
+                return
 
     def _break_in_initializer(self, process: Any) -> None:
         """A worker died before its initializer said how it went: it died in it."""
