@@ -207,8 +207,9 @@ class PoolExecutor(Executor):
         try:
             pid, message = answer
             del answer
-            with self._lock:
-                self._tasks_done[pid] = self._tasks_done.get(pid, 0) + 1
+            if self.max_tasks_per_child is not None:
+                with self._lock:
+                    self._tasks_done[pid] = self._tasks_done.get(pid, 0) + 1
             ok, value = _read_outcome(message, label, pid)
             del message
             if ok:
