@@ -200,9 +200,10 @@ class PoolExecutor(Executor):
             self._wound_down.set()
 
     def _done(self, future: Future[Any], label: str, answer: tuple[int, bytes]) -> None:
-        """The Pool's callback (its result thread): settle the future, hand over the next task.
+        """The Pool's callback (its result thread): hand over the next task, settle the future.
 
-        Must never raise: an exception here would kill the Pool's result thread.
+        The future leaves the running set before it is settled, so whoever its result wakes
+        finds the room it left. Must never raise: that would kill the Pool's result thread.
         """
         try:
             pid, message = answer
@@ -212,21 +213,19 @@ class PoolExecutor(Executor):
                     self._tasks_done[pid] = self._tasks_done.get(pid, 0) + 1
             ok, value = _read_outcome(message, label, pid)
             del message
-            if ok:
-                settle(future, value)
-            else:
-                settle(future, error=value)
-            del value
         except BaseException as exc:  # pragma: no cover - a bug here must not hang anyone
-            settle(future, error=PoolStopped(f"gilfree could not settle this task: {exc!r}"))
+            ok, value = False, PoolStopped(f"gilfree could not settle this task: {exc!r}")
         self._finished(future)
+        if ok:
+            settle(future, value)
+        else:
+            settle(future, error=value)
+        del value
 
     def _failed(self, future: Future[Any], error: BaseException) -> None:
         """The Pool's error callback: an error the Pool itself caught (its queue, not the task)."""
-        try:
-            settle(future, error=error)
-        finally:
-            self._finished(future)
+        self._finished(future)
+        settle(future, error=error)
 
     def _finished(self, future: Future[Any]) -> None:
         try:
