@@ -9,7 +9,9 @@ gilfree's executors need three facts that the standard pools do not publish:
 * the executor's management thread (``_executor_manager_thread``), to wait for it after an abort;
 * the file descriptor behind a ``multiprocessing.shared_memory.SharedMemory`` (``_fd``, POSIX),
   to tell whether a kept mapping is still the segment its name opens;
-* the worker count a standard pool settled on (``_max_workers``).
+* the worker count a standard pool settled on (``_max_workers``);
+* in a ``forkserver`` child, its copy of the fork server's "alive" pipe
+  (``_forkserver_alive_fd``), which :mod:`gilfree._lifeline` closes.
 
 Each is read through one function here that degrades to "nothing known" (an empty list, None)
 if a future Python renames the attribute, so gilfree then loses a detail in its messages but
@@ -19,13 +21,14 @@ never crashes. :data:`CHECKED_ON` lists the Python versions on which these names
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-__all__ = ["CHECKED_ON", "executor_manager_thread", "executor_processes", "executor_workers", "max_workers",
+__all__ = ["CHECKED_ON", "close_fork_server_keepalive", "executor_manager_thread", "executor_processes", "executor_workers", "max_workers",
            "pool_processes", "shared_memory_fd"]
 
 #: (major, minor) versions whose private names below were read in CPython's own sources.
@@ -83,3 +86,29 @@ def executor_workers(executor: object) -> int | None:
 def checked_here() -> bool:
     """Whether this interpreter's version is one of :data:`CHECKED_ON`."""
     return sys.version_info[:2] in CHECKED_ON
+
+
+# -- the fork server's "alive" pipe (added for gilfree._lifeline; issue 11, point 3) ------------
+
+def close_fork_server_keepalive() -> bool:
+    """In a ``forkserver`` child: close its copy of the fork server's "alive" write end.
+
+    The fork server leaves when that pipe reaches end of file, and every child it forks gets a
+    copy (``_forkserver._forkserver_alive_fd``, set in ``multiprocessing.forkserver._serve_one``
+    since 3.4; the child itself never uses it: starting processes of its own launches a fork
+    server of its own). A child whose parent-death signal is tied to the fork server would
+    otherwise keep that server, and so itself, alive after the process that started them both
+    is gone. Does nothing (returns False) elsewhere, in the process that runs the fork server
+    above all (there ``_forkserver_pid`` is set).
+    """
+    module = sys.modules.get("multiprocessing.forkserver")
+    server = getattr(module, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if not isinstance(fd, int) or getattr(server, "_forkserver_pid", 0) is not None:
+        return False
+    setattr(server, "_forkserver_alive_fd", None)
+    try:
+        os.close(fd)
+    except OSError:
+        return False
+    return True

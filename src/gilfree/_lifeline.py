@@ -27,9 +27,11 @@ long as the process:
 * under ``fork`` and ``spawn`` the parent is the gilfree process, and the signal is set only if
   the worker was started by its main thread (recorded at the fork by a before-fork hook, or at
   the pickling of the process object, which happens in the starting thread);
-* under ``forkserver`` the parent is the fork server, single-threaded, which leaves when the
-  gilfree process dies (its "alive" pipe reaches end of file): the signal is always set, once
-  the worker has checked that its parent is that fork server (a child of the gilfree process).
+* under ``forkserver`` the parent is the fork server, single-threaded, which leaves when its
+  "alive" pipe reaches end of file: the signal is always set, once the worker has checked that
+  its parent is that fork server (a child of the gilfree process). Every child of the fork
+  server inherits a copy of that pipe's write end, so a worker stuck in a C call would keep
+  the server alive, and so itself: the worker closes its copy first (it never uses it).
 
 Anything else (a worker started by another thread, an unexpected parent, another platform)
 keeps the lifeline alone. The parent may die between the fork and the ``prctl`` call, and the
@@ -209,6 +211,13 @@ def _ask_the_kernel(origin: tuple[int, bool] | None) -> bool:
         # Not the creator's fork server (single-threaded, it leaves when the creator dies), or
         # the creator is already gone: the lifeline alone, which then ends this worker.
         return False
+    else:
+        # The fork server leaves when every copy of its "alive" pipe is closed, and it gave us
+        # one: held by a worker stuck in a C call, it would keep the server, and through this
+        # very signal the worker, alive after the creator's death.
+        from ._compat import close_fork_server_keepalive
+
+        close_fork_server_keepalive()
     import ctypes
 
     if _prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL)) != 0:
