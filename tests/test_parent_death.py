@@ -324,3 +324,93 @@ def test_forked_children_do_not_hold_the_write_end() -> None:
 def test_the_write_end_is_not_inherited_across_exec() -> None:
     _lifeline.child_end()
     assert not os.get_inheritable(_lifeline._write_fd)
+
+
+# -- kill -9 of a running `gilfree lab` ---------------------------------------------------------
+
+def _group(pgid: int) -> dict[int, tuple[int, str]]:
+    """The live (not zombie) processes of process group ``pgid``, from Linux /proc:
+    pid -> (parent pid, command line)."""
+    members: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                members[int(entry.name)] = (int(fields[1]), command)
+    return members
+
+
+def _workers(pgid: int) -> set[int]:
+    """The worker processes in the group of the run led by ``pgid``: not the run itself, its
+    resource tracker or its fork server (a forkserver worker is the server's child)."""
+    members = _group(pgid)
+    return {pid for pid, (parent, command) in members.items()
+            if pid != pgid and "resource_tracker" not in command
+            and not (parent == pgid and "forkserver" in command)}
+
+
+def _group_gone(pgid: int, timeout: float) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = _group(pgid)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.02)  # a poll interval inside a deadline loop, not a synchronisation
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists() or not Path("/dev/shm").is_dir(),
+                    reason="reads the process table in /proc and the segments in /dev/shm")
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("step", [5, 8])
+def test_kill_9_of_a_lab_step_leaves_no_process_and_no_segment(step: int, method: str, tmp_path: Path) -> None:
+    """``kill -9`` of ``gilfree lab --step 5`` (shared memory) or ``--step 8`` (every strategy at
+    once), mid-measurement: every process of the run and every segment it made are gone soon after.
+
+    The run's own processes are its process group (started in a session of its own); its
+    segments are the ones tests/_tracked_gilfree.py logged as they were made. The resource
+    tracker removes them once the last process holding its pipe is gone. The handshake: every
+    pool's worker processes are up and a segment exists, while the GILFREE_TEST_MEASURING marker (written
+    when a step's one measurement has ended) is not there yet: the kill lands mid-measurement.
+    """
+    from _leaks import child_env, logged_segments_left, tracked_gilfree
+
+    log, marker, cwd = tmp_path / "segments.log", tmp_path / "measured", tmp_path / "cwd"
+    cwd.mkdir()
+    env = {**child_env(tmp_path / "tmp"), "GILFREE_TEST_MEASURING": str(marker)}
+    args = tracked_gilfree(log, "lab", "--step", str(step), "--start-method", method, "--workers", "2",
+                           "--no-progress")
+    # Step 5 runs one process pool; step 8 one of each process strategy (pool, processes, failsafe).
+    need = 2 if step == 5 else 6
+    errors = (tmp_path / "stderr").open("w")
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=errors, env=env, cwd=cwd,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + HANDSHAKE_S
+        while proc.poll() is None and time.monotonic() < deadline and not marker.exists() \
+                and not (log.exists() and log.read_text().split() and len(_workers(proc.pid)) >= need):
+            time.sleep(0.02)  # polling for the run's state, bounded by the deadline
+        assert proc.poll() is None, f"the run ended before the SIGKILL: {(tmp_path / 'stderr').read_text()[-2000:]}"
+        assert not marker.exists(), "the run had finished measuring before the SIGKILL: not mid-run"
+        assert len(_workers(proc.pid)) >= need, f"not {need} workers within {HANDSHAKE_S} s: nothing was tested"
+        proc.kill()  # the main process alone, as the out-of-memory killer does
+        proc.wait()
+        left = _group_gone(proc.pid, GONE_WITHIN_S)
+        assert not left, f"processes of the run alive {GONE_WITHIN_S} s after its SIGKILL: {left}"
+        assert not (kept := logged_segments_left(log)), f"left in /dev/shm: {kept}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        errors.close()
+        for pid in _group(proc.pid):  # only if the test failed: leave no orphan behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for name in (log.read_text().split() if log.exists() else []):  # likewise
+            Path("/dev/shm", name).unlink(missing_ok=True)
