@@ -10,6 +10,8 @@ gilfree's executors need three facts that the standard pools do not publish:
 * the file descriptor behind a ``multiprocessing.shared_memory.SharedMemory`` (``_fd``, POSIX),
   to tell whether a kept mapping is still the segment its name opens;
 * the worker count a standard pool settled on (``_max_workers``);
+* the threading module's exit hook (``threading._register_atexit``), where ``concurrent.futures``
+  waits for its executors at interpreter exit, for :class:`gilfree.pool.FailSafePool` to do the same;
 * in a ``forkserver`` child, its copy of the fork server's "alive" pipe
   (``_forkserver_alive_fd``), which :mod:`gilfree._lifeline` closes.
 
@@ -21,14 +23,15 @@ never crashes. :data:`CHECKED_ON` lists the Python versions on which these names
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["CHECKED_ON", "close_fork_server_keepalive", "executor_manager_thread", "executor_processes", "executor_workers", "max_workers",
+__all__ = ["CHECKED_ON", "executor_manager_thread", "executor_processes", "executor_workers", "max_workers",
            "pool_processes", "shared_memory_fd"]
 
 #: (major, minor) versions whose private names below were read in CPython's own sources.
@@ -88,7 +91,33 @@ def checked_here() -> bool:
     return sys.version_info[:2] in CHECKED_ON
 
 
-# -- the fork server's "alive" pipe (added for gilfree._lifeline; issue 11, point 3) ------------
+# -- interpreter exit (FailSafePool) ----------------------------------------------------------------
+# concurrent.futures runs its exit hook (``_python_exit``: wait for every executor's pending work)
+# through ``threading._register_atexit`` (private, 3.9+): the threading module calls such hooks at
+# interpreter exit before it joins non-daemon threads, and so before the atexit handlers, among
+# them multiprocessing's, which reaps child processes. FailSafePool's hook needs that same slot.
+
+__all__ += ["register_exit_hook"]
+
+
+def register_exit_hook(hook: Callable[[], object]) -> None:
+    """Call ``hook()`` at interpreter exit, where ``concurrent.futures`` waits for its executors.
+
+    Through ``threading._register_atexit`` where it exists (it raises RuntimeError once the exit
+    has begun, as the stdlib's own executors find); else an ``atexit`` handler, which runs after
+    non-daemon threads are joined but still before multiprocessing's own (registered earlier).
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if callable(register):
+        register(hook)
+    else:  # pragma: no cover - a future Python without it
+        atexit.register(hook)
+
+
+# -- the fork server's "alive" pipe (gilfree._lifeline) ------------------------------------------
+
+__all__ += ["close_fork_server_keepalive"]
+
 
 def close_fork_server_keepalive() -> bool:
     """In a ``forkserver`` child: close its copy of the fork server's "alive" write end.
@@ -98,8 +127,8 @@ def close_fork_server_keepalive() -> bool:
     since 3.4; the child itself never uses it: starting processes of its own launches a fork
     server of its own). A child whose parent-death signal is tied to the fork server would
     otherwise keep that server, and so itself, alive after the process that started them both
-    is gone. Does nothing (returns False) elsewhere, in the process that runs the fork server
-    above all (there ``_forkserver_pid`` is set).
+    is gone. Does nothing (returns False) elsewhere, above all in the process that started the
+    fork server (there ``_forkserver_pid`` is set and the pipe is the one that keeps it running).
     """
     module = sys.modules.get("multiprocessing.forkserver")
     server = getattr(module, "_forkserver", None)
