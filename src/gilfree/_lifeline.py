@@ -15,7 +15,7 @@ every copy of the write end is closed, that is when the parent process is gone, 
 ended. The worker then leaves at once with :data:`EXIT_PARENT_GONE`.
 
 **The kernel's death signal** (Linux). The lifeline thread needs the GIL to act on the end of
-file, and a worker busy in a long C call that holds the GIL (a pure-Python extension loop, a
+file, and a worker busy in a long C call that holds the GIL (a compiled extension's loop, a
 ``sum`` over a huge ``range``) never lets it run: it would live, orphaned, until that call
 returns. So a Linux worker also asks the kernel, through ``prctl(PR_SET_PDEATHSIG, SIGKILL)``,
 to kill it when its parent dies; the kernel needs no GIL. The trap: the kernel sends that
@@ -34,7 +34,8 @@ long as the process:
   the server alive, and so itself: the worker closes its copy first (it never uses it).
 
 Anything else (a worker started by another thread, an unexpected parent, another platform)
-keeps the lifeline alone. The parent may die between the fork and the ``prctl`` call, and the
+keeps the lifeline alone: such a worker, stuck in a C call that holds the GIL when its parent
+dies, leaves only when that call returns. The parent may die between the fork and the ``prctl`` call, and the
 kernel then sends nothing: right after the call the worker checks that its parent is still the
 one it had, and leaves with :data:`EXIT_PARENT_GONE` if not.
 
