@@ -9,8 +9,11 @@ was printed to stderr (no resource-tracker warning), and nothing hung.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +29,8 @@ def test_the_matrix_covers_every_scenario_strategy_and_start_method():
     assert {c.strategy for c in ALL} == {"serial", "threads", "pool", "processes", "failsafe"}
     methods = {c.start_method for c in ALL} - {None}
     assert methods == {m for m in ("fork", "spawn", "forkserver") if m in multiprocessing.get_all_start_methods()}
-    for scenario in ("worker-sigkill", "worker-segfault", "worker-exits", "parent-sigint", "parent-sigterm"):
+    for scenario in ("worker-sigkill", "worker-segfault", "worker-exits", "parent-sigint", "parent-sigterm",
+                     "parent-sigkill"):
         for strategy in ("pool", "processes", "failsafe"):
             assert {c.start_method for c in ALL if c.scenario == scenario and c.strategy == strategy} == methods
 
@@ -82,3 +86,58 @@ def test_cli_lists_scenarios_and_refuses_unknown_names():
     bad = subprocess.run([sys.executable, "-m", "gilfree", "faults", "--strategy", "bogus"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unknown strategy" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_parent_sigint_works_when_the_drill_starts_with_sigint_ignored():
+    """``nohup gilfree faults &``: an ignored SIGINT is inherited across exec, and Python then
+    installs no Ctrl-C handler; the case restores it, so the interrupt is tested, not ignored."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # what the case processes inherit
+    try:
+        outcome = run_case(Case("parent-sigint", "failsafe", "fork" if "fork" in _methods() else "spawn"),
+                           timeout=60)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert outcome.ok, "; ".join(outcome.problems)
+    assert outcome.exit_code == 130
+
+
+def _methods() -> list[str]:
+    import multiprocessing
+
+    return multiprocessing.get_all_start_methods()
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="segments as files in /dev/shm")
+def test_what_a_case_leaves_behind_is_reported_then_removed(monkeypatch):
+    """A leftover segment (here one the test made, reported as the case's) is named in the
+    outcome, then unlinked; a leftover process is named, then killed."""
+    from multiprocessing import resource_tracker, shared_memory
+
+    import gilfree.faults as faults
+
+    segment = shared_memory.SharedMemory(create=True, size=4096)
+    path = Path("/dev/shm", segment.name.lstrip("/"))
+    sleeper = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    real_segments_left = faults._segments_left
+    monkeypatch.setattr(faults, "_segments_left", lambda names: real_segments_left([segment.name]))
+    monkeypatch.setattr(faults, "_workers_left", lambda pids, wait_s=5.0: [sleeper.pid])
+    try:
+        outcome = run_case(Case("clean", "serial", None))
+        assert not outcome.ok
+        assert outcome.segments_left == [segment.name]
+        assert any(segment.name in p for p in outcome.problems)
+        assert not path.exists(), "the drill reported the segment but left it"
+        assert outcome.workers_left == [sleeper.pid]
+        assert sleeper.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        segment.close()
+        if path.exists():
+            segment.unlink()
+        else:  # removed by the drill: this process's tracker must not report it at exit
+            resource_tracker.unregister(segment._name, "shared_memory")  # type: ignore[attr-defined]
+        if sleeper.poll() is None:
+            sleeper.kill()
+        sleeper.wait()
+        if sleeper.stdin is not None:
+            sleeper.stdin.close()

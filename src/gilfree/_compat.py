@@ -11,7 +11,9 @@ gilfree's executors need three facts that the standard pools do not publish:
   to tell whether a kept mapping is still the segment its name opens;
 * the worker count a standard pool settled on (``_max_workers``);
 * the threading module's exit hook (``threading._register_atexit``), where ``concurrent.futures``
-  waits for its executors at interpreter exit, for :class:`gilfree.pool.FailSafePool` to do the same.
+  waits for its executors at interpreter exit, for :class:`gilfree.pool.FailSafePool` to do the same;
+* in a ``forkserver`` child, its copy of the fork server's "alive" pipe
+  (``_forkserver_alive_fd``), which :mod:`gilfree._lifeline` closes.
 
 Each is read through one function here that degrades to "nothing known" (an empty list, None)
 if a future Python renames the attribute, so gilfree then loses a detail in its messages but
@@ -22,6 +24,7 @@ never crashes. :data:`CHECKED_ON` lists the Python versions on which these names
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -109,3 +112,32 @@ def register_exit_hook(hook: Callable[[], object]) -> None:
         register(hook)
     else:  # pragma: no cover - a future Python without it
         atexit.register(hook)
+
+
+# -- the fork server's "alive" pipe (gilfree._lifeline) ------------------------------------------
+
+__all__ += ["close_fork_server_keepalive"]
+
+
+def close_fork_server_keepalive() -> bool:
+    """In a ``forkserver`` child: close its copy of the fork server's "alive" write end.
+
+    The fork server leaves when that pipe reaches end of file, and every child it forks gets a
+    copy (``_forkserver._forkserver_alive_fd``, set in ``multiprocessing.forkserver._serve_one``
+    since 3.4; the child itself never uses it: starting processes of its own launches a fork
+    server of its own). A child whose parent-death signal is tied to the fork server would
+    otherwise keep that server, and so itself, alive after the process that started them both
+    is gone. Does nothing (returns False) elsewhere, above all in the process that started the
+    fork server (there ``_forkserver_pid`` is set and the pipe is the one that keeps it running).
+    """
+    module = sys.modules.get("multiprocessing.forkserver")
+    server = getattr(module, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if not isinstance(fd, int) or getattr(server, "_forkserver_pid", 0) is not None:
+        return False
+    setattr(server, "_forkserver_alive_fd", None)
+    try:
+        os.close(fd)
+    except OSError:
+        return False
+    return True

@@ -6,8 +6,8 @@ array through :class:`gilfree.shm.SharedArray`, opens an executor with
 chunk with :func:`gilfree.chunked.run_chunks`, and injects one fault: a task that raises, a
 worker killed by SIGKILL (what the out-of-memory killer sends), a worker that segfaults or calls
 ``os._exit``, a task that hangs past its timeout, an exception in the parent, Ctrl-C or SIGTERM
-sent to the parent mid-run. The driver (:func:`run_case`, :func:`drill`, ``gilfree faults``)
-then checks from outside what a user would see:
+sent to the parent mid-run, the parent killed with SIGKILL. The driver (:func:`run_case`,
+:func:`drill`, ``gilfree faults``) then checks from outside what a user would see:
 
 * the error that surfaced, and that it names the cause (the worker's signal or exit status) or
   carries the worker's traceback;
@@ -16,6 +16,17 @@ then checks from outside what a user would see:
   exactly those must come back, each equal to the serial answer;
 * leftovers: no shared-memory segment in /dev/shm, no worker process alive, nothing on stderr
   (no resource-tracker "leaked shared_memory" warning, no stray traceback).
+
+A parent killed with SIGKILL reports nothing and cleans nothing up: there the check is that,
+:data:`PARENT_GONE_WITHIN_S` seconds after the kill, no process of the run is left (the case
+runs in a process group of its own: workers, fork server, resource tracker) and none of its
+segments is in /dev/shm (the resource tracker removes them, once the last process holding its
+pipe is gone, with its "leaked shared_memory" warning, which is expected there).
+
+Whatever a case leaves behind (segments, processes) is reported, then removed. A case's
+process restores Python's Ctrl-C handler if it started with SIGINT ignored (``nohup``, a
+shell's ``&``: an ignored signal stays ignored across ``exec``), so that ``parent-sigint``
+tests an interrupt, not its absence.
 """
 
 from __future__ import annotations
@@ -46,9 +57,15 @@ SCENARIOS = {
     "task-timeout": "a task hangs; the pool's task_timeout stops it",
     "parent-sigint": "Ctrl-C (SIGINT) reaches the parent mid-run",
     "parent-sigterm": "SIGTERM reaches the parent mid-run",
+    "parent-sigkill": "the parent is killed with SIGKILL mid-run (as the out-of-memory killer does)",
 }
 
 _WORKER_FAULTS = ("worker-sigkill", "worker-segfault", "worker-exits")
+#: Scenarios whose driver acts on the parent when the case says "ready".
+_PARENT_SIGNALS = {"parent-sigint": signal.SIGINT, "parent-sigterm": signal.SIGTERM,
+                   "parent-sigkill": signal.SIGKILL}
+#: How long after the parent's SIGKILL every process of the run and its segments must be gone.
+PARENT_GONE_WITHIN_S = 2.0
 
 CHUNKS = 8
 CHUNK_ELEMENTS = 4096
@@ -184,7 +201,7 @@ def _inject(fault: str, hang_s: float) -> None:
 
 _FAULT_OF = {"task-raises": "raise", "worker-sigkill": "sigkill", "worker-segfault": "segfault",
              "worker-exits": "exit", "task-timeout": "hang", "parent-raises": "hang",
-             "parent-sigint": "hang", "parent-sigterm": "hang"}
+             "parent-sigint": "hang", "parent-sigterm": "hang", "parent-sigkill": "hang"}
 
 
 # -- the child process: one case -----------------------------------------------------------------
@@ -237,7 +254,7 @@ def _child(case: Case) -> int:
                 with open_executor(case.strategy, 2, start_method=case.start_method,
                                    task_timeout=timeout) as executor:
                     try:
-                        if case.scenario in ("parent-sigint", "parent-sigterm"):
+                        if case.scenario in _PARENT_SIGNALS:
                             _announce_when_ready(acks, board, emit)
                         if case.scenario == "parent-raises":
                             _run_then_raise(executor, argsets, acks)
@@ -341,6 +358,8 @@ def _expectations(case: Case) -> tuple[int, str | None, Callable[[str], bool] | 
         return 130, "KeyboardInterrupt", None, others
     if scenario == "parent-sigterm":
         return 143, "Terminated", None, others
+    if scenario == "parent-sigkill":
+        return -signal.SIGKILL, None, None, "-"  # killed: no report, no results to count
     raise ValueError(f"unknown scenario {scenario!r}")
 
 
@@ -359,6 +378,40 @@ def _segments_left(names: Iterable[str]) -> list[str]:
             left.append(name)
         return left
     return [n for n in names if (shm / n.lstrip("/")).exists()]
+
+
+def _remove_segments(names: Iterable[str]) -> None:
+    """Unlink segments a case left behind (once they have been reported)."""
+    shm = Path("/dev/shm")
+    for name in names:
+        if shm.is_dir():
+            (shm / name.lstrip("/")).unlink(missing_ok=True)
+            continue
+        from multiprocessing import shared_memory
+
+        try:
+            seg = shared_memory.SharedMemory(name=name)
+        except FileNotFoundError:
+            continue
+        seg.close()
+        seg.unlink()
+
+
+def _group_left(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid`` (Linux /proc); empty where unknown."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return []
+    left = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                left.append(int(entry.name))
+    return sorted(left)
 
 
 def _alive(pid: int) -> bool:
@@ -396,6 +449,8 @@ def run_case(case: Case, *, python: str | None = None, timeout: float = _CASE_TI
     command = [python or sys.executable, "-m", "gilfree.faults", case.scenario, case.strategy,
                case.start_method or "-"]
     started = time.monotonic()
+    # A session of its own: the case's processes (workers, fork server, resource tracker) are
+    # its process group, which the parent-sigkill check reads and a hung case is killed by.
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, start_new_session=True)
     lines: list[dict[str, Any]] = []
@@ -403,6 +458,7 @@ def run_case(case: Case, *, python: str | None = None, timeout: float = _CASE_TI
     reader = _LineReader(proc.stdout)
     problems: list[str] = []
     hung = False
+    killed = case.scenario == "parent-sigkill"
     while True:
         line = reader.next(timeout=max(0.0, started + timeout - time.monotonic()))
         if line is None:
@@ -416,34 +472,62 @@ def run_case(case: Case, *, python: str | None = None, timeout: float = _CASE_TI
             problems.append(f"unexpected output: {line.strip()[:200]}")
             continue
         lines.append(message)
-        if message.get("kind") == "ready" and case.scenario in ("parent-sigint", "parent-sigterm"):
+        if message.get("kind") == "ready" and case.scenario in _PARENT_SIGNALS:
             signalled_at = time.monotonic()
-            proc.send_signal(signal.SIGINT if case.scenario == "parent-sigint" else signal.SIGTERM)
+            proc.send_signal(_PARENT_SIGNALS[case.scenario])
+            if killed:
+                break  # nothing more comes from a killed parent: check what it left
+    ready = next((m for m in lines if m.get("kind") == "ready"), None)
+    group_left: list[int] = []
+    gone_s: float | None = None
+    if killed and signalled_at is not None:
+        proc.wait()
+        segments = (ready or {}).get("segments", [])
+        pids = set((ready or {}).get("worker_pids_now", [])) - {proc.pid}
+        deadline = signalled_at + PARENT_GONE_WITHIN_S
+        while True:  # poll until everything is gone, or the deadline
+            group_left = sorted(set(_group_left(proc.pid)) | {p for p in pids if _alive(p)})
+            if not group_left and not _segments_left(segments):
+                gone_s = time.monotonic() - signalled_at
+                break
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        if group_left:
+            problems.append(f"processes of the run alive {PARENT_GONE_WITHIN_S:.0f} s after the parent's "
+                            f"SIGKILL: {group_left}")
+            _kill(group_left)  # reported: now removed, so that they let go of the pipes below
+        if not reader.wait_eof(timeout=30):  # one reader of stdout at a time: the thread's first
+            _kill_group(proc.pid)
+            reader.wait_eof(timeout=30)
     if hung:
-        os.killpg(proc.pid, signal.SIGKILL)
+        _kill_group(proc.pid)
         problems.append(f"hung: no result within {timeout:.0f} s")
     try:
         _, stderr = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        _kill_group(proc.pid)
         _, stderr = proc.communicate()
         problems.append("stderr stayed open 30 s after the case ended (a helper process lingered)")
     ended = time.monotonic()
     done = next((m for m in lines if m.get("kind") == "done"), None)
-    ready = next((m for m in lines if m.get("kind") == "ready"), None)
     want_status, want_type, check_text, want_completed = _expectations(case)
     pids = set((done or {}).get("worker_pids", [])) | set((ready or {}).get("worker_pids_now", []))
     segments = (done or ready or {}).get("segments", [])
+    if killed:  # the resource tracker's cleanup of what the killed parent left is its job there
+        stderr = _without_tracker_cleanup(stderr)
     outcome = Outcome(case=case, ok=False, problems=problems, exit_code=proc.returncode,
                       error=(done or {}).get("error"), completed=len((done or {}).get("completed", [])),
                       expected_completed=want_completed, seconds=ended - started,
-                      fault_to_exit_s=(ended - signalled_at) if signalled_at else None,
+                      fault_to_exit_s=gone_s if killed else (ended - signalled_at) if signalled_at else None,
                       stderr=stderr.strip())
-    if done is None and not hung:
+    if done is None and not hung and not killed:
         problems.append("the case printed no report")
     if proc.returncode != want_status and not hung:
         problems.append(f"exit status {proc.returncode}, expected {want_status}")
-    if done is not None:
+    if done is not None and killed:
+        problems.append("the case ended before its SIGKILL")
+    elif done is not None:
         if done.get("error_type") != want_type:
             problems.append(f"error {done.get('error')!r}, expected {want_type or 'none'}")
         elif check_text is not None and not check_text(done.get("error") or ""):
@@ -454,23 +538,51 @@ def run_case(case: Case, *, python: str | None = None, timeout: float = _CASE_TI
             problems.append(f"{outcome.completed} completed results came back, expected {want_completed}")
         if not done.get("correct"):
             problems.append("a completed result differs from the serial answer")
-    if case.scenario in ("parent-sigint", "parent-sigterm") and ready is None and not problems:
+    if case.scenario in _PARENT_SIGNALS and ready is None and not problems:
         problems.append("the case never became ready for the signal")
     outcome.segments_left = _segments_left(segments)
     if outcome.segments_left:
         problems.append(f"shared-memory segments left: {outcome.segments_left}")
-    outcome.workers_left = _workers_left(pids - {proc.pid})
-    if outcome.workers_left:
+        _remove_segments(outcome.segments_left)  # reported: now removed
+    outcome.workers_left = sorted(set(group_left) | set(_workers_left(pids - {proc.pid})))
+    if outcome.workers_left and not group_left:
         problems.append(f"worker processes left alive: {outcome.workers_left}")
-        for pid in outcome.workers_left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+    _kill(outcome.workers_left)
     if outcome.stderr:
         problems.append(f"stderr was not empty: {outcome.stderr[-400:]}")
     outcome.ok = not problems
     return outcome
+
+
+def _kill(pids: Iterable[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:  # already gone
+        pass
+
+
+def _without_tracker_cleanup(stderr: str) -> str:
+    """``stderr`` less the resource tracker's "leaked shared_memory objects" warning (the
+    warning line and the source line Python prints under it)."""
+    kept: list[str] = []
+    skipping = False
+    for line in stderr.splitlines(keepends=True):
+        if "resource_tracker" in line and ("leaked" in line or "warnings.warn" in line):
+            skipping = True
+            continue
+        if skipping and line[:1].isspace():
+            continue
+        skipping = False
+        kept.append(line)
+    return "".join(kept)
 
 
 class _LineReader:
@@ -490,6 +602,11 @@ class _LineReader:
         with self._cond:
             self.eof = True
             self._cond.notify_all()
+
+    def wait_eof(self, timeout: float) -> bool:
+        """Wait until the stream has ended (the lines read stay available); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.eof, timeout=timeout)
 
     def next(self, timeout: float) -> str | None:
         with self._cond:
@@ -551,6 +668,10 @@ def _main(argv: list[str]) -> int:
     if case not in cases([strategy], [method] if method != "-" else None, [scenario]):
         print(f"not a drill case: {case.name}", file=sys.stderr)
         return 2
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Started with SIGINT ignored (nohup, a shell's "&"): Python then installs no Ctrl-C
+        # handler. A user's program run from a terminal has one; so does the case.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return _child(case)
 
 
