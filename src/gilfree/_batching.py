@@ -47,7 +47,7 @@ AUTO: Final = "auto"
 #: ``chunksize`` as the executors take it: an int of at least 1, or ``"auto"``.
 Chunksize = Union[int, Literal["auto"]]
 #: An automatic batch holds at least this much work (seconds, as measured) ...
-MIN_BATCH_S = 0.002
+MIN_BATCH_S = 0.005
 #: ... and at most this much.
 MAX_BATCH_S = 0.2
 #: Within those bounds, each batch takes about 1 / (this x workers) of the items that remain.
