@@ -320,3 +320,47 @@ def test_every_executor_here_offers_starmap_with_the_same_signature() -> None:
         assert params["chunksize"].default == AUTO
         assert inspect.signature(executor_type.map).parameters["chunksize"].default == AUTO
     assert issubclass(FailSafePool, Executor)
+
+
+# -- what a pool remembers between calls ----------------------------------------------------------
+
+def test_a_second_map_of_the_same_function_needs_no_probe() -> None:
+    executor = SerialExecutor()
+    counted = Counted(executor)
+    times = _batching.ItemTimes()
+    first = list(run_map(counted, _tasks.square, range(3000), star=False, timeout=None, chunksize=AUTO,
+                         workers=2, times=times))
+    probes = len(counted.futures)
+    assert first == [i * i for i in range(3000)] and times.per_item(_tasks.square) is not None
+    counted.futures.clear()
+    second = list(run_map(counted, _tasks.square, range(3000), star=False, timeout=None, chunksize=AUTO,
+                          workers=2, times=times))
+    assert second == first and probes > len(counted.futures) >= 1
+    assert times.per_item(_tasks.add) is None, "remembered per function"
+
+
+def test_the_times_weigh_recent_batches_most_and_forget_the_oldest_functions() -> None:
+    times = _batching.ItemTimes()
+    times.record(_tasks.square, 1.0, 1)  # a cold first call: 1 s per item
+    times.record(_tasks.square, 0.001, 1000)  # then 1 us per item, a thousand items at a time
+    assert times.per_item(_tasks.square) < 1e-3, "the cold item's weight halves with every batch"
+    for _ in range(20):
+        times.record(_tasks.square, 0.001, 1000)
+    assert times.per_item(_tasks.square) == pytest.approx(1e-6, rel=0.01)
+    functions = [lambda: None for _ in range(times.KEEP + 5)]
+    for fn in functions:
+        times.record(fn, 1.0, 1)
+    assert times.per_item(functions[0]) is None and times.per_item(functions[-1]) == 1.0
+    assert times.per_item(_tasks.square) is None, "the oldest went first"
+
+
+def test_each_pool_keeps_its_own_times_and_they_go_with_it(kind: str) -> None:
+    with EXECUTORS[kind](2, fork()) as executor:
+        list(executor.map(_tasks.square, range(500), timeout=PROMPT_S))
+        assert _batching.times_of(executor).per_item(_tasks.square) is not None
+    serial = SerialExecutor()
+    assert _batching.times_of(serial).per_item(_tasks.square) is None
+    ref = weakref.ref(_batching.times_of(serial))
+    del serial  # the times hold no reference to their executor
+    gc.collect()
+    assert ref() is None

@@ -8,14 +8,17 @@ worker and ``ProcessPoolExecutor.map`` takes a ``chunksize``. gilfree's executor
 * ``chunksize=n`` (an int, 1 or more): ``n`` items per task, as ``ProcessPoolExecutor.map`` does.
 * ``chunksize="auto"``: batches sized from measured task times, joblib's idea (its
   ``BatchedCalls`` and ``compute_batch_size``) adapted to ``Executor.map``'s contract that every
-  item is submitted by the time ``map`` returns. One item per worker goes first, as a probe timed
-  inside the worker; ``map`` waits for the first probe (at most :data:`PROBE_WAIT_S`) and then
-  submits the rest in batches that each hold at least :data:`MIN_BATCH_S` of work (the round trip
-  is then a small part of it) and at most :data:`MAX_BATCH_S` (a long batch delays the first
-  results and the balance between workers), shrinking towards the end as the remaining items
-  are shared out (about :data:`CHUNKS_PER_WORKER` batches per worker of what remains, as
-  ``Pool.map`` does for the whole input), so that the workers finish together. A probe that has
-  not answered in time (long tasks, or a busy pool) leaves the sizes to that sharing alone.
+  item is submitted by the time ``map`` returns. Every batch times its items inside the worker
+  and the executor remembers the figure per function (:class:`ItemTimes`, recent batches
+  weighing most). The first ``map`` of a function on an executor sends one item per worker
+  first, as a probe, and waits for the first answer (at most :data:`PROBE_WAIT_S`); later ones
+  start from what the earlier batches measured. The items then go in batches that each hold at
+  least :data:`MIN_BATCH_S` of work (the round trip is then a small part of it) and at most
+  :data:`MAX_BATCH_S` (a long batch delays the first results and the balance between workers),
+  shrinking towards the end as the remaining items are shared out (about
+  :data:`CHUNKS_PER_WORKER` batches per worker of what remains, as ``Pool.map`` does for the
+  whole input), so that the workers finish together. A probe that has not answered in time
+  (long tasks, or a busy pool) leaves the sizes to that sharing alone.
 
 Whatever the size, the caller sees what ``chunksize=1`` gives: the results in order, ``timeout``
 bounding the whole wait from the call, the batches not started cancelled when the iterator is
@@ -30,16 +33,20 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 import time
 import traceback
+import weakref
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from functools import partial
 from typing import Any, Callable, Final, Iterable, Iterator, Literal, TypeVar, Union
 
 from ._checks import as_index
 from .errors import RemoteTraceback
 
 __all__ = ["AUTO", "CHUNKS_PER_WORKER", "MAX_BATCH_S", "MIN_BATCH_S", "PROBE_WAIT_S", "Chunksize",
-           "batch_sizes", "check_chunksize", "describe_call", "map_args", "map_in_batches", "run_map"]
+           "ItemTimes", "batch_sizes", "check_chunksize", "describe_call", "map_args", "map_in_batches", "run_map",
+           "times_of"]
 
 _T = TypeVar("_T")
 
@@ -125,14 +132,16 @@ class _Batch:
 
 
 def run_map(submit: Callable[..., Future[Any]], fn: Callable[..., _T], items: Iterable[Any], *, star: bool,
-            timeout: float | None, chunksize: Chunksize, workers: int) -> Iterator[_T]:
+            timeout: float | None, chunksize: Chunksize, workers: int,
+            times: ItemTimes | None = None) -> Iterator[_T]:
     """``Executor.map`` over ``items``: argument tuples (``star``: ``fn(*item)``, what ``starmap``
     takes) or single arguments (``fn(item)``, ``map`` over one iterable, which spares a tuple per
     item on both sides of the pipe).
 
     ``chunksize`` is already checked (:func:`check_chunksize`); ``workers`` is the executor's
-    worker count, which the automatic mode shares the items between. Every item is submitted
-    before this returns, as ``Executor.map`` does.
+    worker count, which the automatic mode shares the items between; ``times`` what it has
+    measured before (:func:`times_of`). Every item is submitted before this returns, as
+    ``Executor.map`` does.
     """
     end_time = None if timeout is None else timeout + time.monotonic()
     futures: list[tuple[Future[Any], bool]] = []  # (future, whether it runs a _Batch)
@@ -140,7 +149,7 @@ def run_map(submit: Callable[..., Future[Any]], fn: Callable[..., _T], items: It
         if chunksize == 1:
             futures.extend((submit(fn, *item) if star else submit(fn, item), False) for item in items)
         elif chunksize == AUTO:
-            _submit_auto(submit, fn, list(items), star, workers, end_time, futures)
+            _submit_auto(submit, fn, list(items), star, workers, end_time, futures, times)
         else:
             iterator, first = iter(items), 0
             while batch := list(itertools.islice(iterator, chunksize)):
@@ -167,20 +176,86 @@ def map_in_batches(submit: Callable[..., Future[Any]], fn: Callable[..., _T],
 
 
 def _submit_auto(submit: Callable[..., Future[Any]], fn: Callable[..., Any], items: list[Any], star: bool,
-                 workers: int, end_time: float | None, futures: list[tuple[Future[Any], bool]]) -> None:
-    """Probe with one item per worker, then submit the rest in batches sized from the probe."""
+                 workers: int, end_time: float | None, futures: list[tuple[Future[Any], bool]],
+                 times: ItemTimes | None) -> None:
+    """Size from what ``times`` knows of ``fn``, or probe with one item per worker first; then
+    submit the rest in batches, each of which reports its own time back to ``times``."""
     if len(items) <= workers:  # one item each: nothing to batch
         futures.extend((submit(fn, *item) if star else submit(fn, item), False) for item in items)
         return
-    for i in range(workers):
-        futures.append((submit(_Batch(fn, i, i, star), items[i:i + 1]), True))
-    wait_s = PROBE_WAIT_S if end_time is None else max(0.0, min(PROBE_WAIT_S, end_time - time.monotonic()))
-    done, _ = wait([f for f, _ in futures], timeout=wait_s, return_when=FIRST_COMPLETED)
-    per_item = _seconds_per_item(done)
-    first = workers
-    for size in batch_sizes(len(items) - workers, workers, per_item):
-        futures.append((submit(_Batch(fn, first, first + size - 1, star), items[first:first + size]), True))
+    per_item = times.per_item(fn) if times is not None else None
+    first = 0
+    if per_item is None:
+        for i in range(workers):
+            futures.append((_timed(submit(_Batch(fn, i, i, star), items[i:i + 1]), fn, times), True))
+        wait_s = PROBE_WAIT_S if end_time is None else max(0.0, min(PROBE_WAIT_S, end_time - time.monotonic()))
+        done, _ = wait([f for f, _ in futures], timeout=wait_s, return_when=FIRST_COMPLETED)
+        per_item, first = _seconds_per_item(done), workers
+    for size in batch_sizes(len(items) - first, workers, per_item):
+        batch = _Batch(fn, first, first + size - 1, star)
+        futures.append((_timed(submit(batch, items[first:first + size]), fn, times), True))
         first += size
+
+
+def _timed(future: Future[Any], fn: Callable[..., Any], times: ItemTimes | None) -> Future[Any]:
+    if times is not None:
+        future.add_done_callback(partial(times.record_batch, fn))
+    return future
+
+
+class ItemTimes:
+    """What an executor has measured of each function: seconds per item, recent batches first.
+
+    Every batch of the automatic mode says how long its items took (in the worker); the next
+    ``map`` of the same function on the same executor sizes its batches from that, with no
+    probe. Each new batch halves the weight of what came before, and weighs by its item count,
+    so a drift in the work per item shows within a call or two. At most :attr:`KEEP` functions
+    are remembered (the oldest go first).
+    """
+
+    KEEP = 32
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[Any, tuple[float, float]] = {}  # fn -> (decayed seconds, decayed items)
+
+    def per_item(self, fn: Callable[..., Any]) -> float | None:
+        try:
+            with self._lock:
+                seconds, items = self._seen.get(fn, (0.0, 0.0))
+        except TypeError:  # an unhashable callable: never remembered
+            return None
+        return seconds / items if items > 0 else None
+
+    def record(self, fn: Callable[..., Any], seconds: float, items: int) -> None:
+        try:
+            with self._lock:
+                old_seconds, old_items = self._seen.pop(fn, (0.0, 0.0))
+                self._seen[fn] = (old_seconds / 2 + seconds, old_items / 2 + items)
+                while len(self._seen) > self.KEEP:
+                    del self._seen[next(iter(self._seen))]
+        except TypeError:
+            pass
+
+    def record_batch(self, fn: Callable[..., Any], future: Future[Any]) -> None:
+        """A batch's done-callback: record its items' time (a failed or cancelled one tells nothing)."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        results, seconds, failure = future.result()
+        self.record(fn, seconds, len(results) + (failure is not None))
+
+
+_TIMES: weakref.WeakKeyDictionary[Any, ItemTimes] = weakref.WeakKeyDictionary()
+_TIMES_LOCK = threading.Lock()
+
+
+def times_of(executor: Any) -> ItemTimes:
+    """The :class:`ItemTimes` of ``executor`` (made on first use, gone with the executor)."""
+    with _TIMES_LOCK:
+        times = _TIMES.get(executor)
+        if times is None:
+            times = _TIMES[executor] = ItemTimes()
+        return times
 
 
 def _seconds_per_item(done: Iterable[Future[Any]]) -> float | None:

@@ -25,7 +25,7 @@ from . import _lifeline
 from ._compat import pool_processes
 from ._futures import exitcode, settle, worker_ignores_sigint
 from .errors import RemoteTraceback, WorkerDied, oom_kill_count
-from ._batching import AUTO, Chunksize, check_chunksize, map_args, run_map
+from ._batching import AUTO, Chunksize, check_chunksize, map_args, run_map, times_of
 from .pool import check_initializer, check_max_workers, describe_initializer
 
 __all__ = ["GuardedPool", "PoolExecutor"]
@@ -93,7 +93,7 @@ class PoolExecutor(Executor):
     def _map(self, fn: Callable[..., Any], items: Iterable[Any], star: bool, timeout: float | None,
              chunksize: object) -> Iterator[Any]:
         return run_map(self.submit, fn, items, star=star, timeout=timeout, chunksize=check_chunksize(chunksize),
-                       workers=self.workers)
+                       workers=self.workers, times=times_of(self))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         with self._lock:

@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterable, Iterator, ParamSpec, TypeVar
 
 from . import _lifeline
 from ._batching import _Batch, check_chunksize, map_in_batches  # importable from here, as before
-from ._batching import AUTO, Chunksize, map_args, run_map
+from ._batching import AUTO, Chunksize, map_args, run_map, times_of
 from ._batching import describe_call as _describe_call
 from ._checks import check_count, check_flag, check_seconds
 from ._timing import usable_cores
@@ -244,9 +244,10 @@ class FailSafePool(Executor):
         ``ProcessPoolExecutor.map``; ``chunksize=1`` is one task per item. The results, their
         order, the errors and the timeout are those of ``chunksize=1`` whatever the size, with
         two differences, which is why ``"auto"`` is the default where the standard library's is
-        1: ``map`` waits (up to 50 ms) for one timed item per worker before it submits the
-        rest, and a worker that dies costs its whole batch (the
-        :class:`~gilfree.errors.WorkerDied` names the items lost, by position in the input).
+        1: the first ``map`` of a function on this pool waits (up to 50 ms) for one timed item
+        per worker before it submits the rest (later ones size from what it measured), and a
+        worker that dies costs its whole batch (the :class:`~gilfree.errors.WorkerDied` names
+        the items lost, by position in the input).
         With a ``task_timeout`` the automatic mode sends one item per task: the timeout is
         each item's.
         """
@@ -264,7 +265,8 @@ class FailSafePool(Executor):
         size = check_chunksize(chunksize)
         if size == AUTO and self.task_timeout is not None:
             size = 1  # the timeout is each item's
-        return run_map(self.submit, fn, items, star=star, timeout=timeout, chunksize=size, workers=self.workers)
+        return run_map(self.submit, fn, items, star=star, timeout=timeout, chunksize=size, workers=self.workers,
+                       times=times_of(self))
 
     def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
         if not callable(fn):
