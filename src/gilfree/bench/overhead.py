@@ -406,13 +406,18 @@ def summary(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _times(value: float) -> str:
+    """A ratio, with the digits a small one needs (``0.004x``, not ``0.00x``)."""
+    return f"{value:.3f}x" if value < 0.1 else x(value)
+
+
 def _table(doc: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
     out = []
     for row in doc["rows"]:
         if row["ok"]:
-            ref = "" if row["vs_reference"] is None else x(row["vs_reference"])
+            ref = "" if row["vs_reference"] is None else _times(row["vs_reference"])
             out.append((row["task"], row["name"] + (" *" if row["best"] else ""), _rate(row["tasks_per_s"]),
-                        ref, x(row["vs_best"]), f"{row['spread']:.0%}"))
+                        ref, _times(row["vs_best"]), f"{row['spread']:.0%}"))
         else:
             out.append((row["task"], row["name"], "failed", "", "", str(row["error"])))
     return out
@@ -424,7 +429,7 @@ def format_overhead(doc: dict[str, Any], width: int | None = None) -> str:
     plan = doc["plan"]
     out = [fill(f"map on {plan['workers']} warm workers ({plan['start_method']}; {env['python_implementation']} "
                 f"{env['python']}, GIL {'on' if env['gil_enabled'] else 'off'}, {env['usable_cores']} cores; "
-                f"median of {plan['repeats']} rounds; * the fastest)", width)]
+                f"median of {plan['repeats']} rounds; * the fastest median)", width)]
     out.append(f"  {'task':<7}{'pool':<23}{'tasks/s':>9}{'vs Pool':>9}{'vs best':>9}  spread")
     for task, name, rate, ref, best, spread in _table(doc):
         if rate == "failed":
@@ -452,7 +457,9 @@ def markdown_overhead(doc: dict[str, Any]) -> str:
            f"GIL {'on' if env['gil_enabled'] else 'off'}, gilfree {env['gilfree']} ({env['implementation']}); "
            f"{plan['workers']} workers, start method {plan['start_method']}; median of {plan['repeats']} rounds "
            f"after a checked warm-up, every result checked.", ""]
-    out += [*summary(doc), "", "| task | pool | tasks/s | vs multiprocessing.Pool | vs fastest | spread |",
+    for line in summary(doc):
+        out += [line, ""]
+    out += ["| task | pool (* the fastest median) | tasks/s | vs multiprocessing.Pool | vs fastest | spread |",
             "|---|---|---:|---:|---:|---:|"]
     out += [f"| {' | '.join(cells)} |" for cells in _table(doc)]
     out += ["", "| pool | called as | start-up (open, one result, close) | version | start method |",
