@@ -248,8 +248,8 @@ class FailSafePool(Executor):
         per worker before it submits the rest (later ones size from what it measured), and a
         worker that dies costs its whole batch (the :class:`~gilfree.errors.WorkerDied` names
         the items lost, by position in the input).
-        With a ``task_timeout`` the automatic mode sends one item per task: the timeout is
-        each item's.
+        With a ``task_timeout`` the automatic mode sends one item per task, so the timeout is
+        each item's; with an int ``chunksize`` it is each batch's.
         """
         items, star = map_args(iterables)
         return self._map(fn, items, star, timeout, chunksize)
