@@ -49,7 +49,7 @@ from . import _lifeline
 from ._batching import _Batch, check_chunksize, map_in_batches  # importable from here, as before
 from ._batching import AUTO, Chunksize, map_args, run_map, times_of
 from ._batching import describe_call as _describe_call
-from ._checks import as_index, check_count, check_flag, check_seconds  # noqa: F401 (as_index: i11-mppool uses it)
+from ._checks import as_index, check_count, check_flag, check_seconds
 from ._timing import usable_cores
 from .errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, oom_kill_count
 
