@@ -82,6 +82,12 @@ def sleep_unless_zero(seconds: float) -> float:
     return seconds
 
 
+def unpicklable_at(x: int, bad: int) -> int:
+    if x == bad:
+        raise _tasks.Unpicklable()
+    return x * x
+
+
 class Token:
     """A result whose life the caller can watch (a weak reference)."""
 
@@ -233,6 +239,16 @@ def test_an_error_comes_where_its_item_was_due_after_the_results_before_it(kind:
         assert "square_or_fail" in info.value.__cause__.text, "the worker's traceback"
         with pytest.raises(StopIteration):
             next(results)
+
+
+def test_an_exception_that_cannot_travel_becomes_its_pickling_error_after_the_results_before_it(kind: str) -> None:
+    with EXECUTORS[kind](2, fork()) as executor:
+        results = executor.map(unpicklable_at, range(40), [30] * 40, timeout=PROMPT_S, chunksize=20)
+        assert [next(results) for _ in range(30)] == [i * i for i in range(30)]
+        with pytest.raises(TypeError, match="pickle") as info:
+            next(results)
+        notes = " ".join(getattr(info.value, "__notes__", []))
+        assert "the exception Unpicklable" in notes and "map's item 30" in notes
 
 
 def test_the_timeout_bounds_the_whole_wait_from_the_call(kind: str) -> None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 import threading
 import time
 import traceback
@@ -122,13 +123,35 @@ class _Batch:
                 for arg in batch:
                     results.append(fn(arg))
         except BaseException as exc:  # as a task's own failure: SystemExit and all, like the pools
-            return results, time.perf_counter() - started, (exc, traceback.format_exc())
+            return results, time.perf_counter() - started, _sendable(exc, self.first + len(results))
         return results, time.perf_counter() - started, None
 
     @property
     def label(self) -> str:
         items = f"item {self.first}" if self.first == self.last else f"items {self.first} to {self.last}"
         return f"{describe_call(self.fn)} on map's {items}"
+
+
+def _sendable(exc: BaseException, item: int) -> tuple[BaseException, str]:
+    """A batch's failure as it can travel: the exception, or the error that keeps it from pickling.
+
+    Checked here, on the error path only, so that the results before it still reach the caller
+    (the pool would otherwise fail the whole batch on the one exception). The pickling error keeps
+    its own type, with a note that names what could not be sent, as the pools do for one task.
+    """
+    text = traceback.format_exc()
+    try:
+        pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as error:
+        note = (f"gilfree: the exception {type(exc).__name__}: {exc!r} raised by map's item {item} could "
+                "not be pickled to send it back from the worker process; raise something that pickles")
+        adder = getattr(error, "add_note", None)
+        if callable(adder):
+            adder(note)
+        else:  # pragma: no cover - Python 3.10
+            setattr(error, "__notes__", [*getattr(error, "__notes__", ()), note])
+        return error, text
+    return exc, text
 
 
 def run_map(submit: Callable[..., Future[Any]], fn: Callable[..., _T], items: Iterable[Any], *, star: bool,
