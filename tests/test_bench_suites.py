@@ -282,6 +282,8 @@ def test_against_the_fastest_pool_the_words_name_it_or_say_failsafe_was_it():
     assert "0.90x the rate of the fastest pool (loky)" in " ".join(summary(doc))
     fastest = " ".join(summary(_findings_doc(120.0, 60.0, 100.0, 0.02)))
     assert "the fastest of the pools (target >= 0.90x: met)" in fastest
+    just_short = " ".join(summary(_findings_doc(89.9, 60.0, 100.0, 0.0, repeats=1)))
+    assert "0.899x the rate of the fastest pool (loky) (target >= 0.90x: short of it" in just_short
 
 
 def test_cli_runs_the_overhead_suite_and_prints_it_again_from_its_json(tmp_path):
