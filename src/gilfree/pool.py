@@ -54,13 +54,16 @@ from typing import Any, Callable, Iterable, Iterator, ParamSpec, TypeVar
 from . import _lifeline
 from ._batching import _Batch, check_chunksize, map_in_batches  # importable from here, as before
 from ._batching import AUTO, Chunksize, map_args, run_map, times_of
-from ._batching import describe_call as _describe_call
+from ._batching import describe_call
 from ._checks import as_index, check_count, check_flag, check_seconds
 from ._compat import register_exit_hook
 from ._timing import usable_cores
 from .errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, oom_kill_count
 
 __all__ = ["FailSafePool", "check_chunksize", "check_max_workers", "map_in_batches"]
+
+#: How errors name a task (a batch of map's items names them): the name mp_pool imports from here.
+_describe_call = describe_call
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
