@@ -187,3 +187,153 @@ def test_bench_holds_results_and_no_script_reaches_into_private_modules():
     assert "bench/bench_" not in ci
     for suite in ("matrix", "foundation", "faults"):
         assert f"python -m gilfree bench --suite {suite}" in ci
+
+
+# -- overhead -------------------------------------------------------------------------------------
+
+from gilfree.bench import overhead as overhead_suite  # noqa: E402
+from gilfree.bench.overhead import (REFERENCE, TASKS, OverheadPlan, findings, format_overhead,  # noqa: E402
+                                    markdown_overhead, run_overhead, summary)
+
+#: Tiny sizes, one round; joblib's loky workers take a second to start, and the rows are the same code.
+TINY_OVERHEAD = OverheadPlan(tiny=300, small=20, medium=4, repeats=1, skip=("joblib", "loky", "mpire"))
+COMMITTED_OVERHEAD = os.path.join(ROOT, "bench", "results", "bench-2core", "overhead.json")
+
+
+@pytest.fixture(scope="module")
+def overhead_doc():
+    seen: list[tuple[int, int]] = []
+    doc = run_overhead(TINY_OVERHEAD, progress=lambda done, total, label: seen.append((done, total)))
+    doc["_progress"] = seen
+    return doc
+
+
+def test_the_overhead_suite_runs_every_task_size_through_every_pool_on_checked_runs(overhead_doc):
+    doc = dict(overhead_doc)
+    seen = doc.pop("_progress")
+    _recorded(doc, overhead_suite.SCHEMA)
+    names = [pool["name"] for pool in doc["pools"]]
+    assert {"failsafe", "pool", "processes"} <= set(names) and names[:3] == list(process_strategies())
+    assert REFERENCE in names and "ProcessPoolExecutor" in names and "joblib" not in names
+    assert {"joblib", "loky", "mpire"} <= set(doc["missing"])
+    assert [(r["task"], r["name"]) for r in doc["rows"]] == [(t, n) for t in TASKS for n in names]
+    assert doc["checks"] and all(doc["checks"].values())
+    for task in TASKS:
+        rows = [r for r in doc["rows"] if r["task"] == task]
+        assert all(r["ok"] and r["error"] is None and r["tasks_per_s"] > 0 for r in rows)
+        assert sum(r["best"] for r in rows) == 1 and max(r["vs_best"] for r in rows) == 1.0
+        assert next(r for r in rows if r["name"] == REFERENCE)["vs_reference"] == 1.0
+        assert {r["items"] for r in rows} == {TINY_OVERHEAD.items(task)}
+    assert [r["name"] for r in doc["startup"]] == names and all(r["ok"] and r["ms"] > 0 for r in doc["startup"])
+    assert doc["plan"]["start_method"] in ("fork", "spawn", "forkserver") and doc["plan"]["repeats"] == 1
+    assert [done for done, _ in seen] == list(range(1, len(seen) + 1)) and seen[-1][1] == len(seen)
+    assert len(seen) == 2 * len(names) + len(names) + len(TASKS) * 2 * len(names), \
+        "start-up rounds, one opening per pool, then each task size's rounds"
+
+
+def test_the_overhead_figures_fit_80_columns_and_the_page_names_how_each_pool_was_called(overhead_doc):
+    doc = {k: v for k, v in overhead_doc.items() if k != "_progress"}
+    doc["machine"] = BUSY.as_dict()
+    text = format_overhead(doc, width=80)
+    assert all(len(line) <= 80 for line in text.splitlines()), [line for line in text.splitlines() if len(line) > 80]
+    assert "In short: Busy machine:" in text, "a busy machine is named before any conclusion"
+    for pool in doc["pools"]:
+        assert pool["name"] in text
+    page = markdown_overhead(doc)
+    assert "| failsafe | FailSafePool.map, chunksize='auto' |" in page
+    assert "| processes | ProcessPoolExecutor.map, chunksize=1 |" in page
+    assert "Left out: joblib: left out by the plan" in page
+
+
+def _findings_doc(failsafe: float, reference: float, best: float, spread: float, repeats: int = 5) -> dict:
+    """Hand-picked rates (tasks per second) for every task size, each row with the same spread."""
+    rows = []
+    for task in TASKS:
+        for name, rate in (("failsafe", failsafe), (REFERENCE, reference), ("loky", best)):
+            rows.append({"task": task, "items": 1000, "name": name, "ok": True, "tasks_per_s": rate,
+                         "spread": spread})
+    return {"plan": {"workers": 2, "start_method": "fork", "repeats": repeats}, "rows": rows, "startup": [],
+            "machine": None}
+
+
+@pytest.mark.parametrize("failsafe, spread, repeats, judged, words", [
+    (110.0, 0.02, 5, "met", "target >= 1.00x: met"),
+    (97.0, 0.10, 5, "within", "short by less than the repeats' spread (10%), not a measured shortfall"),
+    (80.0, 0.10, 5, "missed", "missed, beyond the repeats' spread (10%)"),
+    (97.0, 0.0, 1, "unknown", "in one round, which gives no spread to judge by"),
+])
+def test_the_words_judge_failsafe_against_pool_map_from_the_figures_alone(failsafe, spread, repeats, judged, words):
+    doc = _findings_doc(failsafe, 100.0, 50.0, spread, repeats)  # Pool.map is the fastest here
+    tiny = next(f for f in findings(doc) if f["task"] == "tiny")
+    assert tiny["judged"] == judged and tiny["against"] == REFERENCE
+    assert tiny["ratio"] == pytest.approx(failsafe / 100.0)
+    text = " ".join(summary(doc))
+    assert f"{failsafe / 100:.2f}x multiprocessing.Pool.map's rate (target >= 1.00x: " in text
+    assert words in text
+
+
+def test_against_the_fastest_pool_the_words_name_it_or_say_failsafe_was_it():
+    doc = _findings_doc(90.0, 60.0, 100.0, 0.02)
+    small = next(f for f in findings(doc) if f["task"] == "small")
+    assert small["against"] == "loky" and small["judged"] == "met" and small["ratio"] == pytest.approx(0.9)
+    medium = next(f for f in findings(doc) if f["task"] == "medium")
+    assert medium["judged"] == "missed"  # 0.90x of the fastest: the target is 0.95x, the noise 5%
+    assert "0.90x the rate of the fastest pool (loky)" in " ".join(summary(doc))
+    fastest = " ".join(summary(_findings_doc(120.0, 60.0, 100.0, 0.02)))
+    assert "the fastest of the pools (target >= 0.90x: met)" in fastest
+    just_short = " ".join(summary(_findings_doc(89.9, 60.0, 100.0, 0.0, repeats=1)))
+    assert "0.899x the rate of the fastest pool (loky) (target >= 0.90x: short of it" in just_short
+
+
+def test_cli_runs_the_overhead_suite_and_prints_it_again_from_its_json(tmp_path):
+    done = _cli("--suite", "overhead", "--quick", "--repeats", "1", "--workers", "2", "--start-method", "fork",
+                "--no-progress", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    saved = tmp_path / "out" / "overhead.json"
+    doc = json.loads(saved.read_text())
+    assert doc["schema"] == overhead_suite.SCHEMA and doc["plan"]["tiny"] == overhead_suite.QUICK["tiny"]
+    assert doc["plan"]["start_method"] == "fork" and doc["plan"]["workers"] == 2
+    assert (tmp_path / "out" / "overhead.md").read_text().startswith("# Per-task overhead")
+    again = _cli("--from", str(saved), "--out", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split("\n\nTable: ")[0] == done.stdout.split("\n\nTable: ")[0]
+    assert "In short:" in again.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--suite", "overhead", "--workers", "2", "--workers", "3"], "the overhead suite runs one at a time"),
+    (["--suite", "overhead", "--mb", "3"], "--mb: not for --suite overhead"),
+    (["--suite", "foundation", "--start-method", "fork"], "use --suite faults or --suite overhead"),
+])
+def test_cli_refuses_what_the_overhead_suite_cannot_do(args, message, tmp_path):
+    done = _cli(*args, "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_overhead_plan_refuses_bad_sizes_and_start_methods():
+    with pytest.raises(ValueError, match="tiny must be >= 1"):
+        OverheadPlan(tiny=0)
+    with pytest.raises(ValueError, match="start method 'threads' is not available here"):
+        OverheadPlan(start_method="threads")
+    with pytest.raises(TypeError, match="skip must be a tuple of pool names"):
+        OverheadPlan(skip="joblib")
+
+
+def test_the_readme_quotes_the_committed_overhead_run_or_says_it_is_pending():
+    """After the committed run (`python -m gilfree bench --suite overhead --out bench/results/bench-2core`),
+    paste the "In short" of `python -m gilfree bench --from bench/results/bench-2core/overhead.json` into the
+    README's per-task overhead section, in place of the sentence that says the run is pending."""
+    readme = os.path.join(ROOT, "README.md")
+    if not os.path.exists(readme):
+        pytest.skip("these tests run outside a gilfree checkout")
+    with open(readme, encoding="utf-8") as f:
+        text = " ".join(f.read().split())
+    assert "python -m gilfree bench --suite overhead --out bench/results/bench-2core" in text
+    pending = "The committed run of this suite is pending"
+    if not os.path.exists(COMMITTED_OVERHEAD):
+        assert pending in text
+        return
+    with open(COMMITTED_OVERHEAD, encoding="utf-8") as f:
+        doc = json.load(f)
+    assert pending not in text
+    assert " ".join(" ".join(summary(doc)).split()) in text

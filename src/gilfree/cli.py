@@ -154,12 +154,14 @@ def _add_bench(sub: Any) -> None:
         "bench", help="the benchmarks: the strategy matrix (with plots and a verdict), the kernels' "
                       "foundation figures, the cost of a dead worker")
     bench.set_defaults(subparser=bench)
-    bench.add_argument("--suite", choices=("matrix", "foundation", "faults"),
+    bench.add_argument("--suite", choices=("matrix", "foundation", "faults", "overhead"),
                        help="matrix: every strategy on the same work (the default); foundation: the nogil "
                             "kernels against pure Python, on 1 and more threads, and against numpy.sum; "
-                            "faults: time from a worker's death to the caller's error")
+                            "faults: time from a worker's death to the caller's error; overhead: tasks per "
+                            "second through each pool's map, tiny to 10 ms tasks, and pool start-up")
     bench.add_argument("--quick", action="store_true",
-                       help="matrix: small and medium sizes, 3 repeats: about 30 seconds on 2 cores")
+                       help="matrix: small and medium sizes, 3 repeats: about 30 seconds on 2 cores; "
+                            "overhead: a tenth of the items, 3 repeats")
     bench.add_argument("--workload", action="append", metavar="NAME",
                        help="matrix: only this workload (repeatable): cpu, reduction, transform, pipeline")
     bench.add_argument("--strategy", action="append", metavar="NAME",
@@ -167,7 +169,7 @@ def _add_bench(sub: Any) -> None:
                             + ", ".join(s for s in _bench_strategies() if s != "serial"))
     bench.add_argument("--workers", type=_workers, action="append", metavar="N",
                        help="matrix: this worker count (repeatable; default 1, 2, 4, ... up to the cores, "
-                            "and 2 x cores)")
+                            "and 2 x cores); overhead: the one worker count (default 2)")
     bench.add_argument("--size", action="append", choices=("small", "medium", "large"),
                        help="matrix: only this size (repeatable)")
     bench.add_argument("--implementation", action="append", choices=("c-extension", "pure-python"),
@@ -182,12 +184,13 @@ def _add_bench(sub: Any) -> None:
     bench.add_argument("--elements", type=_positive, metavar="N",
                        help="foundation: the kernel's sum of squares (default 400000000; pure Python gets 1/200)")
     bench.add_argument("--start-method", action="append", choices=_start_methods(), metavar="NAME",
-                       help="faults: only this start method (repeatable): " + ", ".join(_start_methods()))
+                       help="faults: only this start method (repeatable); overhead: the one start method: "
+                            + ", ".join(_start_methods()))
     bench.add_argument("--repeats", type=_positive, metavar="N",
-                       help="timed repeats per variant (default: matrix 5, foundation 15, faults 15)")
+                       help="timed repeats per variant (default: matrix 5, foundation 15, faults 15, overhead 5)")
     bench.add_argument("--out", default="gilfree-bench", metavar="DIR",
                        help="folder for the results: bench.json, bench.md and the plots (matrix), "
-                            "foundation.json, faults.json (default ./gilfree-bench)")
+                            "foundation.json, faults.json, overhead.json and .md (default ./gilfree-bench)")
     bench.add_argument("--from", dest="from_json", metavar="FILE",
                        help="measure nothing: print (and for the matrix redraw) a saved result")
     bench.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")

@@ -30,11 +30,12 @@ from . import _lifeline
 from ._checks import check_count
 from ._compat import pool_processes, register_exit_hook
 from ._futures import exitcode, settle, worker_ignores_sigint
+from ._batching import AUTO, Chunksize, check_chunksize, map_args, run_map, times_of
 from .errors import PoolStopped, RemoteTraceback, WorkerDied, oom_kill_count
 # The task's round trip is FailSafePool's (one protocol, one set of errors): its worker-side runner
 # and the outcome kinds it sends back.
-from .pool import (_NOT_LOADED, _RETURNED, _describe_call, _run_task, add_note, check_chunksize, check_initializer,
-                   check_max_workers, describe_initializer, map_in_batches)
+from .pool import (_NOT_LOADED, _RETURNED, _describe_call, _run_task, add_note, check_initializer, check_max_workers,
+                   describe_initializer)
 
 __all__ = ["GuardedPool", "PoolExecutor"]
 
@@ -141,16 +142,22 @@ class PoolExecutor(Executor):
         return self.broken
 
     def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
-            chunksize: int = 1) -> Iterator[Any]:
-        """``Executor.map``: results in order; ``timeout`` bounds the whole wait from the call.
+            chunksize: Chunksize = AUTO) -> Iterator[Any]:
+        """``Executor.map`` with batches, as :meth:`gilfree.pool.FailSafePool.map` (which see):
+        ``chunksize="auto"`` by default, an int, or 1 for one task per item. ``.pool.map`` is
+        the ``multiprocessing.Pool``'s own."""
+        items, star = map_args(iterables)
+        return self._map(fn, items, star, timeout, chunksize)
 
-        ``chunksize`` items go to a worker as one task, as with ``ProcessPoolExecutor.map``
-        (an int, 1 or more). ``.pool.map`` is the ``multiprocessing.Pool``'s own.
-        """
-        chunksize = check_chunksize(chunksize)
-        if chunksize == 1:
-            return super().map(fn, *iterables, timeout=timeout)
-        return map_in_batches(self.submit, fn, iterables, timeout, chunksize)
+    def starmap(self, fn: Callable[..., Any], iterable: Iterable[Iterable[Any]], timeout: float | None = None,
+                chunksize: Chunksize = AUTO) -> Iterator[Any]:
+        """``fn(*args)`` for each ``args`` of ``iterable``, as :meth:`map` runs it."""
+        return self._map(fn, iterable, True, timeout, chunksize)
+
+    def _map(self, fn: Callable[..., Any], items: Iterable[Any], star: bool, timeout: float | None,
+             chunksize: object) -> Iterator[Any]:
+        return run_map(self.submit, fn, items, star=star, timeout=timeout, chunksize=check_chunksize(chunksize),
+                       workers=self.workers, times=times_of(self))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         if not callable(fn):

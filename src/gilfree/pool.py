@@ -36,7 +36,6 @@ afresh, as every worker of a ``spawn`` pool does.
 from __future__ import annotations
 
 import collections
-import itertools
 import logging
 import multiprocessing
 import os
@@ -53,12 +52,18 @@ from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable, Iterable, Iterator, ParamSpec, TypeVar
 
 from . import _lifeline
+from ._batching import _Batch, check_chunksize, map_in_batches  # importable from here, as before
+from ._batching import AUTO, Chunksize, map_args, run_map, times_of
+from ._batching import describe_call
 from ._checks import as_index, check_count, check_flag, check_seconds
 from ._compat import register_exit_hook
 from ._timing import usable_cores
 from .errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, oom_kill_count
 
 __all__ = ["FailSafePool", "check_chunksize", "check_max_workers", "map_in_batches"]
+
+#: How errors name a task (a batch of map's items names them): the name mp_pool imports from here.
+_describe_call = describe_call
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -82,14 +87,6 @@ def check_max_workers(max_workers: object, name: str = "max_workers") -> int:
     return check_count(value, name)
 
 
-def check_chunksize(chunksize: object) -> int:
-    """``map``'s ``chunksize``: an int of at least 1 (``ValueError`` below, ``TypeError`` if not an int)."""
-    value = as_index(chunksize, "chunksize")
-    if value < 1:
-        raise ValueError(f"chunksize must be >= 1, got {value}")
-    return value
-
-
 def describe_initializer(initializer: Callable[..., Any]) -> str:
     """How an error names a pool's initializer: ``module.name()``."""
     return _describe_call(initializer)
@@ -102,76 +99,6 @@ def check_initializer(initializer: object, initargs: object) -> tuple[Any, tuple
     if isinstance(initargs, (str, bytes)) or not isinstance(initargs, Iterable):
         raise TypeError(f"initargs must be a tuple, not {type(initargs).__name__}")
     return initializer, tuple(initargs)
-
-
-class _Batch:
-    """``fn`` over a batch of ``map``'s items, in a worker: one task, one round trip, a list back.
-
-    Named after ``fn`` and the items it holds (by position in the input), so that the error of
-    a batch whose worker died says which items were lost.
-    """
-
-    __slots__ = ("fn", "first", "last")
-
-    def __init__(self, fn: Callable[..., Any], first: int, last: int) -> None:
-        self.fn = fn
-        self.first = first
-        self.last = last
-
-    def __call__(self, batch: list[tuple[Any, ...]]) -> list[Any]:
-        fn = self.fn
-        return [fn(*args) for args in batch]
-
-    @property
-    def label(self) -> str:
-        items = f"item {self.first}" if self.first == self.last else f"items {self.first} to {self.last}"
-        return f"{_describe_call(self.fn)} on map's {items}"
-
-
-def map_in_batches(submit: Callable[..., Future[list[_T]]], fn: Callable[..., _T],
-                   iterables: tuple[Iterable[Any], ...], timeout: float | None,
-                   chunksize: int) -> Iterator[_T]:
-    """``Executor.map`` with ``chunksize`` items per task, as ``ProcessPoolExecutor.map`` does it.
-
-    Every batch is submitted at the call (as ``Executor.map`` submits every item); results come
-    back in order; ``timeout`` bounds the whole wait from the call; leaving the iterator early
-    cancels the batches not started. A batch whose task fails raises its error where its first
-    result was due (the results before it in that batch are lost with it, as in the stdlib).
-    """
-    end_time = None if timeout is None else timeout + time.monotonic()
-    items = zip(*iterables)
-    futures: list[Future[list[_T]]] = []
-    first = 0
-    while batch := list(itertools.islice(items, chunksize)):
-        futures.append(submit(_Batch(fn, first, first + len(batch) - 1), batch))
-        first += len(batch)
-    return _batch_results(futures, end_time)
-
-
-def _batch_results(futures: list[Future[list[_T]]], end_time: float | None) -> Iterator[_T]:
-    try:
-        futures.reverse()  # pop from the end: each future is let go once read
-        while futures:
-            future = futures.pop()
-            try:
-                results = future.result(None if end_time is None else end_time - time.monotonic())
-            finally:
-                future.cancel()
-            del future
-            results.reverse()
-            while results:
-                yield results.pop()
-    finally:
-        for future in futures:
-            future.cancel()
-
-
-def _describe_call(fn: Callable[..., Any]) -> str:
-    if isinstance(fn, _Batch):
-        return fn.label
-    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    module = getattr(fn, "__module__", None)
-    return f"{module}.{name}()" if module else f"{name}()"
 
 
 #: What a worker sends back about a task: its value, the exception it raised, or the error that
@@ -421,18 +348,37 @@ class FailSafePool(Executor):
     # -- the caller's side ----------------------------------------------------------------
 
     def map(self, fn: Callable[..., _T], *iterables: Iterable[Any], timeout: float | None = None,
-            chunksize: int = 1) -> Iterator[_T]:
+            chunksize: Chunksize = AUTO) -> Iterator[_T]:
         """``Executor.map``: results in order; ``timeout`` bounds the whole wait from the call.
 
-        ``chunksize`` items go to a worker as one task, as with ``ProcessPoolExecutor.map``
-        (an int, 1 or more; larger batches save a round trip per item on small tasks). A worker
-        that dies costs its batch: the :class:`~gilfree.errors.WorkerDied` names the items lost
-        (by their position in the input).
+        Small items travel in batches (:mod:`gilfree._batching`): ``chunksize="auto"`` (the
+        default here) sizes them from measured task times, an int fixes them, as with
+        ``ProcessPoolExecutor.map``; ``chunksize=1`` is one task per item. The results, their
+        order, the errors and the timeout are those of ``chunksize=1`` whatever the size, with
+        two differences, which is why ``"auto"`` is the default where the standard library's is
+        1: the first ``map`` of a function on this pool waits (up to 50 ms) for one timed item
+        per worker before it submits the rest (later ones size from what it measured), and a
+        worker that dies costs its whole batch (the :class:`~gilfree.errors.WorkerDied` names
+        the items lost, by position in the input).
+        With a ``task_timeout`` the automatic mode sends one item per task, so the timeout is
+        each item's; with an int ``chunksize`` it is each batch's.
         """
-        chunksize = check_chunksize(chunksize)
-        if chunksize == 1:
-            return super().map(fn, *iterables, timeout=timeout)
-        return map_in_batches(self.submit, fn, iterables, timeout, chunksize)
+        items, star = map_args(iterables)
+        return self._map(fn, items, star, timeout, chunksize)
+
+    def starmap(self, fn: Callable[..., _T], iterable: Iterable[Iterable[Any]], timeout: float | None = None,
+                chunksize: Chunksize = AUTO) -> Iterator[_T]:
+        """``fn(*args)`` for each ``args`` of ``iterable``, as :meth:`map` runs it (and as
+        ``multiprocessing.Pool.starmap``, but lazily: an iterator, with a ``timeout``)."""
+        return self._map(fn, iterable, True, timeout, chunksize)
+
+    def _map(self, fn: Callable[..., _T], items: Iterable[Any], star: bool, timeout: float | None,
+             chunksize: object) -> Iterator[_T]:
+        size = check_chunksize(chunksize)
+        if size == AUTO and self.task_timeout is not None:
+            size = 1  # the timeout is each item's
+        return run_map(self.submit, fn, items, star=star, timeout=timeout, chunksize=size, workers=self.workers,
+                       times=times_of(self))
 
     def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
         """Schedule ``fn(*args, **kwargs)``; its :class:`~concurrent.futures.Future`.

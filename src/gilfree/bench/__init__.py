@@ -5,9 +5,9 @@
 checks, interleaved repeats, wall and CPU time, how busy the machine was),
 :mod:`~gilfree.bench.verdict` turns the numbers into plain words with the rules of
 :mod:`gilfree.figures`, and :mod:`~gilfree.bench.report` writes the JSON, the Markdown table and
-the plots. :mod:`~gilfree.bench.foundation` and :mod:`~gilfree.bench.faults` are the other two
-suites of ``gilfree bench --suite``; :mod:`~gilfree.bench.command` is what the command line does
-with its options.
+the plots. :mod:`~gilfree.bench.foundation`, :mod:`~gilfree.bench.faults` and
+:mod:`~gilfree.bench.overhead` are the other suites of ``gilfree bench --suite``;
+:mod:`~gilfree.bench.command` is what the command line does with its options.
 """
 
 from .matrix import DEFAULT, QUICK, SCHEMA, SCHEMAS, Plan, default_workers, run_matrix, strategy_choices

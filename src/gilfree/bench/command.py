@@ -1,8 +1,9 @@
-"""What ``gilfree bench`` does with its options: one entry point, three suites.
+"""What ``gilfree bench`` does with its options: one entry point, four suites.
 
 ``--suite matrix`` (the default) runs :mod:`~gilfree.bench.matrix`, ``--suite foundation``
-:mod:`~gilfree.bench.foundation`, ``--suite faults`` :mod:`~gilfree.bench.faults`. Each writes its
-JSON under ``--out`` (the matrix also its Markdown report and plots) and prints its figures;
+:mod:`~gilfree.bench.foundation`, ``--suite faults`` :mod:`~gilfree.bench.faults`, ``--suite
+overhead`` :mod:`~gilfree.bench.overhead`. Each writes its JSON under ``--out`` (the matrix also
+its Markdown report and plots, the overhead suite its Markdown table) and prints its figures;
 ``--from FILE`` measures nothing and prints (and, for the matrix, redraws) a saved result, of
 whichever suite it is. The command line (:mod:`gilfree.cli`) parses the options, draws the
 progress bar and turns a :class:`ValueError` from here into its usage error.
@@ -21,14 +22,14 @@ from ..experiment import Progress
 
 __all__ = ["SUITES", "Job", "prepare"]
 
-SUITES = ("matrix", "foundation", "faults")
+SUITES = ("matrix", "foundation", "faults", "overhead")
 
 #: Option -> (its attribute on the parsed arguments, the suites it is for).
 _FOR = {
-    "--quick": ("quick", ("matrix",)),
+    "--quick": ("quick", ("matrix", "overhead")),
     "--workload": ("workload", ("matrix",)),
     "--strategy": ("strategy", ("matrix",)),
-    "--workers": ("workers", ("matrix",)),
+    "--workers": ("workers", ("matrix", "overhead")),
     "--size": ("size", ("matrix",)),
     "--implementation": ("implementation", ("matrix",)),
     "--chunks-per-worker": ("chunks_per_worker", ("matrix",)),
@@ -36,7 +37,7 @@ _FOR = {
     "--mb": ("mb", ("foundation",)),
     "--threads": ("threads", ("foundation",)),
     "--elements": ("elements", ("foundation",)),
-    "--start-method": ("start_method", ("faults",)),
+    "--start-method": ("start_method", ("faults", "overhead")),
     "--repeats": ("repeats", SUITES),
 }
 #: What ``--from`` still takes: it measures nothing.
@@ -64,8 +65,15 @@ class Job:
             return _matrix_report(self.doc, out, self.plots)
         from .faults import format_faults
         from .foundation import format_foundation
+        from .overhead import format_overhead, markdown_overhead
 
         path = _write_json(self.doc, out, f"{self.suite}.json")
+        if self.suite == "overhead":
+            table = os.path.join(out, "overhead.md")
+            with open(table, "w", encoding="utf-8") as f:
+                f.write(markdown_overhead(self.doc))
+            ok = all(row["ok"] for row in self.doc["rows"] + self.doc["startup"])
+            return f"{format_overhead(self.doc)}\n\nTable: {table}; data: {path}", ok
         text = (format_foundation if self.suite == "foundation" else format_faults)(self.doc)
         return f"{text}\n\nData: {path}", all(row["ok"] for row in self.doc["rows"])
 
@@ -93,13 +101,14 @@ def prepare(args: argparse.Namespace) -> Job:
         raise ValueError(f"{', '.join(misplaced)}: not for --suite {suite}; drop "
                          f"{'it' if len(misplaced) == 1 else 'them'}, or use "
                          + " or ".join(f"--suite {s}" for s in owners))
-    build = {"matrix": _matrix_job, "foundation": _foundation_job, "faults": _faults_job}[suite]
+    build = {"matrix": _matrix_job, "foundation": _foundation_job, "faults": _faults_job,
+             "overhead": _overhead_job}[suite]
     return Job(suite, build(args), plots=not args.no_plots)
 
 
 def _load(path: str) -> tuple[dict[str, Any], str]:
     """A saved result, and the suite that wrote it (from its schema)."""
-    from . import faults, foundation
+    from . import faults, foundation, overhead
     from .matrix import SCHEMAS
 
     try:
@@ -107,7 +116,8 @@ def _load(path: str) -> tuple[dict[str, Any], str]:
             doc = json.load(f)
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read {path}: {exc}") from None
-    suites = {**{s: "matrix" for s in SCHEMAS}, foundation.SCHEMA: "foundation", faults.SCHEMA: "faults"}
+    suites = {**{s: "matrix" for s in SCHEMAS}, foundation.SCHEMA: "foundation", faults.SCHEMA: "faults",
+              overhead.SCHEMA: "overhead"}
     schema = doc.get("schema") if isinstance(doc, dict) else None
     if not isinstance(schema, str) or schema not in suites:
         raise ValueError(f"{path} is not a gilfree bench result (schema {', '.join(suites)})")
@@ -151,6 +161,22 @@ def _faults_job(args: argparse.Namespace) -> Callable[[Progress], dict[str, Any]
     plan = FaultsPlan(**({"repeats": args.repeats} if args.repeats else {}),
                       start_methods=tuple(dict.fromkeys(args.start_method)) if args.start_method else None)
     return lambda progress: run_faults(plan, progress)
+
+
+def _overhead_job(args: argparse.Namespace) -> Callable[[Progress], dict[str, Any]]:
+    from .overhead import QUICK, OverheadPlan, run_overhead
+
+    options: dict[str, Any] = dict(QUICK) if args.quick else {}
+    for option, name in (("--workers", "workers"), ("--start-method", "start_method")):
+        values = getattr(args, name)
+        if values:
+            if len(set(values)) > 1:
+                raise ValueError(f"{option}: the overhead suite runs one at a time, got {', '.join(map(str, values))}")
+            options[name] = values[0]
+    if args.repeats:
+        options["repeats"] = args.repeats
+    plan = OverheadPlan(**options)
+    return lambda progress: run_overhead(plan, progress)
 
 
 def _write_json(doc: dict[str, Any], out: str, name: str) -> str:
