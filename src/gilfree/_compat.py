@@ -1,6 +1,6 @@
 """Every read of the standard library's private state, in one place.
 
-gilfree's executors need three facts that the standard pools do not publish:
+gilfree's executors need a few facts that the standard pools do not publish:
 
 * the worker processes of a ``multiprocessing.Pool`` (``Pool._pool``), for the watchdog that
   turns a dead worker into an error instead of a hang;
@@ -9,7 +9,10 @@ gilfree's executors need three facts that the standard pools do not publish:
 * the executor's management thread (``_executor_manager_thread``), to wait for it after an abort;
 * the file descriptor behind a ``multiprocessing.shared_memory.SharedMemory`` (``_fd``, POSIX),
   to tell whether a kept mapping is still the segment its name opens;
-* the worker count a standard pool settled on (``_max_workers``).
+* the worker count a standard pool settled on (``_max_workers``);
+* the management threads of ``ProcessPoolExecutor`` (``_threads_wakeups``) and the queues they
+  hold (``call_queue``, ``result_queue``), to end the waits of a pool whose workers are all
+  dead, ``concurrent.futures``' own exit hook included (the last block below).
 
 Each is read through one function here that degrades to "nothing known" (an empty list, None)
 if a future Python renames the attribute, so gilfree then loses a detail in its messages but
@@ -19,14 +22,19 @@ never crashes. :data:`CHECKED_ON` lists the Python versions on which these names
 
 from __future__ import annotations
 
+import os
+import select
 import sys
 import threading
+import weakref
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["CHECKED_ON", "executor_manager_thread", "executor_processes", "executor_workers", "max_workers",
-           "pool_processes", "shared_memory_fd"]
+__all__ = ["CHECKED_ON", "executor_manager_thread", "executor_manager_threads", "executor_processes",
+           "executor_workers", "manager_queues", "max_workers", "pool_processes",
+           "register_before_executor_exit", "release_after_dead_workers",
+           "release_task_lock_of_dead_workers", "shared_memory_fd"]
 
 #: (major, minor) versions whose private names below were read in CPython's own sources.
 CHECKED_ON = ((3, 10), (3, 11), (3, 12), (3, 13), (3, 14))
@@ -83,3 +91,157 @@ def executor_workers(executor: object) -> int | None:
 def checked_here() -> bool:
     """Whether this interpreter's version is one of :data:`CHECKED_ON`."""
     return sys.version_info[:2] in CHECKED_ON
+
+
+# -- The way out of a ProcessPoolExecutor whose workers are dead ------------------------------------
+#
+# (Kept in one block: the stdlib exit hook and the queues behind it.) A worker killed while it
+# wrote its result leaves the executor's result pipe half-written. The pool's management thread
+# then waits in ``Connection.recv`` for bytes that never come: the parent holds the pipe's write
+# end too, so no end of file arrives. The queue feeder thread, meanwhile, may sit in a write to
+# the call pipe that nobody reads any more. ``shutdown(wait=True)`` and ``concurrent.futures``'
+# own exit hook (``_python_exit``, which joins every management thread without a limit) then
+# wait for ever. Once every worker is known dead, nothing can write to the result pipe again, so
+# the functions below end those two waits: the manager sees the end of file, finds the pool
+# broken, and finishes as the stdlib does for any dead worker.
+
+
+def manager_queues(thread: threading.Thread) -> tuple[Any, Any, dict[Any, BaseProcess]]:
+    """What a ``ProcessPoolExecutor``'s management thread holds: its call queue, result queue and
+    worker processes by pid (``call_queue``, ``result_queue``, ``processes``, 3.9+), or
+    None, None, {} where the thread has none of them."""
+    processes = getattr(thread, "processes", None)
+    return (getattr(thread, "call_queue", None), getattr(thread, "result_queue", None),
+            processes if isinstance(processes, dict) else {})
+
+
+def executor_manager_threads() -> list[threading.Thread]:
+    """Every live management thread of a ``ProcessPoolExecutor`` in this process: the threads
+    that ``concurrent.futures``' exit hook joins (``concurrent.futures.process._threads_wakeups``,
+    3.9+)."""
+    from concurrent.futures import process
+
+    wakeups = getattr(process, "_threads_wakeups", None)
+    try:
+        threads = list(wakeups.keys()) if wakeups is not None else []
+    except RuntimeError:  # the weak dictionary changed size under us: read it again next time
+        return []
+    return [t for t in threads if isinstance(t, threading.Thread) and t.is_alive()]
+
+
+def release_after_dead_workers(manager: threading.Thread) -> None:
+    """End the waits of the ``ProcessPoolExecutor`` that ``manager`` manages, whose worker
+    processes are all dead.
+
+    Call it only then: it closes this process's write end of the result pipe (the management
+    thread reads what was complete, then an end of file, and declares the pool broken), and
+    lets the call queue's feeder thread finish without a reader. The feeder may be inside a
+    write that nobody will read: a private thread reads that pipe to its end (a duplicate of its
+    read end keeps the write from failing, which would print a ``BrokenPipeError`` traceback
+    from the feeder), and nobody waits for the feeder at exit (``cancel_join_thread``, public).
+    Before 3.12 the manager, declaring the pool broken, also fails on a future that was
+    cancelled meanwhile (``InvalidStateError``, printed as the thread's traceback; 3.12 ignores
+    it): there, its ``terminate_broken`` first drops the settled ones, in its own thread.
+    Safe to call more than once.
+    """
+    call_queue, result_queue, _ = manager_queues(manager)
+    if sys.version_info < (3, 12):
+        _skip_settled_futures_when_broken(manager)
+    if call_queue is not None:
+        call_queue.cancel_join_thread()
+        feeder = getattr(call_queue, "_thread", None)
+        reader = getattr(call_queue, "_reader", None)
+        if os.name == "posix" and isinstance(feeder, threading.Thread) and feeder.is_alive() \
+                and reader is not None and call_queue not in _drained:
+            try:
+                fd = os.dup(reader.fileno())
+            except (OSError, ValueError):  # closed already: the feeder's write fails on its own
+                fd = -1
+            if fd >= 0:
+                _drained.add(call_queue)
+                threading.Thread(target=_drain, args=(fd, feeder), name="gilfree-drain-calls",
+                                 daemon=True).start()
+    writer = getattr(result_queue, "_writer", None)
+    if writer is not None:
+        writer.close()  # idempotent; the dead workers' copies are closed with them
+
+
+def _skip_settled_futures_when_broken(manager: threading.Thread) -> None:
+    """Have ``manager.terminate_broken`` forget the settled futures first (Python < 3.12)."""
+    original = getattr(manager, "terminate_broken", None)
+    if not callable(original) or getattr(original, "_gilfree_skips_settled", False):
+        return
+
+    def terminate_broken(*args: Any, **kwargs: Any) -> Any:
+        pending = getattr(manager, "pending_work_items", None)
+        if isinstance(pending, dict):  # this runs in the manager thread: nobody else iterates it
+            for work_id in [k for k, item in list(pending.items()) if item.future.done()]:
+                pending.pop(work_id, None)
+        return original(*args, **kwargs)
+
+    terminate_broken._gilfree_skips_settled = True  # type: ignore[attr-defined]
+    manager.terminate_broken = terminate_broken  # type: ignore[attr-defined]
+
+
+#: Call queues already given a drain thread.
+_drained: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def _drain(fd: int, feeder: threading.Thread) -> None:
+    """Read and drop what arrives on ``fd`` while the feeder thread lives, then close it.
+
+    Not "until the end of file": a child forked later from this process may hold a copy of the
+    write end, so the end of file might never come; the feeder's end is what matters.
+    """
+    readable = select.poll()
+    readable.register(fd, select.POLLIN)
+    try:
+        while True:
+            alive = feeder.is_alive()
+            while readable.poll(100 if alive else 0):
+                if not os.read(fd, 1 << 16):
+                    return
+            if not alive:
+                return
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(fd)
+
+
+def release_task_lock_of_dead_workers(pool: Any) -> None:
+    """Free the read lock of a ``multiprocessing.Pool``'s task queue (``Pool._inqueue._rlock``)
+    that a worker took and died with; call it only once every worker is dead.
+
+    An idle worker waits for its next task holding that lock; killed there (a SIGTERM to the
+    whole process group), it never gives it back, and ``Pool.terminate()`` takes the lock without
+    a time limit before it stops anything: it waits for ever. With every worker dead nobody else
+    can hold it but ``terminate()`` itself, which has no use for it after taking it: releasing it
+    when it is taken is then always safe.
+    """
+    lock = getattr(getattr(pool, "_inqueue", None), "_rlock", None)
+    if lock is None:
+        return
+    try:
+        lock.acquire(False)  # taken if it was free, so that this release leaves it free either way
+        lock.release()
+    except (ValueError, OSError):  # released meanwhile (too many times), or closed
+        pass
+
+
+def register_before_executor_exit(hook: Callable[[], None]) -> None:
+    """Run ``hook`` at interpreter exit just before ``concurrent.futures``' own exit hook.
+
+    ``threading._register_atexit`` (3.9+) runs its callbacks, last registered first, before the
+    interpreter joins its non-daemon threads: registered after ``concurrent.futures.process`` was
+    imported (which registers ``_python_exit`` at import), ``hook`` runs before it. Where that
+    function is missing, ``atexit`` is the fallback (it runs later: after the thread joins).
+    """
+    import atexit
+    import concurrent.futures.process  # noqa: F401  (its hook first, so that ours runs before it)
+
+    register = getattr(threading, "_register_atexit", None)
+    if callable(register):
+        register(hook)
+    else:  # pragma: no cover - every checked version has it
+        atexit.register(hook)
