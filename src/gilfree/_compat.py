@@ -34,7 +34,7 @@ from typing import Any, Callable
 __all__ = ["CHECKED_ON", "executor_manager_thread", "executor_manager_threads", "executor_processes",
            "executor_workers", "manager_queues", "max_workers", "pool_processes",
            "register_before_executor_exit", "release_after_dead_workers",
-           "release_task_lock_of_dead_workers", "shared_memory_fd"]
+           "release_task_lock_of_dead_workers", "shared_memory_fd", "skip_settled_futures_when_broken"]
 
 #: (major, minor) versions whose private names below were read in CPython's own sources.
 CHECKED_ON = ((3, 10), (3, 11), (3, 12), (3, 13), (3, 14))
@@ -139,14 +139,10 @@ def release_after_dead_workers(manager: threading.Thread) -> None:
     write that nobody will read: a private thread reads that pipe to its end (a duplicate of its
     read end keeps the write from failing, which would print a ``BrokenPipeError`` traceback
     from the feeder), and nobody waits for the feeder at exit (``cancel_join_thread``, public).
-    Before 3.12 the manager, declaring the pool broken, also fails on a future that was
-    cancelled meanwhile (``InvalidStateError``, printed as the thread's traceback; 3.12 ignores
-    it): there, its ``terminate_broken`` first drops the settled ones, in its own thread.
     Safe to call more than once.
     """
     call_queue, result_queue, _ = manager_queues(manager)
-    if sys.version_info < (3, 12):
-        _skip_settled_futures_when_broken(manager)
+    skip_settled_futures_when_broken(manager)
     if call_queue is not None:
         call_queue.cancel_join_thread()
         feeder = getattr(call_queue, "_thread", None)
@@ -166,8 +162,18 @@ def release_after_dead_workers(manager: threading.Thread) -> None:
         writer.close()  # idempotent; the dead workers' copies are closed with them
 
 
-def _skip_settled_futures_when_broken(manager: threading.Thread) -> None:
-    """Have ``manager.terminate_broken`` forget the settled futures first (Python < 3.12)."""
+def skip_settled_futures_when_broken(manager: threading.Thread) -> None:
+    """Before Python 3.12, have the management thread ``manager`` of a ``ProcessPoolExecutor``
+    leave alone the futures already settled when it finds its pool broken.
+
+    Its ``terminate_broken`` sets ``BrokenProcessPool`` on every future it still lists, and one
+    that the caller cancelled meanwhile (a run interrupted while a worker died) raises
+    ``InvalidStateError`` there: the thread dies printing a traceback, its clean-up undone
+    (3.12 ignores that error). Here ``terminate_broken`` first drops the settled futures, in
+    the manager's own thread, so that nobody else touches its list. Safe to call more than once.
+    """
+    if sys.version_info >= (3, 12):
+        return
     original = getattr(manager, "terminate_broken", None)
     if not callable(original) or getattr(original, "_gilfree_skips_settled", False):
         return

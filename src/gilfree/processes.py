@@ -28,7 +28,8 @@ from typing import Any, Callable, Iterable
 
 from . import _lifeline
 from ._compat import (executor_manager_thread, executor_manager_threads, executor_processes, manager_queues,
-                      max_workers, register_before_executor_exit, release_after_dead_workers)
+                      max_workers, register_before_executor_exit, release_after_dead_workers,
+                      skip_settled_futures_when_broken)
 from ._futures import dead_workers, settle
 from .errors import WorkerDied, oom_kill_count
 
@@ -85,6 +86,7 @@ class ProcessesExecutor(ProcessPoolExecutor):
         self._oom_before = oom_kill_count()
         self._explained: dict[int, BaseException] = {}
         self._explain_lock = threading.Lock()
+        self._fixed_manager: threading.Thread | None = None
 
     @property
     def workers(self) -> int:
@@ -92,7 +94,12 @@ class ProcessesExecutor(ProcessPoolExecutor):
         return max_workers(self) or 1
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        return _ExplainedFuture(super().submit(fn, *args, **kwargs), self)
+        future = _ExplainedFuture(super().submit(fn, *args, **kwargs), self)
+        manager = executor_manager_thread(self)  # started by the first submit
+        if manager is not None and manager is not self._fixed_manager:
+            skip_settled_futures_when_broken(manager)
+            self._fixed_manager = manager
+        return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """``ProcessPoolExecutor.shutdown``, except that ``wait=True`` cannot wait for ever.
@@ -145,6 +152,8 @@ def abort_process_pool(executor: ProcessPoolExecutor, grace: float = ABORT_GRACE
     # Take the worker list first: shutdown() forgets it (Python 3.11 sets it to None).
     processes = executor_processes(executor)
     manager = executor_manager_thread(executor)
+    if manager is not None:  # cancelled futures and dying workers meet here: see the function
+        skip_settled_futures_when_broken(manager)
     try:
         executor.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + grace
