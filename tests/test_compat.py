@@ -33,6 +33,33 @@ def test_the_workers_and_manager_of_a_process_pool_executor():
         assert _compat.executor_workers(executor) == 2
 
 
+def test_the_management_threads_and_queues_of_process_pool_executors():
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as executor:
+        assert executor.submit(pow, 2, 5).result(timeout=60) == 32
+        manager = _compat.executor_manager_thread(executor)
+        assert manager in _compat.executor_manager_threads()
+        call_queue, result_queue, processes = _compat.manager_queues(manager)
+        assert call_queue is not None and result_queue is not None
+        assert list(processes.values()) == _compat.executor_processes(executor)
+    assert _compat.manager_queues(threading.current_thread()) == (None, None, {})
+
+
+def test_the_task_lock_a_dead_worker_held_is_freed():
+    from types import SimpleNamespace
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:  # the name it reads is there
+        assert isinstance(pool._inqueue._rlock, type(multiprocessing.get_context("spawn").Lock()))
+        pool.terminate()
+    lock = multiprocessing.Lock()  # a stand-in: a live worker would take the real one back
+    pool_like = SimpleNamespace(_inqueue=SimpleNamespace(_rlock=lock))
+    _compat.release_task_lock_of_dead_workers(pool_like)  # free: stays free
+    assert lock.acquire(False)
+    _compat.release_task_lock_of_dead_workers(pool_like)  # taken (by the dead): freed
+    assert lock.acquire(False)
+    lock.release()
+    _compat.release_task_lock_of_dead_workers(object())
+
+
 def test_the_descriptor_of_a_shared_memory_segment():
     import os
     from multiprocessing import shared_memory
@@ -62,7 +89,8 @@ def test_no_other_module_reads_those_private_names():
     src = pathlib.Path(gilfree.__file__).parent
     # By name (getattr) or as an attribute; FailSafePool's own self._pool is its business.
     needles = ['"_pool"', '"_processes"', '"_executor_manager_thread"', '"_max_workers"', '"_fd"',
-               "._processes", "._executor_manager_thread", "._max_workers", "._fd"]
+               "._processes", "._executor_manager_thread", "._max_workers", "._fd",
+               '"_threads_wakeups"', '"_inqueue"', '"terminate_broken"', '"pending_work_items"']
     offenders = [f"{p.relative_to(src)}: {n}" for p in sorted(src.rglob("*.py")) if p.name != "_compat.py"
                  for n in needles if n in p.read_text()]
     assert not offenders, offenders
