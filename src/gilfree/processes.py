@@ -105,16 +105,15 @@ class ProcessesExecutor(ProcessPoolExecutor):
         """``ProcessPoolExecutor.shutdown``, except that ``wait=True`` cannot wait for ever.
 
         The stdlib's waits as long as the management thread runs; that thread never ends once a
-        worker died halfway through writing its result. Here the wait goes on while workers
-        live (their tasks finish, as documented) and ends once they are all dead.
+        worker died halfway through writing its result. Here a watcher thread ends that wait
+        once every worker is dead (:func:`join_manager`); while workers live, their tasks
+        finish, as documented. The stdlib's own shutdown does the rest, unchanged.
         """
         manager = executor_manager_thread(self)
-        super().shutdown(wait=False, cancel_futures=cancel_futures)
-        if wait and manager is not None:
-            join_manager(manager)
-            result_queue = manager_queues(manager)[1]
-            if result_queue is not None:  # what the stdlib's own wait=True closes after the join
-                result_queue.close()
+        if wait and manager is not None and manager.is_alive():
+            threading.Thread(target=join_manager, args=(manager,), name="gilfree-shutdown-watch",
+                             daemon=True).start()
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
 
     def abort(self, grace: float = ABORT_GRACE_S) -> None:
         """Stop after an error or Ctrl-C: see :func:`abort_process_pool`."""
