@@ -44,20 +44,21 @@ def test_the_management_threads_and_queues_of_process_pool_executors():
     assert _compat.manager_queues(threading.current_thread()) == (None, None, {})
 
 
-def test_the_task_lock_a_dead_worker_held_is_freed():
+def test_the_queue_locks_a_dead_worker_held_are_freed():
     from types import SimpleNamespace
 
-    with multiprocessing.get_context("spawn").Pool(1) as pool:  # the name it reads is there
-        assert isinstance(pool._inqueue._rlock, type(multiprocessing.get_context("spawn").Lock()))
+    lock_type = type(multiprocessing.get_context("spawn").Lock())
+    with multiprocessing.get_context("spawn").Pool(1) as pool:  # the names it reads are there
+        assert isinstance(pool._inqueue._rlock, lock_type) and isinstance(pool._outqueue._wlock, lock_type)
         pool.terminate()
-    lock = multiprocessing.Lock()  # a stand-in: a live worker would take the real one back
-    pool_like = SimpleNamespace(_inqueue=SimpleNamespace(_rlock=lock))
-    _compat.release_task_lock_of_dead_workers(pool_like)  # free: stays free
-    assert lock.acquire(False)
-    _compat.release_task_lock_of_dead_workers(pool_like)  # taken (by the dead): freed
-    assert lock.acquire(False)
-    lock.release()
-    _compat.release_task_lock_of_dead_workers(object())
+    # Stand-ins: a live worker would take the real ones back.
+    read, write = multiprocessing.Lock(), multiprocessing.Lock()
+    pool_like = SimpleNamespace(_inqueue=SimpleNamespace(_rlock=read), _outqueue=SimpleNamespace(_wlock=write))
+    _compat.release_queue_locks_of_dead_workers(pool_like)  # free: stay free
+    assert read.acquire(False) and write.acquire(False)
+    _compat.release_queue_locks_of_dead_workers(pool_like)  # taken (by the dead): freed
+    assert read.acquire(False) and write.acquire(False)
+    _compat.release_queue_locks_of_dead_workers(object())
 
 
 def test_the_descriptor_of_a_shared_memory_segment():
@@ -90,7 +91,7 @@ def test_no_other_module_reads_those_private_names():
     # By name (getattr) or as an attribute; FailSafePool's own self._pool is its business.
     needles = ['"_pool"', '"_processes"', '"_executor_manager_thread"', '"_max_workers"', '"_fd"',
                "._processes", "._executor_manager_thread", "._max_workers", "._fd",
-               '"_threads_wakeups"', '"_inqueue"', '"terminate_broken"', '"pending_work_items"']
+               '"_threads_wakeups"', '"_inqueue"', '"_outqueue"', '"terminate_broken"', '"pending_work_items"']
     offenders = [f"{p.relative_to(src)}: {n}" for p in sorted(src.rglob("*.py")) if p.name != "_compat.py"
                  for n in needles if n in p.read_text()]
     assert not offenders, offenders

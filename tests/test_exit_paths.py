@@ -138,3 +138,49 @@ def test_a_cancelled_future_does_not_break_the_broken_pool_clean_up(tmp_path):
     """)
     assert done.returncode == 0 and done.stdout.strip() == "clean", done.stderr
     assert "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_pool_executor_stops_after_its_idle_worker_died_holding_the_task_lock(method):
+    """An idle ``multiprocessing.Pool`` worker waits for its next task holding the task queue's
+    read lock, and ``Pool.terminate()`` takes that lock without a limit: killed there (a group
+    SIGTERM), the worker kept the pool's terminate, and the program, waiting for ever."""
+    done = _run(f"""
+        import multiprocessing, os, signal
+        from gilfree.mp_pool import PoolExecutor
+
+        executor = PoolExecutor(1, mp_context=multiprocessing.get_context({method!r}))
+        pid = executor.submit(os.getpid).result(timeout=60)  # the worker is up; now it idles
+        os.kill(pid, signal.SIGKILL)
+        executor.terminate()
+        print("stopped")
+    """)
+    assert done.returncode == 0 and done.stdout.strip() == "stopped", done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+def take_the_result_lock_then_die() -> None:
+    """A task that takes its worker's result-queue write lock, as a worker sending a result
+    does, and dies holding it."""
+    frame = sys._getframe(1)  # multiprocessing.pool.worker, which holds the result queue
+    while frame is not None and "outqueue" not in frame.f_locals:
+        frame = frame.f_back
+    assert frame is not None, "not run by a multiprocessing.Pool worker"
+    frame.f_locals["outqueue"]._wlock.acquire()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_pool_executor_stops_after_a_worker_died_holding_the_result_lock():
+    done = _run("""
+        from gilfree.errors import WorkerDied
+        from gilfree.mp_pool import PoolExecutor
+        from test_exit_paths import take_the_result_lock_then_die
+
+        executor = PoolExecutor(2)
+        future = executor.submit(take_the_result_lock_then_die)
+        assert isinstance(future.exception(timeout=60), WorkerDied)
+        executor.terminate()  # what an interrupted run does
+        print("stopped")
+    """)
+    assert done.returncode == 0 and done.stdout.strip() == "stopped", done.stderr
+    assert "Traceback" not in done.stderr, done.stderr

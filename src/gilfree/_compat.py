@@ -34,7 +34,7 @@ from typing import Any, Callable
 __all__ = ["CHECKED_ON", "executor_manager_thread", "executor_manager_threads", "executor_processes",
            "executor_workers", "manager_queues", "max_workers", "pool_processes",
            "register_before_executor_exit", "release_after_dead_workers",
-           "release_task_lock_of_dead_workers", "shared_memory_fd", "skip_settled_futures_when_broken"]
+           "release_queue_locks_of_dead_workers", "shared_memory_fd", "skip_settled_futures_when_broken"]
 
 #: (major, minor) versions whose private names below were read in CPython's own sources.
 CHECKED_ON = ((3, 10), (3, 11), (3, 12), (3, 13), (3, 14))
@@ -215,24 +215,31 @@ def _drain(fd: int, feeder: threading.Thread) -> None:
         os.close(fd)
 
 
-def release_task_lock_of_dead_workers(pool: Any) -> None:
-    """Free the read lock of a ``multiprocessing.Pool``'s task queue (``Pool._inqueue._rlock``)
-    that a worker took and died with; call it only once every worker is dead.
+def release_queue_locks_of_dead_workers(pool: Any) -> None:
+    """Free the locks of a ``multiprocessing.Pool``'s queues that a worker took and died with
+    (``Pool._inqueue._rlock``, ``Pool._outqueue._wlock``); call it only once every worker is dead.
 
-    An idle worker waits for its next task holding that lock; killed there (a SIGTERM to the
-    whole process group), it never gives it back, and ``Pool.terminate()`` takes the lock without
-    a time limit before it stops anything: it waits for ever. With every worker dead nobody else
-    can hold it but ``terminate()`` itself, which has no use for it after taking it: releasing it
-    when it is taken is then always safe.
+    An idle worker waits for its next task holding the task queue's read lock, and a worker
+    holds the result queue's write lock while it sends a result. Killed there (a SIGTERM to the
+    whole process group), it never gives them back, and ``Pool.terminate()`` takes both without
+    a time limit (the first before it stops anything, the second to send its sentinel): it
+    waits for ever. With every worker dead, only this process's own threads can hold them, and
+    for moments (``terminate()`` keeps the read lock, but has no use for it once it has it): a
+    lock that cannot be had within a short wait is held by the dead, and is released.
     """
-    lock = getattr(getattr(pool, "_inqueue", None), "_rlock", None)
-    if lock is None:
-        return
-    try:
-        lock.acquire(False)  # taken if it was free, so that this release leaves it free either way
-        lock.release()
-    except (ValueError, OSError):  # released meanwhile (too many times), or closed
-        pass
+    for queue, name in (("_inqueue", "_rlock"), ("_outqueue", "_wlock")):
+        lock = getattr(getattr(pool, queue, None), name, None)
+        if lock is None:
+            continue
+        try:
+            lock.acquire(True, _HELD_BY_THE_DEAD_AFTER_S)  # had: free, or freed by a live holder
+            lock.release()  # either way, free now
+        except (ValueError, OSError):  # released meanwhile (too many times), or closed
+            pass
+
+
+#: How long this process's own threads can hold a pool queue's lock at most, when no worker lives.
+_HELD_BY_THE_DEAD_AFTER_S = 0.2
 
 
 def register_before_executor_exit(hook: Callable[[], None]) -> None:

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterable, Iterator
 
 from . import _lifeline
-from ._compat import pool_processes, release_task_lock_of_dead_workers
+from ._compat import pool_processes, release_queue_locks_of_dead_workers
 from ._futures import exitcode, settle, worker_ignores_sigint
 from .errors import RemoteTraceback, WorkerDied, oom_kill_count
 from .pool import check_chunksize, check_initializer, check_max_workers, describe_initializer, map_in_batches
@@ -283,8 +283,8 @@ class PoolExecutor(Executor):
                         alive += 1
                 except (OSError, ValueError, AttributeError):
                     pass
-            if not alive:  # a worker killed while it waited for a task took a lock terminate() needs
-                release_task_lock_of_dead_workers(self.raw)
+            if not alive:  # a worker killed while it took a task or sent a result holds a lock terminate() needs
+                release_queue_locks_of_dead_workers(self.raw)
 
 
 def _init_worker(reports: tuple[Connection, Any] | None, initializer: Callable[..., object] | None,
