@@ -133,7 +133,7 @@ def release_after_dead_workers(manager: threading.Thread) -> None:
     """End the waits of the ``ProcessPoolExecutor`` that ``manager`` manages, whose worker
     processes are all dead.
 
-    Call it only then: it closes this process's write end of the result pipe (the management
+    Call it only then: it drops this process's write end of the result pipe (the management
     thread reads what was complete, then an end of file, and declares the pool broken), and
     lets the call queue's feeder thread finish without a reader. The feeder may be inside a
     write that nobody will read: a private thread reads that pipe to its end (a duplicate of its
@@ -158,8 +158,8 @@ def release_after_dead_workers(manager: threading.Thread) -> None:
                 threading.Thread(target=_drain, args=(fd, feeder), name="gilfree-drain-calls",
                                  daemon=True).start()
     writer = getattr(result_queue, "_writer", None)
-    if writer is not None:
-        writer.close()  # idempotent; the dead workers' copies are closed with them
+    if writer is not None and manager.is_alive():  # once it ended, the stdlib closes the queue
+        _end_of_file_for_readers(writer)
 
 
 def skip_settled_futures_when_broken(manager: threading.Thread) -> None:
@@ -187,6 +187,29 @@ def skip_settled_futures_when_broken(manager: threading.Thread) -> None:
 
     terminate_broken._gilfree_skips_settled = True  # type: ignore[attr-defined]
     manager.terminate_broken = terminate_broken  # type: ignore[attr-defined]
+
+
+def _end_of_file_for_readers(writer: Any) -> None:
+    """Drop this process's write end of a pipe, so that its reader sees the end of file once the
+    other writers (the dead workers) are gone.
+
+    Not ``writer.close()``: the stdlib closes that same connection after the manager ends, from
+    another thread, and two closes of one descriptor race (the second may close a file that
+    reused the number). On POSIX the descriptor is pointed at /dev/null instead (``dup2`` drops
+    the pipe atomically); it stays valid until the stdlib closes it.
+    """
+    if os.name != "posix":  # pragma: no cover - Windows pipes are handles, closed the plain way
+        writer.close()
+        return
+    try:
+        fd = writer.fileno()
+    except (OSError, ValueError):  # closed already
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd, inheritable=False)
+    finally:
+        os.close(devnull)
 
 
 #: Call queues already given a drain thread.
