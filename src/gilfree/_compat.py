@@ -93,17 +93,18 @@ def checked_here() -> bool:
     return sys.version_info[:2] in CHECKED_ON
 
 
-# -- The way out of a ProcessPoolExecutor whose workers are dead ------------------------------------
+# -- The way out of a pool whose workers are dead (one block: the exit paths) -----------------------
 #
-# (Kept in one block: the stdlib exit hook and the queues behind it.) A worker killed while it
-# wrote its result leaves the executor's result pipe half-written. The pool's management thread
+# A worker killed while it wrote its result leaves a ProcessPoolExecutor's result pipe
+# half-written. The pool's management thread
 # then waits in ``Connection.recv`` for bytes that never come: the parent holds the pipe's write
 # end too, so no end of file arrives. The queue feeder thread, meanwhile, may sit in a write to
 # the call pipe that nobody reads any more. ``shutdown(wait=True)`` and ``concurrent.futures``'
 # own exit hook (``_python_exit``, which joins every management thread without a limit) then
 # wait for ever. Once every worker is known dead, nothing can write to the result pipe again, so
 # the functions below end those two waits: the manager sees the end of file, finds the pool
-# broken, and finishes as the stdlib does for any dead worker.
+# broken, and finishes as the stdlib does for any dead worker. A multiprocessing.Pool's workers
+# die holding its queues' locks instead, which Pool.terminate() takes without a time limit.
 
 
 def manager_queues(thread: threading.Thread) -> tuple[Any, Any, dict[Any, BaseProcess]]:
