@@ -10,8 +10,8 @@ gilfree's executors need a few facts that the standard pools do not publish:
 * the file descriptor behind a ``multiprocessing.shared_memory.SharedMemory`` (``_fd``, POSIX),
   to tell whether a kept mapping is still the segment its name opens;
 * the worker count a standard pool settled on (``_max_workers``);
-* the management threads of ``ProcessPoolExecutor`` (``_threads_wakeups``) and the queues they
-  hold (``call_queue``, ``result_queue``), to end the waits of a pool whose workers are all
+* the management threads of ``ProcessPoolExecutor`` (``_threads_wakeups``, ``_global_shutdown``)
+  and the queues they hold (``call_queue``, ``result_queue``), to end the waits of a pool whose workers are all
   dead, ``concurrent.futures``' own exit hook included (the last block below).
 
 Each is read through one function here that degrades to "nothing known" (an empty list, None)
@@ -31,10 +31,11 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.process import BaseProcess
 from typing import Any, Callable
 
-__all__ = ["CHECKED_ON", "executor_manager_thread", "executor_manager_threads", "executor_processes",
+__all__ = ["CHECKED_ON", "executor_manager_thread", "executor_processes",
            "executor_workers", "manager_queues", "max_workers", "pool_processes",
            "register_before_executor_exit", "release_after_dead_workers",
-           "release_queue_locks_of_dead_workers", "shared_memory_fd", "skip_settled_futures_when_broken"]
+           "release_queue_locks_of_dead_workers", "shared_memory_fd", "skip_settled_futures_when_broken",
+           "start_executor_exit"]
 
 #: (major, minor) versions whose private names below were read in CPython's own sources.
 CHECKED_ON = ((3, 10), (3, 11), (3, 12), (3, 13), (3, 14))
@@ -116,18 +117,25 @@ def manager_queues(thread: threading.Thread) -> tuple[Any, Any, dict[Any, BasePr
             processes if isinstance(processes, dict) else {})
 
 
-def executor_manager_threads() -> list[threading.Thread]:
-    """Every live management thread of a ``ProcessPoolExecutor`` in this process: the threads
-    that ``concurrent.futures``' exit hook joins (``concurrent.futures.process._threads_wakeups``,
-    3.9+)."""
+def start_executor_exit() -> list[threading.Thread]:
+    """Do what ``concurrent.futures``' exit hook does before it joins (``_python_exit``): mark
+    the interpreter as shutting down for every ``ProcessPoolExecutor`` (``_global_shutdown``)
+    and wake each management thread (``_threads_wakeups``, 3.9+). Returns those still alive,
+    for the caller to join; the stdlib's hook, run afterwards, then finds them done.
+    """
     from concurrent.futures import process
 
     wakeups = getattr(process, "_threads_wakeups", None)
-    try:
-        threads = list(wakeups.keys()) if wakeups is not None else []
-    except RuntimeError:  # the weak dictionary changed size under us: read it again next time
+    if wakeups is None or not hasattr(process, "_global_shutdown"):
         return []
-    return [t for t in threads if isinstance(t, threading.Thread) and t.is_alive()]
+    items = list(wakeups.items())
+    process._global_shutdown = True
+    for _, wakeup in items:
+        try:
+            wakeup.wakeup()
+        except (OSError, ValueError, AttributeError):  # closed by its manager meanwhile
+            pass
+    return [thread for thread, _ in items if isinstance(thread, threading.Thread) and thread.is_alive()]
 
 
 def release_after_dead_workers(manager: threading.Thread) -> None:
@@ -156,8 +164,11 @@ def release_after_dead_workers(manager: threading.Thread) -> None:
                 fd = -1
             if fd >= 0:
                 _drained.add(call_queue)
-                threading.Thread(target=_drain, args=(fd, feeder), name="gilfree-drain-calls",
-                                 daemon=True).start()
+                try:
+                    threading.Thread(target=_drain, args=(fd, feeder), name="gilfree-drain-calls",
+                                     daemon=True).start()
+                except RuntimeError:  # at exit (3.12 starts no thread then): the duplicate stays
+                    pass  # open, so the feeder's write waits, silently, until the process ends
     writer = getattr(result_queue, "_writer", None)
     if writer is not None and manager.is_alive():  # once it ended, the stdlib closes the queue
         _end_of_file_for_readers(writer)

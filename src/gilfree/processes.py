@@ -12,7 +12,7 @@ process group, the out-of-memory killer) leaves the result pipe half-written, an
 which joins that thread when the program ends. Once every worker of the pool is dead, gilfree
 ends that wait (:func:`gilfree._compat.release_after_dead_workers`): in :func:`abort_process_pool`,
 in :meth:`ProcessesExecutor.shutdown`, and, for every ``ProcessPoolExecutor`` of the program, in
-a hook that runs just before the stdlib's own at exit. The manager then finds the pool broken,
+a hook that does the stdlib's own exit hook's work just before it, with that bound. The manager then finds the pool broken,
 as it does for any dead worker; results already complete are read first and kept.
 """
 
@@ -27,9 +27,9 @@ from multiprocessing.process import BaseProcess
 from typing import Any, Callable, Iterable
 
 from . import _lifeline
-from ._compat import (executor_manager_thread, executor_manager_threads, executor_processes, manager_queues,
-                      max_workers, register_before_executor_exit, release_after_dead_workers,
-                      skip_settled_futures_when_broken)
+from ._compat import (executor_manager_thread, executor_processes, manager_queues, max_workers,
+                      register_before_executor_exit, release_after_dead_workers, skip_settled_futures_when_broken,
+                      start_executor_exit)
 from ._futures import dead_workers, settle
 from .errors import WorkerDied, oom_kill_count
 
@@ -111,8 +111,11 @@ class ProcessesExecutor(ProcessPoolExecutor):
         """
         manager = executor_manager_thread(self)
         if wait and manager is not None and manager.is_alive():
-            threading.Thread(target=join_manager, args=(manager,), name="gilfree-shutdown-watch",
-                             daemon=True).start()
+            try:
+                threading.Thread(target=join_manager, args=(manager,), name="gilfree-shutdown-watch",
+                                 daemon=True).start()
+            except RuntimeError:  # at exit, where 3.12 starts no thread: the exit hook watches
+                pass
         super().shutdown(wait=wait, cancel_futures=cancel_futures)
 
     def abort(self, grace: float = ABORT_GRACE_S) -> None:
@@ -216,19 +219,17 @@ def join_manager(manager: threading.Thread, timeout: float | None = None, *,
 
 
 def _release_dead_pools_at_exit() -> None:
-    """Before ``concurrent.futures`` joins every management thread at exit: have a thread
-    watch them, and release each one whose workers are all dead (see :func:`join_manager`).
+    """``concurrent.futures``' exit hook, done first and with :func:`join_manager`'s waits.
 
-    The stdlib's hook waits for pending work, as documented, so workers that live keep it
-    waiting; a pool whose workers are gone no longer keeps the program from ending. The
-    watchers are daemon threads: each ends with its management thread, or with the program.
+    The stdlib's hook tells every management thread that the interpreter is exiting and joins
+    each without a limit; one whose workers are all dead, stuck on a half-written result,
+    would keep the program from ending for ever. This hook, run just before it, does the same
+    but ends such a wait (the stdlib's then finds every thread done). Pools whose workers live
+    still keep the program waiting for their pending work, as documented. (A watcher thread
+    beside the stdlib's hook would be simpler, but 3.12 refuses new threads at that point.)
     """
-    for manager in executor_manager_threads():  # one watcher each: a busy pool delays no other
-        try:
-            threading.Thread(target=join_manager, args=(manager,), name="gilfree-exit-watch",
-                             daemon=True).start()
-        except RuntimeError:  # this interpreter no longer starts threads: nothing to watch with
-            return
+    for manager in start_executor_exit():
+        join_manager(manager)
 
 
 register_before_executor_exit(_release_dead_pools_at_exit)
