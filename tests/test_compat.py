@@ -49,6 +49,7 @@ def test_the_queue_locks_a_dead_worker_held_are_freed():
     lock_type = type(multiprocessing.get_context("spawn").Lock())
     with multiprocessing.get_context("spawn").Pool(1) as pool:  # the names it reads are there
         assert isinstance(pool._inqueue._rlock, lock_type) and isinstance(pool._outqueue._wlock, lock_type)
+        assert isinstance(pool._worker_handler, threading.Thread) and callable(pool._taskqueue.put)
         pool.terminate()
     # Stand-ins: a live worker would take the real ones back.
     read, write = multiprocessing.Lock(), multiprocessing.Lock()
@@ -90,7 +91,7 @@ def test_no_other_module_reads_those_private_names():
     # By name (getattr) or as an attribute; FailSafePool's own self._pool is its business.
     needles = ['"_pool"', '"_processes"', '"_executor_manager_thread"', '"_max_workers"', '"_fd"',
                "._processes", "._executor_manager_thread", "._max_workers", "._fd",
-               '"_threads_wakeups"', '"_global_shutdown"', '"_inqueue"', '"_outqueue"', '"terminate_broken"', '"pending_work_items"']
+               '"_threads_wakeups"', '"_global_shutdown"', '"_inqueue"', '"_outqueue"', '"_worker_handler"', '"_taskqueue"', '"terminate_broken"', '"pending_work_items"']
     offenders = [f"{p.relative_to(src)}: {n}" for p in sorted(src.rglob("*.py")) if p.name != "_compat.py"
                  for n in needles if n in p.read_text()]
     assert not offenders, offenders

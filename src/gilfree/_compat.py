@@ -12,7 +12,8 @@ gilfree's executors need a few facts that the standard pools do not publish:
 * the worker count a standard pool settled on (``_max_workers``);
 * the management threads of ``ProcessPoolExecutor`` (``_threads_wakeups``, ``_global_shutdown``)
   and the queues they hold (``call_queue``, ``result_queue``), to end the waits of a pool whose workers are all
-  dead, ``concurrent.futures``' own exit hook included (the last block below).
+  dead, ``concurrent.futures``' own exit hook included, and the queues and threads of a
+  ``multiprocessing.Pool`` whose workers all died (the last block below).
 
 Each is read through one function here that degrades to "nothing known" (an empty list, None)
 if a future Python renames the attribute, so gilfree then loses a detail in its messages but
@@ -251,8 +252,11 @@ def _drain(fd: int, feeder: threading.Thread) -> None:
 
 
 def release_queue_locks_of_dead_workers(pool: Any) -> None:
-    """Free the locks of a ``multiprocessing.Pool``'s queues that a worker took and died with
-    (``Pool._inqueue._rlock``, ``Pool._outqueue._wlock``); call it only once every worker is dead.
+    """Free what a ``multiprocessing.Pool``'s ``terminate()`` waits for when every worker is dead:
+    the locks of its queues that a worker took and died with (``Pool._inqueue._rlock``,
+    ``Pool._outqueue._wlock``), and the stop sentinel of its task thread, which its worker
+    thread sends and never did if it died (``Pool._worker_handler``, ``Pool._taskqueue``).
+    Call it only once every worker is dead.
 
     An idle worker waits for its next task holding the task queue's read lock, and a worker
     holds the result queue's write lock while it sends a result. Killed there (a SIGTERM to the
@@ -271,7 +275,18 @@ def release_queue_locks_of_dead_workers(pool: Any) -> None:
             lock.release()  # either way, free now
         except (ValueError, OSError):  # released meanwhile (too many times), or closed
             pass
+    # Under forkserver a group SIGTERM kills the fork server too: the worker thread, starting a
+    # replacement, dies of ConnectionRefusedError before it sends the task thread its sentinel,
+    # and terminate() joins the task thread for ever.
+    handler, tasks = getattr(pool, "_worker_handler", None), getattr(pool, "_taskqueue", None)
+    if isinstance(handler, threading.Thread) and not handler.is_alive() and tasks is not None \
+            and pool not in _sent_stop:
+        _sent_stop.add(pool)
+        tasks.put(None)
 
+
+#: Pools whose task thread was sent its stop sentinel here.
+_sent_stop: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 #: How long this process's own threads can hold a pool queue's lock at most, when no worker lives.
 _HELD_BY_THE_DEAD_AFTER_S = 0.2
