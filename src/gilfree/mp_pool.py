@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterable, Iterator
 
 from . import _lifeline
-from ._compat import pool_processes
+from ._compat import pool_processes, release_queue_locks_of_dead_workers
 from ._futures import exitcode, settle, worker_ignores_sigint
 from .errors import RemoteTraceback, WorkerDied, oom_kill_count
 from ._batching import AUTO, Chunksize, check_chunksize, map_args, run_map, times_of
@@ -279,15 +279,27 @@ class PoolExecutor(Executor):
             self._terminated.set()
 
     def _kill_stragglers(self) -> None:
-        if self._terminated.wait(self.TERMINATE_GRACE_S):
-            return
+        # Workers found all dead (a SIGTERM to the whole group) need no grace period: only the
+        # queue locks they may have died holding keep terminate() waiting, so free those now.
+        # Nor do the live ones of a pool that a dead worker broke: its queues may be in any
+        # state (the Pool forks replacements that wait on them for ever).
+        deadline = time.monotonic() + self.TERMINATE_GRACE_S
         while not self._terminated.wait(0.2):
+            alive = []
             for process in pool_processes(self.raw):
-                try:
-                    if process.exitcode is None:
-                        process.kill()
-                except (OSError, ValueError, AttributeError):
+                try:  # the sentinel reaps nothing: the Pool's own thread collects the exit status
+                    if not wait([process.sentinel], timeout=0):
+                        alive.append(process)
+                except (OSError, ValueError):  # closed: joined, so dead
                     pass
+            if not alive:
+                release_queue_locks_of_dead_workers(self.raw)
+            elif self.broken is not None or time.monotonic() >= deadline:
+                for process in alive:
+                    try:
+                        process.kill()
+                    except (OSError, ValueError, AttributeError):
+                        pass
 
 
 def _init_worker(reports: tuple[Connection, Any] | None, initializer: Callable[..., object] | None,
