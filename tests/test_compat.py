@@ -33,6 +33,34 @@ def test_the_workers_and_manager_of_a_process_pool_executor():
         assert _compat.executor_workers(executor) == 2
 
 
+def test_the_management_threads_and_queues_of_process_pool_executors():
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as executor:
+        assert executor.submit(pow, 2, 5).result(timeout=60) == 32
+        manager = _compat.executor_manager_thread(executor)
+        call_queue, result_queue, processes = _compat.manager_queues(manager)
+        assert call_queue is not None and result_queue is not None
+        assert list(processes.values()) == _compat.executor_processes(executor)
+    assert _compat.manager_queues(threading.current_thread()) == (None, None, {})
+
+
+def test_the_queue_locks_a_dead_worker_held_are_freed():
+    from types import SimpleNamespace
+
+    lock_type = type(multiprocessing.get_context("spawn").Lock())
+    with multiprocessing.get_context("spawn").Pool(1) as pool:  # the names it reads are there
+        assert isinstance(pool._inqueue._rlock, lock_type) and isinstance(pool._outqueue._wlock, lock_type)
+        assert isinstance(pool._worker_handler, threading.Thread) and callable(pool._taskqueue.put)
+        pool.terminate()
+    # Stand-ins: a live worker would take the real ones back.
+    read, write = multiprocessing.Lock(), multiprocessing.Lock()
+    pool_like = SimpleNamespace(_inqueue=SimpleNamespace(_rlock=read), _outqueue=SimpleNamespace(_wlock=write))
+    _compat.release_queue_locks_of_dead_workers(pool_like)  # free: stay free
+    assert read.acquire(False) and write.acquire(False)
+    _compat.release_queue_locks_of_dead_workers(pool_like)  # taken (by the dead): freed
+    assert read.acquire(False) and write.acquire(False)
+    _compat.release_queue_locks_of_dead_workers(object())
+
+
 def test_the_descriptor_of_a_shared_memory_segment():
     import os
     from multiprocessing import shared_memory
@@ -62,7 +90,8 @@ def test_no_other_module_reads_those_private_names():
     src = pathlib.Path(gilfree.__file__).parent
     # By name (getattr) or as an attribute; FailSafePool's own self._pool is its business.
     needles = ['"_pool"', '"_processes"', '"_executor_manager_thread"', '"_max_workers"', '"_fd"',
-               "._processes", "._executor_manager_thread", "._max_workers", "._fd"]
+               "._processes", "._executor_manager_thread", "._max_workers", "._fd",
+               '"_threads_wakeups"', '"_global_shutdown"', '"_inqueue"', '"_outqueue"', '"_worker_handler"', '"_taskqueue"', '"terminate_broken"', '"pending_work_items"']
     offenders = [f"{p.relative_to(src)}: {n}" for p in sorted(src.rglob("*.py")) if p.name != "_compat.py"
                  for n in needles if n in p.read_text()]
     assert not offenders, offenders

@@ -150,3 +150,73 @@ def test_descendants_of_a_process_with_no_children_is_empty():
     finally:
         child.stdin.close()
         child.wait(timeout=10)
+
+
+# --- Ctrl-C reaches joblib's workers too ----------------------------------------------------------
+
+def sigint_disposition(_: int) -> str:
+    import signal
+
+    return str(signal.getsignal(signal.SIGINT))
+
+
+@needs_joblib
+def test_loky_workers_ignore_sigint_as_gilfree_workers_do():
+    from gilfree.peers import JoblibExecutor
+
+    executor = JoblibExecutor(2, "loky")
+    try:
+        seen = executor.run_batch(sigint_disposition, [(i,) for i in range(8)])
+    finally:
+        executor.shutdown()
+    assert set(seen) == {str(__import__("signal").SIG_IGN)}
+
+
+def marker_then_sleep(path: str, seconds: float) -> None:
+    """A task that says it runs (the handshake), then takes a while."""
+    with open(path + ".tmp", "w") as f:
+        f.write("running")
+    os.replace(path + ".tmp", path)
+    time.sleep(seconds)
+
+
+@needs_joblib
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a process group")
+def test_ctrl_c_during_a_joblib_run_prints_no_traceback_from_a_worker(tmp_path):
+    """A terminal's Ctrl-C reaches every process of the group: the parent handles it once; a
+    loky worker, busy or idle, neither dies of it nor prints its KeyboardInterrupt."""
+    import signal
+    import textwrap
+
+    marker = tmp_path / "running"
+    code = textwrap.dedent(f"""
+        import sys
+        from gilfree.chunked import run_chunks
+        from gilfree.strategies import open_executor
+        from test_peers import marker_then_sleep
+
+        try:
+            with open_executor("joblib-loky", 2) as pool:  # one busy worker, one idle
+                run_chunks(pool, marker_then_sleep, [({str(marker)!r}, 30.0)])
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            sys.exit(130)
+    """)
+    tests = os.path.dirname(__file__)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])),
+               TMPDIR=str(tmp_path))
+    with subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, env=env,
+                          start_new_session=True) as proc:
+        try:
+            deadline = time.monotonic() + 120
+            while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert marker.exists(), "the task never started"
+            os.killpg(proc.pid, signal.SIGINT)
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]

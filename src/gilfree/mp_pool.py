@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import _lifeline
 from ._checks import check_count
-from ._compat import pool_processes, register_exit_hook
+from ._compat import pool_processes, register_exit_hook, release_queue_locks_of_dead_workers
 from ._futures import exitcode, settle, worker_ignores_sigint
 from ._batching import AUTO, Chunksize, check_chunksize, map_args, run_map, times_of
 from .errors import PoolStopped, RemoteTraceback, WorkerDied, oom_kill_count
@@ -445,14 +445,36 @@ class PoolExecutor(Executor):
         if not first:
             self._terminated.wait()
             return
-        reaper = threading.Thread(target=_kill_stragglers, args=(self.raw, self._terminated, self.TERMINATE_GRACE_S),
-                                  name="gilfree-pool-reaper", daemon=True)
+        reaper = threading.Thread(target=self._kill_stragglers, name="gilfree-pool-reaper", daemon=True)
         reaper.start()
         try:
             self.raw.terminate()
         finally:
             self._terminated.set()
             self._wound_down.set()
+
+    def _kill_stragglers(self) -> None:
+        # Workers found all dead (a SIGTERM to the whole group) need no grace period: only the
+        # queue locks they may have died holding keep terminate() waiting, so free those now.
+        # Nor do the live ones of a pool that a dead worker broke: its queues may be in any
+        # state (the Pool forks replacements that wait on them for ever).
+        deadline = time.monotonic() + self.TERMINATE_GRACE_S
+        while not self._terminated.wait(0.2):
+            alive = []
+            for process in pool_processes(self.raw):
+                try:  # the sentinel reaps nothing: the Pool's own thread collects the exit status
+                    if not wait([process.sentinel], timeout=0):
+                        alive.append(process)
+                except (OSError, ValueError):  # closed: joined, so dead
+                    pass
+            if not alive:
+                release_queue_locks_of_dead_workers(self.raw)
+            elif self.broken is not None or time.monotonic() >= deadline:
+                for process in alive:
+                    try:
+                        process.kill()
+                    except (OSError, ValueError, AttributeError):
+                        pass
 
 
 def _run_in_worker(payload: bytes) -> tuple[int, bytes]:
@@ -492,18 +514,6 @@ def _read_outcome(message: bytes, label: str, pid: int) -> tuple[bool, Any]:
         error.__cause__ = value
         return False, error
     return False, value
-
-
-def _kill_stragglers(raw: Any, terminated: threading.Event, grace: float) -> None:
-    if terminated.wait(grace):
-        return
-    while not terminated.wait(0.2):
-        for process in pool_processes(raw):
-            try:
-                if process.exitcode is None:
-                    process.kill()
-            except (OSError, ValueError, AttributeError):
-                pass
 
 
 def _watch(ref: weakref.ref[PoolExecutor], raw: Any, stop: Connection, reports: Connection | None) -> None:
