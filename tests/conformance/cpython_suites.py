@@ -79,8 +79,14 @@ _STDLIB_ITSELF = ("builds concurrent.futures.ProcessPoolExecutor itself, not exe
 _DEAD_WORKER = ("gilfree differs on purpose: a dead worker costs its one task, not the pool (pinned by "
                 "tests/test_pool.py::{pin})")
 
+_TRACEBACK = ("checks that the cause's exact type is CPython's private "
+              "concurrent.futures.process._RemoteTraceback; gilfree's RemoteTraceback carries the same "
+              "text (pinned by {pin})")
+
 #: Not gilfree's own executors: those a ProcessPoolExecutor subclass is (its private state is there).
 _NOT_PPE = frozenset({"failsafe", "pool"})
+_FAILSAFE = frozenset({"failsafe"})
+_POOL = frozenset({"pool"})
 _ALL = frozenset(EXECUTORS)
 
 
@@ -97,22 +103,29 @@ class Skip:
 #: Every test skipped, with its reason beside it. The one table: run.py --skips prints it.
 SKIPS: tuple[Skip, ...] = (
     # test_process_pool.ProcessPoolExecutorTest
-    Skip("test_killed_child", _NOT_PPE,
+    Skip("test_killed_child", _FAILSAFE,
          _PRIVATE.format(what="_processes") + "; and " + _DEAD_WORKER.format(
              pin="test_a_dead_worker_fails_its_task_with_the_cause_and_is_replaced")),
+    Skip("test_killed_child", _POOL,
+         _PRIVATE.format(what="_processes") + " (PoolExecutor breaks as the stdlib's pool does, pinned by "
+         "tests/test_strategies.py::test_a_dead_pool_worker_fails_every_outstanding_task_instead_of_hanging)"),
     Skip("test_saturation", _NOT_PPE, _PRIVATE.format(what="_processes, _max_workers")),
     Skip("test_idle_process_reuse_one", _NOT_PPE, _PRIVATE.format(what="_processes, _max_workers")),
     Skip("test_idle_process_reuse_multiple", _NOT_PPE, _PRIVATE.format(what="_processes, _max_workers")),
-    Skip("test_max_tasks_per_child", _NOT_PPE,
+    Skip("test_max_tasks_per_child", _FAILSAFE,
          _PRIVATE.format(what="_processes") + " (pinned by tests/test_pool.py::"
          "test_max_tasks_per_child_replaces_the_worker)"),
-    Skip("test_max_tasks_per_child_defaults_to_spawn_context", _NOT_PPE,
+    Skip("test_max_tasks_per_child", _POOL,
+         _PRIVATE.format(what="_processes") + " (pinned by tests/test_mp_pool.py::"
+         "test_max_tasks_per_child_replaces_the_worker)"),
+    # PoolExecutor keeps the stdlib's _mp_context, so the test runs there.
+    Skip("test_max_tasks_per_child_defaults_to_spawn_context", _FAILSAFE,
          _PRIVATE.format(what="_mp_context") + " (pinned by tests/test_pool.py::"
          "test_max_tasks_per_child_defaults_to_spawn)"),
-    Skip("test_traceback", _NOT_PPE,
-         "checks that the cause's exact type is CPython's private "
-         "concurrent.futures.process._RemoteTraceback; gilfree's RemoteTraceback carries the same "
-         "text (pinned by tests/test_pool.py::test_a_task_exception_arrives_with_the_workers_traceback)"),
+    Skip("test_traceback", _FAILSAFE, _TRACEBACK.format(
+        pin="tests/test_pool.py::test_a_task_exception_arrives_with_the_workers_traceback")),
+    Skip("test_traceback", _POOL, _TRACEBACK.format(
+        pin="tests/test_mp_pool.py::test_a_task_exception_arrives_with_the_workers_traceback")),
     Skip("test_python_finalization_error", _NOT_PPE,
          "patches CPython's private threading._start_joinable_thread to fail ProcessPoolExecutor's "
          "second internal thread (its queue feeder), which this executor does not have"),
@@ -126,9 +139,12 @@ SKIPS: tuple[Skip, ...] = (
     Skip("test_hang_gh83386", frozenset({"processes"}),
          "CPython skips it for ProcessPoolExecutor (hangs, gh-83386), and ProcessesExecutor is one"),
     # test_deadlock.ExecutorDeadlockTest
-    Skip("test_shutdown_deadlock_pickle", _NOT_PPE,
+    Skip("test_shutdown_deadlock_pickle", _FAILSAFE,
          _PRIVATE.format(what="_executor_manager_thread") + " (pinned by tests/test_pool.py::"
          "test_unpicklable_arguments_fail_their_future_after_shutdown)"),
+    Skip("test_shutdown_deadlock_pickle", _POOL,
+         _PRIVATE.format(what="_executor_manager_thread") + " (pinned by tests/test_mp_pool.py::"
+         "test_unpicklable_arguments_fail_their_future_also_when_shutdown_follows)"),
 )
 
 
