@@ -56,6 +56,7 @@ def test_ctrl_c_mid_step_stops_cleanly(step, tmp_path):
         pytest.skip(f"step {step} finished before the interrupt")
     assert proc.returncode == 130, stderr[-2000:]
     assert "interrupted" in stderr
+    assert "Traceback" not in stderr, stderr[-2000:]  # not from the run, nor from a worker
     # Exactly the segments this run created (logged as they were made), not the whole of /dev/shm.
     if step in SHARED_MEMORY_STEPS:
         assert log.exists() and log.read_text().split(), "no segment before the interrupt: nothing was tested"
