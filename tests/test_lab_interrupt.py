@@ -19,19 +19,18 @@ from _leaks import child_env, logged_segments_left, tracked_gilfree, wait_for_ma
 SHM = Path("/dev/shm")
 #: The steps whose data lives in shared memory by the time they measure: their check below is not empty.
 SHARED_MEMORY_STEPS = (5, 7, 8)
-#: The measurement each step is interrupted in (the first, unless named here). Step 2's first
-#: one opens and closes pools in every call, so an interrupt there lands in a pool's start-up,
-#: which is a case of its own (a worker that gets Ctrl-C before its initializer can ignore it);
-#: here the step is interrupted in its second measurement, on pools that are open.
-MEASUREMENT = {2: 2}
+#: (step, measurement): every step is interrupted in its first measurement; step 2 also in its
+#: second. Its first opens and closes a pool in every call, so Ctrl-C lands in a pool's start-up
+#: (workers that get it before they can ignore it); its second runs on pools that are open.
+CASES = [*((step, 1) for step in range(1, 9)), (2, 2)]
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not SHM.is_dir() or os.name != "posix", reason="needs POSIX /dev/shm"),
 ]
 
 
-@pytest.mark.parametrize("step", range(1, 9))
-def test_ctrl_c_mid_step_stops_cleanly(step, tmp_path):
+@pytest.mark.parametrize("step, measurement", CASES, ids=[f"step{s}-measurement{m}" for s, m in CASES])
+def test_ctrl_c_mid_step_stops_cleanly(step, measurement, tmp_path):
     log, tmpdir, cwd = tmp_path / "segments.log", tmp_path / "tmp", tmp_path / "cwd"
     cwd.mkdir()
     running = tmp_path / "running"  # the run's handshake: a measurement's timed calls begin
@@ -39,7 +38,7 @@ def test_ctrl_c_mid_step_stops_cleanly(step, tmp_path):
         tracked_gilfree(log, "lab", "--step", str(step), "--quick", "--no-progress"),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         env={**child_env(tmpdir), "GILFREE_TEST_RUNNING": str(running),
-             "GILFREE_TEST_RUNNING_AT": str(MEASUREMENT.get(step, 1))}, cwd=cwd,
+             "GILFREE_TEST_RUNNING_AT": str(measurement)}, cwd=cwd,
         start_new_session=True, text=True,
     ) as proc:
         try:

@@ -31,6 +31,7 @@ futures hold them). The joblib peers come as joblib ships them, for comparison.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -176,13 +177,34 @@ def stop_executor(executor: Executor, *, abort: bool, grace: float = ABORT_GRACE
 
 
 @contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (blocked in this thread) while an executor starts its workers.
+
+    Workers forked or spawned meanwhile start with both blocked, so neither can kill one in its
+    start-up before it ignores Ctrl-C (its initializer unblocks them); the parent gets a pending
+    signal the moment the executor exists, as the stdlib's resource tracker does it.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextmanager
 def open_executor(strategy: str, workers: int = 1, *, start_method: str | None = None,
                   task_timeout: float | None = None) -> Iterator[Executor]:
     """An executor for ``strategy`` with ``workers`` workers, stopped when the block ends.
 
     ``strategy`` is any registered name (:func:`strategy_names`). If the block raises (a task's
     exception, Ctrl-C), the tasks not yet started are dropped (see :func:`stop_executor`).
-    Worker processes ignore SIGINT: Ctrl-C is handled once, here. ``start_method`` (``"fork"``,
+    Worker processes ignore SIGINT: Ctrl-C is handled once, here. A Ctrl-C or SIGTERM that
+    arrives while the executor starts its workers waits until the executor exists, and then
+    stops it: a worker killed in its start-up (before it ignores Ctrl-C) would otherwise leave a
+    half-built pool that nobody stops, and the program's exit waiting for it. ``start_method`` (``"fork"``,
     ``"spawn"``, ``"forkserver"``) applies to strategies whose workers honour one and is ignored
     by in-process ones; ``task_timeout`` (seconds) needs a strategy that can stop one task.
     """
@@ -207,14 +229,18 @@ def open_executor(strategy: str, workers: int = 1, *, start_method: str | None =
         if not caps.start_methods:
             raise ValueError(f"start_method does not apply to {strategy!r}: it starts its own workers")
         options["mp_context"] = ctx
-    executor = declared.opener(workers, **options)
-    if not isinstance(executor, Executor):
-        raise TypeError(f"the {strategy!r} strategy's opener returned a {type(executor).__name__}, "
-                        "not a concurrent.futures.Executor")
-    remember(executor, caps)
+    executor = None
     try:
+        with _interrupts_deferred():
+            executor = declared.opener(workers, **options)
+        if not isinstance(executor, Executor):
+            raise TypeError(f"the {strategy!r} strategy's opener returned a {type(executor).__name__}, "
+                            "not a concurrent.futures.Executor")
+        remember(executor, caps)
         yield executor
     except BaseException as error:
+        if not isinstance(executor, Executor):
+            raise
         try:
             stop_executor(executor, abort=True)
         except Exception as cleanup:  # the error that stopped the run is the one to report
