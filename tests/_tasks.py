@@ -60,3 +60,42 @@ class Unpicklable(Exception):
 
 def raise_unpicklable() -> None:
     raise Unpicklable()
+
+
+def _refuse_to_load(what: str) -> None:
+    import pickle
+
+    raise pickle.UnpicklingError(f"{what} refuses to be unpickled")
+
+
+class LoadsNowhere:
+    """Pickles fine; unpickling it raises UnpicklingError (in the worker, or back in the parent)."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return _refuse_to_load, ("LoadsNowhere",)
+
+
+def loads_nowhere() -> LoadsNowhere:
+    return LoadsNowhere()
+
+
+class MarksItsEnd:
+    """Creates the file ``path`` when a copy of it in another process (a worker) is collected."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.maker = os.getpid()  # unpickling keeps it: only a copy in another process marks
+
+    def __del__(self) -> None:
+        if os.getpid() != self.maker:
+            with open(self.path, "w"):
+                pass
+
+
+def ignore(_obj: object) -> None:
+    return None
+
+
+def say_later(seconds: float, text: str) -> None:
+    time.sleep(seconds)
+    print(text, flush=True)

@@ -9,7 +9,9 @@ gilfree's executors need three facts that the standard pools do not publish:
 * the executor's management thread (``_executor_manager_thread``), to wait for it after an abort;
 * the file descriptor behind a ``multiprocessing.shared_memory.SharedMemory`` (``_fd``, POSIX),
   to tell whether a kept mapping is still the segment its name opens;
-* the worker count a standard pool settled on (``_max_workers``).
+* the worker count a standard pool settled on (``_max_workers``);
+* the threading module's exit hook (``threading._register_atexit``), where ``concurrent.futures``
+  waits for its executors at interpreter exit, for :class:`gilfree.pool.FailSafePool` to do the same.
 
 Each is read through one function here that degrades to "nothing known" (an empty list, None)
 if a future Python renames the attribute, so gilfree then loses a detail in its messages but
@@ -19,11 +21,12 @@ never crashes. :data:`CHECKED_ON` lists the Python versions on which these names
 
 from __future__ import annotations
 
+import atexit
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["CHECKED_ON", "executor_manager_thread", "executor_processes", "executor_workers", "max_workers",
            "pool_processes", "shared_memory_fd"]
@@ -83,3 +86,26 @@ def executor_workers(executor: object) -> int | None:
 def checked_here() -> bool:
     """Whether this interpreter's version is one of :data:`CHECKED_ON`."""
     return sys.version_info[:2] in CHECKED_ON
+
+
+# -- interpreter exit (FailSafePool) ----------------------------------------------------------------
+# concurrent.futures runs its exit hook (``_python_exit``: wait for every executor's pending work)
+# through ``threading._register_atexit`` (private, 3.9+): the threading module calls such hooks at
+# interpreter exit before it joins non-daemon threads, and so before the atexit handlers, among
+# them multiprocessing's, which reaps child processes. FailSafePool's hook needs that same slot.
+
+__all__ += ["register_exit_hook"]
+
+
+def register_exit_hook(hook: Callable[[], object]) -> None:
+    """Call ``hook()`` at interpreter exit, where ``concurrent.futures`` waits for its executors.
+
+    Through ``threading._register_atexit`` where it exists (it raises RuntimeError once the exit
+    has begun, as the stdlib's own executors find); else an ``atexit`` handler, which runs after
+    non-daemon threads are joined but still before multiprocessing's own (registered earlier).
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if callable(register):
+        register(hook)
+    else:  # pragma: no cover - a future Python without it
+        atexit.register(hook)

@@ -21,6 +21,10 @@ beside its pipe. So:
   killed half-way through writing corrupts only its own pipe, which is thrown away with it.
 * Workers ignore SIGINT (Ctrl-C is the parent's to handle) and leave on their own when the
   parent process is gone.
+* **Otherwise a ProcessPoolExecutor**: the same arguments, and CPython's own
+  ``concurrent.futures`` tests pass against it (``tests/conformance``, skips listed there with
+  their reasons): pending futures are waited for at exit, a dropped pool is collected, pickling
+  errors keep their type. :class:`FailSafePool`'s docstring lists where it differs on purpose.
 
 With the ``fork`` start method the first workers are forked, but a replacement never is: the
 pool's dispatcher thread is running by then, and forking a process that has threads can copy a
@@ -41,13 +45,16 @@ import signal
 import threading
 import time
 import traceback
+import weakref
 from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable, Iterable, Iterator, ParamSpec, TypeVar
 
 from . import _lifeline
 from ._checks import as_index, check_count, check_flag, check_seconds
+from ._compat import register_exit_hook
 from ._timing import usable_cores
 from .errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, oom_kill_count
 
@@ -69,7 +76,10 @@ def check_max_workers(max_workers: object, name: str = "max_workers") -> int:
     """
     if max_workers is None:
         return usable_cores()
-    return check_count(max_workers, name)
+    value = as_index(max_workers, name)
+    if value < 1:  # the stdlib's words (its own tests match them), then ours
+        raise ValueError(f"{name} must be greater than 0 ({name} must be >= 1, got {value})")
+    return check_count(value, name)
 
 
 def check_chunksize(chunksize: object) -> int:
@@ -164,6 +174,11 @@ def _describe_call(fn: Callable[..., Any]) -> str:
     return f"{module}.{name}()" if module else f"{name}()"
 
 
+#: What a worker sends back about a task: its value, the exception it raised, or the error that
+#: kept it from being unpickled at all (then the task never ran).
+_RETURNED, _RAISED, _NOT_LOADED = 0, 1, 2
+
+
 def _worker_main(conn: Connection, lifeline: Connection | None = None,
                  initializer: Callable[..., Any] | None = None, initargs: tuple[Any, ...] = ()) -> None:
     """A worker's whole life: take one task from ``conn``, run it, send the outcome back."""
@@ -190,22 +205,65 @@ def _worker_main(conn: Connection, lifeline: Connection | None = None,
             return
         if payload == _STOP:
             return
-        try:
-            fn, args, kwargs = pickle.loads(payload)
-            outcome: tuple[bool, Any, str | None] = (True, fn(*args, **kwargs), None)
-        except BaseException as exc:  # every failure, SystemExit included, is the task's result
-            outcome = (False, exc, traceback.format_exc())
-        try:
-            message = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-        except BaseException as exc:
-            what = "result" if outcome[0] else f"exception {type(outcome[1]).__name__}"
-            error = TypeError(f"the task's {what} could not be pickled to send it back: {exc!r}")
-            message = pickle.dumps((False, error, outcome[2] or traceback.format_exc()))
-        del outcome
+        message = _run_task(payload)
+        del payload
         try:
             conn.send_bytes(message)
         except (BrokenPipeError, OSError):
             return
+        del message  # nothing of the task stays alive while the worker waits for the next
+
+
+def _run_task(payload: bytes) -> bytes:
+    """Unpickle and run one task; its outcome, pickled. Nothing of the task outlives the call.
+
+    The function, its arguments and its result (or exception, whose traceback holds the task's
+    frames) are dropped before this returns, so that a worker does not keep the last task's
+    objects alive until the next task arrives.
+    """
+    try:
+        fn, args, kwargs = pickle.loads(payload)
+    except BaseException as exc:  # an argument that cannot be rebuilt here (or exits while it is)
+        return _pickle_outcome(_NOT_LOADED, exc, traceback.format_exc())
+    try:
+        outcome: tuple[int, Any, str | None] = (_RETURNED, fn(*args, **kwargs), None)
+    except BaseException as exc:  # every failure, SystemExit included, is the task's result
+        outcome = (_RAISED, exc, traceback.format_exc())
+    del fn, args, kwargs
+    try:
+        return _pickle_outcome(*outcome)
+    finally:
+        del outcome
+
+
+def _pickle_outcome(kind: int, value: Any, tb: str | None) -> bytes:
+    """``(kind, value, traceback)`` pickled; a value that does not pickle becomes its pickling error.
+
+    The pickling error keeps its own type (``PicklingError``, the ``TypeError`` of an object
+    that refuses pickling, a ``SystemExit`` raised by a ``__reduce__``...), as with
+    ``ProcessPoolExecutor``, with a note that says what could not be sent back.
+    """
+    try:
+        return pickle.dumps((kind, value, tb), protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:
+        what = {_RETURNED: f"result ({type(value).__name__})",
+                _RAISED: f"exception {type(value).__name__}: {value!r}"}.get(kind, f"error {value!r}")
+        add_note(exc, f"gilfree: the task's {what} could not be pickled to send it back from the worker "
+                      "process; return (or raise) something that pickles")
+        try:
+            return pickle.dumps((_RAISED, exc, traceback.format_exc()), protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:  # the pickling error itself does not pickle: send its words
+            error = RuntimeError(f"the task's {what} could not be pickled to send it back: {exc!r}")
+            return pickle.dumps((_RAISED, error, traceback.format_exc()), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """``error.add_note(note)`` (Python 3.11+); on 3.10, the same ``__notes__`` list by hand."""
+    adder = getattr(error, "add_note", None)
+    if callable(adder):
+        adder(note)
+    else:  # pragma: no cover - Python 3.10
+        setattr(error, "__notes__", [*getattr(error, "__notes__", ()), note])
 
 
 def _run_initializer(conn: Connection, initializer: Callable[..., Any], initargs: tuple[Any, ...]) -> bool:
@@ -245,7 +303,7 @@ class _Task:
 
 
 class _Worker:
-    __slots__ = ("process", "conn", "task", "timed_out", "ready")
+    __slots__ = ("process", "conn", "task", "timed_out", "ready", "done", "retiring")
 
     def __init__(self, process: Any, conn: Connection, ready: bool = True) -> None:
         self.process = process
@@ -253,11 +311,55 @@ class _Worker:
         self.task: _Task | None = None
         self.timed_out = False
         self.ready = ready  # False until a worker with an initializer says how it went
+        self.done = 0  # tasks it finished (for max_tasks_per_child)
+        self.retiring = False  # asked to leave after max_tasks_per_child tasks: no new task
 
     @property
     def expecting(self) -> bool:
         """Whether the worker owes the parent a message (a task's outcome, its initializer's)."""
         return self.task is not None or not self.ready
+
+    @property
+    def idle(self) -> bool:
+        return self.task is None and self.ready and not self.retiring
+
+
+# -- interpreter exit: the program waits for pending futures --------------------------------------
+#
+# As concurrent.futures does: a hook that the threading module runs at interpreter exit, before
+# it joins non-daemon threads and before atexit handlers (multiprocessing's among them), shuts
+# every live pool down and waits for it; from then on submit() refuses new work.
+
+_live_lock = threading.Lock()
+_live: "weakref.WeakSet[_Dispatcher]" = weakref.WeakSet()
+_interpreter_exiting = False
+
+
+def _python_exit() -> None:
+    global _interpreter_exiting
+    with _live_lock:
+        _interpreter_exiting = True
+        dispatchers = list(_live)
+    for dispatcher in dispatchers:
+        dispatcher.request_shutdown()
+    for dispatcher in dispatchers:
+        dispatcher.join()
+
+
+def _forget_pools_in_child() -> None:
+    """After a fork: the parent's pools and their threads are not this process's."""
+    global _live_lock, _live, _interpreter_exiting
+    _live_lock = threading.Lock()
+    _live = weakref.WeakSet()
+    _interpreter_exiting = False
+
+
+try:
+    register_exit_hook(_python_exit)
+except RuntimeError:  # imported while the interpreter exits: no new work, as the stdlib's pools
+    _interpreter_exiting = True
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 class FailSafePool(Executor):
@@ -266,50 +368,57 @@ class FailSafePool(Executor):
     The arguments are ``ProcessPoolExecutor``'s: ``max_workers`` (``None``: one per usable
     core), ``mp_context`` picks the start method (``multiprocessing.get_context("spawn")``...;
     the interpreter's default otherwise), ``initializer(*initargs)`` runs in every worker
-    before its first task, replacements included. ``task_timeout`` (seconds, optional) bounds
-    every task. Use it as a context manager, or call :meth:`shutdown`; :meth:`terminate` stops
-    it at once.
+    before its first task, replacements included, and ``max_tasks_per_child`` (optional)
+    replaces a worker after that many tasks; as in the stdlib it needs a start method other
+    than ``fork`` and, without an ``mp_context``, means ``spawn``. ``task_timeout`` (seconds,
+    optional) bounds every task. Use it as a context manager, or call :meth:`shutdown`;
+    :meth:`terminate` stops it at once.
+
+    As with ``ProcessPoolExecutor``: the program waits for pending futures at exit (and
+    ``submit`` then raises ``RuntimeError``); a pool dropped without ``shutdown()`` is
+    garbage-collected, runs what was submitted and lets its workers go; an argument that cannot
+    be pickled fails its future with its own pickling error (gilfree's explanation is a note on
+    it), as does a result or exception that cannot be pickled in the worker; a result that
+    cannot be unpickled here fails its future with ``BrokenProcessPool`` (its cause is the
+    error).
 
     An initializer that raises (or a worker that dies while running it) breaks the pool, as in
     ``ProcessPoolExecutor``: the tasks submitted so far fail with
     :class:`~gilfree.errors.WorkerDied` (a ``BrokenProcessPool``) naming the initializer and
     its exception (the exception itself is the ``__cause__``), tasks already running on other
     workers finish, no replacement is started, and ``submit`` raises the same error from then
-    on. Where gilfree differs on purpose: a worker that dies while running a *task* costs only
-    that task, not the pool.
+    on. Where gilfree differs on purpose:
+
+    * a worker that dies while running a *task* costs only that task (its future fails with
+      :class:`~gilfree.errors.WorkerDied`, naming the cause), not the pool: the worker is
+      replaced and the other tasks go on. Likewise a task whose arguments cannot be unpickled
+      in the worker, or whose result cannot be unpickled here, fails alone (``BrokenProcessPool``);
+    * a task exception's ``__cause__`` is :class:`~gilfree.errors.RemoteTraceback` (the stdlib
+      uses a private class), and a ``SystemExit`` raised in a task is that task's exception, not
+      the end of its worker.
     """
 
     def __init__(self, max_workers: int | None = None, mp_context: Any = None,
                  initializer: Callable[..., object] | None = None, initargs: tuple[Any, ...] = (), *,
-                 task_timeout: float | None = None) -> None:
+                 max_tasks_per_child: int | None = None, task_timeout: float | None = None) -> None:
         self.workers = check_max_workers(max_workers)
         self.task_timeout = check_seconds(task_timeout, "task_timeout", allow_none=True)
-        self._initializer, self._initargs = check_initializer(initializer, initargs)
-        self._ctx = _check_context(mp_context)
-        self.start_method = self._ctx.get_start_method()
-        # See the module docstring: never fork once the dispatcher thread exists.
-        self._replace_ctx = self._ctx if self.start_method != "fork" else multiprocessing.get_context(
-            "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
-        self._lock = threading.Lock()
-        self._queue: collections.deque[_Task] = collections.deque()
-        self._pool: dict[int, _Worker] = {}  # by process sentinel; owned by the dispatcher
-        self._shutdown = False
-        self._abort = False
-        self._broken: WorkerDied | None = None
-        self._last_death: WorkerDied | None = None
-        self._oom_before = oom_kill_count()
-        self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
-        try:
-            for _ in range(self.workers):
-                self._start_worker(self._ctx)
-        except BaseException:
-            for worker in self._pool.values():
-                worker.process.kill()
-                worker.process.join()
-            raise
-        self._thread = threading.Thread(target=self._dispatch, name="gilfree-failsafe-pool",
-                                        daemon=True)
-        self._thread.start()
+        initializer, initargs = check_initializer(initializer, initargs)
+        if max_tasks_per_child is not None:
+            max_tasks_per_child = check_count(max_tasks_per_child, "max_tasks_per_child")
+        self.max_tasks_per_child = max_tasks_per_child
+        if mp_context is None and max_tasks_per_child is not None:
+            ctx = multiprocessing.get_context("spawn")  # as ProcessPoolExecutor: never fork then
+        else:
+            ctx = _check_context(mp_context)
+        self.start_method = ctx.get_start_method()
+        if max_tasks_per_child is not None and self.start_method == "fork":
+            raise ValueError("max_tasks_per_child is incompatible with the 'fork' start method (as in "
+                             "ProcessPoolExecutor); pass mp_context=multiprocessing.get_context('spawn') "
+                             "or 'forkserver'")
+        self._dispatcher = _Dispatcher(self.workers, ctx, initializer, initargs, self.task_timeout,
+                                       max_tasks_per_child)
+        self._dispatcher.start(self)
 
     # -- the caller's side ----------------------------------------------------------------
 
@@ -328,40 +437,43 @@ class FailSafePool(Executor):
         return map_in_batches(self.submit, fn, iterables, timeout, chunksize)
 
     def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        """Schedule ``fn(*args, **kwargs)``; its :class:`~concurrent.futures.Future`.
+
+        Raises ``RuntimeError`` after :meth:`shutdown` or during interpreter exit, the pool's
+        error once it is broken, and ``TypeError`` for a ``fn`` that is not callable. Arguments
+        that cannot be pickled fail the future with their pickling error, as in the stdlib.
+        """
         if not callable(fn):
             raise TypeError(f"submit needs a callable, not {type(fn).__name__}")
+        self._dispatcher.check_open()
         label = _describe_call(fn)
+        future: Future[_T] = Future()
         try:
             # multiprocessing's own pickler, as Pool and ProcessPoolExecutor use: it sends a
             # Connection, a socket or a lock as a duplicated handle, where plain pickle would
             # send a file descriptor's number, which means something else in the worker.
             payload = bytes(ForkingPickler.dumps((fn, args, kwargs), pickle.HIGHEST_PROTOCOL))
         except Exception as exc:
-            raise TypeError(
-                f"cannot send {label} to a worker process: {exc}. Tasks and their arguments "
-                "must pickle: module-level functions, no lambdas or local functions"
-            ) from exc
-        future: Future[_T] = Future()
-        with self._lock:
-            if self._broken is not None:
-                raise self._broken
-            if self._shutdown:
-                raise RuntimeError("cannot submit to a FailSafePool after shutdown")
-            self._queue.append(_Task(future, payload, label))
-        self._wake()
+            add_note(exc, f"gilfree: cannot send {label} to a worker process. Tasks and their arguments "
+                          "must pickle: module-level functions, no lambdas or local functions")
+            future.set_exception(exc)
+            return future
+        self._dispatcher.put(_Task(future, payload, label))
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Stop taking tasks; run the queued ones (or cancel them) and let the workers exit."""
+        """Stop taking tasks; run the queued ones (or cancel them) and let the workers exit.
+
+        ``wait=True`` returns once every task has finished (or failed) and the workers are
+        gone; with ``cancel_futures=True`` the queued tasks are cancelled first, so every
+        future is settled either way. Called from one of this pool's own callbacks, it does
+        not wait for itself.
+        """
         wait = check_flag(wait, "wait")
         cancel_futures = check_flag(cancel_futures, "cancel_futures")
-        with self._lock:
-            self._shutdown = True
-            if cancel_futures:
-                self._cancel_queued()
-        self._wake()
+        self._dispatcher.request_shutdown(cancel_futures=cancel_futures)
         if wait:
-            self._thread.join()
+            self._dispatcher.join()
 
     def abort(self, grace: float | None = None) -> None:
         """Stop after an error or Ctrl-C: the same as :meth:`terminate` (no grace is needed)."""
@@ -373,52 +485,171 @@ class FailSafePool(Executor):
         Safe at any moment, since each worker has a pipe of its own. Running tasks fail with
         :class:`~gilfree.errors.PoolStopped`; results already received stay in their futures.
         """
-        with self._lock:
-            self._shutdown = True
-            self._abort = True
-            self._cancel_queued()
-            workers = list(self._pool.values())
-        for worker in workers:
-            _kill(worker.process)
-        self._wake()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=10)
+        self._dispatcher.terminate()
 
     @property
     def processes(self) -> list[Any]:
         """The live worker processes (a snapshot)."""
-        with self._lock:
-            return [w.process for w in self._pool.values()]
+        return self._dispatcher.processes()
+
+    @property
+    def _broken(self) -> WorkerDied | None:
+        """The error that broke the pool (its initializer failed...), or None: the stdlib's name."""
+        return self._dispatcher.broken
+
+    @property
+    def _thread(self) -> threading.Thread:
+        """The dispatcher thread (tests wait for it to end)."""
+        return self._dispatcher.thread
 
     def __repr__(self) -> str:
-        state = "broken" if self._broken else ("shut down" if self._shutdown else "running")
+        dispatcher = self._dispatcher
+        state = "broken" if dispatcher.broken else ("shut down" if dispatcher.stopping else "running")
         return f"<FailSafePool workers={self.workers} start_method={self.start_method} {state}>"
 
-    # -- internals ------------------------------------------------------------------------
 
-    def _wake(self) -> None:
+class _Dispatcher:
+    """Everything a :class:`FailSafePool` runs on: its workers, its queue, and the thread that
+    hands out tasks and watches the workers' pipes and process sentinels.
+
+    It holds no reference to its ``FailSafePool`` (only a weak one), as ``ProcessPoolExecutor``'s
+    manager thread does: a pool dropped without ``shutdown()`` is garbage-collected, and the
+    dispatcher then shuts down as ``shutdown(wait=False)`` would (what was submitted still runs,
+    since its futures may be held), and its workers exit.
+    """
+
+    def __init__(self, workers: int, ctx: Any, initializer: Callable[..., object] | None,
+                 initargs: tuple[Any, ...], task_timeout: float | None, max_tasks_per_child: int | None) -> None:
+        self.workers = workers
+        self.ctx = ctx
+        self.initializer = initializer
+        self.initargs = initargs
+        self.task_timeout = task_timeout
+        self.max_tasks_per_child = max_tasks_per_child
+        # See the module docstring: never fork once the dispatcher thread exists.
+        self.replace_ctx = ctx if ctx.get_start_method() != "fork" else multiprocessing.get_context(
+            "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
+        self.lock = threading.Lock()
+        self.queue: collections.deque[_Task] = collections.deque()
+        self.pool: dict[int, _Worker] = {}  # by process sentinel; owned by the dispatcher thread
+        self.stopping = False  # shutdown() was called, or the pool was dropped, or the program exits
+        self.cancel_queued = False  # shutdown(cancel_futures=True): the dispatcher cancels the queue
+        self.abort = False
+        self.broken: WorkerDied | None = None
+        self.last_death: WorkerDied | None = None
+        self.oom_before = oom_kill_count()
+        # A plain pipe, both ends non-blocking: a wake-up never blocks its caller (a full pipe
+        # already holds one), and the weakref callback below may run in any thread, at any
+        # allocation, so it takes no lock that code around it could hold (the RLock is re-entrant).
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._wake_lock = threading.RLock()
+        self._owner: weakref.ref[FailSafePool] | None = None
+        self.thread = threading.Thread(target=self._run, name="gilfree-failsafe-pool", daemon=True)
+
+    # -- called from the pool's side --------------------------------------------------------
+
+    def start(self, owner: FailSafePool) -> None:
+        """Start the workers and the thread; follow ``owner`` through a weak reference."""
         try:
-            self._wake_w.send_bytes(b"!")
-        except (OSError, ValueError):  # closed: the dispatcher has finished
-            pass
+            for _ in range(self.workers):
+                self._start_worker(self.ctx)
+        except BaseException:
+            for worker in self.pool.values():
+                worker.process.kill()
+                worker.process.join()
+            self._close()
+            raise
+        self._owner = weakref.ref(owner, self._owner_gone)
+        with _live_lock:
+            if _interpreter_exiting:
+                self.stopping = True
+            _live.add(self)
+        self.thread.start()
 
-    def _cancel_queued(self) -> None:  # with the lock held
-        while self._queue:
-            self._queue.popleft().future.cancel()
+    def check_open(self) -> None:
+        """Raise what ``submit`` raises on a pool that takes no more work."""
+        if self.broken is not None:
+            raise self.broken
+        if _interpreter_exiting:
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+        if self.stopping:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+
+    def put(self, task: _Task) -> None:
+        with self.lock:
+            self.check_open()
+            self.queue.append(task)
+        self.wake()
+
+    def request_shutdown(self, *, cancel_futures: bool = False) -> None:
+        """Stop taking tasks; with ``cancel_futures``, the dispatcher cancels the queued ones.
+
+        It does so after one more round of handing tasks to idle workers, as the stdlib's
+        manager thread does: a task that a free worker can take now runs.
+        """
+        with self.lock:
+            self.stopping = True
+            self.cancel_queued = self.cancel_queued or cancel_futures
+        self.wake()
+
+    def join(self) -> None:
+        """Wait for the dispatcher thread (not from that thread itself: a future's callback)."""
+        if self.thread.ident is not None and threading.current_thread() is not self.thread:
+            self.thread.join()
+
+    def terminate(self) -> None:
+        with self.lock:
+            self.stopping = True
+            self.abort = True
+            queued = self._take_queue()
+            workers = list(self.pool.values())
+        _cancel(queued)
+        for worker in workers:
+            _kill(worker.process)
+        self.wake()
+        if self.thread.ident is not None and threading.current_thread() is not self.thread:
+            self.thread.join(timeout=10)
+
+    def processes(self) -> list[Any]:
+        with self.lock:
+            return [w.process for w in self.pool.values()]
+
+    def wake(self) -> None:
+        with self._wake_lock:
+            if self._wake_w < 0:
+                return  # closed: the dispatcher has finished
+            try:
+                os.write(self._wake_w, b"!")
+            except (BlockingIOError, OSError):  # full: a wake-up is already pending
+                pass
+
+    def _owner_gone(self, _ref: object) -> None:
+        """The FailSafePool was garbage-collected without shutdown(): shut down, don't wait."""
+        self.stopping = True  # a plain store: no lock here (see __init__)
+        self.wake()
+
+    # -- the dispatcher thread ----------------------------------------------------------------
+
+    def _take_queue(self) -> list[_Task]:  # with the lock held; cancel them once it is released
+        tasks = list(self.queue)
+        self.queue.clear()
+        return tasks
 
     def _start_worker(self, ctx: Any) -> None:
         parent_end, child_end = multiprocessing.Pipe(duplex=True)
         process = ctx.Process(target=_worker_main,
-                              args=(child_end, _lifeline.child_end(), self._initializer, self._initargs),
+                              args=(child_end, _lifeline.child_end(), self.initializer, self.initargs),
                               name="gilfree-failsafe-worker", daemon=True)
         try:
             process.start()
         finally:
             child_end.close()
-        with self._lock:
-            self._pool[process.sentinel] = _Worker(process, parent_end, ready=self._initializer is None)
+        with self.lock:
+            self.pool[process.sentinel] = _Worker(process, parent_end, ready=self.initializer is None)
 
-    def _dispatch(self) -> None:
+    def _run(self) -> None:
         try:
             while self._step():
                 pass
@@ -430,15 +661,18 @@ class FailSafePool(Executor):
 
     def _step(self) -> bool:
         """One round: hand out tasks, wait for results, deaths and deadlines. False when done."""
+        cancel = self.cancel_queued  # read before the hand-out, so that it sees every task queued then
         self._assign()
-        with self._lock:
-            workers = list(self._pool.values())
-            abort, shutdown, queued = self._abort, self._shutdown, bool(self._queue)
+        with self.lock:
+            cancelled = self._take_queue() if cancel else []
+            workers = list(self.pool.values())
+            abort, stopping, queued = self.abort, self.stopping, bool(self.queue)
+        _cancel(cancelled)
         busy = [w for w in workers if w.task is not None]
         if abort:
             self._stop_workers(workers, kill=True)
             return False
-        if shutdown and not queued and not busy:
+        if stopping and not queued and not busy:
             self._stop_workers(workers, kill=False)
             return False
         if not workers and queued:  # every worker died and none could be started
@@ -451,8 +685,7 @@ class FailSafePool(Executor):
         watch += [w.process.sentinel for w in workers]
         ready = set(wait(watch, timeout))
         if self._wake_r in ready:
-            while self._wake_r.poll():
-                self._wake_r.recv_bytes()
+            self._drain_wakeups()
         for worker in workers:  # results first: a worker may have answered, then died
             if worker.expecting and worker.conn in ready:
                 self._receive(worker)
@@ -467,17 +700,23 @@ class FailSafePool(Executor):
                 _kill(worker.process)  # its sentinel fires next round; _bury fails the task
         return True
 
+    def _drain_wakeups(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
     def _assign(self) -> None:
         """Give queued tasks to idle workers (cancelled futures are skipped)."""
         while True:
-            with self._lock:
-                if self._abort:
+            with self.lock:
+                if self.abort:
                     return
-                idle = next((w for w in self._pool.values()
-                             if w.task is None and w.ready and w.process.is_alive()), None)
-                if idle is None or not self._queue:
+                idle = next((w for w in self.pool.values() if w.idle and w.process.is_alive()), None)
+                if idle is None or not self.queue:
                     return
-                task = self._queue.popleft()
+                task = self.queue.popleft()
             if not task.future.set_running_or_notify_cancel():
                 continue  # cancelled while queued
             if self.task_timeout is not None:
@@ -502,16 +741,43 @@ class FailSafePool(Executor):
         worker.task = None
         if task is None:
             return
+        self._settle(task, message, worker.process.pid)
+        del task, message
+        worker.done += 1
+        if self.max_tasks_per_child is not None and worker.done >= self.max_tasks_per_child:
+            self._retire(worker)
+
+    def _settle(self, task: _Task, message: bytes, pid: int | None) -> None:
+        """Set a task's future from its worker's message."""
         try:
-            ok, value, tb = pickle.loads(message)
-        except BaseException as exc:
-            ok, value, tb = False, TypeError(f"the result of {task.label} could not be unpickled: {exc!r}"), None
-        if ok:
+            kind, value, tb = pickle.loads(message)
+        except BaseException as exc:  # SystemExit from a __reduce__ too: it must not end this thread
+            error = BrokenProcessPool(
+                f"the outcome of {task.label} could not be unpickled in this process: {exc!r}. Only "
+                "this task is lost: the pool goes on")
+            error.__cause__ = exc
+            task.future.set_exception(error)
+            return
+        if kind == _RETURNED:
             task.future.set_result(value)
             return
         if tb:
             value.__cause__ = RemoteTraceback(tb)
+        if kind == _NOT_LOADED:
+            error = BrokenProcessPool(
+                f"worker process {pid} could not unpickle {task.label}: {value!r}, so the task did not "
+                "run. Only this task is lost: the pool goes on")
+            error.__cause__ = value
+            value = error
         task.future.set_exception(value)
+
+    def _retire(self, worker: _Worker) -> None:
+        """``max_tasks_per_child`` reached: ask the worker to exit; _bury starts its replacement."""
+        worker.retiring = True
+        try:
+            worker.conn.send_bytes(_STOP)
+        except (BrokenPipeError, OSError):
+            pass  # already gone: its sentinel says so
 
     def _salvage(self, worker: _Worker) -> None:
         """Read what a stopped worker sent before it ended: its initializer's report, a result."""
@@ -530,11 +796,12 @@ class FailSafePool(Executor):
             return
         if tb:
             error.__cause__ = RemoteTraceback(tb)
+        initializer = _describe_call(self.initializer) if self.initializer is not None else "?"
         broken = WorkerDied(
-            f"the initializer {_describe_call(self._initializer)} of this FailSafePool failed in "
+            f"the initializer {initializer} of this FailSafePool failed in "
             f"worker process {worker.process.pid}: {error!r}. A pool whose workers cannot be "
             "initialized is broken, as a ProcessPoolExecutor is: no task runs on it",
-            pid=worker.process.pid, task=f"initializer {_describe_call(self._initializer)}")
+            pid=worker.process.pid, task=f"initializer {initializer}")
         broken.__cause__ = error
         self._break(broken, worker)
 
@@ -544,12 +811,12 @@ class FailSafePool(Executor):
         Tasks running on other workers finish; the workers then stop, and ``submit`` raises
         ``broken`` from now on.
         """
-        with self._lock:
-            if self._broken is None:
-                self._broken = broken
-            self._shutdown = True
-            tasks = list(self._queue)
-            self._queue.clear()
+        with self.lock:
+            if self.broken is None:
+                self.broken = broken
+            self.stopping = True
+            tasks = list(self.queue)
+            self.queue.clear()
         task, worker.task = worker.task, None
         if task is not None:
             task.future.set_exception(broken)
@@ -560,23 +827,24 @@ class FailSafePool(Executor):
     def _bury(self, worker: _Worker) -> None:
         """A worker's process ended: salvage an answer it sent, fail its task, replace it."""
         self._salvage(worker)
-        with self._lock:
-            abort = self._abort
+        with self.lock:
+            abort = self.abort
+        initializer = _describe_call(self.initializer) if self.initializer is not None else "?"
         if not worker.ready and not abort:  # it died in its initializer (killed, os._exit...)
             worker.process.join(timeout=5)
             worker.ready = True
             death = WorkerDied.of(worker.process.pid, worker.process.exitcode,
-                                  oom_kills_before=self._oom_before)
+                                  oom_kills_before=self.oom_before)
             self._break(WorkerDied(
-                f"{death} while running the initializer {_describe_call(self._initializer)} of "
+                f"{death} while running the initializer {initializer} of "
                 "this FailSafePool. A pool whose workers cannot be initialized is broken, as a "
                 "ProcessPoolExecutor is: no task runs on it", pid=death.pid, exitcode=death.exitcode,
-                cause=death.cause, task=f"initializer {_describe_call(self._initializer)}"), worker)
+                cause=death.cause, task=f"initializer {initializer}"), worker)
         worker.process.join(timeout=5)
-        with self._lock:
-            self._pool.pop(worker.process.sentinel, None)
-            stopping = self._shutdown and not self._queue
-            abort = self._abort
+        with self.lock:
+            self.pool.pop(worker.process.sentinel, None)
+            stopping = self.stopping and not self.queue
+            abort = self.abort
         task, worker.task = worker.task, None
         worker.conn.close()
         pid, code = worker.process.pid, worker.process.exitcode
@@ -589,31 +857,32 @@ class FailSafePool(Executor):
                     f"{task.label} ran longer than the pool's task_timeout of {self.task_timeout} s; "
                     f"its worker process {pid} was stopped and replaced")
             else:
-                error = WorkerDied.of(pid, code, task.label, oom_kills_before=self._oom_before)
-        # No worker.process.close(): at exit, multiprocessing joins every child it still lists
-        # while this (daemon) thread may be burying one, and joining a closed Process raises
-        # "process object is closed" from the atexit handler. The reaped process's descriptors
-        # go with the object: multiprocessing forgets it at its next start or exit.
+                error = WorkerDied.of(pid, code, task.label, oom_kills_before=self.oom_before)
+        # No worker.process.close(): a Process object closed here while multiprocessing's
+        # own bookkeeping still lists it makes a later join() raise "process object is
+        # closed". The reaped process's descriptors go with the object.
         if task is not None and error is not None:
             task.future.set_exception(error)
-        self._last_death = WorkerDied.of(pid, code, oom_kills_before=self._oom_before)
+        del task, error
+        if not (worker.retiring and code == 0):  # a worker retired after max_tasks_per_child did not die
+            self.last_death = WorkerDied.of(pid, code, oom_kills_before=self.oom_before)
         if abort or stopping:
             return
         try:
-            self._start_worker(self._replace_ctx)
+            self._start_worker(self.replace_ctx)
         except Exception as exc:  # out of processes or memory: go on with fewer workers
-            self._last_death = WorkerDied(f"{self._last_death}; starting a replacement failed: {exc!r}")
+            self.last_death = WorkerDied(f"{self.last_death}; starting a replacement failed: {exc!r}")
 
     def _give_up(self) -> None:
         """No worker left and none may be started: fail the queued tasks with the cause."""
-        last = self._last_death
+        last = self.last_death
         reason = f" (the last one: {last})" if last is not None else ""
         broken = WorkerDied(f"every worker process of this pool has died and none could be "
                             f"started in their place{reason}")
-        with self._lock:
-            self._broken = broken
-            tasks = list(self._queue)
-            self._queue.clear()
+        with self.lock:
+            self.broken = broken
+            tasks = list(self.queue)
+            self.queue.clear()
         for task in tasks:
             if task.future.set_running_or_notify_cancel():
                 task.future.set_exception(broken)
@@ -639,28 +908,30 @@ class FailSafePool(Executor):
                     PoolStopped(f"the pool was stopped while {worker.task.label} ran"))
                 worker.task = None
             worker.conn.close()
-        with self._lock:
-            self._pool.clear()
+        with self.lock:
+            self.pool.clear()
 
     def _fail_everything(self, error: BaseException) -> None:
-        with self._lock:
-            workers = list(self._pool.values())
-            tasks = list(self._queue)
-            self._queue.clear()
-            self._shutdown = True
+        with self.lock:
+            workers = list(self.pool.values())
+            tasks = list(self.queue)
+            self.queue.clear()
+            self.stopping = True
         for worker in workers:
             _kill(worker.process)
             if worker.task is not None and not worker.task.future.done():
                 worker.task.future.set_exception(error)
-        for task in tasks:
-            task.future.cancel()
+        _cancel(tasks)
 
     def _close(self) -> None:
-        for end in (self._wake_r, self._wake_w):
-            try:
-                end.close()
-            except OSError:
-                pass
+        with self._wake_lock:
+            for fd in (self._wake_r, self._wake_w):
+                if fd >= 0:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            self._wake_r = self._wake_w = -1
 
 
 def _check_context(mp_context: object) -> Any:
@@ -672,6 +943,13 @@ def _check_context(mp_context: object) -> Any:
         raise TypeError("mp_context must be a multiprocessing context (from multiprocessing.get_context()) "
                         f"or None, not {type(mp_context).__name__}{hint}")
     return mp_context
+
+
+def _cancel(tasks: list[_Task]) -> None:
+    """Cancel queued tasks, and tell ``wait()`` and ``as_completed()`` (``cancel()`` alone does not)."""
+    for task in tasks:
+        if task.future.cancel():
+            task.future.set_running_or_notify_cancel()
 
 
 def _kill(process: Any) -> None:
