@@ -117,6 +117,11 @@ def _open_joblib(backend: str) -> Any:
     return opener
 
 
+#: gilfree's openers that start worker processes whose first act is to ignore Ctrl-C and unblock
+#: SIGINT and SIGTERM (worker_ignores_sigint, FailSafePool's worker): only these run under
+#: :func:`_interrupts_deferred`. Another opener's workers (a plugin's) would keep both blocked.
+_DEFERRING_OPENERS = frozenset({_open_pool, _open_processes, _open_failsafe})
+
 _JOBLIB_INSTALL = 'pip install joblib, or pip install "gilfree[bench]"'
 
 for _strategy in (
@@ -177,14 +182,14 @@ def stop_executor(executor: Executor, *, abort: bool, grace: float = ABORT_GRACE
 
 
 @contextmanager
-def _interrupts_deferred() -> Iterator[None]:
+def _interrupts_deferred(wanted: bool = True) -> Iterator[None]:
     """SIGINT and SIGTERM wait (blocked in this thread) while an executor starts its workers.
 
     Workers forked or spawned meanwhile start with both blocked, so neither can kill one in its
     start-up before it ignores Ctrl-C (its initializer unblocks them); the parent gets a pending
     signal the moment the executor exists, as the stdlib's resource tracker does it.
     """
-    if not hasattr(signal, "pthread_sigmask"):
+    if not wanted or not hasattr(signal, "pthread_sigmask"):
         yield
         return
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
@@ -231,7 +236,7 @@ def open_executor(strategy: str, workers: int = 1, *, start_method: str | None =
         options["mp_context"] = ctx
     executor = None
     try:
-        with _interrupts_deferred():
+        with _interrupts_deferred(declared.opener in _DEFERRING_OPENERS):
             executor = declared.opener(workers, **options)
         if not isinstance(executor, Executor):
             raise TypeError(f"the {strategy!r} strategy's opener returned a {type(executor).__name__}, "
