@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -181,22 +182,43 @@ def stop_executor(executor: Executor, *, abort: bool, grace: float = ABORT_GRACE
         executor.shutdown(wait=True, cancel_futures=True)
 
 
+#: The signals that stop a run, held while a pool starts its workers.
+_STOPPING = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
 def _interrupts_deferred(wanted: bool = True) -> Iterator[None]:
-    """SIGINT and SIGTERM wait (blocked in this thread) while an executor starts its workers.
+    """SIGINT and SIGTERM wait while an executor starts its workers, then act as usual.
 
-    Workers forked or spawned meanwhile start with both blocked, so neither can kill one in its
-    start-up before it ignores Ctrl-C (its initializer unblocks them); the parent gets a pending
-    signal the moment the executor exists, as the stdlib's resource tracker does it.
+    Two halves. In this thread both are blocked, so workers forked or spawned meanwhile start
+    with them blocked and cannot die of one in their start-up, before they ignore Ctrl-C (their
+    initializer unblocks them), as the stdlib's resource tracker starts its process. And in the
+    main thread their Python handlers are swapped for one that only notes the signal (another
+    thread may receive it, and Python would run the handler here at once); once the executor
+    exists the handlers come back and each noted signal is raised again.
     """
-    if not wanted or not hasattr(signal, "pthread_sigmask"):
+    if not wanted:
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    noted: list[int] = []
+    swapped: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in _STOPPING:
+            previous = signal.getsignal(signum)
+            if callable(previous):  # a Python handler; SIG_DFL and SIG_IGN keep their meaning
+                swapped[signum] = previous
+                signal.signal(signum, lambda received, frame: noted.append(received))
+    masked = hasattr(signal, "pthread_sigmask")
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(_STOPPING)) if masked else None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if old_mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)  # a pending one is noted now
+        for held, previous in swapped.items():
+            signal.signal(held, previous)
+        for again in dict.fromkeys(noted):
+            signal.raise_signal(again)
 
 
 @contextmanager
