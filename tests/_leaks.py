@@ -8,7 +8,9 @@ plain before/after listing of /dev/shm is not enough. ``track_segments`` records
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -70,6 +72,23 @@ def child_env(tmpdir: Path) -> dict[str, str]:
     if env.get("PYTHONPATH"):  # the child runs elsewhere: keep relative entries pointing here
         env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in env["PYTHONPATH"].split(os.pathsep))
     return env
+
+
+def wait_for_marker(proc: subprocess.Popen, marker: Path, limit_s: float = 120.0) -> bool:
+    """Wait for the tracked run's handshake: True once it has created ``marker`` (see the
+    ``GILFREE_TEST_*`` variables of ``tests/_tracked_gilfree.py``), False if it ended first.
+
+    The file is polled; ``limit_s`` only turns a run that never says so into a failure instead of
+    a hang (it is not a guess of how long the run takes).
+    """
+    deadline = time.monotonic() + limit_s
+    while not marker.exists():
+        if proc.poll() is not None:
+            return marker.exists()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the run did not create {marker.name} within {limit_s:.0f} s")
+        time.sleep(0.01)
+    return True
 
 
 def logged_segments_left(log: Path) -> list[str]:

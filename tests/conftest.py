@@ -26,6 +26,18 @@ import time
 
 import pytest
 
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # the test extra brings it; the property-test modules need it, nothing here does
+    pass
+else:
+    # Tests assert behaviour, never timing, and hypothesis's are no exception: on a busy machine
+    # (another copy of the suite, CI's hogs) one example can outlast the 200 ms default deadline,
+    # and drawing the data can trip the too_slow health check. Modules may still tighten this.
+    settings.register_profile("shared-machine", deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("shared-machine")
+
 C_EXTENSION_MARK = pytest.mark.c_extension
 PURE_PYTHON, C_EXTENSION = "pure-python", "c-extension"
 #: The fixtures that hand a test the compiled kernels: a test that asks for one is compiled-only.

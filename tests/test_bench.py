@@ -370,19 +370,6 @@ def test_the_numpy_sum_check_tolerates_rounding_but_not_a_wrong_sum(impl, tmp_pa
 
 # --- Ctrl-C and SIGTERM mid-run -----------------------------------------------------------------
 
-def _wait_until_measuring(proc: subprocess.Popen, marker) -> None:
-    """Return once the run says it is measuring (tests/_tracked_gilfree.py writes ``marker`` when
-    its first cell is done and the second begins): a handshake, not a guess of the time."""
-    import time
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if marker.exists():
-            return
-        time.sleep(0.02)
-    raise AssertionError("the run never said it was measuring")
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/dev/shm") or os.name != "posix", reason="needs POSIX /dev/shm")
 @pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
@@ -390,7 +377,7 @@ def test_a_signal_mid_run_stops_every_worker_and_leaves_nothing(sig, code, tmp_p
     import signal
     import time
 
-    from _leaks import child_env, joblib_folders_of, logged_segments_left, tracked_gilfree
+    from _leaks import child_env, joblib_folders_of, logged_segments_left, tracked_gilfree, wait_for_marker
 
     signum = getattr(signal, sig)
     log, tmpdir = tmp_path / "segments.log", tmp_path / "tmp"
@@ -402,8 +389,9 @@ def test_a_signal_mid_run_stops_every_worker_and_leaves_nothing(sig, code, tmp_p
     with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           cwd=tmp_path, env=env, start_new_session=True) as proc:
         try:
-            _wait_until_measuring(proc, marker)
-            assert proc.poll() is None, "the run ended before the signal"
+            # tests/_tracked_gilfree.py writes the marker when the first cell is done and the
+            # second begins: a handshake, not a guess of the time
+            assert wait_for_marker(proc, marker), "the run ended before it said it was measuring"
             if signum == signal.SIGINT:
                 os.killpg(proc.pid, signum)  # a terminal's Ctrl-C reaches the whole group
             else:

@@ -201,6 +201,50 @@ def test_an_error_that_stops_a_run_is_not_replaced_by_a_failing_cleanup(monkeypa
         assert "cannot join thread" in caught.value.__notes__[0]
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="needs POSIX signal masks")
+def test_ctrl_c_while_a_pool_starts_waits_until_it_exists_and_then_stops_it(monkeypatch):
+    """The opener is where a pool starts its workers: Ctrl-C there must neither kill a worker in
+    its start-up nor leave a half-built pool that nobody stops. It waits until the pool exists.
+    A plugin's opener is not held so (its workers would not unblock the signals): Ctrl-C cuts it."""
+    import os
+
+    import gilfree.strategies as strategies
+    from gilfree.registry import Strategy, register_strategy, unregister_strategy
+
+    opened = []
+
+    def starting(workers: int, **options: object) -> ThreadPoolExecutor:
+        executor = ThreadPoolExecutor(workers)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives while the pool starts
+        opened.append(executor)  # reached only if the signal waits
+        return executor
+
+    monkeypatch.setattr(strategies, "FailSafePool", starting)  # what gilfree's "failsafe" opener builds
+    release = threading.Event()
+    bystander = threading.Thread(target=release.wait)  # a thread the kernel may hand the signal to
+    bystander.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with open_executor("failsafe", 1):
+                pytest.fail("the block ran although Ctrl-C came first")
+    finally:
+        release.set()
+        bystander.join()
+    assert len(opened) == 1, "the interrupt cut the opener short"
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        opened[0].submit(pow, 2, 2)  # and the executor it made was stopped
+
+    register_strategy(Strategy("toy-interrupted", "a plugin's opener that gets Ctrl-C", starting,
+                               get_strategy("threads").capabilities))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with open_executor("toy-interrupted", 1):
+                pass
+    finally:
+        unregister_strategy("toy-interrupted")
+    assert len(opened) == 1, "a plugin's opener ran on with the signals held"
+
+
 def test_a_management_thread_whose_start_was_cut_short_is_still_joined():
     import threading
 

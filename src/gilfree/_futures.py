@@ -65,3 +65,5 @@ def worker_ignores_sigint(lifeline: Connection | None = None) -> None:
     _lifeline.watch(lifeline)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # started while the parent deferred them
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})

@@ -112,6 +112,8 @@ def _worker_main(conn: Connection, lifeline: Connection | None = None,
     _lifeline.watch(lifeline)  # first: exit the moment the parent process is gone
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not a handler a forked worker inherited
+    if hasattr(signal, "pthread_sigmask"):  # started while the parent deferred them
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     if initializer is not None and not _run_initializer(conn, initializer, initargs):
         return
     parent = multiprocessing.parent_process()

@@ -31,6 +31,8 @@ futures hold them). The joblib peers come as joblib ships them, for comparison.
 from __future__ import annotations
 
 import multiprocessing
+import signal
+import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -116,6 +118,11 @@ def _open_joblib(backend: str) -> Any:
     return opener
 
 
+#: gilfree's openers that start worker processes whose first act is to ignore Ctrl-C and unblock
+#: SIGINT and SIGTERM (worker_ignores_sigint, FailSafePool's worker): only these run under
+#: :func:`_interrupts_deferred`. Another opener's workers (a plugin's) would keep both blocked.
+_DEFERRING_OPENERS = frozenset({_open_pool, _open_processes, _open_failsafe})
+
 _JOBLIB_INSTALL = 'pip install joblib, or pip install "gilfree[bench]"'
 
 for _strategy in (
@@ -175,6 +182,45 @@ def stop_executor(executor: Executor, *, abort: bool, grace: float = ABORT_GRACE
         executor.shutdown(wait=True, cancel_futures=True)
 
 
+#: The signals that stop a run, held while a pool starts its workers.
+_STOPPING = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _interrupts_deferred(wanted: bool = True) -> Iterator[None]:
+    """SIGINT and SIGTERM wait while an executor starts its workers, then act as usual.
+
+    Two halves. In this thread both are blocked, so workers forked or spawned meanwhile start
+    with them blocked and cannot die of one in their start-up, before they ignore Ctrl-C (their
+    initializer unblocks them), as the stdlib's resource tracker starts its process. And in the
+    main thread their Python handlers are swapped for one that only notes the signal (another
+    thread may receive it, and Python would run the handler here at once); once the executor
+    exists the handlers come back and each noted signal is raised again.
+    """
+    if not wanted:
+        yield
+        return
+    noted: list[int] = []
+    swapped: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in _STOPPING:
+            previous = signal.getsignal(signum)
+            if callable(previous):  # a Python handler; SIG_DFL and SIG_IGN keep their meaning
+                swapped[signum] = previous
+                signal.signal(signum, lambda received, frame: noted.append(received))
+    masked = hasattr(signal, "pthread_sigmask")
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(_STOPPING)) if masked else None
+    try:
+        yield
+    finally:
+        if old_mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)  # a pending one is noted now
+        for held, previous in swapped.items():
+            signal.signal(held, previous)
+        for again in dict.fromkeys(noted):
+            signal.raise_signal(again)
+
+
 @contextmanager
 def open_executor(strategy: str, workers: int = 1, *, start_method: str | None = None,
                   task_timeout: float | None = None) -> Iterator[Executor]:
@@ -182,7 +228,10 @@ def open_executor(strategy: str, workers: int = 1, *, start_method: str | None =
 
     ``strategy`` is any registered name (:func:`strategy_names`). If the block raises (a task's
     exception, Ctrl-C), the tasks not yet started are dropped (see :func:`stop_executor`).
-    Worker processes ignore SIGINT: Ctrl-C is handled once, here. ``start_method`` (``"fork"``,
+    Worker processes ignore SIGINT: Ctrl-C is handled once, here. A Ctrl-C or SIGTERM that
+    arrives while the executor starts its workers waits until the executor exists, and then
+    stops it: a worker killed in its start-up (before it ignores Ctrl-C) would otherwise leave a
+    half-built pool that nobody stops, and the program's exit waiting for it. ``start_method`` (``"fork"``,
     ``"spawn"``, ``"forkserver"``) applies to strategies whose workers honour one and is ignored
     by in-process ones; ``task_timeout`` (seconds) needs a strategy that can stop one task.
     """
@@ -207,14 +256,18 @@ def open_executor(strategy: str, workers: int = 1, *, start_method: str | None =
         if not caps.start_methods:
             raise ValueError(f"start_method does not apply to {strategy!r}: it starts its own workers")
         options["mp_context"] = ctx
-    executor = declared.opener(workers, **options)
-    if not isinstance(executor, Executor):
-        raise TypeError(f"the {strategy!r} strategy's opener returned a {type(executor).__name__}, "
-                        "not a concurrent.futures.Executor")
-    remember(executor, caps)
+    executor = None
     try:
+        with _interrupts_deferred(declared.opener in _DEFERRING_OPENERS):
+            executor = declared.opener(workers, **options)
+        if not isinstance(executor, Executor):
+            raise TypeError(f"the {strategy!r} strategy's opener returned a {type(executor).__name__}, "
+                            "not a concurrent.futures.Executor")
+        remember(executor, caps)
         yield executor
     except BaseException as error:
+        if not isinstance(executor, Executor):
+            raise
         try:
             stop_executor(executor, abort=True)
         except Exception as cleanup:  # the error that stopped the run is the one to report
