@@ -192,8 +192,8 @@ def test_bench_holds_results_and_no_script_reaches_into_private_modules():
 # -- overhead -------------------------------------------------------------------------------------
 
 from gilfree.bench import overhead as overhead_suite  # noqa: E402
-from gilfree.bench.overhead import (REFERENCE, TASKS, OverheadPlan, findings, format_overhead,  # noqa: E402
-                                    markdown_overhead, run_overhead, summary)
+from gilfree.bench.overhead import (PER_ITEM_SHARE, REFERENCE, TASKS, OverheadPlan, contenders,  # noqa: E402
+                                    findings, format_overhead, markdown_overhead, run_overhead, summary)
 
 #: Tiny sizes, one round; joblib's loky workers take a second to start, and the rows are the same code.
 TINY_OVERHEAD = OverheadPlan(tiny=300, small=20, medium=4, repeats=1, skip=("joblib", "loky", "mpire"))
@@ -223,7 +223,11 @@ def test_the_overhead_suite_runs_every_task_size_through_every_pool_on_checked_r
         assert all(r["ok"] and r["error"] is None and r["tasks_per_s"] > 0 for r in rows)
         assert sum(r["best"] for r in rows) == 1 and max(r["vs_best"] for r in rows) == 1.0
         assert next(r for r in rows if r["name"] == REFERENCE)["vs_reference"] == 1.0
-        assert {r["items"] for r in rows} == {TINY_OVERHEAD.items(task)}
+        per_item = {c.name for c in contenders(TINY_OVERHEAD)[0] if c.per_item}
+        assert per_item == {"processes"}, "ProcessesExecutor.map keeps the stdlib's chunksize=1"
+        assert {r["items"] for r in rows if r["name"] not in per_item} == {TINY_OVERHEAD.items(task)}
+        assert {r["items"] for r in rows if r["name"] in per_item} == {
+            max(1, TINY_OVERHEAD.items(task) // PER_ITEM_SHARE)}
     assert [r["name"] for r in doc["startup"]] == names and all(r["ok"] and r["ms"] > 0 for r in doc["startup"])
     assert doc["plan"]["start_method"] in ("fork", "spawn", "forkserver") and doc["plan"]["repeats"] == 1
     assert [done for done, _ in seen] == list(range(1, len(seen) + 1)) and seen[-1][1] == len(seen)

@@ -4,7 +4,11 @@ Three task sizes go through ``map`` on every pool a user could pick, side by sid
 (:class:`gilfree.experiment.Experiment`: one checked warm-up round, then interleaved timed
 rounds, every result checked against the serial answer):
 
-* ``tiny``: ``x * x``, 20,000 items: nothing but overhead (pickling, pipes, wake-ups);
+* ``tiny``: ``x * x``, 200,000 items: nothing but overhead (pickling, pipes, wake-ups). A pool
+  that batches does them in a few milliseconds, where a busy core's wake-up alone is noise, so
+  fewer items would measure the scheduler; a pool that sends one item per task (a ``map`` whose
+  default ``chunksize`` is 1) gets a tenth of them, which already takes it seconds (its rate is
+  per item, so the figures still compare);
 * ``small``: about 100 us of work per item, 2,000 items;
 * ``medium``: about 10 ms per item, 100 items: overhead should vanish into the work.
 
@@ -48,7 +52,7 @@ from .faults import process_strategies
 from .report import fill, terminal_width
 from .verdict import machine_line
 
-__all__ = ["QUICK", "REFERENCE", "SCHEMA", "TARGETS", "TASKS", "Contender", "OverheadPlan", "contenders",
+__all__ = ["PER_ITEM_SHARE", "QUICK", "REFERENCE", "SCHEMA", "TARGETS", "TASKS", "Contender", "OverheadPlan", "contenders",
            "findings", "format_overhead", "markdown_overhead", "medium_task", "run_overhead", "small_task",
            "summary", "tiny_task"]
 
@@ -72,7 +76,9 @@ TARGETS: dict[str, tuple[str, float]] = {
     "medium": ("best", 0.95),  # within 5%
 }
 #: ``--quick``: a tenth of the items, 3 repeats (a smoke run: its figures are noise).
-QUICK: dict[str, int] = {"tiny": 2_000, "small": 200, "medium": 10, "repeats": 3}
+QUICK: dict[str, int] = {"tiny": 20_000, "small": 200, "medium": 10, "repeats": 3}
+#: A pool that sends one item per task gets this share of the items (see the module docstring).
+PER_ITEM_SHARE = 10
 
 
 # -- the tasks (module level: every start method imports them by name) ----------------------------
@@ -110,7 +116,7 @@ def _start_methods() -> tuple[str, ...]:
 class OverheadPlan:
     """Items per task size, workers, repeats, and the start method (None: the interpreter's default)."""
 
-    tiny: int = 20_000
+    tiny: int = 200_000
     small: int = 2_000
     medium: int = 100
     workers: int = 2
@@ -159,6 +165,12 @@ class Contender:
     session: Session
     version: str | None = None
     start_method: bool = True  # it honours the plan's start method
+    per_item: bool = False  # its map sends one item per task (chunksize 1 by default)
+
+    def items(self, plan: OverheadPlan, task: str) -> int:
+        """How many items this pool maps for ``task``: a share of them if it sends one per task."""
+        count = plan.items(task)
+        return max(1, count // PER_ITEM_SHARE) if self.per_item else count
 
 
 def _default_chunksize(executor_type: type | None) -> str:
@@ -178,7 +190,9 @@ def _gilfree(strategy: str) -> Contender:
         with open_executor(strategy, plan.workers, start_method=plan.start_method) as executor:
             yield lambda fn, items: list(executor.map(fn, items))
 
-    return Contender(strategy, f"{type_name}.map, {_default_chunksize(declared.executor_type)}", "gilfree", session)
+    chunksize = _default_chunksize(declared.executor_type)
+    return Contender(strategy, f"{type_name}.map, {chunksize}", "gilfree", session,
+                     per_item=chunksize == "chunksize=1")
 
 
 @contextmanager
@@ -219,10 +233,10 @@ def _loky(plan: OverheadPlan) -> Iterator[Callable[[Callable[[int], int], list[i
 
 @contextmanager
 def _mpire(plan: OverheadPlan) -> Iterator[Callable[[Callable[[int], int], list[int]], list[int]]]:
-    import mpire
+    from mpire.pool import WorkerPool
 
     # keep_alive: the workers outlive one map call (mpire's default starts them for every call).
-    with mpire.WorkerPool(n_jobs=plan.workers, start_method=plan.method, keep_alive=True) as pool:
+    with WorkerPool(n_jobs=plan.workers, start_method=plan.method, keep_alive=True) as pool:
         yield lambda fn, items: list(pool.map(fn, items, progress_bar=False))
 
 
@@ -290,12 +304,12 @@ def run_overhead(plan: OverheadPlan | None = None, progress: Progress | None = N
                 failed[c.name] = f"{type(exc).__name__}: {exc}"
                 ex.tick(f"open {c.name}")
         for task, fn in _TASK_FNS.items():
-            items = list(range(plan.items(task)))
-            want = [i * i for i in items]
-            variants = [Variant(f"{task} {c.name}", partial(runners[c.name], fn, items), want.__eq__,
-                                tags={"name": c.name}) for c in pools if c.name in runners]
+            counts = {c.name: c.items(plan, task) for c in pools}
+            variants = [Variant(f"{task} {c.name}", partial(runners[c.name], fn, list(range(counts[c.name]))),
+                                [i * i for i in range(counts[c.name])].__eq__, tags={"name": c.name})
+                        for c in pools if c.name in runners]
             got = ex.measure(variants, repeats=plan.repeats, warmup=1)
-            rows += _rows(task, len(items), pools, got, failed)
+            rows += _rows(task, counts, pools, got, failed)
     return {"schema": SCHEMA, "suite": "overhead", "environment": environment(), "machine": ex.finish().as_dict(),
             "plan": {**asdict(plan), "skip": list(plan.skip), "start_method": plan.method}, "cores": usable_cores(),
             "pools": [{"name": c.name, "call": c.call, "kind": c.kind, "version": c.version,
@@ -312,10 +326,11 @@ def _startup_row(m: Measured) -> dict[str, Any]:
     return {**row, "ms": m.seconds * 1e3, "spread": m.spread}
 
 
-def _rows(task: str, count: int, pools: list[Contender], got: dict[str, Measured],
+def _rows(task: str, counts: dict[str, int], pools: list[Contender], got: dict[str, Measured],
           failed: dict[str, str]) -> list[dict[str, Any]]:
     rows = []
     for c in pools:
+        count = counts[c.name]
         m = got.get(f"{task} {c.name}")
         row: dict[str, Any] = {"task": task, "items": count, "work_s": TASKS[task][0], "name": c.name, "ok": False}
         if m is None:
