@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -28,8 +29,21 @@ ENVIRONMENT = ("cpu", "usable_cores", "python", "python_implementation", "gil_en
 
 
 def _cli(*args: str, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gilfree", "bench", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+    """``gilfree bench ARGS`` in a child; a child still running after ``timeout`` seconds fails the
+    test with its threads' stacks (faulthandler's dump on SIGABRT), so a hang says where it was."""
+    argv = [sys.executable, "-m", "gilfree", "bench", *args]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONFAULTHANDLER": "1"}) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            try:
+                out, err = proc.communicate(timeout=30)
+            finally:
+                proc.kill()
+            pytest.fail(f"gilfree bench {' '.join(args)} still ran after {timeout} s; its stacks:\n{err[-6000:]}")
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def _recorded(doc: dict, schema: str) -> None:

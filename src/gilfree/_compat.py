@@ -238,7 +238,8 @@ def skip_settled_futures_when_broken(manager: threading.Thread) -> None:
     that the caller cancelled meanwhile (a run interrupted while a worker died) raises
     ``InvalidStateError`` there: the thread dies printing a traceback, its clean-up undone
     (3.12 ignores that error). Here ``terminate_broken`` first drops the settled futures, in
-    the manager's own thread, so that nobody else touches its list. Safe to call more than once.
+    the manager's own thread, so that nobody else touches its list, and sweeps again if a future
+    is cancelled while it runs. Safe to call more than once.
     """
     if sys.version_info >= (3, 12):
         return
@@ -247,11 +248,22 @@ def skip_settled_futures_when_broken(manager: threading.Thread) -> None:
         return
 
     def terminate_broken(*args: Any, **kwargs: Any) -> Any:
+        from concurrent.futures import InvalidStateError
+
         pending = getattr(manager, "pending_work_items", None)
-        if isinstance(pending, dict):  # this runs in the manager thread: nobody else iterates it
-            for work_id in [k for k, item in list(pending.items()) if item.future.done()]:
-                pending.pop(work_id, None)
-        return original(*args, **kwargs)
+        while True:
+            if isinstance(pending, dict):  # this runs in the manager thread: nobody else iterates it
+                for work_id in [k for k, item in list(pending.items()) if item.future.done()]:
+                    pending.pop(work_id, None)
+            try:
+                return original(*args, **kwargs)
+            except InvalidStateError:
+                # The caller cancelled a future between the sweep and its turn: sweep again (the
+                # futures settled so far go too, so every round makes progress). What comes
+                # before the loop in ``terminate_broken`` (marking the executor broken) can run
+                # twice.
+                if not isinstance(pending, dict):
+                    raise
 
     terminate_broken._gilfree_skips_settled = True  # type: ignore[attr-defined]
     manager.terminate_broken = terminate_broken  # type: ignore[attr-defined]
