@@ -70,6 +70,8 @@ _T = TypeVar("_T")
 
 _STOP = b""  # sent to an idle worker: leave the loop and exit
 _PARENT_CHECK_S = 1.0  # how often an idle worker checks that its parent is still alive
+#: How long the pool waits for a worker whose initializer failed to leave before it breaks.
+_INITIALIZER_EXIT_S = 5.0
 
 
 def check_max_workers(max_workers: object, name: str = "max_workers") -> int:
@@ -749,6 +751,11 @@ class _Dispatcher:
             "initialized is broken, as a ProcessPoolExecutor is: no task runs on it",
             pid=worker.process.pid, task=f"initializer {initializer}")
         broken.__cause__ = error
+        # The worker leaves right after its report. Break the pool once it has gone, as the
+        # stdlib's pool breaks when the process ends: what the worker's initializer or its exit
+        # still sends elsewhere (a log record through a multiprocessing queue, flushed by the
+        # queue's feeder thread at exit) has then arrived before anyone sees the pool broken.
+        worker.process.join(timeout=_INITIALIZER_EXIT_S)
         self._break(broken, worker)
 
     def _break(self, broken: WorkerDied, worker: _Worker) -> None:
