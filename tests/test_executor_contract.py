@@ -13,7 +13,6 @@ Fork runs every test; spawn (slow to start) runs two per executor.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
@@ -23,6 +22,7 @@ from typing import Any, Callable
 
 import _tasks
 import pytest
+from _posix import ctx, methods
 
 from gilfree._timing import usable_cores
 from gilfree.errors import RemoteTraceback, WorkerDied
@@ -62,10 +62,6 @@ def init_exits() -> None:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def ctx(method: str) -> Any:
-    return multiprocessing.get_context(method)
 
 
 def open_pool(kind: str, *args: Any, **kwargs: Any) -> Executor:
@@ -133,7 +129,7 @@ def test_initializer_arguments_are_checked(kind: str, initializer: Any, initargs
 # -- initializer ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", methods("fork", "spawn"))
 def test_the_initializer_runs_in_every_worker_before_its_first_task(kind: str, method: str) -> None:
     with open_pool(kind, 2, ctx(method), remember, ("ready",)) as executor:
         futures = [executor.submit(initialized_with) for _ in range(6)]
@@ -175,7 +171,7 @@ def _fails_now(executor: Executor) -> None:
         executor.submit(_tasks.square, 2)
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", methods("fork", "spawn"))
 def test_a_failing_initializer_breaks_the_pool_with_its_error(kind: str, method: str) -> None:
     executor = open_pool(kind, 2, ctx(method), init_fails, ("no database",))
     try:
