@@ -64,6 +64,7 @@ def test_a_task_exception_arrives_with_the_workers_traceback():
     assert "_tasks.py" in str(cause) and "in fail" in str(cause)
 
 
+@pytest.mark.portable
 def test_system_exit_in_a_task_is_the_tasks_result_and_the_worker_lives_on():
     # multiprocessing.Pool loses a task that raises SystemExit (its worker exits) and waits forever.
     with FailSafePool(1, mp_context=ctx("spawn")) as pool:
@@ -94,6 +95,7 @@ def test_a_dead_worker_fails_its_task_with_the_cause_and_is_replaced(method, sig
         assert len(pool.processes) == 2
 
 
+@pytest.mark.portable
 def test_os_exit_in_a_task_names_the_status():
     with FailSafePool(1, mp_context=ctx("spawn")) as pool:
         with pytest.raises(WorkerDied, match="exited with status 3") as info:
