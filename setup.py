@@ -441,11 +441,16 @@ COMMANDS: dict[str, Any] = {"build_ext": BuildExt, "build_py": BuildPy}
 
 if bdist_wheel is not None:
     class BdistWheel(bdist_wheel):
-        """Decides before the wheel's tag is: a build without the kernels makes a py3-none-any wheel."""
+        """Decides before the wheel's tag and layout are: without the kernels, py3-none-any.
 
-        def finalize_options(self) -> None:
-            settle(self)
-            super().finalize_options()
+        Not in finalize_options: the metadata step (dist_info) finalizes this command too, and
+        would run the compiler check, and warn, once more.
+        """
+
+        def run(self) -> None:
+            if not settle(self).compiled:
+                self.root_is_pure = True
+            super().run()
 
     COMMANDS["bdist_wheel"] = BdistWheel
 
@@ -497,5 +502,7 @@ if __name__ == "__main__":  # setuptools runs this file as __main__; tests impor
     setup(
         ext_modules=extensions(),
         cmdclass=COMMANDS,
-        options={"build": {"build_base": BUILD_BASE}},
+        # The modules compile side by side where there are cores for it.
+        options={"build": {"build_base": BUILD_BASE},
+                 "build_ext": {"parallel": min(len(COMPILED_MODULES), os.cpu_count() or 1)}},
     )
