@@ -14,7 +14,8 @@ editable and in-place builds have no such file), and ``gilfree info`` reports it
 Environment switches:
   GILFREE_NO_EXTENSIONS=1       build a pure-Python package (no compiler needed)
   GILFREE_REQUIRE_EXTENSIONS=1  no fallback: fail if the kernels cannot be built (wheel builders, CI)
-  GILFREE_DEBUG_BUILD=1         Cython bounds/wraparound checks on, -O0 -g (for tests under sanitizers)
+  GILFREE_DEBUG_BUILD=1         Cython bounds/wraparound checks on, -O0 -g (for tests under sanitizers);
+                                no fallback either: a debug build of pure Python means nothing
   GILFREE_SANITIZE=1            add -fsanitize=address,undefined (implies GILFREE_DEBUG_BUILD)
 
 Release builds (the default) carry no debug information and no run path of the build machine:
@@ -43,7 +44,7 @@ from setuptools.errors import CCompilerError, ExecError, PlatformError
 
 try:
     from setuptools.command.bdist_wheel import bdist_wheel
-except ImportError:  # setuptools < 70.1: not for a build (pyproject asks for more), but tests import this file
+except ImportError:  # setuptools < 70.1: no build uses it (pyproject asks for more); tests do
     bdist_wheel = None
 
 HERE = Path(__file__).parent
@@ -55,9 +56,13 @@ def _flag(name: str) -> bool:
 
 
 NO_EXTENSIONS = _flag("GILFREE_NO_EXTENSIONS")
-REQUIRE_EXTENSIONS = _flag("GILFREE_REQUIRE_EXTENSIONS")
 SANITIZE = _flag("GILFREE_SANITIZE")
 DEBUG = _flag("GILFREE_DEBUG_BUILD") or SANITIZE
+#: The switch that forbids falling back to pure Python, if one does (a debug flavour asks for
+#: compiled kernels too, unless GILFREE_NO_EXTENSIONS asks for none).
+REQUIRED_BY = next((name for name, on in (("GILFREE_REQUIRE_EXTENSIONS", _flag("GILFREE_REQUIRE_EXTENSIONS")),
+                                          ("GILFREE_SANITIZE", SANITIZE and not NO_EXTENSIONS),
+                                          ("GILFREE_DEBUG_BUILD", DEBUG and not NO_EXTENSIONS)) if on), None)
 
 # Each flavour builds in a tree of its own: cythonize skips a .c file newer than its .pyx, and
 # build_ext an extension newer than its .c, whatever the directives and flags, so one shared tree
@@ -95,17 +100,16 @@ class Outcome(NamedTuple):
 COMPILED = Outcome(True)
 
 
-def decide(*, no_extensions: bool, require: bool, implementation: str, cython_problem: str | None,
+def decide(*, no_extensions: bool, require: str | None, implementation: str, cython_problem: str | None,
            compiler_problem: Callable[[], str | None]) -> Outcome:
     """Compile or not, from the switches and what this machine has; the compiler is asked last.
 
-    With ``require`` every reason not to compile is an error (``SystemExit``), except that
-    asking for both ``no_extensions`` and ``require`` is an error in itself.
+    ``require`` names the switch that forbids a fallback, if one does: then every reason not to
+    compile is an error (``SystemExit``), and so is asking for ``no_extensions`` as well.
     """
     if no_extensions:
         if require:
-            raise SystemExit("error: GILFREE_NO_EXTENSIONS and GILFREE_REQUIRE_EXTENSIONS are both set; "
-                             "unset one of them")
+            raise SystemExit(f"error: GILFREE_NO_EXTENSIONS and {require} are both set; unset one of them")
         return Outcome(False, "disabled", "GILFREE_NO_EXTENSIONS is set")
     if implementation != "CPython":
         outcome = Outcome(False, "not-cpython", f"{implementation} {platform.python_version()}")
@@ -115,8 +119,8 @@ def decide(*, no_extensions: bool, require: bool, implementation: str, cython_pr
         problem = compiler_problem()
         outcome = COMPILED if problem is None else Outcome(False, "no-compiler", problem)
     if require and not outcome.compiled:
-        raise SystemExit(f"error: GILFREE_REQUIRE_EXTENSIONS is set, and the compiled kernels cannot "
-                         f"be built: {_why(outcome)}")
+        raise SystemExit(f"error: {require} is set, and the compiled kernels cannot be built: "
+                         f"{_why(outcome)}")
     return outcome
 
 
@@ -156,7 +160,7 @@ def outcome_for(cmd: Any) -> Outcome:
         if not COMPILED_MODULES:  # pragma: no cover - a tree without ext/
             _OUTCOME = Outcome(False, "disabled", "no Cython sources in ext/")
         else:
-            _OUTCOME = decide(no_extensions=NO_EXTENSIONS, require=REQUIRE_EXTENSIONS,
+            _OUTCOME = decide(no_extensions=NO_EXTENSIONS, require=REQUIRED_BY,
                               implementation=platform.python_implementation(),
                               cython_problem=_CYTHON_PROBLEM,
                               compiler_problem=lambda: compiler_problem(
@@ -334,7 +338,7 @@ def without_run_paths(argv: list[str]) -> list[str]:
 
 class BuildExt(build_ext):
     """Adds the flags that exactness and speed need, per compiler family; falls back to pure
-    Python when the compiler cannot build the kernels (unless GILFREE_REQUIRE_EXTENSIONS)."""
+    Python when the compiler cannot build the kernels (unless REQUIRED_BY names a switch)."""
 
     def run(self) -> None:
         if not settle(self).compiled or not self.extensions:
@@ -346,7 +350,7 @@ class BuildExt(build_ext):
             # Their error is printed above; this build then makes the pure package, though its
             # wheel keeps the platform tag that was decided before the build started.
             failed = Outcome(False, "build-failed", summarize(exc))
-            if REQUIRE_EXTENSIONS:
+            if REQUIRED_BY:
                 raise
             self._remove_outputs()
             fall_back(self, failed, started=True)

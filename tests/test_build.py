@@ -41,11 +41,11 @@ def _never() -> str | None:
     raise AssertionError("the compiler was asked, though an earlier reason settled it")
 
 
-# --- the decision ------------------------------------------------------------------------------------
+# --- the decision -------------------------------------------------------------------------------------
 
 def test_a_working_compiler_compiles(build):
     asked = []
-    outcome = build.decide(no_extensions=False, require=False, implementation="CPython", cython_problem=None,
+    outcome = build.decide(no_extensions=False, require=None, implementation="CPython", cython_problem=None,
                            compiler_problem=lambda: asked.append(1))
     assert outcome == build.Outcome(True) and asked == [1]
 
@@ -56,14 +56,14 @@ def test_a_working_compiler_compiles(build):
     ({"cython_problem": "No module named 'Cython'"}, "no-cython", "No module named 'Cython'"),
 ])
 def test_reasons_found_before_the_compiler_spare_the_compiler_check(build, kwargs, reason, detail):
-    args = {"no_extensions": False, "require": False, "implementation": "CPython", "cython_problem": None,
+    args = {"no_extensions": False, "require": None, "implementation": "CPython", "cython_problem": None,
             "compiler_problem": _never, **kwargs}
     outcome = build.decide(**args)
     assert not outcome.compiled and outcome.reason == reason and detail in outcome.detail
 
 
 def test_a_failed_compiler_check_falls_back_with_its_words(build):
-    outcome = build.decide(no_extensions=False, require=False, implementation="CPython", cython_problem=None,
+    outcome = build.decide(no_extensions=False, require=None, implementation="CPython", cython_problem=None,
                            compiler_problem=lambda: "gcc: not found")
     assert outcome == build.Outcome(False, "no-compiler", "gcc: not found")
 
@@ -75,8 +75,8 @@ def test_a_failed_compiler_check_falls_back_with_its_words(build):
     ({"cython_problem": "No module named 'Cython'"}, "Cython is not installed"),
 ])
 def test_required_extensions_make_every_fallback_an_error(build, kwargs, words):
-    args = {"no_extensions": False, "require": True, "implementation": "CPython", "cython_problem": None,
-            "compiler_problem": lambda: None, **kwargs}
+    args = {"no_extensions": False, "require": "GILFREE_REQUIRE_EXTENSIONS", "implementation": "CPython",
+            "cython_problem": None, "compiler_problem": lambda: None, **kwargs}
     with pytest.raises(SystemExit) as exc:
         build.decide(**args)
     assert "GILFREE_REQUIRE_EXTENSIONS is set" in str(exc.value) and words in str(exc.value)
@@ -84,11 +84,38 @@ def test_required_extensions_make_every_fallback_an_error(build, kwargs, words):
 
 def test_asking_for_both_pure_and_required_extensions_is_an_error(build):
     with pytest.raises(SystemExit, match="GILFREE_NO_EXTENSIONS and GILFREE_REQUIRE_EXTENSIONS are both set"):
-        build.decide(no_extensions=True, require=True, implementation="CPython", cython_problem=None,
-                     compiler_problem=_never)
+        build.decide(no_extensions=True, require="GILFREE_REQUIRE_EXTENSIONS", implementation="CPython",
+                     cython_problem=None, compiler_problem=_never)
 
 
-# --- what the compiler said, in one line ---------------------------------------------------------------
+def test_a_debug_build_may_not_fall_back_to_pure_python(build):
+    with pytest.raises(SystemExit, match="error: GILFREE_SANITIZE is set, and the compiled kernels cannot"):
+        build.decide(no_extensions=False, require="GILFREE_SANITIZE", implementation="CPython",
+                     cython_problem=None, compiler_problem=lambda: "gcc: not found")
+
+
+@pytest.mark.parametrize("env, required_by", [
+    ({}, None),
+    ({"GILFREE_REQUIRE_EXTENSIONS": "1"}, "GILFREE_REQUIRE_EXTENSIONS"),
+    ({"GILFREE_DEBUG_BUILD": "1"}, "GILFREE_DEBUG_BUILD"),
+    ({"GILFREE_SANITIZE": "yes"}, "GILFREE_SANITIZE"),
+    ({"GILFREE_DEBUG_BUILD": "1", "GILFREE_NO_EXTENSIONS": "1"}, None),  # a pure build asks for no kernels
+    ({"GILFREE_REQUIRE_EXTENSIONS": "0"}, None),
+])
+def test_the_switch_that_forbids_a_fallback(monkeypatch, env, required_by):
+    pytest.importorskip("setuptools")
+    for name in ("REQUIRE_EXTENSIONS", "DEBUG_BUILD", "SANITIZE", "NO_EXTENSIONS"):
+        monkeypatch.delenv(f"GILFREE_{name}", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location("gilfree_setup_env", SETUP_PY)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.REQUIRED_BY == required_by
+
+
+# --- what the compiler said, in one line --------------------------------------------------------------
 
 def _wrapped(cause: BaseException) -> Exception:
     """A compile error as setuptools raises it: the subprocess's own error as its cause."""
@@ -111,7 +138,8 @@ def test_a_missing_compiler_is_named(build):
 def test_a_compiler_that_fails_silently_gives_its_exit_status(build):
     failed = subprocess.CalledProcessError(1, ["/bin/false", "-c", "probe.c"])
     assert build.summarize(_wrapped(failed)) == "/bin/false failed (exit status 1)"
-    assert build.summarize(Exception("command 'x-cc' failed with exit code 4")) == "x-cc failed (exit status 4)"
+    status = Exception("command 'x-cc' failed with exit code 4")
+    assert build.summarize(status) == "x-cc failed (exit status 4)"
 
 
 def test_the_compilers_first_error_wins_without_the_temporary_folder(build):
@@ -129,7 +157,7 @@ def test_the_linkers_line_beats_collect2s_summary(build):
     assert build.summarize(Exception("link failed"), said).startswith("/usr/bin/ld: cannot find -lpython3.11")
 
 
-# --- the compiler check, for real ----------------------------------------------------------------------
+# --- the compiler check, for real ---------------------------------------------------------------------
 
 class _FakeBuildExt:
     """What compiler_problem reads from a finalized build_ext."""
@@ -160,7 +188,7 @@ def test_the_check_passes_with_the_configured_compiler(build):
     assert build.compiler_problem(_FakeBuildExt()) is None
 
 
-# --- the link command and the flags ----------------------------------------------------------------------
+# --- the link command and the flags -------------------------------------------------------------------
 
 def test_run_paths_leave_the_link_command(build):
     pyenv = ["gcc", "-shared", "-L/opt/py/lib", "-Wl,-rpath,/opt/py/lib", "-L/opt/py/lib",
@@ -177,7 +205,7 @@ def test_users_cflags_asking_for_debug_info_keep_it(build, monkeypatch, cflags, 
     assert build._wants_debug_info() is wanted
 
 
-# --- the warning ---------------------------------------------------------------------------------------------
+# --- the warning --------------------------------------------------------------------------------------
 
 def test_the_warning_says_what_was_missing_and_how_to_get_the_kernels(build):
     out = io.StringIO()
@@ -197,7 +225,8 @@ def test_asking_for_pure_python_gets_a_note_not_a_warning(build):
 
 def test_the_build_record_is_what_gilfree_reads(build, tmp_path, monkeypatch):
     build.write_build_info(tmp_path / "gilfree", build.Outcome(False, "no-compiler", "gcc: not found"))
-    spec = importlib.util.spec_from_file_location("gilfree._build_info", tmp_path / "gilfree" / "_build_info.py")
+    written = tmp_path / "gilfree" / "_build_info.py"
+    spec = importlib.util.spec_from_file_location("gilfree._build_info", written)
     assert spec is not None and spec.loader is not None
     record = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(record)
