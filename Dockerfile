@@ -3,15 +3,16 @@
 # `test` stage runs the suite against the installed wheel from outside the source tree.
 #
 #   docker build -t gilfree .                        # the runtime image
-#   docker run --rm gilfree                          # the eight lab steps
+#   docker run --rm --shm-size=1g gilfree            # the eight lab steps
 #   docker run --rm --shm-size=2g gilfree python -m gilfree bench --out /tmp/bench
 #   docker build --target test -t gilfree-test .     # the test image
 #   docker run --rm --shm-size=1g gilfree-test       # the suite
 #
-# /dev/shm: Docker gives a container 64 MB of it unless --shm-size says otherwise. gilfree's
-# shared-memory strategies and `gilfree bench` put their large arrays there (the default bench
-# sizes need well over 1 GB), and so do a few tests: give it --shm-size as above, or the runs
-# fail with "No space left on device" (a bus error where the kernel maps the pages lazily).
+# /dev/shm: Docker gives a container 64 MB of it unless --shm-size says otherwise, and gilfree's
+# shared-memory strategies keep their arrays there: at default sizes the lab's step 7 puts 128 MB
+# and step 8 160 MB in it (the whole lab ran in 512 MB), the bench more. With the default 64 MB
+# the lab dies of a bus error at step 8, when the kernel cannot back a shared page. Hence
+# --shm-size above.
 #
 # The build steps are the commands CI runs outside Docker (`python -m build --wheel` with
 # GILFREE_REQUIRE_EXTENSIONS=1, then `pip install` of that wheel into a fresh environment and
