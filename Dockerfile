@@ -11,8 +11,7 @@
 # /dev/shm: Docker gives a container 64 MB of it unless --shm-size says otherwise, and gilfree's
 # shared-memory strategies keep their arrays there: at default sizes the lab's step 7 puts 128 MB
 # and step 8 160 MB in it (the whole lab ran in 512 MB), the bench more. With the default 64 MB
-# the lab dies of a bus error at step 8, when the kernel cannot back a shared page. Hence
-# --shm-size above.
+# the lab stops at step 8 with an OSError (ENOSPC) that names --shm-size. Hence --shm-size above.
 #
 # The build steps are the commands CI runs outside Docker (`python -m build --wheel` with
 # GILFREE_REQUIRE_EXTENSIONS=1, then `pip install` of that wheel into a fresh environment and
