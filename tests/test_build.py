@@ -191,10 +191,10 @@ def test_the_check_passes_with_the_configured_compiler(build):
 # --- the link command and the flags -------------------------------------------------------------------
 
 def test_run_paths_leave_the_link_command(build):
-    pyenv = ["gcc", "-shared", "-L/opt/py/lib", "-Wl,-rpath,/opt/py/lib", "-L/opt/py/lib",
+    pyenv = ["gcc", "-shared", "-L/prefix/lib", "-Wl,-rpath,/prefix/lib", "-L/prefix/lib",
              "-Wl,-rpath=/x", "-Wl,--rpath,/y", "-Wl,-R,/z", "-Wl,-R/w", "-Wl,-rpath", "-Wl,/v",
              "-rpath", "/u", "-Wl,-rpath-link,/keep", "-Wl,-O1"]
-    assert build.without_run_paths(pyenv) == ["gcc", "-shared", "-L/opt/py/lib", "-L/opt/py/lib",
+    assert build.without_run_paths(pyenv) == ["gcc", "-shared", "-L/prefix/lib", "-L/prefix/lib",
                                               "-Wl,-rpath-link,/keep", "-Wl,-O1"]
 
 
