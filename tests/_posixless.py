@@ -13,7 +13,10 @@ as it would on Windows; code that looks the name up when it runs, and skips with
 ``tests/test_portable.py`` runs the suite's collection this way.
 
 It imitates the missing names only: ``sys.platform`` and ``os.name`` stay what they are, so code
-that branches on them takes the branch of the real platform.
+that branches on them takes the branch of the real platform. That is why it is for collecting and
+importing, not for running tests: the standard library of a POSIX platform needs the removed
+names at run time (``subprocess`` waits with ``os.WNOHANG``, pytest's ``tmp_path`` asks
+``os.getuid``), and would fail where the real Windows would not.
 """
 
 from __future__ import annotations
