@@ -7,6 +7,8 @@ choice is all or nothing, so ``IMPLEMENTATION`` is true of every kernel at once.
 
 from __future__ import annotations
 
+import functools
+
 import importlib
 import os
 import platform
@@ -118,6 +120,15 @@ class Implementation:
 
     def __repr__(self) -> str:
         return f"<gilfree implementation {self.name!r}>"
+
+    def __reduce__(self) -> tuple[Callable[[str], "Implementation"], tuple[str]]:
+        # Travels by name (a task on another process or machine loads the same kernels there).
+        return _implementation_named, (self.name,)
+
+
+@functools.lru_cache(maxsize=None)
+def _implementation_named(name: str) -> Implementation:
+    return Implementation(name)
 
 
 def implementations() -> dict[str, Implementation]:
