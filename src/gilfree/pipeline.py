@@ -21,8 +21,8 @@ On an executor whose chunks travel as descriptions (the ``dask`` strategy: worke
 be on other machines) the same stages run without shared memory (:func:`run_described`): each
 task gets a chunk's description (seed, range, rounds, threshold), generates, transforms and
 filters its chunk in the worker and keeps the survivors there, sending back only their count
-and checksum; once the counts give every run its place in the compacted output, a second task
-per chunk, on the worker that holds the run, sends back the run's exact statistics pieces
+and checksum; once the counts give every run its place in the compacted output, one task per
+worker, on the worker that holds the runs, sends back the run's exact statistics pieces
 (:mod:`gilfree._spread`). The kept records stay on the workers; the count, statistics and
 checksum equal the one pass's bit for bit. A task that finds no run kept for it (its worker
 died and the scheduler moved it) makes the run again from the description.
@@ -49,7 +49,7 @@ from .chunked import array_chunks, compact_runs, run_chunks
 from .cluster import where_am_i
 from .registry import capabilities_of
 from .shm import SharedArray
-from .transports import Extra, Uniform, run_on_chunks
+from .transports import Extra, run_on_chunks
 
 __all__ = ["RECORD_BYTES", "STAGES", "PipelineJob", "PipelineOutput", "one_pass", "run_described", "run_pipeline"]
 
@@ -209,14 +209,34 @@ class _KeptRuns:
     """The runs a worker's filter kept, until the caller asks for their statistics.
 
     Keyed by (run token, chunk index); only the last few runs' entries are kept, so a run that
-    stopped half-way (an error, Ctrl-C) leaves nothing behind for long.
+    stopped half-way (an error, Ctrl-C) leaves nothing behind for long. A run's buffer, once
+    its statistics are out, is kept for the next chunk of the same length (a few at most): a
+    fresh buffer costs a page fault per 4 KiB on first touch, as much as generating its data,
+    where the shared-memory pipeline writes into pages it touched on the previous run.
     """
 
     RUNS = 2
+    SPARE = 4
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._runs: OrderedDict[str, dict[int, np.ndarray]] = OrderedDict()
+        self._spare: list[np.ndarray] = []
+
+    def buffer(self, length: int) -> np.ndarray:
+        """A float64 buffer of ``length`` elements, one kept from an earlier chunk where there is one."""
+        with self._lock:
+            for i, spare in enumerate(self._spare):
+                if spare.shape[0] == length:
+                    return self._spare.pop(i)
+        return np.empty(length, dtype=np.float64)
+
+    def give_back(self, values: np.ndarray) -> None:
+        """Keep the buffer under ``values`` (a run that was filtered in place) for a later chunk."""
+        base = values.base if isinstance(values.base, np.ndarray) else values
+        with self._lock:
+            self._spare.append(base)
+            del self._spare[:-self.SPARE]
 
     def put(self, token: str, index: int, values: np.ndarray) -> None:
         with self._lock:
@@ -238,14 +258,13 @@ def _survivors(kernels: Implementation, seed: int, start: int, stop: int, rounds
                threshold: float) -> tuple[np.ndarray, tuple[float, float, float]]:
     """Generate, transform and filter one chunk here: its kept records and each stage's seconds."""
     t0 = time.perf_counter()
-    chunk = Uniform(kernels.fill_uniform, seed, stop).make(start, stop)
+    chunk = _KEPT.buffer(stop - start)
+    kernels.fill_uniform(chunk, seed, start)  # what Uniform(fill_uniform, seed, n) makes of the range
     t1 = time.perf_counter()
     kernels.transform_inplace(chunk, rounds)
     t2 = time.perf_counter()
-    out = np.empty_like(chunk)
-    kept = kernels.filter_greater(chunk, out, threshold)
-    values = np.array(out[:kept])
-    return values, (t1 - t0, t2 - t1, time.perf_counter() - t2)
+    kept = kernels.filter_greater(chunk, chunk, threshold)  # in place: the kept records move forward
+    return chunk[:kept], (t1 - t0, t2 - t1, time.perf_counter() - t2)
 
 
 def keep_chunk(kernels: Implementation, seed: int, start: int, stop: int, rounds: int, threshold: float,
@@ -268,7 +287,17 @@ def kept_pieces(kernels: Implementation, seed: int, start: int, stop: int, round
     again = values is None
     if values is None:
         values, _ = _survivors(kernels, seed, start, stop, rounds, threshold)
-    return pieces_of(kernels.chunk_stats, values, offset), again
+    pieces = pieces_of(kernels.chunk_stats, values, offset)
+    _KEPT.give_back(values)
+    return pieces, again
+
+
+def kept_pieces_of(kernels: Implementation, seed: int, rounds: int, threshold: float, token: str,
+                   chunks: list[tuple[int, int, int, int]]) -> list[tuple[Pieces, bool]]:
+    """Task: :func:`kept_pieces` for each ``(start, stop, index, offset)`` of ``chunks``: every run
+    one worker kept, in one task (a task costs milliseconds on a cluster; a run's pieces, less)."""
+    return [kept_pieces(kernels, seed, start, stop, rounds, threshold, token, index, offset)
+            for start, stop, index, offset in chunks]
 
 
 def run_described(job: PipelineJob) -> PipelineOutput:
@@ -299,10 +328,13 @@ def run_described(job: PipelineJob) -> PipelineOutput:
     kept = at
     job.tick("compact")
     t2 = time.perf_counter()
-    busy = [i for i, (count, *_) in enumerate(first) if count]
-    second = run_chunks(job.executor, kept_pieces,
-                        [(job.kernels, *common, *chunks[i], job.rounds, job.threshold, token, i, offsets[i])
-                         for i in busy], where=[first[i][2] for i in busy])
+    held: dict[str, list[tuple[int, int, int, int]]] = {}  # worker -> the runs it keeps
+    for i, (count, _, where, _) in enumerate(first):
+        if count:
+            held.setdefault(where, []).append((*chunks[i], i, offsets[i]))
+    second = [one for many in run_chunks(
+        job.executor, kept_pieces_of, [(job.kernels, *common, job.rounds, job.threshold, token, runs)
+                                       for runs in held.values()], where=list(held)) for one in many]
     stats = merge_pieces(job.kernels.chunk_stats, [pieces for pieces, _ in second], kept)
     checksum = combine_checksums([digest for count, digest, *_ in first if count]) if kept else Checksum(0, 0, 0)
     job.tick("aggregate")
