@@ -163,6 +163,40 @@ def test_a_callers_client_is_an_executor_too(cluster, both):
     assert ex.client.status == "running", "closing the caller's executor leaves the caller's client open"
 
 
+def test_the_scheduler_option_joins_a_running_cluster_and_leaves_it_running(cluster, c_impl):
+    ex, _ = cluster
+    n = 100_000
+    with open_executor("dask", 1, scheduler=ex.scheduler_address) as joined:
+        assert joined.workers == 2, "the cluster's workers, not the count asked for"
+        with SharedArray.create(n) as data, SharedArray.create(n) as out:
+            ref, digest = _reference(c_impl, n, data, out)
+            got = run_pipeline(PipelineJob(c_impl, joined, data, out, n, 4, 8, 3, 0.5, lambda stage: None))
+    assert (got.kept, stats_bits(got.stats), got.checksum) == (ref.kept, stats_bits(ref.stats), digest)
+    assert ex.client.status == "running" and len(ex.worker_pids()) == 2
+
+
+def test_the_command_line_says_when_no_scheduler_answers():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = subprocess.run([sys.executable, "-m", "gilfree", "lab", "--step", "8", "--quick", "--strategy", "dask",
+                           "--scheduler", f"tcp://127.0.0.1:{port}", "--no-progress"],
+                          capture_output=True, text=True, timeout=HANG_S)
+    assert done.returncode == 2, done.stderr
+    assert f"no Dask scheduler answered at tcp://127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_the_readme_command_on_a_cluster(cluster):
+    ex, _ = cluster
+    done = subprocess.run([sys.executable, "-m", "gilfree", "lab", "--step", "8", "--quick", "--strategy", "dask",
+                           "--scheduler", ex.scheduler_address, "--no-progress"],
+                          capture_output=True, text=True, timeout=HANG_S * 3)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Checks: all" in done.stdout and " dask " in done.stdout
+
+
 def test_lab_step7_runs_on_a_given_cluster(cluster, impl):
     from gilfree.lab import run_step
 

@@ -314,6 +314,12 @@ def _lab(args: argparse.Namespace) -> int:
         unknown = [name for name in chosen if name not in strategy_names()]
         if unknown:
             args.subparser.error(f"unknown strategy {unknown[0]!r}; choose from {', '.join(strategy_names())}")
+        from .registry import get_strategy
+
+        for name in chosen:
+            missing = get_strategy(name).missing()
+            if missing:
+                args.subparser.error(missing)
         try:
             scheduler = check_scheduler(args.scheduler, chosen)
         except ValueError as exc:
@@ -531,6 +537,12 @@ def _main(argv: list[str] | None) -> int:
         except Terminated:
             print("\nterminated (SIGTERM): workers stopped, shared memory released", file=sys.stderr)
             return 143
+        except ConnectionError as exc:  # --scheduler: no cluster answered (gilfree.cluster.SchedulerUnreachable)
+            from .cluster import SchedulerUnreachable
+
+            if not isinstance(exc, SchedulerUnreachable):
+                raise
+            parser.exit(2, f"{parser.prog}: error: {exc}\n")
     if args.command == "strategies":
         print(_strategies(args))
         return 0

@@ -28,6 +28,7 @@ import itertools
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -329,18 +330,62 @@ def _connect(distributed: Any, address: str) -> Any:
         raise TypeError(f"scheduler must be an address such as 'tcp://host:8786', not {address!r}")
     import dask
 
+    _probe(address)
+    _handshake(address)
     try:
         with dask.config.set({"distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT_S}s"}):
             client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        raise SchedulerUnreachable(
-            f"no Dask scheduler answered at {address} within {CONNECT_TIMEOUT_S:g} s ({exc}); "
-            "start one there (dask scheduler, then dask worker ADDRESS on each machine) or "
-            "leave --scheduler out for a LocalCluster on this machine") from exc
+        raise _unreachable(address, exc) from exc
+    except Exception as exc:  # something answered, but not as a Dask scheduler (an HTTP server, a proxy)
+        raise _unreachable(address, f"what answered is not a Dask scheduler: {type(exc).__name__}") from exc
     link = client.dashboard_link if "dashboard" in client.scheduler_info().get("services", {}) else None
     if link:
         print(f"gilfree: the Dask dashboard is at {link}", file=sys.stderr, flush=True)
     return client
+
+
+def _unreachable(address: str, why: object) -> SchedulerUnreachable:
+    return SchedulerUnreachable(
+        f"no Dask scheduler answered at {address} within {CONNECT_TIMEOUT_S:g} s ({why}); "
+        "start one there (dask scheduler, then dask worker ADDRESS on each machine) or "
+        "leave --scheduler out for a LocalCluster on this machine")
+
+
+def _probe(address: str) -> None:
+    """A plain TCP connection to a ``tcp://host:port`` address first: a port where nothing listens
+    is refused at once, where Dask's client would retry until its timeout. Other schemes (tls,
+    ucx, inproc) go straight to Dask."""
+    scheme, _, rest = address.partition("://")
+    if scheme != "tcp" or not rest:
+        return
+    host, _, port = rest.rpartition(":")
+    if not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise _unreachable(address, exc) from exc
+
+
+def _handshake(address: str) -> None:
+    """Dask's own handshake with whatever listens there, without a Client: a Client that fails to
+    start lingers until exit and spends its close timeout there."""
+    import asyncio
+
+    from distributed.comm.core import connect
+
+    async def shake() -> None:
+        comm = await connect(address, timeout=CONNECT_TIMEOUT_S)  # type: ignore[no-untyped-call]
+        await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(shake(), CONNECT_TIMEOUT_S))
+    except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
+        raise _unreachable(address, exc) from exc
+    except Exception as exc:  # something answered, but not as a Dask scheduler (an HTTP server, a proxy)
+        raise _unreachable(address, f"what answered is not a Dask scheduler: {type(exc).__name__}") from exc
 
 
 def executor_for(client: Any) -> DaskExecutor:
