@@ -33,7 +33,6 @@ import sys
 import tempfile
 import threading
 import uuid
-import weakref
 from concurrent.futures import Executor, Future
 from functools import partial
 from typing import Any, Callable
@@ -94,7 +93,7 @@ class DaskExecutor(Executor):
         self._lock = threading.Lock()
         self._shutdown = False
         self._closed = False
-        self._futures: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._inner = client.get_executor(pure=False)  # distributed's ClientExecutor
         self._numbers = itertools.count()
         self._token = uuid.uuid4().hex[:10]
 
@@ -151,16 +150,17 @@ class DaskExecutor(Executor):
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
             key = f"gilfree-{name}-{next(self._numbers)}-{self._token}"
-            remote = self._client.submit(call, *args, key=key, pure=False, **placement)
-            self._futures.add(remote)
+            # Dask's own Executor does the submitting and settles its standard future in the
+            # client's event loop (its submit passes key and placement on to Client.submit).
+            inner: Future[Any] = self._inner.submit(call, *args, key=key, **placement)
         local: Future[Any] = Future()
 
-        def cancel_remote(f: Future[Any]) -> None:
-            if f.cancelled() and remote.status not in ("finished", "error", "cancelled"):
-                remote.cancel()
+        def cancel_inner(f: Future[Any]) -> None:
+            if f.cancelled():
+                inner.cancel()
 
-        local.add_done_callback(cancel_remote)
-        remote.add_done_callback(partial(_settle, local, key))
+        local.add_done_callback(cancel_inner)
+        inner.add_done_callback(partial(_settle, local, key))
         return local
 
     def rescheduled(self) -> list[str]:
@@ -184,20 +184,11 @@ class DaskExecutor(Executor):
         with self._lock:
             already = self._shutdown
             self._shutdown = True
-            pending = list(self._futures)
-        if not already and pending:
-            if cancel_futures or not wait:
-                try:
-                    self._client.cancel(pending)
-                except Exception:  # the client is gone: nothing left to cancel
-                    pass
-            elif wait:
-                from distributed import wait as wait_for
-
-                try:
-                    wait_for(pending)  # type: ignore[no-untyped-call]
-                except Exception:
-                    pass
+        if not already:
+            try:  # waits for the tasks, or (wait=False) cancels those not done
+                self._inner.shutdown(wait=wait and not cancel_futures)
+            except Exception:  # the client is gone: nothing left to wait for or cancel
+                pass
         self._close()
 
     def abort(self, grace: float = 0.0) -> None:
@@ -225,23 +216,19 @@ class DaskExecutor(Executor):
         return f"<gilfree DaskExecutor on {where} at {self.scheduler_address}>"
 
 
-def _settle(local: Future[Any], key: str, remote: Any) -> None:
-    """Hand a Dask future's outcome to the standard future the caller holds."""
+def _settle(local: Future[Any], key: str, inner: Future[Any]) -> None:
+    """Hand the outcome of Dask's standard future to the one the caller holds."""
     if local.done():
         return
-    status = remote.status
-    try:
-        if status == "finished":
-            local.set_result(remote.result())
-        elif status == "cancelled":
-            local.cancel()
+    if inner.cancelled():
+        if local.cancel():
             local.set_running_or_notify_cancel()
-        else:
-            error = remote.exception()
-            local.set_exception(_explained(error, key))
-    except Exception as exc:  # the client closed under us, or the result could not come back
-        if not local.done():
-            local.set_exception(exc)
+        return
+    error = inner.exception()
+    if error is not None:
+        local.set_exception(_explained(error, key))
+    else:
+        local.set_result(inner.result())
 
 
 def _explained(error: BaseException, key: str) -> BaseException:
