@@ -199,7 +199,7 @@ def verdicts(doc: dict[str, Any]) -> dict[str, list[str]]:
         data = _data_of(doc, workload)
         out[workload] = [_winner_line(best, cell, size, k), _why(best, cell, k, gil, data),
                          *_gil_lines(cell, k, gil), *_transport_lines(cell, k, data),
-                         *_cluster_lines(doc, cell, k),
+                         *_cluster_lines(doc, cell, k, data, second_round=workload == "pipeline"),
                          *_crossover_lines(rows, workload, k, data),
                          *_oversubscribed_lines(rows, workload, size, best, cores)]
     return out
@@ -409,9 +409,24 @@ def _startup_of(doc: dict[str, Any], executor: str, k: int) -> dict[str, Any] | 
     return None
 
 
-def _cluster_lines(doc: dict[str, Any], cell: Rows, k: int) -> list[str]:
+def _tasks_of(row: Row, k: int, data: _Data, second_round: bool) -> int:
+    """The tasks one call of a row submits: its chunks (an array's are whole blocks, so there may
+    be more than the parts asked for), plus one per worker where a second round gathers results."""
+    parts = int(row.get("chunks") or 0)
+    if data.moves and parts and row.get("elements"):
+        from ..chunked import array_chunks
+
+        parts = len(array_chunks(int(row["elements"]), parts))
+    return parts + (k if second_round else 0)
+
+
+def _cluster_lines(doc: dict[str, Any], cell: Rows, k: int, data: _Data, *,
+                   second_round: bool = False) -> list[str]:
     """A cluster's row (chunks by description) against shared-memory processes on the same work:
-    the ratio, what the cluster's own start-up and per-task costs account for, and when it pays."""
+    the ratio, what the cluster's own start-up and per-task costs account for, and when it pays.
+
+    ``second_round``: the workload by description runs a second round of tasks, one per worker
+    (the pipeline's statistics pieces)."""
     shm = _one(cell, implementation="c-extension", strategy="shared-memory")
     lines = []
     for row in cell:
@@ -431,21 +446,22 @@ def _cluster_lines(doc: dict[str, Any], cell: Rows, k: int) -> list[str]:
             lines.append(head + f" ({close}).")
         own, pool = _startup_of(doc, row["strategy"], k), _startup_of(doc, "processes", k)
         if own is not None and own.get("per_task_s") is not None:
-            per, tasks = own["per_task_s"], int(row.get("chunks") or 0)
+            per, tasks = own["per_task_s"], _tasks_of(row, k, data, second_round)
             spent = tasks * per / max(1, min(k, doc["plan"]["cores"]))
-            pool_part = (f" (the process pool: {ms(pool['seconds'])} and {ms(pool['per_task_s'])})"
+            pool_part = (f" (the process pool: {ms(pool['seconds'])} to start, {ms(pool['per_task_s'])} per task)"
                          if pool is not None and pool.get("per_task_s") is not None else "")
             text = (f"Its own costs, measured apart: start-up {ms(own['seconds'])}, paid once per cluster, and "
                     f"about {ms(per)} of a worker's time per task{pool_part}")
             gap = d - t
             if tasks and gap > 0:
                 share = spent / gap
-                text += (f"; the {tasks} chunk tasks of a call account for about {ms(spent)} of the {ms(gap)} "
+                text += (f"; the {tasks} tasks of a call account for about {ms(spent)} of the {ms(gap)} "
                          f"gap ({share:.0%})")
+                second = ", a second round of tasks" if second_round else ""
                 text += (", so per-task overhead is most of it." if share >= 0.5 else
-                         ": the rest is not per-task overhead, but what making each chunk in its worker, a second "
-                         "round of tasks where one is needed, and the cluster's own processes on the same cores "
-                         "cost (not measured apart).")
+                         f": the other {ms(gap - spent)} is not per-task overhead; this run does not time apart "
+                         f"what else differs (each chunk made in its worker{second}, the cluster's own processes "
+                         "on the same cores).")
             else:
                 text += "."
             lines.append(text)
