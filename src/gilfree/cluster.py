@@ -85,8 +85,9 @@ class DaskExecutor(Executor):
     """
 
     def __init__(self, client: Any, cluster: Any = None, *, owned: bool = True,
-                 scratch: str | None = None) -> None:
+                 scratch: str | None = None, dashboard: bool = True) -> None:
         self._client = client
+        self._dashboard = dashboard
         self._cluster = cluster
         self._scratch = scratch
         self._owned = owned
@@ -109,7 +110,10 @@ class DaskExecutor(Executor):
 
     @property
     def dashboard_link(self) -> str | None:
-        """The dashboard's address, when the scheduler serves one."""
+        """The dashboard's address, when the scheduler serves one (the scheduler's web server runs
+        either way, so a LocalCluster started without a dashboard says None)."""
+        if not self._dashboard:
+            return None
         try:
             services = self._client.scheduler_info().get("services", {})
         except Exception:  # the scheduler is gone; so is its dashboard
@@ -305,10 +309,16 @@ def open_dask(workers: int, *, scheduler: str | None = None, threads_per_worker:
         cluster.close(timeout=CLOSE_TIMEOUT_S)
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    executor = DaskExecutor(client, cluster, owned=True, scratch=scratch)
-    link = executor.dashboard_link if dashboard else None
+    import importlib.util
+
+    drawn = dashboard is not None and importlib.util.find_spec("bokeh") is not None
+    executor = DaskExecutor(client, cluster, owned=True, scratch=scratch, dashboard=drawn)
+    link = executor.dashboard_link
     if link:
         print(f"gilfree: the Dask dashboard is at {link}", file=sys.stderr, flush=True)
+    elif dashboard is not None:
+        print(f"gilfree: {DASHBOARD_ENV} asks for a Dask dashboard, which needs bokeh (pip install bokeh)",
+              file=sys.stderr, flush=True)
     return executor
 
 
