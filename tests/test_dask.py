@@ -60,15 +60,15 @@ def _alive(pid: int) -> bool:
 @pytest.fixture(scope="module")
 def cluster():
     """One LocalCluster for the module; a worker may die at most once per task before Dask gives up
-    on it (so the give-up test is short). Afterwards every worker pid it ever had is gone."""
+    on it (the scheduler reads that when it starts, so the give-up test is short). Afterwards
+    every worker pid it ever had is gone."""
     import dask
 
     seen: set[int] = set()
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}), ExitStack() as stack:
         ex = stack.enter_context(open_executor("dask", 2))
         seen.update(ex.worker_pids().values())
-        with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-            yield ex, seen
+        yield ex, seen
         seen.update(ex.worker_pids().values())
     assert not _gone(seen), "worker processes left behind"
 
