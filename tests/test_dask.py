@@ -237,6 +237,31 @@ def test_a_worker_killed_mid_run_costs_a_retry(cluster, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_worker_killed_mid_pipeline_costs_a_retry_not_a_bit(cluster, c_impl, no_shm_leak):
+    ex, seen = cluster
+    n = 2_000_000
+    victims = list(ex.worker_pids().values())[:1]
+    killed = []
+
+    def tick(stage: str) -> None:  # the handshake: the first chunk is done, the others are out
+        if not killed:
+            os.kill(victims[0], signal.SIGKILL)
+            killed.append(victims[0])
+
+    with SharedArray.create(n) as data, SharedArray.create(n) as out:
+        ref, digest = _reference(c_impl, n, data, out)
+        got = run_pipeline(PipelineJob(c_impl, ex, data, out, n, 16, 8, 3, 0.5, tick))
+    assert killed
+    assert (got.kept, stats_bits(got.stats), got.checksum) == (ref.kept, stats_bits(ref.stats), digest)
+    assert got.retried or got.remade, "the lost worker's chunks ran again, and the result says so"
+    stop = time.monotonic() + HANG_S
+    while len(ex.client.scheduler_info()["workers"]) < 2:  # the Nanny brings the worker back
+        assert time.monotonic() < stop
+        time.sleep(0.1)
+    seen.update(ex.worker_pids().values())
+
+
+@pytest.mark.slow
 def test_a_task_that_keeps_killing_its_worker_is_named(cluster):
     ex, seen = cluster
     future = ex.submit(_dies, 3)

@@ -33,7 +33,9 @@ import sys
 import tempfile
 import threading
 import uuid
+import weakref
 from concurrent.futures import Executor, Future
+from concurrent.futures import wait as futures_wait
 from functools import partial
 from typing import Any, Callable
 
@@ -95,6 +97,7 @@ class DaskExecutor(Executor):
         self._shutdown = False
         self._closed = False
         self._inner = client.get_executor(pure=False)  # distributed's ClientExecutor
+        self._pending: weakref.WeakSet[Future[Any]] = weakref.WeakSet()  # what callers still wait for
         self._numbers = itertools.count()
         self._token = uuid.uuid4().hex[:10]
 
@@ -165,6 +168,7 @@ class DaskExecutor(Executor):
 
         local.add_done_callback(cancel_inner)
         inner.add_done_callback(partial(_settle, local, key))
+        self._pending.add(local)
         return local
 
     def rescheduled(self) -> list[str]:
@@ -189,9 +193,13 @@ class DaskExecutor(Executor):
             already = self._shutdown
             self._shutdown = True
         if not already:
-            try:  # waits for the tasks, or (wait=False) cancels those not done
-                self._inner.shutdown(wait=wait and not cancel_futures)
-            except Exception:  # the client is gone: nothing left to wait for or cancel
+            if wait and not cancel_futures:  # the callers' futures that are not settled yet
+                futures_wait([f for f in list(self._pending) if not f.done()])
+            try:
+                # Cancels (releases) whatever Dask still tracks: not Dask's own wait, which also
+                # waits for the keys of results already handed over and lost since with a worker.
+                self._inner.shutdown(wait=False)
+            except Exception:  # the client is gone: nothing left to cancel
                 pass
         self._close()
 
