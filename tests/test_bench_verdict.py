@@ -10,10 +10,10 @@ against them with the rules of :mod:`gilfree.figures`.
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
+from _checkout import checkout_path
 
 from _words import ratios, sentences
 from gilfree._load import MachineLoad, idle_machine
@@ -21,8 +21,8 @@ from gilfree.bench.report import complete, markdown
 from gilfree.bench.verdict import headlines, machine_line, summary, verdicts
 from gilfree.figures import GIL_CPU_PER_WALL, gil_fingerprint, noise_of
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-COMMITTED = os.path.join(HERE, os.pardir, "bench", "results", "bench-2core", "bench.json")
+#: The committed run (a file of the checkout: its tests skip outside the tree).
+COMMITTED = ("bench", "results", "bench-2core", "bench.json")
 BUSY = MachineLoad(cores=2, seconds=30.0, others_cores=1.6, load_before=6.4, load_after=6.1, worst_spread=0.3)
 
 
@@ -290,7 +290,7 @@ def test_every_ratio_says_what_it_is_relative_to():
 
 
 def test_old_results_without_a_machine_reading_still_load_and_read_the_same_way():
-    with open(COMMITTED, encoding="utf-8") as f:
+    with open(checkout_path(*COMMITTED), encoding="utf-8") as f:
         doc = json.load(f)
     doc["schema"] = "gilfree-bench/1"
     doc.pop("machine", None)
@@ -350,10 +350,8 @@ def _full(doc):
 def test_the_readme_quotes_the_summary_of_the_committed_run_as_the_verdict_words_it():
     """The README's "in short" is the verdict's own summary of bench/results/bench-2core: after a new
     run is committed, paste `gilfree bench --from bench/results/bench-2core/bench.json`'s "In short"."""
-    readme = os.path.join(HERE, os.pardir, "README.md")
-    if not os.path.exists(readme):
-        pytest.skip("these tests run outside a gilfree checkout")
-    with open(COMMITTED, encoding="utf-8") as f:
+    readme = checkout_path("README.md")
+    with open(checkout_path(*COMMITTED), encoding="utf-8") as f:
         doc = json.load(f)
     with open(readme, encoding="utf-8") as f:
         text = " ".join(f.read().split())
@@ -387,7 +385,7 @@ def test_a_winner_within_its_spread_does_not_speak_for_rows_that_beat_their_seri
 
 
 def test_the_committed_run_says_no_row_beat_serial_only_when_none_did():
-    with open(COMMITTED, encoding="utf-8") as f:
+    with open(checkout_path(*COMMITTED), encoding="utf-8") as f:
         doc = json.load(f)
     k = 2
     for workload, lines in verdicts(doc).items():
