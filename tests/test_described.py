@@ -20,6 +20,7 @@ from gilfree.strategies import open_executor
 from gilfree.transports import FileChunks, NumpyRandom, Uniform, run_on_chunks
 
 
+@pytest.mark.portable
 @settings(max_examples=60, deadline=None)
 @given(total=st.integers(0, 6 * BLOCK + 7), cuts=st.lists(st.integers(0, 6 * BLOCK + 7), max_size=8),
        seed=st.integers(0, 2**32))
@@ -31,6 +32,7 @@ def test_runs_held_apart_merge_to_the_one_call(impl, total, cuts, seed):
     assert stats_bits(merge_pieces(impl.chunk_stats, pieces, total)) == stats_bits(want)
 
 
+@pytest.mark.portable
 def test_pieces_must_tile_the_buffer(impl):
     x = np.arange(3000, dtype=np.float64)
     with pytest.raises(ValueError, match="do not tile"):
@@ -38,6 +40,7 @@ def test_pieces_must_tile_the_buffer(impl):
                                         pieces_of(impl.chunk_stats, x[1500:], 1500)], 3000)
 
 
+@pytest.mark.portable
 def test_recipes_make_exactly_their_slice(impl, tmp_path):
     whole = np.empty(30_000)
     impl.fill_uniform(whole, 9, 0)
