@@ -424,6 +424,8 @@ _CAPABILITY_WORDS = (
     ("survives_worker_death", "survives a dead worker"),
     ("start_methods", "takes a start method"),
     ("batches", "whole batches"),
+    ("connects", "joins a cluster (--scheduler)"),
+    ("places_tasks", "sends a task where its inputs are"),
 )
 
 
