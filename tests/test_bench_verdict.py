@@ -548,3 +548,43 @@ def test_a_small_real_gain_of_pure_python_threads_is_not_the_gil_fingerprint():
     pure = _say(doc, "ure-Python threads ran at 1.14x against serial")
     assert pure and all("repeat the run" in s for s in pure)
     assert any("none of them shows the GIL's fingerprint" in s for s in summary(doc))
+
+
+# -- a cluster's row (chunks by description) beside shared memory -----------------------------------
+
+def _cluster_doc(dask_s, shm_s=0.4, *, per_task=0.01, spread=0.02):
+    size = {"spread": spread, "elements": 8 * 1024, "nbytes": 8 * 8 * 1024}  # 8 chunks of a block each
+    rows = [_row("pipeline", "large", "c-extension", "serial", 2, 0.5, 0.5, **size),
+            _row("pipeline", "large", "c-extension", "shared-memory", 2, shm_s, 0.5, **size),
+            _row("pipeline", "large", "c-extension", "dask", 2, dask_s, 0.5, **size)]
+    rows[2]["transport"] = "description"
+    doc = _doc(rows)
+    doc["startup"] = [{"executor": "dask", "workers": 2, "seconds": 1.4, "per_task_s": per_task},
+                      {"executor": "processes", "workers": 2, "seconds": 0.04, "per_task_s": 0.0006}]
+    return doc
+
+
+def _cluster_words(doc):
+    return [line for line in verdicts(doc)["pipeline"] if line.startswith(("On dask", "Its own costs"))]
+
+
+def test_a_cluster_close_to_shared_memory_is_called_so_and_its_costs_are_counted():
+    head, costs = _cluster_words(_cluster_doc(0.5))
+    assert "1.25x the shared-memory processes'" in head and "within 1.5x of it" in head
+    # 8 chunk tasks and one per worker (the second round) at 10 ms of a worker's time on 2 cores
+    assert "start-up 1,400 ms" in costs and "the 10 tasks of a call account for about 50 ms of the 100 ms gap (50%)" in costs
+    assert "most of it" in costs
+    head, costs = _cluster_words(_cluster_doc(0.5, per_task=0.004))
+    assert "about 20 ms of the 100 ms gap (20%)" in costs
+    assert "the other 80 ms is not per-task overhead" in costs and "most of it" not in costs
+
+
+def test_a_cluster_far_behind_is_not_called_close():
+    head, costs = _cluster_words(_cluster_doc(1.2, per_task=0.2))
+    assert "3.00x" in head and "more than 1.5x" in head and "within" not in head
+    assert "most of it" in costs  # 1,000 ms of the 800 ms gap
+
+
+def test_a_cluster_within_the_spread_is_not_ranked():
+    head, _ = _cluster_words(_cluster_doc(0.42, spread=0.2))
+    assert "the same within the repeats' spread" in head and "1.5x" not in head
