@@ -17,7 +17,7 @@ from gilfree.registry import (UNKNOWN, Capabilities, Strategy, capabilities_of, 
 from gilfree.serial import SerialExecutor
 from gilfree.strategies import open_executor
 
-BUILT_IN = ("serial", "threads", "pool", "processes", "failsafe", "joblib-loky", "joblib-threads")
+BUILT_IN = ("serial", "threads", "pool", "processes", "failsafe", "joblib-loky", "joblib-threads", "dask")
 
 
 class InlineExecutor(Executor):
@@ -63,10 +63,10 @@ def test_gilfree_declares_each_of_its_strategies_once():
     caps = {name: get_strategy(name).capabilities for name in BUILT_IN}
     assert {n for n, c in caps.items() if c.in_process} == {"serial", "threads", "joblib-threads"}
     assert {n for n, c in caps.items() if c.can_stop_task} == {"failsafe"}
-    assert {n for n, c in caps.items() if c.survives_worker_death} == {"failsafe"}
+    assert {n for n, c in caps.items() if c.survives_worker_death} == {"failsafe", "dask"}
     assert {n for n, c in caps.items() if c.start_methods} == {"pool", "processes", "failsafe"}
     assert {n for n, c in caps.items() if c.batches} == {"joblib-loky", "joblib-threads"}
-    assert {n for n in BUILT_IN if get_strategy(n).peer} == {"joblib-loky", "joblib-threads"}
+    assert {n for n in BUILT_IN if get_strategy(n).peer} == {"joblib-loky", "joblib-threads", "dask"}
     assert strategy_names(peers=False)[:5] == BUILT_IN[:5]
 
 
