@@ -453,7 +453,13 @@ def _cluster_lines(doc: dict[str, Any], cell: Rows, k: int, data: _Data, *,
             text = (f"Its own costs, measured apart: start-up {ms(own['seconds'])}, paid once per cluster, and "
                     f"about {ms(per)} of a worker's time per task{pool_part}")
             gap = d - t
-            if tasks and gap > 0:
+            if tasks and gap > 0 and spent >= gap:
+                # An estimate from costs measured apart can exceed the gap it explains: say so
+                # rather than print a share above 100%.
+                text += (f"; the {tasks} tasks of a call account for about {ms(spent)}, as much as the whole "
+                         f"{ms(gap)} gap or more (an estimate from costs measured apart), so per-task "
+                         "overhead explains all of it.")
+            elif tasks and gap > 0:
                 share = spent / gap
                 text += (f"; the {tasks} tasks of a call account for about {ms(spent)} of the {ms(gap)} "
                          f"gap ({share:.0%})")
