@@ -3,6 +3,12 @@
 Rule: ``GILFREE_NO_EXTENSIONS=1`` (or any interpreter other than CPython) means pure Python;
 otherwise the compiled kernels, falling back to pure Python if any of them fails to import. The
 choice is all or nothing, so ``IMPLEMENTATION`` is true of every kernel at once.
+
+When the choice is pure Python, :func:`pure_python_reason` says why and how to get the compiled
+kernels, reading also how this copy was built: setup.py writes ``gilfree/_build_info.py`` into
+every package it builds (a wheel, an install from the sdist), saying whether the kernels were
+compiled and, if not, why (no C compiler, ``GILFREE_NO_EXTENSIONS`` set, not CPython). A source
+checkout or an editable install has no such file.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import importlib
 import os
 import platform
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 if TYPE_CHECKING:
     from . import _arrays_py, _bytebuf_py, _cpu_py
@@ -21,11 +27,16 @@ __all__ = [
     "IMPLEMENTATION",
     "PURE_PYTHON",
     "UNITS",
+    "BuildRecord",
     "Implementation",
+    "Obstacle",
+    "PureReason",
     "available",
+    "build_record",
     "extensions_disabled",
     "implementations",
     "load",
+    "pure_python_reason",
 ]
 
 PURE_PYTHON = "pure-python"
@@ -35,36 +46,133 @@ C_EXTENSION = "c-extension"
 UNITS = ("cpu", "arrays", "bytebuf")
 
 
+def _flag_set() -> bool:
+    flag = os.environ.get("GILFREE_NO_EXTENSIONS", "").strip().lower()
+    return flag not in ("", "0", "false", "no", "off")
+
+
 def extensions_disabled() -> bool:
     """True when the environment or the interpreter asks for pure Python."""
-    flag = os.environ.get("GILFREE_NO_EXTENSIONS", "").strip().lower()
-    if flag not in ("", "0", "false", "no", "off"):
-        return True
-    return platform.python_implementation() != "CPython"
+    return _flag_set() or platform.python_implementation() != "CPython"
 
 
 def _import(unit: str, suffix: str) -> ModuleType:
     return importlib.import_module(f"gilfree._{unit}_{suffix}")
 
 
-def _compiled_usable() -> bool:
-    """Whether the compiled kernels are wanted here and every one of them imports."""
-    if extensions_disabled():
-        return False
+class Obstacle(NamedTuple):
+    """What kept the compiled kernels out: ``kind`` is ``flag``, ``interpreter`` or ``import``."""
+
+    kind: str
+    words: str
+
+
+def _obstacle() -> Obstacle | None:
+    """What keeps the compiled kernels from being used here (None when nothing does): the rule."""
+    if _flag_set():
+        return Obstacle("flag", "GILFREE_NO_EXTENSIONS is set")
+    if platform.python_implementation() != "CPython":
+        return Obstacle("interpreter", f"this interpreter is {platform.python_implementation()}, "
+                                       "and the compiled kernels are for CPython")
     try:
         for unit in UNITS:
             _import(unit, "c")
-    except ImportError:
-        return False
-    return True
+    except ImportError as exc:
+        return Obstacle("import", str(exc))
+    return None
 
 
-def _choose() -> str:
-    return C_EXTENSION if _compiled_usable() else PURE_PYTHON
+def _compiled_usable() -> bool:
+    """Whether the compiled kernels are wanted here and every one of them imports."""
+    return _obstacle() is None
 
+
+#: What made the choice below pure Python (None when it is not), as it stood when it was made.
+_PURE_BECAUSE = _obstacle()
 
 #: ``"c-extension"`` or ``"pure-python"``: what the public kernels in this process are.
-IMPLEMENTATION = _choose()
+IMPLEMENTATION = C_EXTENSION if _PURE_BECAUSE is None else PURE_PYTHON
+
+
+class BuildRecord(NamedTuple):
+    """How this installed copy of gilfree was built (``gilfree/_build_info.py``, by setup.py)."""
+
+    compiled: bool
+    #: Why not, when not: ``disabled`` (GILFREE_NO_EXTENSIONS), ``not-cpython``, ``no-cython``,
+    #: ``no-compiler`` (setup.py's compiler check failed), ``build-failed`` (the kernels did not build).
+    reason: str | None
+    detail: str
+
+
+def build_record() -> BuildRecord | None:
+    """How this copy was built; None in a source checkout or an editable install (no record)."""
+    try:
+        module = importlib.import_module("gilfree._build_info")
+    except ImportError:
+        return None
+    reason = getattr(module, "REASON", None)
+    return BuildRecord(bool(getattr(module, "COMPILED", False)), None if reason is None else str(reason),
+                       str(getattr(module, "DETAIL", "")))
+
+
+#: The way back to the compiled kernels after an install that built without them (setup.py's
+#: warning says the same). --no-cache-dir: pip keeps the pure wheel it built from the sdist.
+REINSTALL = "pip install --force-reinstall --no-deps --no-cache-dir gilfree"
+REBUILD = "pip install --force-reinstall --no-deps --no-cache-dir --no-binary gilfree gilfree"
+HOW_TO_COMPILE = f"install a C compiler and the Python headers, then rebuild gilfree from its sdist: {REBUILD}"
+
+_BUILT_WITHOUT = {
+    "disabled": "it was built with GILFREE_NO_EXTENSIONS set",
+    "not-cpython": "it was built on {detail}, not on CPython",
+    "no-cython": "Cython was missing when it was built ({detail})",
+    "no-compiler": "it was built without a working C compiler and Python headers ({detail})",
+    "build-failed": "the C compiler failed on the kernels when it was built ({detail})",
+}
+
+
+class PureReason(NamedTuple):
+    """Why the kernels in use are pure Python, and what would give the compiled ones."""
+
+    why: str
+    how: str
+
+
+def _built_without(record: BuildRecord) -> PureReason:
+    why = _BUILT_WITHOUT.get(record.reason or "", "it was built without them ({detail})")
+    why = why.format(detail=record.detail or record.reason or "no reason recorded")
+    if record.reason == "disabled":
+        how = f"reinstall with GILFREE_NO_EXTENSIONS unset: {REINSTALL}"
+    elif record.reason == "not-cpython":
+        how = "install gilfree on CPython"
+    else:
+        how = HOW_TO_COMPILE
+    return PureReason(why, how)
+
+
+def pure_python_reason() -> PureReason | None:
+    """Why ``IMPLEMENTATION`` is pure Python and how to get the compiled kernels; None when it is
+    the compiled kernels. Reads what the selector met and how this copy was built."""
+    return _explain(_PURE_BECAUSE, build_record())
+
+
+def _explain(obstacle: Obstacle | None, record: BuildRecord | None) -> PureReason | None:
+    if obstacle is None:
+        return None
+    built = None if record is None or record.compiled else _built_without(record)
+    if obstacle.kind == "flag":
+        if built is not None:  # unsetting the flag alone would not bring the kernels
+            return PureReason(f"{obstacle.words}, and besides {built.why}", built.how)
+        return PureReason(obstacle.words, "unset GILFREE_NO_EXTENSIONS")
+    if obstacle.kind == "interpreter":
+        return PureReason(obstacle.words, "run gilfree on CPython")
+    if built is not None:
+        return built
+    if record is not None:  # built with the kernels, yet they do not import
+        return PureReason(f"the compiled kernels were built but do not import ({obstacle.words})",
+                          f"reinstall gilfree for this interpreter: {REINSTALL}")
+    return PureReason(f"the compiled kernels are not built here ({obstacle.words})",
+                      "in a source checkout, build them in place (a C compiler and the Python headers "
+                      "needed): pip install -e . (or python setup.py build_ext --inplace)")
 
 
 def load(unit: str, implementation: str = IMPLEMENTATION) -> ModuleType:

@@ -226,7 +226,8 @@ def _add_strategies(sub: Any) -> None:
 
 def _add_info(sub: Any) -> None:
     """``gilfree info``: this machine and interpreter."""
-    info = sub.add_parser("info", help="implementation, interpreter, GIL state and core count")
+    info = sub.add_parser("info", help="implementation (and, when pure Python, why), interpreter, GIL state "
+                                       "and core count")
     info.set_defaults(subparser=info)
     info.add_argument("--json", action="store_true", help="print JSON")
 
@@ -434,6 +435,8 @@ _INFO_NAMES = {
     "cpu": "CPU",
     "memory_bytes": "memory",
     "load_average_1min": "load average (1 min)",
+    "why_pure_python": "why pure Python",
+    "to_get_the_kernels": "compiled kernels",
 }
 
 
@@ -450,10 +453,24 @@ def _info_value(key: str, value: object) -> str:
     return str(value)
 
 
+def _info(env: dict[str, Any], reason: Any) -> dict[str, Any]:
+    """The environment with, after the implementation, why it is pure Python and how to get the
+    compiled kernels (both None when they are the compiled kernels)."""
+    out: dict[str, Any] = {}
+    for key, value in env.items():
+        out[key] = value
+        if key == "implementation":
+            out["why_pure_python"] = None if reason is None else reason.why
+            out["to_get_the_kernels"] = None if reason is None else reason.how
+    return out
+
+
 def _info_lines(env: dict[str, Any], width: int) -> list[str]:
-    """``gilfree info`` as text: a name and a value in human units per line."""
+    """``gilfree info`` as text: a name and a value in human units per line (the reasons for pure
+    Python only where there are some)."""
     return _aligned(((_INFO_NAMES.get(key, key.replace("_", " ")), _info_value(key, value))
-                     for key, value in env.items()), width)
+                     for key, value in env.items()
+                     if value is not None or key not in ("why_pure_python", "to_get_the_kernels")), width)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -507,9 +524,10 @@ def _main(argv: list[str] | None) -> int:
         print(_strategies(args))
         return 0
     if args.command == "info":
+        from ._select import pure_python_reason
         from ._timing import environment
 
-        env = environment()
+        env = _info(environment(), pure_python_reason())
         print(json.dumps(env, indent=2) if args.json else "\n".join(_info_lines(env, terminal_width())))
         return 0
     raise AssertionError(args.command)  # pragma: no cover - argparse enforces the choices

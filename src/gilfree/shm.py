@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import shutil
 import sys
 import threading
 import weakref
@@ -109,6 +110,41 @@ def _check_nbytes(dims: tuple[int, ...], dt: np.dtype[Any]) -> int:
     return nbytes
 
 
+def _reserve(shm: shared_memory.SharedMemory, nbytes: int) -> None:
+    """Give a new segment all its pages now: a full ``/dev/shm`` is then an error here, not a crash.
+
+    A segment is a file in a memory file system (tmpfs on Linux) whose pages are handed out on
+    first write; when none are left, that write kills the process with SIGBUS, somewhere in a
+    kernel or a numpy copy. A container's ``/dev/shm`` is small (64 MB under Docker by default),
+    so this is the usual way large shared arrays fail. ``posix_fallocate`` asks for every page at
+    once, and a refusal becomes an ``OSError`` (ENOSPC) that says what to do. Where the call does
+    not exist (macOS, Windows) or the file system cannot reserve, nothing changes.
+    """
+    fd = shared_memory_fd(shm)
+    fallocate = getattr(os, "posix_fallocate", None)
+    if fd is None or fallocate is None:
+        return
+    try:
+        fallocate(fd, 0, nbytes)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EFBIG):
+            if error.errno in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                return  # this file system cannot reserve: pages come on first write, as before
+            raise
+        where = "/dev/shm" if os.path.isdir("/dev/shm") else "the shared-memory file system"
+        try:
+            usage = shutil.disk_usage(where)
+            room = f"{where} has {usage.free:,} of {usage.total:,} bytes free"
+        except OSError:
+            room = f"{where} is full"
+        raise OSError(
+            errno.ENOSPC,
+            f"not enough room for a {nbytes:,}-byte shared-memory segment: {room}. Close the "
+            "shared arrays you no longer need, or use smaller ones; in a container, give it more "
+            "(docker run --shm-size=1g)",
+        ) from None
+
+
 class SharedArray:
     """A numpy array whose memory is a shared-memory segment.
 
@@ -145,6 +181,7 @@ class SharedArray:
         with _REGISTER_LOCK:
             shm = shared_memory.SharedMemory(create=True, size=nbytes)
         try:
+            _reserve(shm, nbytes)
             return cls(shm, dims, dt, owner=True)
         except BaseException:
             shm.close()
