@@ -24,8 +24,13 @@ def exit_task(code: int) -> None:
     sys.exit(code)
 
 
-def die(sig: int = signal.SIGKILL) -> None:
+def die(sig: int | None = None) -> None:
+    """Die of ``sig``; by default of SIGKILL (Windows has none: os.kill's SIGTERM is as abrupt
+    there, a TerminateProcess), looked up here so that importing this module works everywhere."""
     import faulthandler
+
+    if sig is None:
+        sig = getattr(signal, "SIGKILL", signal.SIGTERM)
 
     faulthandler.disable()  # a forked worker inherits pytest's: keep its crash report quiet
     os.kill(os.getpid(), sig)

@@ -123,11 +123,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.line(message, red=True)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    import gilfree
     from gilfree._select import available
 
     names = [n for n in available() if n == PURE_PYTHON or _c_wanted(config)]
-    return f"gilfree implementations under test: {', '.join(names)}"
+    # Which copy runs: the checkout's src/ (PYTHONPATH), or an installed wheel (CI's run from
+    # outside the tree, where tests/test_portable.py checks it under GILFREE_EXPECT_INSTALLED=1).
+    return [f"gilfree {gilfree.__version__} from {os.path.dirname(gilfree.__file__)} "
+            f"({gilfree.IMPLEMENTATION} chosen)",
+            f"gilfree implementations under test: {', '.join(names)}"]
 
 
 _IMPLEMENTATIONS: dict = {}

@@ -22,6 +22,9 @@ from hypothesis.extra import numpy as hnp
 import gilfree
 from gilfree import BLOCK, Stats, aligned_chunk_size, merge_stats
 
+#: Run against every built wheel, on every OS (see the marker in pyproject.toml).
+pytestmark = pytest.mark.portable
+
 PROPERTY = settings(
     deadline=None,
     max_examples=60,

@@ -19,6 +19,9 @@ import pytest
 
 from gilfree._select import PURE_PYTHON, Implementation
 
+#: Run against every built wheel, on every OS (see the marker in pyproject.toml).
+pytestmark = pytest.mark.portable
+
 BIG = 2**63
 SEED_MAX = 2**64 - 1
 

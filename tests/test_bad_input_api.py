@@ -22,6 +22,9 @@ import pytest
 
 import gilfree
 
+#: Run against every built wheel, on every OS (see the marker in pyproject.toml).
+pytestmark = pytest.mark.portable
+
 # Imported where used, row by row, so that a module in the middle of a rewrite breaks only its
 # own rows and never the whole table.
 

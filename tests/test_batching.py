@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import _tasks
 import pytest
+from _posix import ctx
 
 from gilfree import _batching
 from gilfree._batching import (AUTO, CHUNKS_PER_WORKER, MAX_BATCH_S, MIN_BATCH_S, batch_sizes, check_chunksize,
@@ -42,7 +43,7 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 
 def fork() -> Any:
-    return multiprocessing.get_context("fork")
+    return ctx("fork")  # skips where there is no fork
 
 
 class Counted:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+from _checkout import checkout_path
 
 from gilfree._load import MachineLoad
 from gilfree.bench import faults as faults_suite
@@ -187,7 +188,8 @@ def test_cli_from_refuses_measuring_options_and_a_result_of_another_suite(tmp_pa
 
 
 def test_bench_holds_results_and_no_script_reaches_into_private_modules():
-    bench = os.path.join(ROOT, "bench")
+    bench = str(checkout_path("bench"))
+    ci_run = checkout_path(".ci", "run")
     scripts = [name for name in os.listdir(bench) if name.endswith(".py")]
     assert "bench_matrix.py" not in scripts
     for name in scripts:
@@ -196,7 +198,7 @@ def test_bench_holds_results_and_no_script_reaches_into_private_modules():
         modules = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         modules += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
         assert not [m for m in modules if m.startswith("gilfree") and "._" in m], name
-    with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as f:
+    with open(ci_run, encoding="utf-8") as f:
         ci = f.read()
     assert "bench/bench_" not in ci
     for suite in ("matrix", "foundation", "faults"):
@@ -341,9 +343,7 @@ def test_the_readme_quotes_the_committed_overhead_run_or_says_it_is_pending():
     """After the committed run (`python -m gilfree bench --suite overhead --out bench/results/bench-2core`),
     paste the "In short" of `python -m gilfree bench --from bench/results/bench-2core/overhead.json` into the
     README's per-task overhead section, in place of the sentence that says the run is pending."""
-    readme = os.path.join(ROOT, "README.md")
-    if not os.path.exists(readme):
-        pytest.skip("these tests run outside a gilfree checkout")
+    readme = checkout_path("README.md")
     with open(readme, encoding="utf-8") as f:
         text = " ".join(f.read().split())
     assert "python -m gilfree bench --suite overhead --out bench/results/bench-2core" in text

@@ -10,10 +10,10 @@ against them with the rules of :mod:`gilfree.figures`.
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
+from _checkout import checkout_path
 
 from _words import ratios, sentences
 from gilfree._load import MachineLoad, idle_machine
@@ -21,8 +21,8 @@ from gilfree.bench.report import complete, markdown
 from gilfree.bench.verdict import headlines, machine_line, summary, verdicts
 from gilfree.figures import GIL_CPU_PER_WALL, gil_fingerprint, noise_of
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-COMMITTED = os.path.join(HERE, os.pardir, "bench", "results", "bench-2core", "bench.json")
+#: The committed run (a file of the checkout: its tests skip outside the tree).
+COMMITTED = ("bench", "results", "bench-2core", "bench.json")
 BUSY = MachineLoad(cores=2, seconds=30.0, others_cores=1.6, load_before=6.4, load_after=6.1, worst_spread=0.3)
 
 
@@ -290,7 +290,7 @@ def test_every_ratio_says_what_it_is_relative_to():
 
 
 def test_old_results_without_a_machine_reading_still_load_and_read_the_same_way():
-    with open(COMMITTED, encoding="utf-8") as f:
+    with open(checkout_path(*COMMITTED), encoding="utf-8") as f:
         doc = json.load(f)
     doc["schema"] = "gilfree-bench/1"
     doc.pop("machine", None)
@@ -350,10 +350,8 @@ def _full(doc):
 def test_the_readme_quotes_the_summary_of_the_committed_run_as_the_verdict_words_it():
     """The README's "in short" is the verdict's own summary of bench/results/bench-2core: after a new
     run is committed, paste `gilfree bench --from bench/results/bench-2core/bench.json`'s "In short"."""
-    readme = os.path.join(HERE, os.pardir, "README.md")
-    if not os.path.exists(readme):
-        pytest.skip("these tests run outside a gilfree checkout")
-    with open(COMMITTED, encoding="utf-8") as f:
+    readme = checkout_path("README.md")
+    with open(checkout_path(*COMMITTED), encoding="utf-8") as f:
         doc = json.load(f)
     with open(readme, encoding="utf-8") as f:
         text = " ".join(f.read().split())
@@ -387,7 +385,7 @@ def test_a_winner_within_its_spread_does_not_speak_for_rows_that_beat_their_seri
 
 
 def test_the_committed_run_says_no_row_beat_serial_only_when_none_did():
-    with open(COMMITTED, encoding="utf-8") as f:
+    with open(checkout_path(*COMMITTED), encoding="utf-8") as f:
         doc = json.load(f)
     k = 2
     for workload, lines in verdicts(doc).items():
@@ -550,3 +548,43 @@ def test_a_small_real_gain_of_pure_python_threads_is_not_the_gil_fingerprint():
     pure = _say(doc, "ure-Python threads ran at 1.14x against serial")
     assert pure and all("repeat the run" in s for s in pure)
     assert any("none of them shows the GIL's fingerprint" in s for s in summary(doc))
+
+
+# -- a cluster's row (chunks by description) beside shared memory -----------------------------------
+
+def _cluster_doc(dask_s, shm_s=0.4, *, per_task=0.01, spread=0.02):
+    size = {"spread": spread, "elements": 8 * 1024, "nbytes": 8 * 8 * 1024}  # 8 chunks of a block each
+    rows = [_row("pipeline", "large", "c-extension", "serial", 2, 0.5, 0.5, **size),
+            _row("pipeline", "large", "c-extension", "shared-memory", 2, shm_s, 0.5, **size),
+            _row("pipeline", "large", "c-extension", "dask", 2, dask_s, 0.5, **size)]
+    rows[2]["transport"] = "description"
+    doc = _doc(rows)
+    doc["startup"] = [{"executor": "dask", "workers": 2, "seconds": 1.4, "per_task_s": per_task},
+                      {"executor": "processes", "workers": 2, "seconds": 0.04, "per_task_s": 0.0006}]
+    return doc
+
+
+def _cluster_words(doc):
+    return [line for line in verdicts(doc)["pipeline"] if line.startswith(("On dask", "Its own costs"))]
+
+
+def test_a_cluster_close_to_shared_memory_is_called_so_and_its_costs_are_counted():
+    head, costs = _cluster_words(_cluster_doc(0.5))
+    assert "1.25x the shared-memory processes'" in head and "within 1.5x of it" in head
+    # 8 chunk tasks and one per worker (the second round) at 10 ms of a worker's time on 2 cores
+    assert "start-up 1,400 ms" in costs and "the 10 tasks of a call account for about 50 ms of the 100 ms gap (50%)" in costs
+    assert "most of it" in costs
+    head, costs = _cluster_words(_cluster_doc(0.5, per_task=0.004))
+    assert "about 20 ms of the 100 ms gap (20%)" in costs
+    assert "the other 80 ms is not per-task overhead" in costs and "most of it" not in costs
+
+
+def test_a_cluster_far_behind_is_not_called_close():
+    head, costs = _cluster_words(_cluster_doc(1.2, per_task=0.2))
+    assert "3.00x" in head and "more than 1.5x" in head and "within" not in head
+    assert "most of it" in costs  # 1,000 ms of the 800 ms gap
+
+
+def test_a_cluster_within_the_spread_is_not_ranked():
+    head, _ = _cluster_words(_cluster_doc(0.42, spread=0.2))
+    assert "the same within the repeats' spread" in head and "1.5x" not in head

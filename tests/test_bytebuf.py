@@ -14,6 +14,9 @@ from hypothesis import strategies as st
 import gilfree
 from gilfree import Checksum, combine_checksums
 
+#: Run against every built wheel, on every OS (see the marker in pyproject.toml).
+pytestmark = pytest.mark.portable
+
 PROPERTY = settings(
     deadline=None,
     max_examples=80,

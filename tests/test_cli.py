@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _checkout import checkout_path
 
 import gilfree
 import gilfree.lab
@@ -17,7 +18,6 @@ from gilfree import cli
 from gilfree._timing import usable_cores
 from gilfree.lab import StepResult
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def _env(**extra):
@@ -146,7 +146,7 @@ def test_help_and_readme_agree_on_the_quick_labs_time(capsys):
         cli.main(["lab", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert f"all eight steps in {cli.QUICK_LAB_TAKES}" in help_text
-    readme = " ".join(README.read_text(encoding="utf-8").split())
+    readme = " ".join(checkout_path("README.md").read_text(encoding="utf-8").split())
     takes = cli.QUICK_LAB_TAKES.removesuffix(" on 2 cores")
     assert f"(on 2 cores about a minute; `--quick` runs them in {takes}," in readme
 

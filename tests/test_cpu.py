@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 
 import gilfree
 
+#: Run against every built wheel, on every OS (see the marker in pyproject.toml).
+pytestmark = pytest.mark.portable
+
 MAX = 2**63
 INT64_MAX = 2**63 - 1
 MASK64 = 2**64 - 1

@@ -13,7 +13,6 @@ Fork runs every test; spawn (slow to start) runs two per executor.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
@@ -23,6 +22,7 @@ from typing import Any, Callable
 
 import _tasks
 import pytest
+from _posix import ctx, methods
 
 from gilfree._timing import usable_cores
 from gilfree.errors import RemoteTraceback, WorkerDied
@@ -64,10 +64,6 @@ def init_exits() -> None:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def ctx(method: str) -> Any:
-    return multiprocessing.get_context(method)
-
-
 def open_pool(kind: str, *args: Any, **kwargs: Any) -> Executor:
     return EXECUTORS[kind](*args, **kwargs)
 
@@ -81,6 +77,29 @@ def stop(executor: Executor) -> None:
 @pytest.fixture(params=sorted(EXECUTORS))
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+def portable_spawn(*wanted: str) -> list[Any]:
+    """The start methods of ``wanted`` this platform has; spawn's runs are in the portable set
+    (spawn is the one start method every platform has)."""
+    return [pytest.param(m, marks=pytest.mark.portable) if m == "spawn" else m for m in methods(*wanted)]
+
+
+# -- the platform's default start method (no mp_context), as users get it ---------------------
+
+
+@pytest.mark.portable
+def test_the_contract_holds_with_the_platforms_default_start_method(kind: str) -> None:
+    """No ``mp_context``: spawn on macOS and Windows, fork or forkserver on Linux."""
+    with open_pool(kind, 2, None, remember, ("default",)) as executor:
+        assert executor.submit(_tasks.add, 1, 2, c=3).result(timeout=PROMPT_S) == 6
+        assert list(executor.map(_tasks.square, range(6), timeout=PROMPT_S)) == [0, 1, 4, 9, 16, 25]
+        assert executor.submit(initialized_with).result(timeout=PROMPT_S) == "default"
+        with pytest.raises(ValueError, match="no square for you"):
+            executor.submit(_tasks.fail, "no square for you").result(timeout=PROMPT_S)
+        assert executor.submit(_tasks.square, 7).result(timeout=PROMPT_S) == 49  # the pool goes on
+    with pytest.raises(RuntimeError, match="shutdown"):
+        executor.submit(_tasks.square, 1)
 
 
 # -- max_workers ------------------------------------------------------------------------------
@@ -133,7 +152,7 @@ def test_initializer_arguments_are_checked(kind: str, initializer: Any, initargs
 # -- initializer ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", portable_spawn("fork", "spawn"))
 def test_the_initializer_runs_in_every_worker_before_its_first_task(kind: str, method: str) -> None:
     with open_pool(kind, 2, ctx(method), remember, ("ready",)) as executor:
         futures = [executor.submit(initialized_with) for _ in range(6)]
@@ -175,7 +194,7 @@ def _fails_now(executor: Executor) -> None:
         executor.submit(_tasks.square, 2)
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", portable_spawn("fork", "spawn"))
 def test_a_failing_initializer_breaks_the_pool_with_its_error(kind: str, method: str) -> None:
     executor = open_pool(kind, 2, ctx(method), init_fails, ("no database",))
     try:

@@ -45,6 +45,9 @@ from hypothesis.extra import numpy as hnp
 
 from gilfree import Checksum, Stats
 
+#: Run against every built wheel, on every OS (see the marker in pyproject.toml).
+pytestmark = pytest.mark.portable
+
 FUZZ = settings(
     deadline=None,
     max_examples=150,

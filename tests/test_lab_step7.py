@@ -7,6 +7,7 @@ import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
+from _posix import methods
 
 from gilfree.lab import _plan
 from gilfree._select import PURE_PYTHON, available, implementations
@@ -58,7 +59,7 @@ def test_step7_runs_on_an_executor_the_caller_brings(kind, no_shm_leak):
     if kind == "threads":
         executor: Executor = ThreadPoolExecutor(max_workers=2)
     else:
-        executor = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork"))
+        executor = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context(methods("fork", "spawn")[0]))
     with executor:
         result = run_step(7, "tiny", executor=executor)
         assert executor.submit(sum, [1, 2]).result() == 3  # the step left it running

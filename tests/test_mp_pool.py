@@ -32,6 +32,7 @@ from typing import Any
 
 import _tasks
 import pytest
+from _posix import ctx, methods, needs_start_method
 
 from gilfree._compat import pool_processes
 from gilfree.errors import PoolStopped, RemoteTraceback, WorkerDied
@@ -41,10 +42,6 @@ from gilfree.mp_pool import PoolExecutor
 PROMPT_S = 60.0
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def ctx(method: str) -> Any:
-    return multiprocessing.get_context(method)
 
 
 # -- what the workers run (module level, so that spawn workers can import them) -----------------
@@ -183,7 +180,7 @@ def test_shutdown_wait_returns_when_a_worker_dies_after_shutdown_began(tmp_path:
 # -- errors keep their own types ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", methods("fork", "spawn"))
 def test_a_result_that_cannot_be_unpickled_fails_its_own_future_and_the_pool_goes_on(method: str) -> None:
     # ProcessPoolExecutor breaks the whole pool here; gilfree (as FailSafePool) loses only this
     # task: BrokenProcessPool, with the unpickling error as its cause.
@@ -276,6 +273,7 @@ def _run_script(body: str) -> subprocess.CompletedProcess[str]:
                           env=env, timeout=PROMPT_S)
 
 
+@needs_start_method("fork")
 @pytest.mark.parametrize("ending", ["", "executor.shutdown(wait=False)"])
 def test_the_program_waits_for_pending_futures_at_exit(ending: str) -> None:
     done = _run_script(f"""
@@ -296,6 +294,7 @@ def test_the_program_waits_for_pending_futures_at_exit(ending: str) -> None:
     assert done.stderr == ""
 
 
+@needs_start_method("fork")
 def test_submit_during_interpreter_exit_raises() -> None:
     done = _run_script("""
         import atexit, multiprocessing

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _checkout import ini_args
 
 import gilfree
 from gilfree._select import C_EXTENSION, PURE_PYTHON, available
@@ -49,13 +50,13 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _pytest_in_a_fresh_interpreter(*options: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+def _pytest_in_a_fresh_interpreter(config: pytest.Config, *options: str) -> tuple[subprocess.CompletedProcess, set[str]]:
     """Run CHILD_TESTS under ``python -v``; the run, and the compiled modules it imported.
 
     ``-s``: pytest's capture would swallow what ``-v`` writes while the tests run.
     """
     proc = subprocess.run(
-        [sys.executable, "-v", "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", *options,
+        [sys.executable, "-v", "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", *ini_args(config), *options,
          *(str(TESTS / name) for name in CHILD_TESTS)],
         cwd=TESTS.parent, env=_child_env(), capture_output=True, text=True, timeout=300,
     )
@@ -64,26 +65,26 @@ def _pytest_in_a_fresh_interpreter(*options: str) -> tuple[subprocess.CompletedP
     return proc, {name for name in imported if COMPILED.fullmatch(name)}
 
 
-def test_no_c_extensions_imports_no_compiled_module():
-    proc, compiled = _pytest_in_a_fresh_interpreter("--no-c-extensions")
+def test_no_c_extensions_imports_no_compiled_module(pytestconfig):
+    proc, compiled = _pytest_in_a_fresh_interpreter(pytestconfig, "--no-c-extensions")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert compiled == set()
     assert re.search(r"\b\d+ passed, \d+ deselected\b", proc.stdout), proc.stdout[-3000:]
 
 
 @pytest.mark.c_extension
-def test_without_the_option_the_same_probe_sees_the_compiled_modules():
+def test_without_the_option_the_same_probe_sees_the_compiled_modules(pytestconfig):
     """The control: the probe above would have seen a compiled import, had there been one."""
     if C_EXTENSION not in available():
         pytest.skip("the compiled kernels are not available here")
-    proc, compiled = _pytest_in_a_fresh_interpreter()
+    proc, compiled = _pytest_in_a_fresh_interpreter(pytestconfig)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert {"gilfree._cpu_c", "gilfree._arrays_c", "gilfree._bytebuf_c"} <= compiled
     assert "deselected" not in proc.stdout
 
 
 @pytest.mark.c_extension  # its child imports compiled code on purpose
-def test_the_session_check_fails_a_run_that_imports_a_compiled_module(tmp_path):
+def test_the_session_check_fails_a_run_that_imports_a_compiled_module(tmp_path, pytestconfig):
     """conftest's own guard, for what slips past the markers: a test that imports a compiled
     module itself under the option fails the run, and the report names it."""
     if C_EXTENSION not in available():
@@ -94,7 +95,7 @@ def test_the_session_check_fails_a_run_that_imports_a_compiled_module(tmp_path):
         "def test_imports_compiled_code():\n    import gilfree._cpu_c  # noqa: F401\n\n\n"
         "def test_after():\n    pass\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(TESTS.parent / "pyproject.toml"),
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *ini_args(pytestconfig),
          "--rootdir", str(tmp_path), "--no-c-extensions", str(tmp_path)],
         cwd=tmp_path, env=_child_env(), capture_output=True, text=True, timeout=300,
     )

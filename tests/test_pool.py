@@ -26,19 +26,16 @@ from concurrent.futures.process import BrokenProcessPool
 
 import _tasks
 import pytest
+from _posix import ctx, killed_by_signals, methods, signal_param
 
 import gilfree
 from gilfree.errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied, describe_exit
 from gilfree.pool import FailSafePool
 
-METHODS = [m for m in ("fork", "spawn", "forkserver") if m in multiprocessing.get_all_start_methods()]
+METHODS = methods("fork", "spawn", "forkserver")
 
 #: Generous bound for "within seconds": a hang shows up as a failure, never a slow pass.
 PROMPT_S = 20.0
-
-
-def ctx(method: str):
-    return multiprocessing.get_context(method)
 
 
 @pytest.fixture(params=METHODS)
@@ -67,6 +64,7 @@ def test_a_task_exception_arrives_with_the_workers_traceback():
     assert "_tasks.py" in str(cause) and "in fail" in str(cause)
 
 
+@pytest.mark.portable
 def test_system_exit_in_a_task_is_the_tasks_result_and_the_worker_lives_on():
     # multiprocessing.Pool loses a task that raises SystemExit (its worker exits) and waits forever.
     with FailSafePool(1, mp_context=ctx("spawn")) as pool:
@@ -76,7 +74,8 @@ def test_system_exit_in_a_task_is_the_tasks_result_and_the_worker_lives_on():
         assert pool.submit(_tasks.pid).result(timeout=PROMPT_S) == before
 
 
-@pytest.mark.parametrize("sig, words", [(signal.SIGKILL, "out-of-memory"), (signal.SIGSEGV, "segmentation"),
+@killed_by_signals
+@pytest.mark.parametrize("sig, words", [signal_param("SIGKILL", "out-of-memory"), (signal.SIGSEGV, "segmentation"),
                                         (signal.SIGTERM, "request to stop")])
 def test_a_dead_worker_fails_its_task_with_the_cause_and_is_replaced(method, sig, words):
     with FailSafePool(2, mp_context=ctx(method)) as pool:
@@ -96,6 +95,7 @@ def test_a_dead_worker_fails_its_task_with_the_cause_and_is_replaced(method, sig
         assert len(pool.processes) == 2
 
 
+@pytest.mark.portable
 def test_os_exit_in_a_task_names_the_status():
     with FailSafePool(1, mp_context=ctx("spawn")) as pool:
         with pytest.raises(WorkerDied, match="exited with status 3") as info:
@@ -357,8 +357,8 @@ def test_bad_task_timeouts(timeout, exc):
 # -- errors ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("code, words", [
-    (-signal.SIGKILL, "SIGKILL (signal 9)"), (-signal.SIGSEGV, "segmentation fault"),
-    (-signal.SIGBUS, "/dev/shm"), (-signal.SIGABRT, "sanitizer"), (3, "status 3"),
+    signal_param("SIGKILL", "SIGKILL (signal 9)", negate=True), (-signal.SIGSEGV, "segmentation fault"),
+    signal_param("SIGBUS", "/dev/shm", negate=True), (-signal.SIGABRT, "sanitizer"), (3, "status 3"),
     (0, "status 0 in the middle of a task"), (None, "without an exit status"), (-200, "signal 200")])
 def test_describe_exit(code, words):
     assert words in describe_exit(code)

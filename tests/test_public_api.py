@@ -22,6 +22,9 @@ import gilfree
 from gilfree import cli
 from gilfree._select import UNITS
 
+#: Run against every built wheel, on every OS (see the marker in pyproject.toml).
+pytestmark = pytest.mark.portable
+
 PACKAGE = Path(gilfree.__file__).resolve().parent
 
 #: Every documented name and the module it comes from (the kernels: their selector module).

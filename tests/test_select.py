@@ -15,6 +15,9 @@ import gilfree
 from gilfree import _select
 from gilfree._select import C_EXTENSION, PURE_PYTHON, UNITS
 
+#: Run against every built wheel, on every OS (see the marker in pyproject.toml).
+pytestmark = pytest.mark.portable
+
 #: The public kernel names of each unit and the top-level names that must be the same objects.
 KERNELS = {
     "cpu": [

@@ -15,6 +15,9 @@ import pytest
 
 from gilfree.shm import SharedArray, SharedArrayHandle
 
+#: Run against every built wheel, on every OS (see the marker in pyproject.toml).
+pytestmark = pytest.mark.portable
+
 SHM = Path("/dev/shm")
 posix_shm = pytest.mark.skipif(not SHM.is_dir(), reason="needs /dev/shm")
 

@@ -8,6 +8,9 @@ import pytest
 import gilfree
 from gilfree._select import C_EXTENSION, load
 
+#: Run against every built wheel, on every OS (see the marker in pyproject.toml).
+pytestmark = pytest.mark.portable
+
 
 def test_cpu_bound_is_exact_past_int64(impl):
     n = 3_100_000 if impl.name == C_EXTENSION else 300_000

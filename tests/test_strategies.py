@@ -15,6 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import _tasks
 import pytest
+from _posix import ctx, signum
 
 from gilfree.errors import WorkerDied
 from gilfree.pool import FailSafePool
@@ -129,11 +130,11 @@ def test_the_pools_own_calls_fail_fast_too(call, chunksize):
         with open_executor("pool", 2, start_method="spawn") as executor:
             pool = executor.pool
             if call == "starmap":
-                pool.starmap(_tasks.die, [(signal.SIGKILL,)] * 4, chunksize)
+                pool.starmap(_tasks.die, [(signum("SIGKILL"),)] * 4, chunksize)
             elif call == "map":
-                pool.map(_tasks.die, [signal.SIGKILL] * 4, chunksize)
+                pool.map(_tasks.die, [signum("SIGKILL")] * 4, chunksize)
             else:
-                list(getattr(pool, call)(_tasks.die, [signal.SIGKILL] * 4, chunksize))
+                list(getattr(pool, call)(_tasks.die, [signum("SIGKILL")] * 4, chunksize))
 
 
 def test_guarded_imap_refuses_a_zero_chunksize():
@@ -150,10 +151,10 @@ def test_a_broken_process_pool_names_the_dead_worker(method):
             assert isinstance(executor, ProcessesExecutor)
             ok = executor.submit(_tasks.square, 7)
             assert ok.result(timeout=PROMPT_S) == 49
-            executor.submit(_tasks.die, signal.SIGKILL).result(timeout=PROMPT_S)
+            executor.submit(_tasks.die, signum("SIGKILL")).result(timeout=PROMPT_S)
     error = info.value
     assert isinstance(error, BrokenProcessPool)
-    assert "SIGKILL" in str(error) and error.exitcode == -signal.SIGKILL
+    assert "SIGKILL" in str(error) and error.exitcode == -signum("SIGKILL")
     assert isinstance(error.__cause__, BrokenProcessPool)
     assert ok.result() == 49
 
@@ -175,7 +176,7 @@ def test_a_processes_executor_dropped_while_its_futures_live_is_collected():
     import gc
     import weakref
 
-    executor = ProcessesExecutor(1, multiprocessing.get_context("fork"))
+    executor = ProcessesExecutor(1, ctx("fork"))
     future = executor.submit(_tasks.square, 6)
     assert future.result(timeout=PROMPT_S) == 36
     gone = weakref.ref(executor)

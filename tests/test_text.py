@@ -6,6 +6,9 @@ import pytest
 
 from gilfree._text import DEFAULT_WIDTH, MIN_WIDTH, fit_table, shorten, terminal_width, wrap, wrap_lines
 
+#: Run against every built wheel, on every OS (see the marker in pyproject.toml).
+pytestmark = pytest.mark.portable
+
 PROSE = ("The Cython kernel is 605x faster per element, and its threads reached 1.79x (90% of the "
          "ideal 2x) because it releases the GIL for its whole loop; c-extension and pure-python "
          "both ran, and the checksum 000ecd601686ca2a000000003e146995 matched.")

@@ -7,6 +7,7 @@ from contextlib import ExitStack
 
 import numpy as np
 import pytest
+from _posix import methods
 
 from gilfree._stats import merge_stats, stats_bits
 from gilfree.chunked import array_chunks
@@ -135,7 +136,7 @@ def _data_address(handle, start, stop):
         return shared.array.ctypes.data, float(shared.array.reshape(-1)[start:stop].sum())
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", methods("fork", "spawn"))
 def test_a_worker_keeps_its_attachment_but_never_serves_a_stale_one(method, no_shm_leak):
     with open_executor("failsafe", 1, start_method=method) as pool:
         with SharedArray.copy_of(np.arange(1000.0)) as first:

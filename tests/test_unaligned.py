@@ -15,6 +15,9 @@ import math
 import numpy as np
 import pytest
 
+#: Run against every built wheel, on every OS (see the marker in pyproject.toml).
+pytestmark = pytest.mark.portable
+
 #: Not a whole number of 1024-element blocks, nor of 8-element lanes: every tail loop runs.
 N = 2 * 1024 + 13
 OFFSETS = [1, 3, 4, 7]

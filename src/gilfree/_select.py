@@ -13,6 +13,8 @@ checkout or an editable install has no such file.
 
 from __future__ import annotations
 
+import functools
+
 import importlib
 import os
 import platform
@@ -226,6 +228,15 @@ class Implementation:
 
     def __repr__(self) -> str:
         return f"<gilfree implementation {self.name!r}>"
+
+    def __reduce__(self) -> tuple[Callable[[str], "Implementation"], tuple[str]]:
+        # Travels by name (a task on another process or machine loads the same kernels there).
+        return _implementation_named, (self.name,)
+
+
+@functools.lru_cache(maxsize=None)
+def _implementation_named(name: str) -> Implementation:
+    return Implementation(name)
 
 
 def implementations() -> dict[str, Implementation]:

@@ -72,7 +72,8 @@ def array_chunks(n: int, parts: int) -> list[tuple[int, int]]:
 
 def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Sequence[Any]],
                *, on_result: Callable[[int, T], None] | None = None,
-               results: MutableMapping[int, T] | None = None) -> list[T]:
+               results: MutableMapping[int, T] | None = None,
+               where: Sequence[str] | None = None) -> list[T]:
     """Submit ``fn(*args)`` for every argument set and return the results in submission order.
 
     ``on_result(index, result)`` is called as each task finishes (in completion order), for
@@ -85,6 +86,10 @@ def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Seque
     An executor that declares it runs whole batches only (``batches`` in its capabilities, as
     :class:`gilfree.peers.JoblibExecutor` does: joblib hands back every result or none) gets the
     whole batch at once through its ``run_batch(fn, argsets)``.
+
+    ``where``, one entry per argument set, asks for the worker that holds each task's inputs
+    (what :func:`gilfree.cluster.where_am_i` said there); an executor that declares
+    ``places_tasks`` honours it through ``submit_to``, any other ignores it.
     """
     check_executor(executor)
     check_callable(fn, "fn")
@@ -99,8 +104,12 @@ def run_chunks(executor: Executor, fn: Callable[..., T], argsets: Iterable[Seque
                 on_result(i, value)
         return list(batch)
     futures: list[Future[Any]] = []
-    for args in argsets:
-        futures.append(executor.submit(fn, *args))
+    places = where is not None and capabilities_of(executor).places_tasks
+    for i, args in enumerate(argsets):
+        if places:
+            futures.append(executor.submit_to(where[i], fn, *args))  # type: ignore[attr-defined, index]
+        else:
+            futures.append(executor.submit(fn, *args))
         if results is not None:  # at once: a serial executor has finished the task already
             futures[-1].add_done_callback(partial(_keep, results, len(futures) - 1))
     index = {f: i for i, f in enumerate(futures)}

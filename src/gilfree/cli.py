@@ -146,6 +146,13 @@ def _add_lab(sub: Any) -> None:
     lab.add_argument("--start-method", type=_start_method, metavar="NAME",
                      help="how worker processes start: " + ", ".join(_start_methods())
                           + " (default: this Python's own default)")
+    lab.add_argument("--strategy", action="append", metavar="NAME",
+                     help="steps 7 and 8: run on this strategy only (repeatable; default: every one that "
+                          "runs here but the peers); dask runs them on a Dask cluster (pip install "
+                          "\"gilfree[dask]\")")
+    lab.add_argument("--scheduler", metavar="ADDRESS",
+                     help="with --strategy dask: an existing Dask scheduler (tcp://host:8786) instead of a "
+                          "LocalCluster on this machine")
 
 
 def _add_bench(sub: Any) -> None:
@@ -167,6 +174,9 @@ def _add_bench(sub: Any) -> None:
     bench.add_argument("--strategy", action="append", metavar="NAME",
                        help="matrix: only this strategy (repeatable; serial is always kept as the reference): "
                             + ", ".join(s for s in _bench_strategies() if s != "serial"))
+    bench.add_argument("--scheduler", metavar="ADDRESS",
+                       help="matrix: an existing Dask scheduler (tcp://host:8786) for the dask strategy, "
+                            "instead of a LocalCluster on this machine")
     bench.add_argument("--workers", type=_workers, action="append", metavar="N",
                        help="matrix: this worker count (repeatable; default 1, 2, 4, ... up to the cores, "
                             "and 2 x cores); overhead: the one worker count (default 2)")
@@ -293,13 +303,37 @@ def _lab(args: argparse.Namespace) -> int:
 
         multiprocessing.set_start_method(args.start_method, force=True)
     size = "quick" if args.quick else "default"
-    overrides = {} if args.workers is None else {"workers": args.workers}
+    overrides: dict[str, Any] = {} if args.workers is None else {"workers": args.workers}
+    cluster: dict[str, Any] = {}
+    if args.strategy or args.scheduler:
+        from .lab._plan import check_scheduler
+        from .registry import strategy_names
+
+        if any(step not in (7, 8) for step in steps):
+            args.subparser.error("--strategy and --scheduler apply to steps 7 and 8: add --step 7 or --step 8")
+        chosen = tuple(dict.fromkeys(args.strategy or ()))
+        unknown = [name for name in chosen if name not in strategy_names()]
+        if unknown:
+            args.subparser.error(f"unknown strategy {unknown[0]!r}; choose from {', '.join(strategy_names())}")
+        from .registry import get_strategy
+
+        for name in chosen:
+            missing = get_strategy(name).missing()
+            if missing:
+                args.subparser.error(missing)
+        try:
+            scheduler = check_scheduler(args.scheduler, chosen)
+        except ValueError as exc:
+            args.subparser.error(f"--scheduler: {exc}")
+        cluster = {"strategies": chosen} if chosen else {}
+        if scheduler:
+            cluster["scheduler"] = scheduler
     bar = _Bar(enabled=not args.no_progress and sys.stderr.isatty())
     results = []
     for step in steps:
         bar.start(f"step {step}: {step_module(step).TITLE}", short=f"step {step}")
         try:
-            result = run_step(step, size, progress=bar, **overrides)
+            result = run_step(step, size, progress=bar, **overrides, **cluster)
         finally:
             bar.stop()
         results.append(result)
@@ -390,6 +424,8 @@ _CAPABILITY_WORDS = (
     ("survives_worker_death", "survives a dead worker"),
     ("start_methods", "takes a start method"),
     ("batches", "whole batches"),
+    ("connects", "joins a cluster (--scheduler)"),
+    ("places_tasks", "sends a task where its inputs are"),
 )
 
 
@@ -520,6 +556,12 @@ def _main(argv: list[str] | None) -> int:
         except Terminated:
             print("\nterminated (SIGTERM): workers stopped, shared memory released", file=sys.stderr)
             return 143
+        except ConnectionError as exc:  # --scheduler: no cluster answered (gilfree.cluster.SchedulerUnreachable)
+            from .cluster import SchedulerUnreachable
+
+            if not isinstance(exc, SchedulerUnreachable):
+                raise
+            parser.exit(2, f"{parser.prog}: error: {exc}\n")
     if args.command == "strategies":
         print(_strategies(args))
         return 0

@@ -61,9 +61,9 @@ SCENARIOS = {
 }
 
 _WORKER_FAULTS = ("worker-sigkill", "worker-segfault", "worker-exits")
-#: Scenarios whose driver acts on the parent when the case says "ready".
-_PARENT_SIGNALS = {"parent-sigint": signal.SIGINT, "parent-sigterm": signal.SIGTERM,
-                   "parent-sigkill": signal.SIGKILL}
+#: Scenarios whose driver acts on the parent when the case says "ready", and the signal's name:
+#: looked up in :mod:`signal` when sent, since SIGKILL is POSIX-only (Windows has no such name).
+_PARENT_SIGNALS = {"parent-sigint": "SIGINT", "parent-sigterm": "SIGTERM", "parent-sigkill": "SIGKILL"}
 #: How long after the parent's SIGKILL every process of the run and its segments must be gone.
 PARENT_GONE_WITHIN_S = 2.0
 
@@ -474,7 +474,7 @@ def run_case(case: Case, *, python: str | None = None, timeout: float = _CASE_TI
         lines.append(message)
         if message.get("kind") == "ready" and case.scenario in _PARENT_SIGNALS:
             signalled_at = time.monotonic()
-            proc.send_signal(_PARENT_SIGNALS[case.scenario])
+            proc.send_signal(getattr(signal, _PARENT_SIGNALS[case.scenario]))
             if killed:
                 break  # nothing more comes from a killed parent: check what it left
     ready = next((m for m in lines if m.get("kind") == "ready"), None)

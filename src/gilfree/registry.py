@@ -59,7 +59,9 @@ Uses = Literal["serial", "threads", "processes"]
 #: Every kind of :attr:`Capabilities.uses`, in order: where a strategy runs its tasks.
 USES: tuple[Uses, ...] = get_args(Uses)
 #: How a strategy's tasks receive a chunk of an array by default (see :mod:`gilfree.transports`).
-TransportName = Literal["views", "copies", "whole-array", "shared-memory"]
+TransportName = Literal["views", "copies", "whole-array", "shared-memory", "description"]
+#: Every transport a strategy may declare, in the order of :data:`TransportName`.
+TRANSPORT_NAMES: tuple[str, ...] = get_args(TransportName)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,15 @@ class Capabilities:
     transport
         How its tasks receive a chunk of an array when the caller has no preference: views for
         in-process executors, otherwise pickled copies (what the pool does with an array
-        argument), the whole array plus a range (joblib's idiom), or a shared-memory handle.
+        argument), the whole array plus a range (joblib's idiom), a shared-memory handle, or a
+        description of the chunk that the worker turns into data itself (a cluster's way: data
+        that can be generated or read where the task runs need not travel).
+    connects
+        The strategy can join an existing cluster at an address (``open_executor``'s
+        ``scheduler`` option) instead of starting workers of its own.
+    places_tasks
+        Its executor has ``submit_to(where, fn, *args)``: a task can ask for the worker that
+        holds its inputs (``where`` is what :func:`gilfree.cluster.where_am_i` said there).
     """
 
     uses: Uses
@@ -95,11 +105,14 @@ class Capabilities:
     start_methods: bool = False
     batches: bool = False
     transport: TransportName | None = None
+    connects: bool = False
+    places_tasks: bool = False
 
     def __post_init__(self) -> None:
         if self.uses not in USES:
             raise ValueError(f"uses must be 'serial', 'threads' or 'processes', not {self.uses!r}")
-        for name in ("in_process", "can_stop_task", "survives_worker_death", "start_methods", "batches"):
+        for name in ("in_process", "can_stop_task", "survives_worker_death", "start_methods", "batches",
+                     "connects", "places_tasks"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {type(getattr(self, name)).__name__}")
         if self.uses != "processes" and not self.in_process:
@@ -107,9 +120,9 @@ class Capabilities:
                              "in_process must be True")
         if self.transport is None:
             object.__setattr__(self, "transport", "views" if self.in_process else "copies")
-        elif self.transport not in ("views", "copies", "whole-array", "shared-memory"):
-            raise ValueError(f"transport must be one of 'views', 'copies', 'whole-array', "
-                             f"'shared-memory', not {self.transport!r}")
+        elif self.transport not in TRANSPORT_NAMES:
+            raise ValueError(f"transport must be one of {', '.join(map(repr, TRANSPORT_NAMES))}, "
+                             f"not {self.transport!r}")
         if self.transport == "views" and not self.in_process:
             raise ValueError("tasks in other processes cannot take views of the caller's arrays: "
                              "choose another transport")
@@ -123,14 +136,15 @@ class Capabilities:
         return {"uses": self.uses, "in_process": self.in_process, "can_stop_task": self.can_stop_task,
                 "survives_worker_death": self.survives_worker_death,
                 "start_methods": self.start_methods, "batches": self.batches,
-                "transport": self.transport}
+                "transport": self.transport, "connects": self.connects, "places_tasks": self.places_tasks}
 
 
 class Opener(Protocol):
-    """``opener(workers, *, mp_context=None, task_timeout=None) -> Executor``.
+    """``opener(workers, *, mp_context=None, task_timeout=None, scheduler=None) -> Executor``.
 
     ``mp_context`` is passed only to strategies with ``start_methods``, ``task_timeout`` only to
-    those with ``can_stop_task``; an opener may take them as keyword arguments with defaults.
+    those with ``can_stop_task``, ``scheduler`` only to those that ``connect``; an opener may
+    take them as keyword arguments with defaults.
     """
 
     def __call__(self, workers: int, **options: Any) -> Executor: ...

@@ -10,6 +10,8 @@ name                runs tasks on                                        the GIL
 ``failsafe``        a :class:`gilfree.pool.FailSafePool`                 one per process
 ``joblib-loky``     ``joblib.Parallel``, loky backend (a peer)           one per process
 ``joblib-threads``  ``joblib.Parallel``, threading backend (a peer)      shared
+``dask``            Dask's distributed scheduler: a LocalCluster or an   one per worker process
+                    existing cluster (needs ``gilfree[dask]``)
 ==================  ===================================================  ==========================
 
 Each row is a :class:`~gilfree.registry.Strategy` in :mod:`gilfree.registry`; everything that
@@ -39,6 +41,8 @@ from typing import Any, Iterator
 
 from ._checks import check_count, check_seconds
 from ._futures import worker_ignores_sigint
+from .cluster import INSTALL as DASK_INSTALL
+from .cluster import DaskExecutor
 from .mp_pool import GuardedPool, PoolExecutor
 from .peers import JOBLIB_BACKENDS, JoblibExecutor
 from .pool import FailSafePool
@@ -88,6 +92,10 @@ def typical(uses: str) -> str:
 SERIAL = Capabilities(uses="serial", in_process=True)
 THREADS = Capabilities(uses="threads", in_process=True)
 PROCESSES = Capabilities(uses="processes", in_process=False, start_methods=True)
+#: Dask: workers may be on other machines, so chunks travel as descriptions by default; the
+#: scheduler runs a dead worker's tasks again elsewhere; it can join a cluster at an address.
+DASK = Capabilities(uses="processes", in_process=False, survives_worker_death=True, transport="description",
+                    connects=True, places_tasks=True)
 
 
 def _open_serial(workers: int, **options: Any) -> Executor:
@@ -112,6 +120,12 @@ def _open_failsafe(workers: int, *, mp_context: Any = None, task_timeout: float 
     return FailSafePool(workers, mp_context=mp_context, task_timeout=task_timeout)
 
 
+def _open_dask(workers: int, *, scheduler: str | None = None, **options: Any) -> Executor:
+    from .cluster import open_dask
+
+    return open_dask(workers, scheduler=scheduler)
+
+
 def _open_joblib(backend: str) -> Any:
     def opener(workers: int, **options: Any) -> Executor:
         return JoblibExecutor(workers, backend)
@@ -119,9 +133,10 @@ def _open_joblib(backend: str) -> Any:
 
 
 #: gilfree's openers that start worker processes whose first act is to ignore Ctrl-C and unblock
-#: SIGINT and SIGTERM (worker_ignores_sigint, FailSafePool's worker): only these run under
+#: SIGINT and SIGTERM (worker_ignores_sigint, FailSafePool's worker, the Dask workers' preload
+#: gilfree.cluster.dask_setup): only these run under
 #: :func:`_interrupts_deferred`. Another opener's workers (a plugin's) would keep both blocked.
-_DEFERRING_OPENERS = frozenset({_open_pool, _open_processes, _open_failsafe})
+_DEFERRING_OPENERS = frozenset({_open_pool, _open_processes, _open_failsafe, _open_dask})
 
 _JOBLIB_INSTALL = 'pip install joblib, or pip install "gilfree[bench]"'
 
@@ -144,6 +159,11 @@ for _strategy in (
     Strategy("joblib-threads", "joblib.Parallel on threads (a peer; needs joblib)",
              _open_joblib("threading"), JOBLIB_BACKENDS["threading"], requires=("joblib",),
              install=_JOBLIB_INSTALL, peer=True),
+    # Another library's scheduler, so a peer: the lab and the drill leave it out unless it is
+    # asked for by name (a default run would otherwise start a cluster); the bench matrix has it.
+    Strategy("dask", "Dask's distributed scheduler: a LocalCluster of worker processes, or a cluster "
+             "at --scheduler (needs gilfree[dask])", _open_dask, DASK, requires=("distributed",),
+             install=DASK_INSTALL, executor_type=DaskExecutor, peer=True),
 ):
     register_strategy(_strategy)
 
@@ -223,7 +243,7 @@ def _interrupts_deferred(wanted: bool = True) -> Iterator[None]:
 
 @contextmanager
 def open_executor(strategy: str, workers: int = 1, *, start_method: str | None = None,
-                  task_timeout: float | None = None) -> Iterator[Executor]:
+                  task_timeout: float | None = None, scheduler: str | None = None) -> Iterator[Executor]:
     """An executor for ``strategy`` with ``workers`` workers, stopped when the block ends.
 
     ``strategy`` is any registered name (:func:`strategy_names`). If the block raises (a task's
@@ -233,7 +253,9 @@ def open_executor(strategy: str, workers: int = 1, *, start_method: str | None =
     stops it: a worker killed in its start-up (before it ignores Ctrl-C) would otherwise leave a
     half-built pool that nobody stops, and the program's exit waiting for it. ``start_method`` (``"fork"``,
     ``"spawn"``, ``"forkserver"``) applies to strategies whose workers honour one and is ignored
-    by in-process ones; ``task_timeout`` (seconds) needs a strategy that can stop one task.
+    by in-process ones; ``task_timeout`` (seconds) needs a strategy that can stop one task;
+    ``scheduler`` (an address such as ``"tcp://host:8786"``) needs one that ``connects`` to an
+    existing cluster (``dask``), and then ``workers`` is the cluster's business.
     """
     workers = check_workers(workers)
     task_timeout = check_seconds(task_timeout, "task_timeout", allow_none=True)
@@ -252,6 +274,14 @@ def open_executor(strategy: str, workers: int = 1, *, start_method: str | None =
                 f"{strategy!r}: threads cannot be stopped from outside, and the standard pools "
                 "cannot stop one task without breaking the pool")
         options["task_timeout"] = task_timeout
+    if scheduler is not None:
+        if not isinstance(scheduler, str) or not scheduler.strip():
+            raise TypeError(f"scheduler must be an address such as 'tcp://host:8786', not {scheduler!r}")
+        if not caps.connects:
+            able = [s for s in strategy_names() if get_strategy(s).capabilities.connects]
+            raise ValueError(f"scheduler needs a strategy that joins an existing cluster "
+                             f"({', '.join(able) or 'none is registered'}), not {strategy!r}")
+        options["scheduler"] = scheduler.strip()
     if ctx is not None and caps.uses == "processes":
         if not caps.start_methods:
             raise ValueError(f"start_method does not apply to {strategy!r}: it starts its own workers")

@@ -8,6 +8,8 @@ transport          what each task receives                         changes made 
 ``whole-array``    the whole array and its range (joblib's idiom)  travel back, then land here
 ``shared-memory``  a :class:`~gilfree.shm.SharedArrayHandle`       are in the shared segment
 ``mmap``           a file path, a byte offset and a length         are in the file (page cache)
+``description``    a :class:`Recipe` and its range: the worker     cannot come back: only the
+                   makes (generates or reads) its chunk itself     kernel's result does
 =================  ==============================================  ===============================
 
 :func:`run_on_chunks` is the one call that every chunked array job goes through (the pipeline,
@@ -20,6 +22,12 @@ arrays are :class:`~gilfree.shm.SharedArray` objects (every transport can use th
 numpy arrays (for ``views``, ``copies`` and ``whole-array``). With no transport named, the
 executor's capabilities choose: views for executors that run tasks in this process, shared
 memory for the rest (:func:`default_transport`). Results come back in chunk order.
+
+Data that a worker can make for itself (a seeded generator, a file every worker can read) need
+not travel at all: pass a :class:`Recipe` (:class:`Uniform`, :class:`NumpyRandom`,
+:class:`FileChunks`) instead of an array, and each task gets the recipe and its range, makes its
+chunk where it runs, and sends back only what the kernel returns. That is how data moves on a
+cluster (the ``dask`` strategy declares it); shared memory stays the single-machine path.
 
 The task functions (:func:`on_copy`, :func:`on_range`, :func:`on_shared`, :func:`on_mmap`) are
 module-level, so every start method can find them, and take only small picklable arguments.
@@ -51,9 +59,15 @@ __all__ = [
     "Transport",
     "Views",
     "WholeArray",
+    "Described",
+    "FileChunks",
+    "NumpyRandom",
+    "Recipe",
+    "Uniform",
     "attached",
     "default_transport",
     "on_copy",
+    "on_description",
     "on_mmap",
     "on_range",
     "on_shared",
@@ -61,7 +75,65 @@ __all__ = [
     "transport_named",
 ]
 
-Source = Union[SharedArray, np.ndarray]
+class Recipe:
+    """A description of a float64 array that a worker turns into any chunk of it, where it runs.
+
+    Subclasses are small frozen dataclasses (they travel with every task) with ``n``, the
+    array's length, and :meth:`make`; the chunk made must be exactly that range of the array
+    the caller means, so that results equal the one call's bit for bit.
+    """
+
+    n: int
+
+    def make(self, start: int, stop: int) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def nbytes(self) -> int:
+        return self.n * 8
+
+
+@dataclass(frozen=True)
+class Uniform(Recipe):
+    """``fill(x, seed, start)`` over the range: gilfree's counter-based generator (``fill_uniform``)."""
+
+    fill: Callable[..., Any]
+    seed: int
+    n: int
+
+    def make(self, start: int, stop: int) -> np.ndarray:
+        chunk = np.empty(stop - start, dtype=np.float64)
+        self.fill(chunk, self.seed, start)
+        return chunk
+
+
+@dataclass(frozen=True)
+class NumpyRandom(Recipe):
+    """``numpy.random.default_rng(seed).random(n)``, made a range at a time: PCG64 jumps ahead
+    ``start`` draws (one 64-bit draw per double), so each chunk is exactly its slice."""
+
+    seed: int
+    n: int
+
+    def make(self, start: int, stop: int) -> np.ndarray:
+        bits = np.random.PCG64(self.seed)  # what default_rng(seed) uses
+        bits.advance(start)
+        return np.random.Generator(bits).random(stop - start)
+
+
+@dataclass(frozen=True)
+class FileChunks(Recipe):
+    """float64 elements of a file that every worker can read (a shared or replicated path)."""
+
+    path: str
+    n: int
+    offset: int = 0
+
+    def make(self, start: int, stop: int) -> np.ndarray:
+        return np.fromfile(self.path, dtype=np.float64, count=stop - start, offset=self.offset + start * 8)
+
+
+Source = Union[SharedArray, np.ndarray, Recipe]
 Ranges = Sequence[tuple[int, int]]
 Extra = Callable[[int, int], tuple[Any, ...]]
 
@@ -188,6 +260,29 @@ class MmapFile(Transport):
                          for a, b in ranges]
 
 
+class Described(Transport):
+    """Each task gets a :class:`Recipe` and its range, and makes its chunk where it runs.
+
+    Nothing but the description (tens of bytes) goes out and nothing but the kernel's result
+    comes back, so it is the transport for workers on other machines. A kernel that changes
+    its chunk changes the worker's copy only: ask for ``writes`` and it refuses.
+    """
+
+    name = "description"
+
+    def tasks(self, kernel: Callable[..., Any], sources: Sequence[Source], ranges: Ranges,
+              extra: Extra, writes: bool) -> tuple[Callable[..., Any], list[tuple[Any, ...]]]:
+        if writes:
+            raise ValueError("the description transport makes each chunk in its worker: changes to it "
+                             "cannot come back. Use shared memory (one machine) or copies")
+        recipes = tuple(sources)
+        for recipe in recipes:
+            if not isinstance(recipe, Recipe):
+                raise TypeError("the description transport needs Recipes (Uniform, NumpyRandom, FileChunks), "
+                                f"not {type(recipe).__name__}")
+        return on_description, [(kernel, recipes, a, b, *extra(a, b)) for a, b in ranges]
+
+
 def _land(sources: Sequence[Source], ranges: Ranges, results: list[Any]) -> list[Any]:
     """Chunks that travelled by value come back as (chunk, result): write each into place."""
     flat = _flat(sources[0], "landing")
@@ -200,7 +295,8 @@ def _land(sources: Sequence[Source], ranges: Ranges, results: list[Any]) -> list
 
 
 #: One object of each transport that needs no settings, by name.
-TRANSPORTS: dict[str, Transport] = {t.name: t for t in (Views(), Copies(), WholeArray(), SharedMemory())}
+TRANSPORTS: dict[str, Transport] = {t.name: t for t in (Views(), Copies(), WholeArray(), SharedMemory(),
+                                                         Described())}
 
 
 def transport_named(name: str) -> Transport:
@@ -216,6 +312,8 @@ def transport_named(name: str) -> Transport:
 def default_transport(executor: Executor, *, shared: bool = True) -> Transport:
     """Views for an executor whose tasks run in this process; otherwise shared memory.
 
+    (Recipes instead of arrays always travel as descriptions: :func:`run_on_chunks` sees to it.)
+
     With ``shared=False`` (the data is not in a SharedArray) an out-of-process executor gets the
     transport its strategy declares (pickled copies for the standard pools).
     """
@@ -224,7 +322,8 @@ def default_transport(executor: Executor, *, shared: bool = True) -> Transport:
         return TRANSPORTS["views"]
     if shared:
         return TRANSPORTS["shared-memory"]
-    name = caps.transport if caps.transport != "views" else "copies"
+    # A description needs a Recipe, not an array: an array for such an executor travels by value.
+    name = caps.transport if caps.transport not in ("views", "description") else "copies"
     return TRANSPORTS[name or "copies"]
 
 
@@ -241,8 +340,10 @@ def run_on_chunks(executor: Executor, kernel: Callable[..., Any], sources: Seque
     """
     if not callable(kernel):
         raise TypeError(f"kernel must be callable, not {type(kernel).__name__}")
-    if isinstance(sources, (SharedArray, np.ndarray)) or not sources:
+    if isinstance(sources, (SharedArray, np.ndarray, Recipe)) or not sources:
         raise TypeError("sources must be a non-empty sequence of arrays, e.g. [shared]")
+    if any(isinstance(s, Recipe) for s in sources) and transport is None:
+        transport = TRANSPORTS["description"]
     if transport is None:
         transport = default_transport(executor, shared=all(isinstance(s, SharedArray) for s in sources))
     elif not isinstance(transport, Transport):
@@ -365,6 +466,12 @@ def on_shared(kernel: Callable[..., Any], handles: tuple[SharedArrayHandle, ...]
             return kernel(*views, *args)
         finally:
             del views
+
+
+def on_description(kernel: Callable[..., Any], recipes: tuple[Recipe, ...], start: int, stop: int,
+                   *args: Any) -> Any:
+    """Make the chunk ``[start, stop)`` of each recipe's array here and run the kernel on them."""
+    return kernel(*(r.make(start, stop) for r in recipes), *args)
 
 
 def on_mmap(kernel: Callable[..., Any], path: str | os.PathLike[str], offset: int, length: int,

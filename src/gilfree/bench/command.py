@@ -29,6 +29,7 @@ _FOR = {
     "--quick": ("quick", ("matrix", "overhead")),
     "--workload": ("workload", ("matrix",)),
     "--strategy": ("strategy", ("matrix",)),
+    "--scheduler": ("scheduler", ("matrix",)),
     "--workers": ("workers", ("matrix", "overhead")),
     "--size": ("size", ("matrix",)),
     "--implementation": ("implementation", ("matrix",)),
@@ -136,6 +137,10 @@ def _matrix_job(args: argparse.Namespace) -> Callable[[Progress], dict[str, Any]
         options["strategies"] = tuple(dict.fromkeys(["serial", *args.strategy]))
     if args.workers:
         options["workers"] = tuple(sorted(set(args.workers)))
+    if getattr(args, "scheduler", None):
+        from ..lab._plan import check_scheduler
+
+        options["scheduler"] = check_scheduler(args.scheduler, options.get("strategies", ("dask",)))
     for name in ("repeats", "chunks_per_worker"):
         if getattr(args, name):
             options[name] = getattr(args, name)

@@ -86,6 +86,9 @@ class Plan:
     chunks_per_worker: int = 4
     elements: dict[str, dict[str, dict[str, int]]] | None = None
     label: str = "default"
+    #: An existing cluster's address for the strategies that join one (``dask``); None: they
+    #: start their own on this machine.
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         for name, known in (("workloads", tuple(WORKLOADS)), ("strategies", strategy_choices()),
@@ -153,12 +156,13 @@ class _Matrix:
         return [_Entry(impl, v, self.prepared[(wname, size, impl)]) for impl, v in self.applicable(wname)]
 
     def planned_units(self) -> int:
-        """Every progress unit the run will count: preparations, twin checks, pool starts, calls."""
+        """Every progress unit the run will count: preparations, twin checks, pool starts and their
+        per-task probes, calls."""
         p = self.plan
         cells = len(p.sizes) * len(p.workers) * sum(len(self.applicable(w)) for w in p.workloads)
         twins = len(p.workloads) * len(p.sizes) if self.both_twins else 0
         return (len(p.workloads) * len(p.sizes) * len(self.impls) + twins
-                + len(p.workers) * len(self.executors) + cells * (1 + p.repeats))
+                + 2 * len(p.workers) * len(self.executors) + cells * (1 + p.repeats))
 
     @property
     def both_twins(self) -> bool:
@@ -225,13 +229,27 @@ def _startup(ex: Experiment, m: _Matrix, name: str, k: int, stack: ExitStack) ->
     """Open executor ``name`` with ``k`` workers, recording the seconds until one tiny task per worker has run."""
     def start() -> tuple[Executor, float]:
         t0 = time.perf_counter()
-        executor = stack.enter_context(open_executor(name, k))
+        joins = m.plan.scheduler is not None and get_strategy(name).capabilities.connects
+        executor = stack.enter_context(open_executor(name, k, scheduler=m.plan.scheduler if joins else None))
         run_chunks(executor, os.getpid, [()] * k)
         return executor, time.perf_counter() - t0
 
     executor, seconds = ex.step(f"{k} workers | open {name}", start)
-    m.startup.append({"executor": name, "workers": k, "seconds": seconds})
+    per_task = ex.step(f"{k} workers | {name}: per-task overhead", partial(_per_task, executor, k))
+    m.startup.append({"executor": name, "workers": k, "seconds": seconds, "per_task_s": per_task})
     return executor
+
+
+#: Empty tasks per worker behind the per-task overhead figure.
+PER_TASK_PROBES = 25
+
+
+def _per_task(executor: Executor, k: int) -> float:
+    """Seconds per empty task, submitted all at once and waited for: what a chunk costs besides its work."""
+    tasks = PER_TASK_PROBES * k
+    t0 = time.perf_counter()
+    run_chunks(executor, os.getpid, [()] * tasks)
+    return (time.perf_counter() - t0) * min(k, usable_cores()) / tasks
 
 
 def _twin_check(wname: str, size: str, plan: Plan, impls: Mapping[str, Implementation],

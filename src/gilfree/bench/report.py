@@ -156,6 +156,14 @@ def _startup_table(doc: dict[str, Any]) -> list[str]:
     for name in dict.fromkeys(s["executor"] for s in doc["startup"]):
         by = {s["workers"]: s["seconds"] for s in doc["startup"] if s["executor"] == name}
         out.append(f"| {name} | " + " | ".join(_fmt_ms(by.get(w)) for w in workers) + " |")
+    probes = [s for s in doc["startup"] if s.get("per_task_s") is not None]
+    if probes:  # results written before the per-task probe have none
+        out += ["", "Per-task overhead: milliseconds of a worker's time per empty task, many submitted at once "
+                "(what each chunk costs besides its work).", "",
+                "| executor | " + " | ".join(map(str, workers)) + " |", "|---|" + "---:|" * len(workers)]
+        for name in dict.fromkeys(s["executor"] for s in probes):
+            per = {s["workers"]: s["per_task_s"] for s in probes if s["executor"] == name}
+            out.append(f"| {name} | " + " | ".join(_fmt_ms(per.get(w)) for w in workers) + " |")
     return out + [""]
 
 

@@ -199,6 +199,7 @@ def verdicts(doc: dict[str, Any]) -> dict[str, list[str]]:
         data = _data_of(doc, workload)
         out[workload] = [_winner_line(best, cell, size, k), _why(best, cell, k, gil, data),
                          *_gil_lines(cell, k, gil), *_transport_lines(cell, k, data),
+                         *_cluster_lines(doc, cell, k, data, second_round=workload == "pipeline"),
                          *_crossover_lines(rows, workload, k, data),
                          *_oversubscribed_lines(rows, workload, size, best, cores)]
     return out
@@ -394,6 +395,78 @@ def _transport_lines(cell: Rows, k: int, data: _Data) -> list[str]:
 
         lines.append(f"numpy's own single-threaded call read {gbs(numpy):.1f} GB/s; the nogil kernel on "
                      f"{k} threads {gbs(threads):.1f} GB/s ({x(gbs(threads) / gbs(numpy))} numpy's rate).")
+    return lines
+
+
+#: How far behind shared memory a cluster's row may be and still be called close on one machine.
+CLUSTER_CLOSE = 1.5
+
+
+def _startup_of(doc: dict[str, Any], executor: str, k: int) -> dict[str, Any] | None:
+    for entry in doc.get("startup", []):
+        if entry.get("executor") == executor and entry.get("workers") == k:
+            return dict(entry)
+    return None
+
+
+def _tasks_of(row: Row, k: int, data: _Data, second_round: bool) -> int:
+    """The tasks one call of a row submits: its chunks (an array's are whole blocks, so there may
+    be more than the parts asked for), plus one per worker where a second round gathers results."""
+    parts = int(row.get("chunks") or 0)
+    if data.moves and parts and row.get("elements"):
+        from ..chunked import array_chunks
+
+        parts = len(array_chunks(int(row["elements"]), parts))
+    return parts + (k if second_round else 0)
+
+
+def _cluster_lines(doc: dict[str, Any], cell: Rows, k: int, data: _Data, *,
+                   second_round: bool = False) -> list[str]:
+    """A cluster's row (chunks by description) against shared-memory processes on the same work:
+    the ratio, what the cluster's own start-up and per-task costs account for, and when it pays.
+
+    ``second_round``: the workload by description runs a second round of tasks, one per worker
+    (the pipeline's statistics pieces)."""
+    shm = _one(cell, implementation="c-extension", strategy="shared-memory")
+    lines = []
+    for row in cell:
+        if row.get("implementation") != "c-extension" or _kind(row)[1] != "description" or shm is None:
+            continue
+        d, t = row["median_s"], shm["median_s"]
+        head = (f"On {row['strategy']} ({k} worker processes, each chunk made in its worker from a description, "
+                f"only partial results back) the call took {ms(d)}, {x(d / t)} the shared-memory processes' "
+                f"{ms(t)}")
+        if _one_repeat(row, shm):
+            lines.append(head + f"; {NO_SPREAD}, so the gap is not judged.")
+            continue
+        if not clearly_faster(t, shm["spread"], d, row["spread"]):
+            lines.append(head + ": the same within the repeats' spread.")
+        else:
+            close = f"within {CLUSTER_CLOSE:g}x of it" if d / t <= CLUSTER_CLOSE else f"more than {CLUSTER_CLOSE:g}x"
+            lines.append(head + f" ({close}).")
+        own, pool = _startup_of(doc, row["strategy"], k), _startup_of(doc, "processes", k)
+        if own is not None and own.get("per_task_s") is not None:
+            per, tasks = own["per_task_s"], _tasks_of(row, k, data, second_round)
+            spent = tasks * per / max(1, min(k, doc["plan"]["cores"]))
+            pool_part = (f" (the process pool: {ms(pool['seconds'])} to start, {ms(pool['per_task_s'])} per task)"
+                         if pool is not None and pool.get("per_task_s") is not None else "")
+            text = (f"Its own costs, measured apart: start-up {ms(own['seconds'])}, paid once per cluster, and "
+                    f"about {ms(per)} of a worker's time per task{pool_part}")
+            gap = d - t
+            if tasks and gap > 0:
+                share = spent / gap
+                text += (f"; the {tasks} tasks of a call account for about {ms(spent)} of the {ms(gap)} "
+                         f"gap ({share:.0%})")
+                second = ", a second round of tasks" if second_round else ""
+                text += (", so per-task overhead is most of it." if share >= 0.5 else
+                         f": the other {ms(gap - spent)} is not per-task overhead; this run does not time apart "
+                         f"what else differs (each chunk made in its worker{second}, the cluster's own processes "
+                         "on the same cores).")
+            else:
+                text += "."
+            lines.append(text)
+        lines.append("A cluster pays where one machine ends: data that does not fit its memory, or more cores "
+                     "than it has; on one machine shared memory moves nothing at all.")
     return lines
 
 

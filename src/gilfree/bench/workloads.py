@@ -41,7 +41,7 @@ from ..peers import numpy_logistic, numpy_sum
 from ..pipeline import PipelineJob, PipelineOutput, one_pass, run_pipeline
 from ..registry import strategies
 from ..shm import SharedArray
-from ..transports import MmapFile, Transport, run_on_chunks, transport_named
+from ..transports import MmapFile, NumpyRandom, Transport, run_on_chunks, transport_named
 
 __all__ = ["SIZES", "WORKLOADS", "Prepared", "Variant", "Workload", "variants"]
 
@@ -54,6 +54,8 @@ _TRANSPORT_NOTES = {
                    "joblib memory-maps it once per call)",
     "shared-memory": "tasks attach gilfree's SharedArray by handle (zero-copy)",
     "mmap": "tasks map their chunk of a file (the page cache is shared)",
+    "description": "each task gets a description of its chunk (seed, range) and makes the chunk in its "
+                   "worker; only partial aggregates come back (a cluster's way)",
 }
 
 
@@ -203,6 +205,9 @@ def _on_chunks(p: Prepared, variant: Variant, executor: Executor | None, parts: 
     transport: Transport
     if variant.transport == "mmap":
         transport = MmapFile(p.state["path"])
+    elif variant.transport == "description":
+        return run_on_chunks(_pooled(variant, executor), kernel, [p.state["recipe"]],
+                             array_chunks(p.elements, parts), extra=(lambda a, b: args), writes=writes)
     else:
         transport = transport_named(variant.transport or "copies")
     return run_on_chunks(_pooled(variant, executor), kernel, [p.state["shared"]],
@@ -254,9 +259,10 @@ class ArrayReduction(Workload):
 
     def prepare(self, kernels: Implementation, elements: int, stack: ExitStack, workdir: str) -> Prepared:
         shared = stack.enter_context(SharedArray.create(elements))
-        shared.array[:] = np.random.default_rng(_SEED).random(elements)
+        recipe = NumpyRandom(_SEED, elements)  # what a worker makes of its chunk, by description
+        shared.array[:] = recipe.make(0, elements)
         path = _write_file(workdir, f"reduction-{kernels.name}-{elements}.f64", shared.array)
-        p = Prepared(self, kernels.name, kernels, elements, {"shared": shared, "path": path})
+        p = Prepared(self, kernels.name, kernels, elements, {"shared": shared, "path": path, "recipe": recipe})
         p.reference = stats_bits(kernels.chunk_stats(shared.array))
         return p
 
@@ -282,6 +288,10 @@ class ArrayTransform(Workload):
     title = f"in-place array transform (logistic map, {_TRANSFORM_ROUNDS} rounds)"
     nature = "compute-bound per byte, and the data changes: it must come back to the caller"
     writes = True
+    transport_not_applicable = {
+        "description": "the transformed array must come back whole, and a chunk made from its description "
+                       "sends back only what the kernel returns",
+    }
 
     def prepare(self, kernels: Implementation, elements: int, stack: ExitStack, workdir: str) -> Prepared:
         shared = stack.enter_context(SharedArray.create(elements))
@@ -337,6 +347,8 @@ class Pipeline(Workload):
         "whole-array": "the whole array would reach the workers read-only (joblib memory-maps it), "
                        "and four of the five stages write",
     }
+    # "description" applies: the pipeline's first three stages then run fused in each worker, the
+    # kept records stay there, and only counts, checksums and statistics pieces come back.
 
     def prepare(self, kernels: Implementation, elements: int, stack: ExitStack, workdir: str) -> Prepared:
         data = stack.enter_context(SharedArray.create(elements))
@@ -351,7 +363,10 @@ class Pipeline(Workload):
 
     def _digest(self, p: Prepared, output: PipelineOutput) -> _Digest:
         out = p.state["out"].array
-        digest = p.kernels.checksum(out[:output.kept]) if output.kept else Checksum(0, 0, 0)
+        if output.checksum is not None:  # the kept records stayed on the workers
+            digest = output.checksum
+        else:
+            digest = p.kernels.checksum(out[:output.kept]) if output.kept else Checksum(0, 0, 0)
         return output.kept, stats_bits(output.stats), tuple(digest)
 
     def run(self, p: Prepared, variant: Variant, executor: Executor | None, parts: int) -> Any:

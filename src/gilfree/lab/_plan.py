@@ -122,6 +122,26 @@ def step_result(ex: Experiment, *, step: int, title: str, params: dict[str, Any]
                       check_sentences=ex.checks.sentences())
 
 
+def _cluster_options(name: str, scheduler: str | None) -> dict[str, Any]:
+    from ..registry import get_strategy
+
+    return {"scheduler": scheduler} if scheduler is not None and get_strategy(name).capabilities.connects else {}
+
+
+def check_scheduler(scheduler: object, strategies: Iterable[str]) -> str | None:
+    """``scheduler`` checked: None, or an address for at least one strategy that joins a cluster."""
+    from ..registry import get_strategy
+
+    if scheduler is None:
+        return None
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise TypeError(f"scheduler must be an address such as 'tcp://host:8786', not {scheduler!r}")
+    if not any(get_strategy(name).capabilities.connects for name in strategies):
+        raise ValueError("scheduler needs a strategy that joins an existing cluster among the strategies "
+                         "run (--strategy dask)")
+    return scheduler.strip()
+
+
 @dataclass(frozen=True)
 class Runner:
     """Where a variant of steps 7 and 8 runs: an opened executor (None: the reference, done in
@@ -135,14 +155,19 @@ class Runner:
 
 
 def open_runners(stack: ExitStack, names: Iterable[str], workers: int,
-                 given: Mapping[str, Executor] | None = None) -> list[Runner]:
+                 given: Mapping[str, Executor] | None = None, scheduler: str | None = None) -> list[Runner]:
     """Open every strategy of ``names`` with ``workers`` workers (closed with ``stack``), then add
-    the caller's own executors of ``given`` (which stay theirs), each described by its capabilities."""
-    opened = {name: stack.enter_context(open_executor(name, workers)) for name in names}
+    the caller's own executors of ``given`` (which stay theirs), each described by its capabilities.
+
+    ``scheduler`` (an address) goes to the strategies that join an existing cluster (``dask``).
+    """
+    opened = {name: stack.enter_context(open_executor(name, workers, **_cluster_options(name, scheduler)))
+              for name in names}
     opened.update(given or {})
     runners = []
     for name, executor in opened.items():
         caps = capabilities_of(executor)
         count = 1 if caps.uses == "serial" else executor_workers(executor) or workers
-        runners.append(Runner(name, executor, count, caps.uses, default_transport(executor).name))
+        transport = caps.transport if caps.transport == "description" else default_transport(executor).name
+        runners.append(Runner(name, executor, count, caps.uses, transport or "copies"))
     return runners

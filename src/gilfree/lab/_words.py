@@ -49,7 +49,8 @@ REFERENCE = "reference"
 #: How a chunk reaches its task, by transport name (:mod:`gilfree.transports`).
 _TRANSPORT = {"views": "read views of the parent's arrays",
               "shared-memory": "attach the shared segment by handle",
-              "copies": "get pickled copies", "whole-array": "get the whole array and a range"}
+              "copies": "get pickled copies", "whole-array": "get the whole array and a range",
+              "description": "get a description of their chunk and make it in the worker"}
 
 #: A row's reference row: the same work done the reference way (one call, one pass).
 RefOf = Callable[[Row], Row]

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .._checks import check_callable, check_count, check_executor, check_seed
+from .._checks import check_callable, check_choices, check_count, check_executor, check_seed
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation
 from .._stats import Stats, merge_stats, stats_bits
 from .._timing import environment, usable_cores
@@ -34,9 +34,10 @@ from ..figures import Timed, clearly_faster, gap, ms, nbytes, noise_of, ratio, r
 from ..registry import USES
 from ..shm import SharedArray
 from ..strategies import strategy_names, typical
-from ..transports import run_on_chunks
+from ..transports import NumpyRandom, run_on_chunks
 from ._common import largest_cache_bytes, measured_once, no_spread, timed, too_little
-from ._plan import Runner, chosen_implementations, measured_row, open_runners, step_result, worker_count
+from ._plan import (Runner, check_scheduler, chosen_implementations, measured_row, open_runners, step_result,
+                    worker_count)
 from ._result import Progress, Row, StepResult, no_progress
 from ._words import (REFERENCE, above_ideal_lines, attach_sentence, by_uses, group_phrase, names, on_workers,
                      readings, RefOf, serial_note, speedup, transport_words, uses)
@@ -162,7 +163,8 @@ def _variant(table: str, workload: str, impl: str, runner: Runner, parts: int, s
     if runner.executor is None:
         call, chunks = (lambda: _one_call(workload, kernels, n, data, setup.seed)), 1
     else:
-        job, chunks = _chunked(workload, kernels, n, parts, data, setup.seed)
+        job, chunks = _chunked(workload, kernels, n, parts, data, setup.seed,
+                               described=runner.transport == "description")
         executor = runner.executor
         call = lambda: job(executor)  # noqa: E731
     row = workload if table == "main" else f"chunks: {workload}"
@@ -181,10 +183,18 @@ def _total(counts: list[int]) -> int:
 
 
 def _chunked(workload: str, kernels: Implementation, n: int, parts: int, data: SharedArray,
-             seed: int) -> tuple[Callable[[Executor], Any], int]:
-    """Split, run, merge: a function of the executor, and the number of chunks it makes."""
+             seed: int, described: bool = False) -> tuple[Callable[[Executor], Any], int]:
+    """Split, run, merge: a function of the executor, and the number of chunks it makes.
+
+    ``described``: the array's chunks travel as descriptions (each worker makes its chunk of
+    the same seeded stream the shared array holds), for executors whose workers may be elsewhere.
+    """
     if workload == "array stats":
         chunks = array_chunks(n, parts)  # BLOCK * 2**k long: the merge is exact
+        if described:
+            recipe = NumpyRandom(seed, n)
+            return (lambda ex: merge_stats(run_on_chunks(ex, kernels.chunk_stats, [recipe], chunks)),
+                    len(chunks))
         # The executor's capabilities pick how the chunks travel: views in this process,
         # shared-memory handles in worker processes.
         return (lambda ex: merge_stats(run_on_chunks(ex, kernels.chunk_stats, [data], chunks)),
@@ -224,7 +234,8 @@ def _bits(value: Any) -> Any:
 def run(squares_n: int = 2**28, stats_n: int = 2**24, samples: int = 2**26, primes_n: int = 2_000_000,
         workers: int | None = None, many_per_worker: int = 256, repeats: int = 3, seed: int = 2024,
         executor: Executor | None = None, implementations: Mapping[str, Implementation] | None = None,
-        progress: Progress = no_progress) -> StepResult:
+        progress: Progress = no_progress, strategies: Sequence[str] | None = None,
+        scheduler: str | None = None) -> StepResult:
     """Run the three workloads chunked on every executor, then sweep the chunk count.
 
     The sizes are for the compiled kernels; pure Python gets each size divided by
@@ -232,14 +243,19 @@ def run(squares_n: int = 2**28, stats_n: int = 2**24, samples: int = 2**26, prim
     stops it) in extra rows named ``given <type>``; tasks on an executor that is not a thread
     pool or serial receive shared-memory handles, so a process pool of the caller's works too.
     ``implementations`` (default: every one available here) maps names to the kernels to run.
+    ``strategies`` (default: every registered one that runs here, but the peers) are opened;
+    ``scheduler`` (an address) points those that join a cluster (``dask``) at one. On such a
+    strategy the statistics' chunks travel as descriptions: each worker makes its own.
     """
     setup = _checked(squares_n, stats_n, samples, primes_n, workers, many_per_worker, repeats, seed,
                      executor, implementations, progress)
+    names = strategies_here() if strategies is None else check_choices(strategies, "strategies", strategy_names())
+    scheduler = check_scheduler(scheduler, names)
     ex = Experiment(progress)
     with ExitStack() as stack:
         data = _random_array(stack, setup)
         given = {setup.given: setup.executor} if setup.executor is not None and setup.given is not None else {}
-        runners = open_runners(stack, strategies_here(), setup.workers, given)
+        runners = open_runners(stack, names, setup.workers, given, scheduler=scheduler)
         refs = _references(ex, setup, data)
         _twin_checks(ex, setup, data, refs)
         measured = ex.measure(_variants(setup, runners, data, refs), repeats=setup.repeats, cpu="tree")

@@ -37,7 +37,8 @@ from ..figures import Timed, ms, nbytes, x
 from ..pipeline import RECORD_BYTES, STAGES, PipelineJob, PipelineOutput, one_pass, run_pipeline
 from ..shm import SharedArray
 from ..strategies import strategy_names
-from ._plan import Runner, chosen_implementations, measured_row, open_runners, step_result, worker_count
+from ._plan import (Runner, check_scheduler, chosen_implementations, measured_row, open_runners, step_result,
+                    worker_count)
 from ._result import Progress, Row, StepResult, no_progress
 from ._words import (REFERENCE, above_ideal_lines, attach_sentence, by_uses, group_phrase, on_workers, readings,
                      RefOf, serial_note, speedup, uses)
@@ -161,7 +162,7 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
         threshold: float = 0.5, seed: int = 8, workers: int | None = None, per_worker: int = 4,
         repeats: int = 5, strategies: Sequence[str] | None = None,
         implementations: Mapping[str, Implementation] | None = None,
-        progress: Progress = no_progress) -> StepResult:
+        progress: Progress = no_progress, scheduler: str | None = None) -> StepResult:
     """Run the pipeline as one pass and chunked on every strategy; check and time each stage.
 
     ``records`` is the dataset of the compiled kernels, ``pure_records`` that of pure Python.
@@ -169,14 +170,17 @@ def run(records: int = 10_000_000, pure_records: int = 200_000, rounds: int = 8,
     (default: every registered one that runs here, but the peers) run the chunked pipeline;
     their capabilities decide how chunks reach the tasks (views here, shared memory elsewhere).
     ``implementations`` (default: every one available here) maps names to the kernels to run.
+    ``scheduler`` (an address) points the strategies that join a cluster (``dask``) at one; on
+    such a strategy the chunks travel as descriptions and the kept records stay on the workers.
     """
     setup = _checked(records, pure_records, rounds, threshold, seed, workers, per_worker, repeats,
                      strategies, implementations, progress)
+    scheduler = check_scheduler(scheduler, setup.strategies)
     ex = Experiment(progress)
     with ExitStack() as stack:
         arrays = {impl: _Arrays(stack.enter_context(SharedArray.create(n)), stack.enter_context(SharedArray.create(n)))
                   for impl, n in setup.sizes.items()}
-        runners = [ONE_PASS_RUNNER] + open_runners(stack, setup.strategies, setup.workers)
+        runners = [ONE_PASS_RUNNER] + open_runners(stack, setup.strategies, setup.workers, scheduler=scheduler)
         refs = {impl: ex.step(f"{impl}: the reference one pass", lambda: _reference(
             setup, setup.impls[impl], arrays[impl], setup.sizes[impl])) for impl in setup.impls}
         _twin_check(ex, setup, arrays, refs)
@@ -204,8 +208,10 @@ def _kept_checksum(out: SharedArray, kept: int) -> Checksum:
 
 
 def _produced(result: PipelineOutput, out: SharedArray) -> Produced:
-    """What a run produced, in the form the one pass's is compared in."""
-    return Produced(result.kept, stats_bits(result.stats), _kept_checksum(out, result.kept), result.stats)
+    """What a run produced, in the form the one pass's is compared in (a run by description kept
+    its records on the workers and brought their checksum back instead)."""
+    digest = result.checksum if result.checksum is not None else _kept_checksum(out, result.kept)
+    return Produced(result.kept, stats_bits(result.stats), digest, result.stats)
 
 
 def _reference(setup: _Setup, kernels: Implementation, arrays: _Arrays, n: int) -> Produced:
