@@ -7,6 +7,8 @@ import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
+import pytest
+
 from gilfree import _compat
 
 
@@ -95,3 +97,29 @@ def test_no_other_module_reads_those_private_names():
     offenders = [f"{p.relative_to(src)}: {n}" for p in sorted(src.rglob("*.py")) if p.name != "_compat.py"
                  for n in needles if n in p.read_text()]
     assert not offenders, offenders
+
+
+def test_a_worker_forked_while_another_thread_wakes_an_executor_can_exit():
+    """Another thread held a ``ProcessPoolExecutor``'s wakeup lock (waking its manager, for an
+    instant) when a pool forked its worker. The worker's exit runs ``concurrent.futures``' exit
+    hook (3.12+), which wakes the parent's executors: without the at-fork reset it waits forever
+    on its copy of that lock, and ``Pool.join()`` with it (seen with pools opened on 4 threads at
+    once under free-threaded 3.13)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("needs the fork start method")
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(1, mp_context=fork) as executor:
+        assert executor.submit(abs, -1).result(timeout=60) == 1  # its manager thread now exists
+        wakeup = getattr(executor, "_executor_manager_thread_wakeup", None)
+        lock = getattr(wakeup, "_lock", None)
+        if lock is None:
+            pytest.skip("this Python's executor wakeup has no lock to inherit")
+        with lock:  # as the other thread holds it, inside wakeup()
+            pool = fork.Pool(1)  # forks its worker now
+        pool.close()
+        joiner = threading.Thread(target=pool.join, daemon=True)
+        joiner.start()
+        joiner.join(60)
+        if joiner.is_alive():
+            pool.terminate()
+            pytest.fail("Pool.join() hung: the worker forked under a held wakeup lock could not exit")

@@ -247,6 +247,8 @@ def test_count_primes_twins_agree(both, r):
 
 
 @pytest.mark.slow
+@pytest.mark.thread_unsafe(reason="runs a 3 s subprocess bounded by a 20 s hang detector: four at once on a "
+                           "busy 2-core machine can outlast it, and the threads would share nothing")
 def test_compiled_is_prime_terminates_just_below_two_pow_64(c_impl):
     """2**64 - 59 is prime; trial division must stop once d*d passes n, even where d*d wraps."""
     code = "import gilfree._cpu_c as c; print(c.is_prime(2**64 - 59))"

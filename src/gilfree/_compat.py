@@ -38,7 +38,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any, Callable
 
 __all__ = ["CHECKED_ON", "executor_manager_thread", "executor_processes",
-           "executor_workers", "manager_queues", "max_workers", "pool_processes",
+           "executor_workers", "forget_parent_executors_in_child", "manager_queues", "max_workers",
+           "pool_processes",
            "register_before_executor_exit", "release_after_dead_workers",
            "release_queue_locks_of_dead_workers", "shared_memory_fd", "skip_settled_futures_when_broken",
            "start_executor_exit"]
@@ -192,6 +193,28 @@ def start_executor_exit() -> list[threading.Thread]:
         except (OSError, ValueError, AttributeError):  # closed by its manager meanwhile
             pass
     return [thread for thread, _ in items if isinstance(thread, threading.Thread) and thread.is_alive()]
+
+
+def forget_parent_executors_in_child() -> None:
+    """After a fork: drop the parent's ``ProcessPoolExecutor`` management threads
+    (``_threads_wakeups``) from the child's copy of ``concurrent.futures.process``.
+
+    Those threads do not exist in the child, and their wakeup locks (3.12+) are copies: one that
+    another thread of the parent held at the fork (waking its executor, for an instant) stays
+    locked forever. A forked worker ends through ``threading._shutdown()`` (3.12+), which runs
+    ``concurrent.futures``' exit hook, which wakes every registered thread: that worker hangs at
+    its exit, and the pool that waits for it with it. Pools opened from several threads at once
+    make it likely (free-threaded CPython). CPython clears the thread pools' twin of this registry
+    at fork (gh-88110), not this one.
+    """
+    process = sys.modules.get("concurrent.futures.process")
+    wakeups = getattr(process, "_threads_wakeups", None)
+    if isinstance(wakeups, (dict, weakref.WeakKeyDictionary)):
+        wakeups.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=forget_parent_executors_in_child)
 
 
 def release_after_dead_workers(manager: threading.Thread) -> None:
