@@ -123,3 +123,26 @@ def test_a_worker_forked_while_another_thread_wakes_an_executor_can_exit():
         if joiner.is_alive():
             pool.terminate()
             pytest.fail("Pool.join() hung: the worker forked under a held wakeup lock could not exit")
+
+
+def test_a_worker_forked_while_another_thread_tracks_a_pool_executor_can_exit():
+    """Another thread held ``gilfree.mp_pool``'s table lock (opening or closing a PoolExecutor, for
+    an instant) when a pool forked its worker. The worker's exit runs the threading exit hooks,
+    gilfree.mp_pool's among them, which takes that lock: without the at-fork reset it would wait
+    forever on its copy, and ``Pool.join()`` with it."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("needs the fork start method")
+    from gilfree import mp_pool
+
+    fork = multiprocessing.get_context("fork")
+    with mp_pool.PoolExecutor(1, fork) as executor:  # registers the exit hook that takes the lock
+        assert executor.submit(abs, -1).result(timeout=60) == 1
+        with mp_pool._live_lock:  # as another thread holds it, inside _track()
+            pool = fork.Pool(1)  # forks its worker now
+        pool.close()
+        joiner = threading.Thread(target=pool.join, daemon=True)
+        joiner.start()
+        joiner.join(60)
+        if joiner.is_alive():
+            pool.terminate()
+            pytest.fail("Pool.join() hung: the worker forked under a held table lock could not exit")

@@ -588,6 +588,24 @@ def _track(executor: PoolExecutor) -> None:
                 _exiting = True
 
 
+def _forget_pools_in_child() -> None:
+    """After a fork: the parent's executors are not this process's, and its lock may be held.
+
+    Another thread of the parent may have held ``_live_lock`` (in :func:`_track` or
+    :func:`_at_exit`) at the instant of the fork: the child's copy then stays locked for good, and
+    a forked worker's exit, which runs the threading exit hooks (``_at_exit`` among them), would
+    wait on it forever, and ``Pool.join()`` in the parent with it. A fresh lock and table, as
+    :mod:`gilfree.pool` does for its own.
+    """
+    global _live_lock, _live
+    _live_lock = threading.Lock()
+    _live = weakref.WeakKeyDictionary()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+
 def _at_exit() -> None:
     """As ``concurrent.futures`` does at exit: no new futures, and the pending ones finish.
 
