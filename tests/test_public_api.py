@@ -175,7 +175,14 @@ def _pure_all(unit: str) -> list[str]:
 @pytest.mark.parametrize("unit", UNITS)
 def test_stub_is_the_pure_twins_signatures(unit):
     """``_<unit>_c.pyi`` re-exports every kernel of ``_<unit>_py``: the signatures cannot drift."""
-    tree = ast.parse((PACKAGE / f"_{unit}_c.pyi").read_text())
+    stub = PACKAGE / f"_{unit}_c.pyi"
+    if not stub.exists():
+        # A pure-Python build (a py3-none-any wheel) ships no stubs of modules it does not contain;
+        # a build that contains the compiled module must ship its stub.
+        compiled = [p for p in PACKAGE.glob(f"_{unit}_c.*") if p.suffix in (".so", ".pyd")]
+        assert not compiled, f"{compiled[0].name} is installed without its stub {stub.name}"
+        pytest.skip(f"a pure-Python build ships no {stub.name}: the compiled builds' runs check it")
+    tree = ast.parse(stub.read_text())
     imported = {
         alias.name: alias.asname
         for node in tree.body if isinstance(node, ast.ImportFrom) and node.module == f"gilfree._{unit}_py"
