@@ -570,13 +570,13 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _without_tracker_cleanup(stderr: str) -> str:
-    """``stderr`` less the resource tracker's "leaked shared_memory objects" warning (the
-    warning line and the source line Python prints under it)."""
+def _without_warning(stderr: str, is_warning: Callable[[str], bool]) -> str:
+    """``stderr`` less each warning line that ``is_warning`` picks and the indented source line(s)
+    Python prints under it."""
     kept: list[str] = []
     skipping = False
     for line in stderr.splitlines(keepends=True):
-        if "resource_tracker" in line and ("leaked" in line or "warnings.warn" in line):
+        if is_warning(line):
             skipping = True
             continue
         if skipping and line[:1].isspace():
@@ -584,6 +584,12 @@ def _without_tracker_cleanup(stderr: str) -> str:
         skipping = False
         kept.append(line)
     return "".join(kept)
+
+
+def _without_tracker_cleanup(stderr: str) -> str:
+    """``stderr`` less the resource tracker's "leaked shared_memory objects" warning."""
+    return _without_warning(
+        stderr, lambda line: "resource_tracker" in line and ("leaked" in line or "warnings.warn" in line))
 
 
 #: CPython's own warning when a finalizer (a multiprocessing lock's) calls into the resource
@@ -592,8 +598,7 @@ _REENTRANT_TRACKER = "ResourceTracker called reentrantly for resource cleanup"
 
 
 def _without_reentrant_tracker_warning(stderr: str) -> str:
-    """``stderr`` less CPython's "ResourceTracker called reentrantly" warning (the warning line
-    and the source line Python prints under it).
+    """``stderr`` less CPython's "ResourceTracker called reentrantly" warning.
 
     It is the interpreter's race, not the run's: a multiprocessing lock freed at the wrong moment
     in a thread that is already talking to the resource tracker. Free-threaded CPython frees an
@@ -602,17 +607,7 @@ def _without_reentrant_tracker_warning(stderr: str) -> str:
     The message is still sent after the warning, and a lock that really leaked would make the
     tracker warn "leaked semaphore objects" at exit, which this keeps.
     """
-    kept: list[str] = []
-    skipping = False
-    for line in stderr.splitlines(keepends=True):
-        if _REENTRANT_TRACKER in line:
-            skipping = True
-            continue
-        if skipping and line[:1].isspace():
-            continue
-        skipping = False
-        kept.append(line)
-    return "".join(kept)
+    return _without_warning(stderr, lambda line: _REENTRANT_TRACKER in line)
 
 
 class _LineReader:
