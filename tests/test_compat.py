@@ -99,6 +99,17 @@ def test_no_other_module_reads_those_private_names():
     assert not offenders, offenders
 
 
+def _joins_or_fails(pool, why: str) -> None:
+    """Close ``pool`` and join it, 60 s at most (a hang detector): a hang fails the test."""
+    pool.close()
+    joiner = threading.Thread(target=pool.join, daemon=True)
+    joiner.start()
+    joiner.join(60)
+    if joiner.is_alive():
+        pool.terminate()
+        pytest.fail(f"Pool.join() hung: {why}")
+
+
 def test_a_worker_forked_while_another_thread_wakes_an_executor_can_exit():
     """Another thread held a ``ProcessPoolExecutor``'s wakeup lock (waking its manager, for an
     instant) when a pool forked its worker. The worker's exit runs ``concurrent.futures``' exit
@@ -116,13 +127,7 @@ def test_a_worker_forked_while_another_thread_wakes_an_executor_can_exit():
             pytest.skip("this Python's executor wakeup has no lock to inherit")
         with lock:  # as the other thread holds it, inside wakeup()
             pool = fork.Pool(1)  # forks its worker now
-        pool.close()
-        joiner = threading.Thread(target=pool.join, daemon=True)
-        joiner.start()
-        joiner.join(60)
-        if joiner.is_alive():
-            pool.terminate()
-            pytest.fail("Pool.join() hung: the worker forked under a held wakeup lock could not exit")
+        _joins_or_fails(pool, "the worker forked under a held wakeup lock could not exit")
 
 
 def test_a_worker_forked_while_another_thread_tracks_a_pool_executor_can_exit():
@@ -139,10 +144,4 @@ def test_a_worker_forked_while_another_thread_tracks_a_pool_executor_can_exit():
         assert executor.submit(abs, -1).result(timeout=60) == 1
         with mp_pool._live_lock:  # as another thread holds it, inside _track()
             pool = fork.Pool(1)  # forks its worker now
-        pool.close()
-        joiner = threading.Thread(target=pool.join, daemon=True)
-        joiner.start()
-        joiner.join(60)
-        if joiner.is_alive():
-            pool.terminate()
-            pytest.fail("Pool.join() hung: the worker forked under a held table lock could not exit")
+        _joins_or_fails(pool, "the worker forked under a held table lock could not exit")
