@@ -204,7 +204,7 @@ def span(values: Iterable[float]) -> str:
 
 
 def above_ideal(speedup: float, ideal: float, spread: float | None = None) -> str | None:
-    """A clause for a speedup above the ideal ``ideal``x, else None.
+    """A clause for a speedup above the ideal (``ideal`` times), else None.
 
     Within the noise it is noise; beyond it, the usual cause is a cache effect (each worker's
     share of the data fits a cache the whole did not) or a serial reference slowed by the machine.
