@@ -188,6 +188,7 @@ def plot_step1(step: dict[str, Any], path: Path) -> None:
     ideal = max(r["workers"] for r in rows)
     ax.axvline(ideal, color="0.3", linestyle="--", linewidth=1, label=f"ideal ({ideal} workers)")
     ax.axvline(1, color="0.6", linewidth=1)
+    ax.set_xlim(0, max(ideal, *(r["speedup"] for r in rows)) * 1.1)
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("speedup against the variant's serial run (higher is better)")
@@ -286,13 +287,19 @@ def threads_rows(doc: dict[str, Any], size: str, workers: int) -> dict[tuple[str
             if r["strategy"] == "threads" and r["size"] == size and r["workers"] == workers and r["ok"]}
 
 
+def common_cell(docs: dict[str, dict[str, Any]]) -> tuple[str, int]:
+    """The largest size, and the most workers up to the core count, that both matrix runs measured."""
+    on, off = docs["matrix"], docs["freethreaded"]
+    sizes = [s for s in on["plan"]["sizes"] if s in off["plan"]["sizes"]]
+    workers = max(w for w in on["plan"]["workers"] if w in off["plan"]["workers"] and w <= on["plan"]["cores"])
+    return sizes[-1], workers
+
+
 def threads_table(docs: dict[str, dict[str, Any]]) -> tuple[list[str], list[tuple[str, str, float]]]:
     """Threads against serial on the GIL build and the free-threaded one, at the largest size and
     worker count both runs measured: the table's lines, and (workload, series, speedup) to plot."""
     on, off = docs["matrix"], docs["freethreaded"]
-    sizes = [s for s in on["plan"]["sizes"] if s in off["plan"]["sizes"]]
-    workers = max(w for w in on["plan"]["workers"] if w in off["plan"]["workers"] and w <= on["plan"]["cores"])
-    size = sizes[-1]
+    size, workers = common_cell(docs)
     a, b = threads_rows(on, size, workers), threads_rows(off, size, workers)
     series = []
     rows = []
@@ -317,7 +324,7 @@ def threads_table(docs: dict[str, dict[str, Any]]) -> tuple[list[str], list[tupl
     return lines, series
 
 
-def plot_threads(series: list[tuple[str, str, float]], workers: int, path: Path) -> None:
+def plot_threads(series: list[tuple[str, str, float]], size: str, workers: int, path: Path) -> None:
     plt = _pyplot()
     workloads = list(dict.fromkeys(w for w, _, _ in series))
     labels = ["pure Python, GIL on", "pure Python, GIL off", "nogil kernel, GIL on", "nogil kernel, GIL off"]
@@ -331,10 +338,11 @@ def plot_threads(series: list[tuple[str, str, float]], workers: int, path: Path)
         ax.bar(xs, ys, width=width, color=color, label=label)
     ax.axhline(workers, color="0.3", linestyle="--", linewidth=1)
     ax.axhline(1, color="0.6", linewidth=1)
+    ax.set_ylim(0, max(workers, *(value for _, _, value in series)) * 1.4)  # room for the legend
     ax.set_xticks(range(len(workloads)), workloads)
     ax.set_ylabel(f"threads speedup ({workers} workers)")
-    ax.legend(fontsize=7, ncol=2, loc="upper left")
-    ax.set_title(f"When threads beat the GIL (dashed: the ideal {workers}x)", fontsize=9)
+    ax.legend(fontsize=7, ncol=4, loc="upper center")
+    ax.set_title(f"Threads against the serial call, {size} size (dashed: the ideal {workers}x)", fontsize=9)
     _save(fig, path)
 
 
@@ -404,9 +412,7 @@ def render(lab: dict[str, Any], folder: Path, plots: bool = True) -> list[str]:
     lines, series = threads_table({k: v[1] for k, v in benches.items()})
     written.append(write(folder, "threads-vs-gil.md", lines))
     if plots:
-        workers = max(w for w in benches["matrix"][1]["plan"]["workers"]
-                      if w in benches["freethreaded"][1]["plan"]["workers"] and w <= benches["matrix"][1]["plan"]["cores"])
-        plot_threads(series, workers, folder / "threads-vs-gil.png")
+        plot_threads(series, *common_cell({k: v[1] for k, v in benches.items()}), folder / "threads-vs-gil.png")
     written.append("threads-vs-gil.png")
     written.append(write(folder, "environment.md", render_environment(lab, benches)))
     return written
