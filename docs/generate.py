@@ -266,8 +266,11 @@ def _demoted(markdown: str) -> list[str]:
 def render_matrix(doc: dict[str, Any], source: str) -> list[str]:
     from gilfree.bench.report import markdown
 
-    return [f"*From `{source}`, rendered as `python -m gilfree bench --from {source}` renders it.*", "",
-            *_demoted(markdown(doc))]
+    report = markdown(doc).split("\n")
+    if report[0].startswith("# "):  # the report's own title: the page has one
+        report = report[1:]
+    return [f"*From `{source}`, rendered as `python -m gilfree bench --from {source}` renders it.*",
+            *_demoted("\n".join(report))]
 
 
 def render_suite(suite: str, doc: dict[str, Any], source: str) -> list[str]:
