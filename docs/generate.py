@@ -266,11 +266,10 @@ def _demoted(markdown: str) -> list[str]:
 def render_matrix(doc: dict[str, Any], source: str) -> list[str]:
     from gilfree.bench.report import markdown
 
-    report = markdown(doc).split("\n")
-    if report[0].startswith("# "):  # the report's own title: the page has one
+    report = markdown(doc).rstrip("\n").split("\n")
+    if report[0].startswith("# "):  # the report's own title gives way to the page's; its sections stay
         report = report[1:]
-    return [f"*From `{source}`, rendered as `python -m gilfree bench --from {source}` renders it.*",
-            *_demoted("\n".join(report))]
+    return [f"*From `{source}`, rendered as `python -m gilfree bench --from {source}` renders it.*", *report]
 
 
 def render_suite(suite: str, doc: dict[str, Any], source: str) -> list[str]:
