@@ -28,8 +28,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import filecmp
+import importlib.util
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -41,6 +43,7 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 OUT = DOCS / "_generated"
 LAB_JSON = "lab.json"
+ADVICE_JSON = "advise.json"
 #: The committed benchmark results the pages show: name -> (folder under bench/results, what it is).
 BENCH_RUNS = {
     "matrix": ("bench-2core", "the strategy matrix, default sizes, GIL on"),
@@ -115,16 +118,32 @@ def _git_commit() -> str | None:
     return head + ("+changes" if dirty else "")
 
 
-def measure_lab() -> dict[str, Any]:
-    """Every lab step at --quick sizes: the document ``gilfree lab --quick --json`` prints, plus
-    when and where it ran."""
-    from gilfree._timing import environment
-    from gilfree.lab import STEPS, run_step, step_module
+def lab_steps() -> list[int | str]:
+    """The lab's steps: the numbered ones, then the named ones (``"latency"``) where there are any."""
+    from gilfree import lab
 
-    started = datetime.datetime.now(datetime.timezone.utc)
+    return [*sorted(lab.STEPS), *getattr(lab, "NAMED_STEPS", ())]
+
+
+def step_stem(step: int | str) -> str:
+    """The name of a step's files: ``lab-step1``, ``lab-latency``."""
+    return f"lab-step{step}" if isinstance(step, int) else f"lab-{step}"
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def measure_lab() -> dict[str, Any]:
+    """Every lab step at --quick sizes: the document ``gilfree lab --quick --json`` prints (with
+    each step's columns, which the table needs), plus when and where it ran."""
+    from gilfree._timing import environment
+    from gilfree.lab import run_step, step_module
+
+    started = _utc_now()
     env = environment()
     steps = []
-    for step in sorted(STEPS):
+    for step in lab_steps():
         print(f"generate: lab step {step}: {step_module(step).TITLE}", file=sys.stderr, flush=True)
         result = run_step(step, "quick")
         steps.append({**result.to_dict(), "columns": list(result.columns)})
@@ -132,13 +151,58 @@ def measure_lab() -> dict[str, Any]:
         "generated_by": "docs/generate.py",
         "command": "python -m gilfree lab --quick --json",
         "date_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "seconds": round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1),
+        "seconds": round((_utc_now() - started).total_seconds(), 1),
         "git_commit": _git_commit(),
         "environment": env,
         "size": "quick",
         "ok": all(s["ok"] for s in steps),
         "steps": steps,
     }
+
+
+#: The advisor's clear cases, as the advise page shows them: what each is, and the arguments of
+#: ``python -m gilfree advise`` (gilfree's own example functions, small budgets).
+ADVICE_CASES = (
+    ("A pure-Python loop", "gilfree.examples:python_loop --args 100000 --strategy threads "
+                           "--strategy processes --workers 2 --budget 8"),
+    ("The same loop compiled, releasing the GIL", "gilfree.examples:kernel_loop --args 20000000 "
+                                                  "--strategy threads --strategy processes --workers 2 --budget 6"),
+    ("A wait, standing in for I/O", "gilfree.examples:wait --args 0.02 --strategy threads --workers 4 --budget 5"),
+    ("A task of a microsecond", "gilfree.examples:tiny --args 1 --strategy threads --strategy processes "
+                                "--workers 2 --budget 5"),
+    ("Large numpy arrays", "gilfree.examples:array_sines --inputs gilfree.examples:big_arrays "
+                           "--strategy processes --workers 2 --budget 10"),
+)
+
+
+def advisor_available() -> bool:
+    """Whether this gilfree has ``gilfree advise`` (and its example functions)."""
+    return importlib.util.find_spec("gilfree.advisor") is not None
+
+
+def measure_advice() -> dict[str, Any]:
+    """Each clear case through the command line, its output kept as printed (100 columns)."""
+    from gilfree._timing import environment
+
+    started = _utc_now()
+    cases = []
+    for title, arguments in ADVICE_CASES:
+        print(f"generate: gilfree advise {arguments.split()[0]}", file=sys.stderr, flush=True)
+        command = [sys.executable, "-m", "gilfree", "advise", *shlex.split(arguments)]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, COLUMNS=str(WIDTH)))
+        if done.returncode != 0:
+            raise RuntimeError(f"gilfree advise {arguments} exited {done.returncode}:\n{done.stderr[-2000:]}")
+        cases.append({"title": title, "command": f"python -m gilfree advise {arguments}", "stdout": done.stdout})
+    return {"generated_by": "docs/generate.py", "date_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "git_commit": _git_commit(), "environment": environment(), "cases": cases}
+
+
+def render_advice(advice: dict[str, Any]) -> list[str]:
+    out = [f"*{text(_where(advice['environment']))}; {advice['date_utc']}.*"]
+    for case in advice["cases"]:
+        out += ["", f"**{text(case['title'])}**", "", *fenced(f"$ {case['command']}\n{case['stdout']}")]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,10 +284,19 @@ def plot_step2(step: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
-#: Plots of the lab: step -> (file, function, what it shows).
-LAB_PLOTS: dict[int, tuple[str, Callable[[dict[str, Any], Path], None], str]] = {
-    1: ("lab-step1.png", plot_step1, "Step 1's speedups: pure Python, the nogil kernel and the control"),
-    2: ("lab-step2.png", plot_step2, "Step 2: Pool.map on more workers against Pool(1)"),
+def plot_latency(step: dict[str, Any], path: Path) -> None:
+    """The latency step's percentiles against the switch interval, drawn by the step itself."""
+    from gilfree.lab import step_latency  # type: ignore[attr-defined, unused-ignore]
+
+    _pyplot()
+    step_latency.plot({k: v for k, v in step.items() if k != "columns"}, str(path))
+
+
+#: Plots of the lab: step -> (file, function).
+LAB_PLOTS: dict[int | str, tuple[str, Callable[[dict[str, Any], Path], None]]] = {
+    1: ("lab-step1.png", plot_step1),
+    2: ("lab-step2.png", plot_step2),
+    "latency": ("lab-latency.png", plot_latency),
 }
 
 
@@ -352,7 +425,8 @@ def plot_threads(series: list[tuple[str, str, float]], size: str, workers: int, 
 # The environment page
 
 
-def render_environment(lab: dict[str, Any], benches: dict[str, tuple[str, dict[str, Any]]]) -> list[str]:
+def render_environment(lab: dict[str, Any], benches: dict[str, tuple[str, dict[str, Any]]],
+                       advice: dict[str, Any] | None = None) -> list[str]:
     env = lab["environment"]
     memory = f"{env['memory_bytes'] / 2**30:.0f} GiB" if env.get("memory_bytes") else "unknown"
     rows = [
@@ -373,6 +447,10 @@ def render_environment(lab: dict[str, Any], benches: dict[str, tuple[str, dict[s
     ]
     out = ["The lab's tables and plots come from one run:", ""]
     out += table(["what", "this run"], ([k, v if isinstance(v, Raw) else str(v)] for k, v in rows))
+    if advice is not None:
+        out += ["", f"The advisor's examples ran through `python -m gilfree advise` at {text(advice['date_utc'])} "
+                f"(checkout {text(advice.get('git_commit') or 'not a git checkout')}): "
+                f"{text(_where(advice['environment']))}."]
     out += ["", "The benchmark pages read the results committed under `bench/results/`:", ""]
     bench_rows = []
     for name, (source, doc) in sorted(benches.items()):
@@ -388,17 +466,17 @@ def render_environment(lab: dict[str, Any], benches: dict[str, tuple[str, dict[s
 # Putting it together
 
 
-def render(lab: dict[str, Any], folder: Path, plots: bool = True) -> list[str]:
-    """Write every output into ``folder`` from the lab document and the committed bench results;
-    return the names written (lab.json included)."""
+def render(lab: dict[str, Any], folder: Path, advice: dict[str, Any] | None = None, plots: bool = True) -> list[str]:
+    """Write every output into ``folder`` from the lab document, the advisor's runs and the
+    committed bench results; return the names written (the JSON documents included)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     (folder / LAB_JSON).write_text(json.dumps(lab, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     written.append(LAB_JSON)
     for step in lab["steps"]:
-        written.append(write(folder, f"lab-step{step['step']}.md", render_step(step)))
+        written.append(write(folder, f"{step_stem(step['step'])}.md", render_step(step)))
         if step["step"] in LAB_PLOTS:
-            name, draw, _ = LAB_PLOTS[step["step"]]
+            name, draw = LAB_PLOTS[step["step"]]
             if plots:
                 draw(step, folder / name)
             written.append(name)
@@ -416,30 +494,43 @@ def render(lab: dict[str, Any], folder: Path, plots: bool = True) -> list[str]:
     if plots:
         plot_threads(series, *common_cell({k: v[1] for k, v in benches.items()}), folder / "threads-vs-gil.png")
     written.append("threads-vs-gil.png")
-    written.append(write(folder, "environment.md", render_environment(lab, benches)))
+    if advice is not None:
+        (folder / ADVICE_JSON).write_text(json.dumps(advice, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        written += [ADVICE_JSON, write(folder, "advise-examples.md", render_advice(advice))]
+    written.append(write(folder, "environment.md", render_environment(lab, benches, advice)))
     return written
 
 
 def outputs() -> list[str]:
     """Every file the generator writes, by name (what tests/test_docs.py holds the pages to)."""
-    from gilfree.lab import STEPS
-
     names = [LAB_JSON]
-    for step in sorted(STEPS):
-        names.append(f"lab-step{step}.md")
+    for step in lab_steps():
+        names.append(f"{step_stem(step)}.md")
         if step in LAB_PLOTS:
             names.append(LAB_PLOTS[step][0])
     names += [f"bench-{name}.md" for name in BENCH_RUNS] + [f"bench-{suite}.md" for suite in BENCH_SUITES]
-    names += ["threads-vs-gil.md", "threads-vs-gil.png", "environment.md"]
-    return names
+    names += ["threads-vs-gil.md", "threads-vs-gil.png"]
+    if advisor_available():
+        names += [ADVICE_JSON, "advise-examples.md"]
+    return names + ["environment.md"]
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = OUT / name
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 def check() -> list[str]:
     """Render from the committed data into a temporary folder; the differences from docs/_generated."""
-    lab = json.loads((OUT / LAB_JSON).read_text(encoding="utf-8"))
+    lab = _load(LAB_JSON)
+    if lab is None:
+        return [f"{LAB_JSON}: missing; run `python docs/generate.py`"]
     problems = []
     with tempfile.TemporaryDirectory(prefix="gilfree-docs-") as tmp:
-        written = render(lab, Path(tmp), plots=False)
+        written = render(lab, Path(tmp), _load(ADVICE_JSON), plots=False)
+        expected = outputs()
+        for name in sorted(set(expected) - set(written)):
+            problems.append(f"{name}: expected, but there is no data to make it from; run `python docs/generate.py`")
         committed = sorted(p.name for p in OUT.iterdir() if not p.name.startswith("."))
         for name in sorted(set(committed) - set(written)):
             problems.append(f"{name}: in docs/_generated/ but the generator does not write it")
@@ -467,14 +558,17 @@ def main(argv: list[str] | None = None) -> int:
                   "measure again) and commit docs/_generated/", file=sys.stderr)
         return 1 if problems else 0
     if args.render:
-        lab = json.loads((OUT / LAB_JSON).read_text(encoding="utf-8"))
+        lab, advice = _load(LAB_JSON), _load(ADVICE_JSON)
+        if lab is None:
+            parser.error(f"--render needs docs/_generated/{LAB_JSON}: run without --render to measure")
     else:
         lab = measure_lab()
         if not lab["ok"]:
             failed = [s["step"] for s in lab["steps"] if not s["ok"]]
             print(f"generate: a check failed in step(s) {failed}: nothing written", file=sys.stderr)
             return 1
-    written = render(lab, OUT)
+        advice = measure_advice() if advisor_available() else None
+    written = render(lab, OUT, advice)
     stale = [p for p in OUT.iterdir() if p.name not in written and not p.name.startswith(".")]
     for path in stale:
         path.unlink()
