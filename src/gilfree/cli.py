@@ -185,7 +185,8 @@ def _add_bench(sub: Any) -> None:
     bench.add_argument("--implementation", action="append", choices=("c-extension", "pure-python"),
                        help="matrix: only this implementation (repeatable)")
     bench.add_argument("--chunks-per-worker", type=_positive, metavar="N",
-                       help="matrix: chunks each worker gets per call (default 4)")
+                       help="matrix: chunks each worker gets per call (default: chosen per executor, at most 4, "
+                            "fewer where its per-task cost measured at start-up would pass 10%% of a chunk's work)")
     bench.add_argument("--no-plots", action="store_true", help="matrix: do not draw the PNG plots")
     bench.add_argument("--mb", type=_positive, metavar="N",
                        help="foundation: the array for chunk_stats vs numpy.sum, in MB (default 400)")
