@@ -191,6 +191,9 @@ def test_json_round_trip_and_text(result, ran):
     assert len(result.explanation) == 4
     if C_EXTENSION not in ran:
         assert "did not run" in result.explanation[2] and "did not run" in result.explanation[3]
+        # The selector's reason where it chose pure Python, else the caller's choice.
+        assert ("GILFREE_NO_EXTENSIONS" in result.explanation[2]
+                or "not among the implementations asked for" in result.explanation[2])
 
 
 def test_the_words_state_the_rows_figures(result):
@@ -245,11 +248,12 @@ def test_the_eight_steps_stay_eight_and_latency_is_asked_for_by_name():
     assert step_module("latency") is step_latency
     for name in ("DEFAULT", "QUICK", "TINY", "TITLE"):
         assert hasattr(step_latency, name)
-    with pytest.raises(ValueError, match="step must be one of 1..8 or 'latency', got 'lat'"):
+    with pytest.raises(TypeError, match=r"step must be an int, not str, or the name of a step outside the eight "
+                                        r"\('latency'\); got 'lat'"):
         run_step("lat", "tiny")
     with pytest.raises(ValueError, match=r"step must be one of 1..8, got 9 \(or 'latency'\)"):
         run_step(9, "tiny")
-    with pytest.raises(ValueError, match="step must be one of"):
+    with pytest.raises(TypeError, match="step must be an int"):
         run_lab(["latency", "nine"])  # checked in the call, before the first step runs
 
 
@@ -358,6 +362,10 @@ def test_a_nogil_kernel_earlier_than_the_baseline_is_no_later_than_it():
 def test_without_the_compiled_kernels_the_nogil_and_control_paragraphs_say_why():
     _, _, nogil, ctrl = explain(_figures(c=False))
     assert nogil.startswith("The nogil kernel did not run") and "holds the GIL" in nogil
+    why = "GILFREE_NO_EXTENSIONS is set (to get them: unset GILFREE_NO_EXTENSIONS)"
+    f = _figures(c=False)
+    told = explain(Figures(f.gil, f.cores, f.threads, f.readings, no_kernels=why))[2]
+    assert f"did not run: {why}." in told
     assert ctrl.startswith("The control") and "did not run" in ctrl
 
 

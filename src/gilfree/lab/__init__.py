@@ -70,7 +70,9 @@ def _check_step(step: object) -> Step:
     if isinstance(step, str):
         if step in NAMED_STEPS:
             return step
-        raise ValueError(f"step must be one of 1..8 or {_named()}, got {step!r}")
+        # A wrong name is the wrong type for a number, as before named steps existed: "1" stays a TypeError.
+        raise TypeError(f"step must be an int, not str, or the name of a step outside the eight ({_named()}); "
+                        f"got {step!r}")
     # An int, not merely something equal to one: True and 1.0 would otherwise pass as step 1.
     step = as_index(step, "step")
     if step not in STEPS:
