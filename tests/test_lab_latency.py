@@ -203,6 +203,15 @@ def test_the_words_state_the_rows_figures(result):
             assert ms(row.seconds) in paragraph, (load, paragraph)
 
 
+def test_progress_counts_up_to_its_total_and_the_machine_is_read():
+    calls = []
+    result = run_step("latency", "tiny", progress=lambda *call: calls.append(call),
+                      implementations={PURE_PYTHON: _pure()})
+    dones = [done for done, _, _ in calls]
+    assert dones == sorted(dones) and dones[-1] == calls[-1][1] and all(label for _, _, label in calls)
+    assert {"busy", "others_cores", "line"} <= set(result.machine)
+
+
 def test_ctrl_c_during_the_step_puts_the_interval_back_and_leaves_no_thread():
     before, interval = _threads(), sys.getswitchinterval()
 
