@@ -318,7 +318,7 @@ def test_pure_python_not_tracking_the_interval_names_no_cause():
 def test_pure_python_tracking_some_intervals_says_which():
     text = explain(_figures(pure=[0.6, 5.1, 1.0]))[1]  # 20 ms: late by 1 ms only
     assert "waited for the GIL" not in text
-    assert "at 0.5 ms, 5 ms, not at 20 ms" in text and "repeat the run" in text
+    assert "at 0.5 ms and 5 ms, not at 20 ms" in text and "repeat the run" in text
 
 
 def test_pure_python_far_beyond_the_interval_is_not_the_interval():
@@ -336,7 +336,7 @@ def test_one_repeat_names_no_cause():
 def test_nogil_later_than_the_baseline_on_too_few_cores_says_so():
     text = explain(_figures(nogil=[0.9, 0.9, 0.9], threads=2, cores=2))[2]
     assert "like the baseline" not in text and "3 threads want a core" in text and "2 cores" in text
-    assert "not by about the switch interval" in text
+    assert "not by about each switch interval" in text
 
 
 def test_nogil_later_on_a_busy_machine_says_so():

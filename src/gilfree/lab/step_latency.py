@@ -364,6 +364,12 @@ def _each(readings: Sequence[Reading], value: Callable[[Reading], float], named:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def _intervals(readings: Sequence[Reading]) -> str:
+    """``0.5 ms, 5 ms and 20 ms``: the readings' switch intervals."""
+    words = [_interval_words(r.interval) for r in readings]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def _late(readings: Sequence[Reading]) -> str:
     """``a p50 of ... (p99 ...)``: every reading's median and 99th percentile."""
     return (f"a p50 of {_each(readings, lambda r: r.pooled.p50, named=True)} "
@@ -422,10 +428,9 @@ def _pure_words(f: Figures) -> str:
                 "GIL. A thread running Python keeps the GIL until a waiting thread has asked for it for one switch "
                 "interval: a shorter interval wakes the waiting thread sooner, at the cost of more switching.")
     if about:
-        fits = ", ".join(_interval_words(r.interval) for r in about)
         others = [r for r in pure if r not in about]
-        return repeat_advice(f"{seen}: about the switch interval beyond the baseline's p50 at {fits}, not at "
-                             f"{', '.join(_interval_words(r.interval) for r in others)}")
+        return repeat_advice(f"{seen}: about the switch interval beyond the baseline's p50 at {_intervals(about)}, "
+                             f"not at {_intervals(others)}")
     return repeat_advice(f"{seen}, not about the switch interval beyond the baseline's p50 at any interval")
 
 
@@ -459,8 +464,8 @@ def _nogil_words(f: Figures) -> str:
     clause = _core_clause(f)
     tracks = all(_gil_wait(f, r) for r in nogil)  # the GIL's pattern: later by about each interval
     if clause and not tracks:
-        return (f"{_cap(seen)}: later than the baseline, though not by about the switch interval, the GIL's "
-                f"fingerprint; {clause}.")
+        return (f"{_cap(seen)}: later than the baseline, but not by about each switch interval as beside pure "
+                f"Python, so not waiting for the GIL; {clause}.")
     return repeat_advice(f"{seen}, later than the baseline")
 
 
