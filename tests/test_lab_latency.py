@@ -175,7 +175,8 @@ def test_percentiles_are_those_of_the_recorded_samples(result):
             p.p50 * 1000, p.p99 * 1000, p.max * 1000)
         assert row.extra["p50 ms"] <= row.extra["p99 ms"] <= row.extra["max ms"]
         assert row.seconds == p.p50
-        assert (row.extra["call ms"] is None) == (row.variant == BASELINE)
+        assert (row.extra["call ms"] is None) == (row.variant == BASELINE) == (row.extra["busy %"] is None)
+        assert row.extra["busy %"] is None or 0 < row.extra["busy %"] <= 100
 
 
 def test_the_switch_interval_is_put_back(result):
@@ -368,6 +369,17 @@ def test_a_nogil_kernel_earlier_than_the_baseline_is_no_later_than_it():
     assert "like the baseline" in explain(_figures(nogil=[0.05, 0.05, 0.05], base=0.5))[2]
 
 
+def test_a_busy_thread_kept_from_its_calls_is_named_with_its_share():
+    f = _figures()
+    starved = tuple(Reading(r.load, r.interval, r.pooled, r.p50s, r.p99s, r.call,
+                            (0.97, 0.03, 0.95) if r.load == HOLDING and r.interval == 0.02 else (0.99,) * 3)
+                    for r in f.readings)
+    words = explain(Figures(f.gil, f.cores, f.threads, starved))
+    assert "In 1 of its 9 runs the busy thread spent as little as 3% of its time in its calls" in words[3]
+    assert "as little as" not in " ".join(words[:3])
+    assert "as little as" not in " ".join(explain(f))
+
+
 def test_without_the_compiled_kernels_the_nogil_and_control_paragraphs_say_why():
     _, _, nogil, ctrl = explain(_figures(c=False))
     assert nogil.startswith("The nogil kernel did not run") and "holds the GIL" in nogil
@@ -376,6 +388,21 @@ def test_without_the_compiled_kernels_the_nogil_and_control_paragraphs_say_why()
     told = explain(Figures(f.gil, f.cores, f.threads, f.readings, no_kernels=why))[2]
     assert f"did not run: {why}." in told
     assert ctrl.startswith("The control") and "did not run" in ctrl
+
+
+def _with_spread(f, load, spread):
+    return Figures(f.gil, f.cores, f.threads,
+                   tuple(_r(r.load, r.interval * 1000, r.pooled.p50 * 1000, r.pooled.p99 * 1000, spread=spread,
+                            call_ms=(r.call or 0.002) * 1000) if r.load == load else r for r in f.readings))
+
+
+def test_the_controls_gap_is_judged_as_a_ratio_against_the_noise():
+    """A control whose repeats disagree by 100% is still later than pure Python where the ratio is
+    far beyond that (0.5 ms: 3.1 ms against 0.6 ms), and not where it is within it."""
+    wide = _with_spread(_figures(), HOLDING, 1.0)
+    assert "only when it returns" not in explain(wide)[3]  # 20 ms: 22.5 ms against 20.1 ms, within 100%
+    far = _with_spread(_figures(holding=[3.1, 12.0, 45.0]), HOLDING, 1.0)
+    assert "only when it returns" in explain(far)[3]
 
 
 def test_a_control_no_later_than_pure_python_names_no_cause():

@@ -101,16 +101,25 @@ def wake_lateness(wakeups: int, period: float) -> list[float]:
 
 @dataclass(frozen=True)
 class BusyRun:
-    """What one busy thread did: its calls, how many returned a wrong result, their seconds."""
+    """What one busy thread did: its calls, how many returned a wrong result, their seconds, and
+    the seconds from its first call to its return (its life)."""
 
     calls: int
     wrong: int
     seconds: float
+    wall: float
 
     @property
     def per_call(self) -> float:
         """The mean length of one call (seconds)."""
         return self.seconds / self.calls
+
+    @property
+    def duty(self) -> float:
+        """The share of its life the thread spent inside its calls. Between two calls it runs a
+        few bytecodes, which need the GIL: a low share is a thread that waited there, for the GIL
+        or for a core."""
+        return min(1.0, self.seconds / self.wall) if self.wall > 0 else 1.0
 
 
 def _spin(call: Callable[[], object], expected: object, stop: threading.Event,
@@ -120,6 +129,7 @@ def _spin(call: Callable[[], object], expected: object, stop: threading.Event,
     spent = 0.0
     clock = time.perf_counter
     started.set()
+    born = clock()
     while True:
         t0 = clock()
         result = call()
@@ -127,7 +137,7 @@ def _spin(call: Callable[[], object], expected: object, stop: threading.Event,
         calls += 1
         wrong += result != expected
         if stop.is_set():
-            return BusyRun(calls, wrong, spent)
+            return BusyRun(calls, wrong, spent, clock() - born)
 
 
 class BusyThreads:

@@ -59,6 +59,9 @@ GIL_WAIT_BAND = (0.5, 2.0)
 #: one whole call: about half a call at the median. A quarter leaves room for a shared machine's
 #: jitter. (The medians, not the p99s: on a busy machine the p99s are the other processes'.)
 CALL_SHARE = 0.25
+#: A busy thread that spent less than this share of its life inside its calls was kept from them
+#: (between calls it needs the GIL and a core): its row's lateness is not what a busy thread causes.
+DUTY_FLOOR = 0.5
 #: How many numbers a call of the compiled kernel sums while it is sized (a fraction of a ms).
 _PROBE_N = 1_000_000
 
@@ -142,6 +145,13 @@ class Reading:
     p99s: tuple[float, ...]
     #: The mean length of one call of the busy threads (seconds); None for the baseline.
     call: float | None = None
+    #: Each repeat's lowest share of a busy thread's life spent in its calls (:attr:`BusyRun.duty`).
+    duties: tuple[float, ...] = ()
+
+    @property
+    def duty(self) -> float | None:
+        """The lowest share of any repeat (None for the baseline)."""
+        return min(self.duties) if self.duties else None
 
     @property
     def repeats(self) -> int:
@@ -163,8 +173,9 @@ class Reading:
         per = [Percentiles.of(r.lateness) for r in runs]
         busy = [b for r in runs for b in r.busy]
         call = sum(b.seconds for b in busy) / sum(b.calls for b in busy) if busy else None
+        duties = tuple(min(b.duty for b in r.busy) for r in runs if r.busy)
         return cls(load, interval, Percentiles.of([v for r in runs for v in r.lateness]),
-                   tuple(p.p50 for p in per), tuple(p.p99 for p in per), call)
+                   tuple(p.p50 for p in per), tuple(p.p99 for p in per), call, duties)
 
 
 def _spread(values: Sequence[float]) -> float:
@@ -236,6 +247,7 @@ def _rows(f: Figures) -> list[Row]:
                     "switch ms": interval * 1000, "threads": threads, "p50 ms": r.pooled.p50 * 1000,
                     "p99 ms": r.pooled.p99 * 1000, "max ms": r.pooled.max * 1000, "wakeups": r.pooled.count,
                     "repeats": r.repeats, "call ms": None if r.call is None else r.call * 1000,
+                    "busy %": None if r.duty is None else r.duty * 100,
                     "p50 per repeat ms": [v * 1000 for v in r.p50s], "p99 per repeat ms": [v * 1000 for v in r.p99s]}))
     return rows
 
@@ -334,21 +346,31 @@ ONE_REPEAT = "one repeat gives no spread to judge it by, so no cause is named; r
 def explain(f: Figures) -> list[str]:
     """Four paragraphs, each stating the figures it rests on: alone, beside pure Python, beside
     the nogil kernel, beside the control."""
-    return [_baseline_words(f), _pure_words(f), _nogil_words(f), _control_words(f)]
+    return [_baseline_words(f), _pure_words(f) + _kept_from(f.of(PURE)), _nogil_words(f) + _kept_from(f.of(NOGIL)),
+            _control_words(f) + _kept_from(f.of(HOLDING))]
+
+
+def _kept_from(rows: Sequence[Reading]) -> str:
+    """A sentence for a load whose busy thread spent under :data:`DUTY_FLOOR` of its life in its
+    calls in some repeat; else ``""``."""
+    low = [(r, d) for r in rows for d in r.duties if d < DUTY_FLOOR]
+    if not low:
+        return ""
+    total = sum(len(r.duties) for r in rows)
+    worst = min(d for _, d in low)
+    return (f" In {len(low)} of its {total} runs the busy thread spent as little as {worst:.0%} of its time in its "
+            "calls: something kept it from them (waiting between calls for the GIL or a core), and while it waits "
+            "there it holds up no one, so those runs understate what it costs a waking thread.")
 
 
 def _noise(a: Reading, b: Reading) -> float:
     return noise_of(a.spread, b.spread)
 
 
-def _same(a: float, b: float, noise: float) -> bool:
-    """Two lateness figures that are the same: within the noise, or :data:`LATE_FLOOR_S` apart."""
-    return abs(a - b) <= max(noise * max(a, b), LATE_FLOOR_S)
-
-
 def _later(a: float, b: float, noise: float) -> bool:
-    """``a`` later than ``b`` beyond the noise and :data:`LATE_FLOOR_S`."""
-    return a > b and not _same(a, b, noise)
+    """``a`` later than ``b``: by more than :data:`LATE_FLOOR_S`, and their ratio beyond the
+    noise (the rule of :func:`gilfree.figures.beyond_noise`)."""
+    return a - b > LATE_FLOOR_S and (b <= 0 or a / b > 1 + noise)
 
 
 def _judged(*readings: Reading) -> bool:
