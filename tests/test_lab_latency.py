@@ -342,7 +342,15 @@ def test_nogil_later_than_the_baseline_on_too_few_cores_says_so():
 
 def test_nogil_later_on_a_busy_machine_says_so():
     text = explain(_figures(nogil=[0.9, 0.9, 0.9], busy=True))[2]
-    assert "the machine was busy" in text
+    assert "the machine was busy" in text and "at the median and the 99th percentile" in text
+
+
+def test_nogil_later_in_its_tail_only_says_where():
+    f = _figures(busy=True)
+    tail = Figures(f.gil, f.cores, f.threads, tuple(
+        _r(NOGIL, r.interval * 1000, r.pooled.p50 * 1000, 4.5) if r.load == NOGIL else r for r in f.readings), f.busy)
+    text = explain(tail)[2]
+    assert "later than the baseline at the 99th percentile, but" in text and "waited for a core" in text
 
 
 def test_nogil_later_for_no_reason_the_figures_give_asks_for_a_repeat():

@@ -413,16 +413,22 @@ def _gil_wait(f: Figures, r: Reading) -> bool:
     return low * r.interval <= excess <= high * r.interval + LATE_FLOOR_S
 
 
+def _later_where(f: Figures, rows: Sequence[Reading]) -> str | None:
+    """Where ``rows`` were later than the baseline beyond the repeats' spread of each figure (and
+    :data:`LATE_FLOOR_S`) at some interval: ``"at the median"``, ``"at the 99th percentile"``,
+    both, or None: no later than it anywhere."""
+    median = any(_later(r.pooled.p50, f.base(r).pooled.p50, _noise(r, f.base(r))) for r in rows)
+    tail = any(_later(r.pooled.p99, f.base(r).pooled.p99, noise_of(r.spread99, f.base(r).spread99)) for r in rows)
+    if median and tail:
+        return "at the median and the 99th percentile"
+    if median or tail:
+        return "at the median" if median else "at the 99th percentile"
+    return None
+
+
 def _no_later(f: Figures, rows: Sequence[Reading]) -> bool:
-    """At every interval, neither the median nor the 99th percentile was later than the baseline's
-    beyond the repeats' spread of each (and :data:`LATE_FLOOR_S`)."""
-    for r in rows:
-        b = f.base(r)
-        if _later(r.pooled.p50, b.pooled.p50, _noise(r, b)):
-            return False
-        if _later(r.pooled.p99, b.pooled.p99, noise_of(r.spread99, b.spread99)):
-            return False
-    return True
+    """At every interval, neither the median nor the 99th percentile was later than the baseline's."""
+    return _later_where(f, rows) is None
 
 
 def _core_clause(f: Figures) -> str | None:
@@ -465,8 +471,8 @@ def _no_gil_words(f: Figures, rows: Sequence[Reading], seen: str, why: str) -> s
         return f"{head}: {NO_LATER}; {why}."
     clause = _core_clause(f)
     if clause:
-        return f"{head}: later than the baseline; {clause}."
-    return repeat_advice(f"{head}, later than the baseline")
+        return f"{head}: later than the baseline {_later_where(f, rows)}; {clause}."
+    return repeat_advice(f"{head}, later than the baseline {_later_where(f, rows)}")
 
 
 def _nogil_words(f: Figures) -> str:
@@ -486,9 +492,9 @@ def _nogil_words(f: Figures) -> str:
     clause = _core_clause(f)
     tracks = all(_gil_wait(f, r) for r in nogil)  # the GIL's pattern: later by about each interval
     if clause and not tracks:
-        return (f"{_cap(seen)}: later than the baseline, but not by about each switch interval as beside pure "
-                f"Python, so not waiting for the GIL; {clause}.")
-    return repeat_advice(f"{seen}, later than the baseline")
+        return (f"{_cap(seen)}: later than the baseline {_later_where(f, nogil)}, but not by about each switch "
+                f"interval as beside pure Python, so not waiting for the GIL; {clause}.")
+    return repeat_advice(f"{seen}, later than the baseline {_later_where(f, nogil)}")
 
 
 def _control_words(f: Figures) -> str:
