@@ -421,6 +421,7 @@ def test_a_control_no_later_than_pure_python_names_no_cause():
 def test_without_the_gil_nothing_waits_for_it():
     words = explain(_figures(gil=False, pure=[0.1] * 3, holding=[0.1] * 3))
     assert "runs without the GIL" in words[1] and "no GIL to wait for" in words[1]
+    assert "wanting a core" in words[0] and "GIL" not in words[0]
     assert "waited for the GIL" not in " ".join(words)
     assert "like the baseline" in words[2] and "like the baseline" in words[3]
 
@@ -503,6 +504,17 @@ def test_cli_bad_values_say_what_to_do(argv, fragment, capsys):
     assert exit_info.value.code == 2
     err = " ".join(capsys.readouterr().err.split())
     assert fragment in err, err
+
+
+def test_cli_plot_without_matplotlib_says_what_to_install(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["lab", "--step", "latency", "--plot", "x.png", "--no-progress"])
+    assert exit_info.value.code == 2
+    assert 'needs matplotlib: pip install "gilfree[bench]"' in capsys.readouterr().err
 
 
 def test_cli_help_names_the_latency_step(capsys):

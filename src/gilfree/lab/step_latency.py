@@ -402,7 +402,7 @@ def _baseline_words(f: Figures) -> str:
     base = f.of(BASELINE)
     return (f"Alone, the waking thread woke late by {_late(base)}, at worst "
             f"{ms(max(r.pooled.max for r in base))}: what waking a sleeping thread costs here (the timer and "
-            "the scheduler), with no other thread of this run wanting the GIL or a core"
+            f"the scheduler), with no other thread of this run wanting {'the GIL or ' if f.gil else ''}a core"
             + (", though other processes kept the machine busy." if f.busy else "."))
 
 
