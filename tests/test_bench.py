@@ -420,3 +420,32 @@ def test_a_signal_mid_run_stops_every_worker_and_leaves_nothing(sig, code, tmp_p
     assert not left, f"left in /dev/shm: {left}"
     assert not list(tmpdir.iterdir()), "left in the run's temporary folder"
     assert not (tmp_path / "out" / "bench.json").exists(), "an interrupted run writes no results"
+
+
+def test_each_call_is_cut_into_one_to_four_chunks_per_worker(tiny_run):
+    for row in tiny_run["doc"]["rows"]:
+        if row["strategy"] not in ("serial", "numpy"):
+            k = row["workers"]
+            assert row["chunks"] % k == 0 and k <= row["chunks"] <= 4 * k, row
+    assert tiny_run["doc"]["plan"]["chunks_per_worker"] is None
+
+
+@pytest.mark.parametrize("per_task_s, per_worker", [(10.0, 1), (0.0, 4)])
+def test_the_chunk_count_follows_the_executors_per_task_cost(monkeypatch, per_task_s, per_worker,
+                                                              implementations_under_test):
+    """A costly task gets one chunk per worker, a free one the most (the cost is stubbed: the
+    choice is what is tested, not the machine)."""
+    import gilfree.bench.matrix as matrix
+
+    monkeypatch.setattr(matrix, "_per_task", lambda executor, k: per_task_s)
+    doc = run_matrix(Plan(workloads=("cpu",), strategies=("serial", "threads", "processes"), workers=(2,),
+                          sizes=("small",), repeats=1, elements=TINY, implementations=implementations_under_test))
+    assert {r["chunks"] for r in doc["rows"] if r["strategy"] != "serial"} == {2 * per_worker}
+    assert "chosen per executor" in markdown(complete(doc))
+
+
+def test_a_fixed_chunk_count_is_kept(implementations_under_test):
+    doc = run_matrix(Plan(workloads=("cpu",), strategies=("serial", "threads"), workers=(2,), sizes=("small",),
+                          repeats=1, elements=TINY, implementations=implementations_under_test, chunks_per_worker=3))
+    assert {r["chunks"] for r in doc["rows"] if r["strategy"] != "serial"} == {6}
+    assert "3 chunks per worker" in markdown(complete(doc))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gilfree import aligned_chunk_size, merge_stats
-from gilfree.chunked import (array_chunks, compact_runs, default_parts, parallel_reduce, run_chunks,
+from gilfree.chunked import (array_chunks, auto_parts, compact_runs, default_parts, parallel_reduce, run_chunks,
                               runs_in_process, split_range)
 from gilfree.strategies import SerialExecutor, open_executor
 
@@ -43,6 +43,36 @@ def test_default_parts_is_a_few_chunks_per_worker():
     assert default_parts(1) == 4
     assert default_parts(3) == 12
     assert default_parts(3, per_worker=1) == 3
+
+
+@pytest.mark.parametrize("work_s, per_task_s, expected", [
+    (0.2, 0.0012, 8),     # a process pool on a 200 ms call: the most, 4 per worker
+    (0.2, 0.0079, 2),     # a distributed scheduler's 8 ms per task: one per worker
+    (0.2, 0.004, 4),      # 100 ms per worker, 10 ms of it for tasks: two of 4 ms
+    (0.001, 0.0012, 2),   # too little work for even one task's cost: still one per worker
+    (0.2, 0.0, 8),        # a free task: the most
+])
+def test_auto_parts_keeps_the_per_task_cost_under_a_tenth_of_each_chunk(work_s, per_task_s, expected):
+    assert auto_parts(2, work_s, per_task_s) == expected
+
+
+def test_auto_parts_takes_its_bounds():
+    assert auto_parts(3, 10.0, 0.001, most_per_worker=2) == 6
+    assert auto_parts(1, 1.0, 0.01, overhead_share=0.5) == 4
+    assert auto_parts(1, 1.0, 0.01, overhead_share=0.02) == 2
+
+
+@pytest.mark.parametrize("args, error, match", [
+    ((0, 1.0, 0.1), ValueError, "workers"),
+    ((2, -1.0, 0.1), ValueError, "work_s must be a finite number"),
+    ((2, 1.0, float("nan")), ValueError, "per_task_s must be a finite number"),
+    ((2, "1", 0.1), TypeError, "work_s must be a number of seconds, not str"),
+    ((2, 1.0, 0.1, 0), ValueError, "most_per_worker"),
+    ((2, 1.0, 0.1, 4, 0.0), ValueError, r"overhead_share must be a fraction in \(0, 1\]"),
+])
+def test_auto_parts_refuses_what_is_not_a_time(args, error, match):
+    with pytest.raises(error, match=match):
+        auto_parts(*args)
 
 
 @pytest.mark.parametrize("strategy", ["serial", "threads"])

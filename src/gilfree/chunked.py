@@ -26,7 +26,7 @@ from ._checks import as_index, check_callable, check_count, check_executor
 from ._stats import aligned_chunk_size
 from .registry import capabilities_of
 
-__all__ = ["array_chunks", "compact_runs", "default_parts", "parallel_reduce", "run_chunks",
+__all__ = ["array_chunks", "auto_parts", "compact_runs", "default_parts", "parallel_reduce", "run_chunks",
            "runs_in_process", "split_range"]
 
 T = TypeVar("T")
@@ -36,6 +36,36 @@ R = TypeVar("R")
 def default_parts(workers: int, per_worker: int = 4) -> int:
     """A few chunks per worker: enough to balance uneven chunks, few enough to amortize a task."""
     return check_count(workers, "workers") * check_count(per_worker, "per_worker")
+
+
+#: The share of a chunk's work that :func:`auto_parts` lets the executor's per-task cost take.
+OVERHEAD_SHARE = 0.1
+
+
+def auto_parts(workers: int, work_s: float, per_task_s: float, most_per_worker: int = 4,
+               overhead_share: float = OVERHEAD_SHARE) -> int:
+    """Chunks for one call, chosen from what a task costs on this executor (``chunksize="auto"``'s idea).
+
+    More chunks per worker balance uneven chunks and cores; each one also pays the executor's
+    per-task cost (``per_task_s``: about a millisecond for a process pool, several for a
+    distributed scheduler). This gives each worker as many chunks as keep that cost under
+    ``overhead_share`` of a chunk's work (``work_s`` is the whole call's serial time), at most
+    ``most_per_worker`` and at least one.
+    """
+    workers = check_count(workers, "workers")
+    most_per_worker = check_count(most_per_worker, "most_per_worker")
+    for name, value in (("work_s", work_s), ("per_task_s", per_task_s)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+        if not 0 <= value < float("inf"):
+            raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+    if isinstance(overhead_share, bool) or not isinstance(overhead_share, (int, float)) \
+            or not 0 < overhead_share <= 1:
+        raise ValueError(f"overhead_share must be a fraction in (0, 1], got {overhead_share!r}")
+    if per_task_s == 0:
+        return workers * most_per_worker
+    fits = int(work_s / workers * overhead_share / per_task_s)
+    return workers * max(1, min(most_per_worker, fits))
 
 
 def split_range(lo: int, hi: int, parts: int) -> list[tuple[int, int]]:

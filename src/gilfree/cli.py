@@ -23,13 +23,23 @@ __all__ = ["main"]
 QUICK_LAB_TAKES = "under half a minute on 2 cores"
 
 
-def _step(text: str) -> int:
+#: The steps named rather than numbered (``gilfree.lab.NAMED_STEPS``), as ``--step`` takes them.
+NAMED_STEPS = ("latency",)
+
+
+def _step(text: str) -> int | str:
+    """A step number 1..8, or a step's name (``latency``)."""
+    if text.strip().lower() in NAMED_STEPS:
+        return text.strip().lower()
+    named = " or ".join(NAMED_STEPS)
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a step number 1..8, got {text!r}") from None
+        close = [name for name in NAMED_STEPS if text.strip() and name.startswith(text.strip().lower())]
+        hint = f"; did you mean {close[0]}?" if close else f" (or {named}, the GIL latency step)"
+        raise argparse.ArgumentTypeError(f"expected a step number 1..8, got {text!r}{hint}") from None
     if not 1 <= value <= 8:
-        raise argparse.ArgumentTypeError(f"steps are numbered 1..8, got {value}")
+        raise argparse.ArgumentTypeError(f"steps are numbered 1..8, got {value} (or {named}, the GIL latency step)")
     return value
 
 
@@ -135,13 +145,19 @@ def _add_lab(sub: Any) -> None:
     lab = sub.add_parser("lab", help="run the eight lab steps (or some of them) side by side")
     lab.set_defaults(subparser=lab)
     lab.add_argument("--step", type=_step, action="append", metavar="N",
-                     help="run step N only (repeat the option for several steps)")
+                     help="run step N only (repeat the option for several steps); N may also be "
+                          "'latency': how late a waking thread runs beside pure Python, a nogil kernel and "
+                          "a kernel holding the GIL, across switch intervals (not among the eight)")
     lab.add_argument("--quick", action="store_true",
                      help=f"small sizes: all eight steps in {QUICK_LAB_TAKES}")
     lab.add_argument("--workers", type=_workers, metavar="N",
                      help="worker threads or processes per step (default: the usable cores, at least 2; "
-                          "step 2 counts 1, 2, 4, ... up to N)")
+                          "step 2 counts 1, 2, 4, ... up to N; the latency step: busy threads beside the waking one, "
+                          "default 1)")
     lab.add_argument("--json", action="store_true", help="print one JSON document with a result per step")
+    lab.add_argument("--plot", metavar="FILE",
+                     help="with --step latency: draw its lateness against the switch interval into the PNG "
+                          "FILE (needs matplotlib: pip install \"gilfree[bench]\")")
     lab.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
     lab.add_argument("--start-method", type=_start_method, metavar="NAME",
                      help="how worker processes start: " + ", ".join(_start_methods())
@@ -185,7 +201,8 @@ def _add_bench(sub: Any) -> None:
     bench.add_argument("--implementation", action="append", choices=("c-extension", "pure-python"),
                        help="matrix: only this implementation (repeatable)")
     bench.add_argument("--chunks-per-worker", type=_positive, metavar="N",
-                       help="matrix: chunks each worker gets per call (default 4)")
+                       help="matrix: chunks each worker gets per call (default: chosen per executor, at most 4, "
+                            "fewer where its per-task cost measured at start-up would pass 10%% of a chunk's work)")
     bench.add_argument("--no-plots", action="store_true", help="matrix: do not draw the PNG plots")
     bench.add_argument("--mb", type=_positive, metavar="N",
                        help="foundation: the array for chunk_stats vs numpy.sum, in MB (default 400)")
@@ -297,7 +314,7 @@ class _Bar:
 def _lab(args: argparse.Namespace) -> int:
     from .lab import STEPS, format_result, run_step, step_module
 
-    steps = list(dict.fromkeys(args.step)) if args.step else sorted(STEPS)  # --step 1 --step 1: once
+    steps: list[int | str] = list(dict.fromkeys(args.step)) if args.step else sorted(STEPS)  # --step 1 twice: once
     if args.start_method:
         import multiprocessing
 
@@ -328,6 +345,8 @@ def _lab(args: argparse.Namespace) -> int:
         cluster = {"strategies": chosen} if chosen else {}
         if scheduler:
             cluster["scheduler"] = scheduler
+    if args.plot is not None:
+        _check_plot(args, steps)
     bar = _Bar(enabled=not args.no_progress and sys.stderr.isatty())
     results = []
     for step in steps:
@@ -339,6 +358,12 @@ def _lab(args: argparse.Namespace) -> int:
         results.append(result)
         if not args.json:
             print(format_result(result), end="\n\n", flush=True)
+        if args.plot is not None and step == "latency":
+            from .lab.step_latency import plot
+
+            written = plot(result, args.plot)
+            if not args.json:
+                print(f"Plot: {written}", end="\n\n", flush=True)
     if args.json:
         from ._timing import environment
 
@@ -346,6 +371,24 @@ def _lab(args: argparse.Namespace) -> int:
                "ok": all(r.ok for r in results), "steps": [r.to_dict() for r in results]}
         print(json.dumps(doc, indent=2, default=str))
     return 0 if all(r.ok for r in results) else 1
+
+
+def _check_plot(args: argparse.Namespace, steps: list[int | str]) -> None:
+    """--plot before any step runs: the latency step among the steps, matplotlib, a writable folder."""
+    import importlib.util
+
+    parser = args.subparser
+    if "latency" not in steps:
+        parser.error("--plot draws the latency step: add --step latency")
+    if importlib.util.find_spec("matplotlib") is None:
+        from .lab._plot import MATPLOTLIB_MISSING
+
+        parser.error(f"--plot: {MATPLOTLIB_MISSING}")
+    if not args.plot.strip() or os.path.isdir(args.plot):
+        parser.error(f"--plot needs a file name such as latency.png, got {args.plot!r}")
+    folder = os.path.dirname(os.path.abspath(args.plot))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        parser.error(f"--plot: cannot write {args.plot}: {folder} is not a writable folder")
 
 
 def _writable_or_exit(folder: str, parser: argparse.ArgumentParser) -> None:

@@ -39,7 +39,7 @@ from .. import experiment
 from .._checks import check_choices, check_count
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation, implementations
 from .._timing import descendants, environment, usable_cores
-from ..chunked import default_parts, run_chunks
+from ..chunked import OVERHEAD_SHARE, auto_parts, default_parts, run_chunks
 from ..experiment import Experiment, Measured, no_progress
 from ..peers import joblib_version
 from ..registry import get_strategy
@@ -83,7 +83,10 @@ class Plan:
     sizes: tuple[str, ...] = SIZE_NAMES
     implementations: tuple[str, ...] = (C_EXTENSION, PURE_PYTHON)
     repeats: int = 5
-    chunks_per_worker: int = 4
+    #: Chunks per worker in a call; None (the default): chosen per executor by
+    #: :func:`~gilfree.chunked.auto_parts` from its measured per-task cost, at most
+    #: :data:`MOST_CHUNKS_PER_WORKER`.
+    chunks_per_worker: int | None = None
     elements: dict[str, dict[str, dict[str, int]]] | None = None
     label: str = "default"
     #: An existing cluster's address for the strategies that join one (``dask``); None: they
@@ -99,13 +102,17 @@ class Plan:
         if not self.workers:
             raise ValueError("workers must name at least one worker count")
         object.__setattr__(self, "workers", tuple(check_workers(k) for k in self.workers))
-        for name in ("repeats", "chunks_per_worker"):
-            object.__setattr__(self, name, check_count(getattr(self, name), name))
+        object.__setattr__(self, "repeats", check_count(self.repeats, "repeats"))
+        if self.chunks_per_worker is not None:
+            object.__setattr__(self, "chunks_per_worker", check_count(self.chunks_per_worker, "chunks_per_worker"))
 
     def elements_of(self, workload: str, size: str, impl: str) -> int:
         table = self.elements if self.elements is not None else SIZES
         return table[workload][size][impl]
 
+
+#: The most chunks per worker an automatic choice gives: enough to balance uneven chunks.
+MOST_CHUNKS_PER_WORKER = 4
 
 #: ``gilfree bench``: every size, 5 repeats (about 4 minutes on 2 cores: 250 s in the committed run).
 DEFAULT: dict[str, Any] = {}
@@ -161,8 +168,10 @@ class _Matrix:
         p = self.plan
         cells = len(p.sizes) * len(p.workers) * sum(len(self.applicable(w)) for w in p.workloads)
         twins = len(p.workloads) * len(p.sizes) if self.both_twins else 0
+        timed_once = 0 if p.chunks_per_worker is not None else len(p.sizes) * len(p.workers) * sum(
+            1 for w in p.workloads for _, v in self.applicable(w) if v.name == "serial")  # auto chunks
         return (len(p.workloads) * len(p.sizes) * len(self.impls) + twins
-                + 2 * len(p.workers) * len(self.executors) + cells * (1 + p.repeats))
+                + 2 * len(p.workers) * len(self.executors) + cells * (1 + p.repeats) + timed_once)
 
     @property
     def both_twins(self) -> bool:
@@ -271,11 +280,11 @@ def _comparable(p: Prepared) -> Any:
 def _cell(ex: Experiment, m: _Matrix, k: int, wname: str, size: str,
           executors: Mapping[str, Executor]) -> list[dict[str, Any]]:
     """One cell: every variant warmed up and checked, then timed interleaved; one row each."""
-    parts = default_parts(k, m.plan.chunks_per_worker)
     entries = m.entries(wname, size)
+    parts = _parts(ex, m, k, entries)
     runs = [experiment.Variant(
         name=f"{k} workers | {wname} {size} | {e.row_impl} {e.strategy}",
-        run=partial(e.prepared.run, e.variant, executors.get(e.variant.executor or ""), parts),
+        run=partial(e.prepared.run, e.variant, executors.get(e.variant.executor or ""), parts[e.strategy, e.impl]),
         check=partial(e.prepared.check, e.variant), reset=partial(e.prepared.reset, e.variant))
         for e in entries]
     measured = list(ex.measure(runs, repeats=m.plan.repeats, warmup=1, cpu="tree").values())
@@ -286,11 +295,39 @@ def _cell(ex: Experiment, m: _Matrix, k: int, wname: str, size: str,
         rows.append({
             "workload": wname, "size": size, "implementation": e.row_impl, "strategy": e.strategy,
             "workers": workers, "group_workers": k, "uses": e.variant.uses, "transport": e.variant.transport,
-            "chunks": 1 if e.variant.executor is None else parts,
+            "chunks": 1 if e.variant.executor is None else parts[e.strategy, e.impl],
             "elements": e.prepared.elements, "bytes": e.prepared.nbytes,
             **_outcome(got, serial.get(e.impl), min(workers, m.cores), e.strategy in WORKLOADS[wname].approximate),
         })
     return rows
+
+
+def _parts(ex: Experiment, m: _Matrix, k: int, entries: list[_Entry]) -> dict[tuple[str, str], int]:
+    """The chunks each entry's call is cut into: the plan's fixed count per worker, or (by
+    default) :func:`~gilfree.chunked.auto_parts` from the executor's per-task cost measured at
+    start-up and the call's serial time, timed here once per implementation (a warm-up as well)."""
+    if m.plan.chunks_per_worker is not None:
+        fixed = default_parts(k, m.plan.chunks_per_worker)
+        return {(e.strategy, e.impl): fixed for e in entries}
+    per_task = {s["executor"]: s["per_task_s"] for s in m.startup if s["workers"] == k}
+    work: dict[str, float] = {}
+    for e in entries:
+        if e.strategy == "serial":
+            def once(e: _Entry = e) -> float:
+                t0 = time.perf_counter()
+                e.prepared.run(e.variant, None, 1)
+                seconds = time.perf_counter() - t0
+                e.prepared.reset(e.variant)
+                return seconds
+
+            work[e.impl] = ex.step(f"{k} workers | {e.prepared.workload.name}: time one serial call", once)
+    out = {}
+    for e in entries:
+        executor = e.variant.executor
+        cost = per_task.get(executor) if executor else None
+        out[e.strategy, e.impl] = (default_parts(k, MOST_CHUNKS_PER_WORKER) if cost is None or e.impl not in work
+                                   else auto_parts(k, work[e.impl], cost, MOST_CHUNKS_PER_WORKER, OVERHEAD_SHARE))
+    return out
 
 
 #: A row's error when its results were not the reference's (the runner checks every call).
@@ -327,7 +364,7 @@ def _document(m: _Matrix, ex: Experiment, seconds: float) -> dict[str, Any]:
         "machine": ex.finish().as_dict(),
         "plan": {**{key: list(value) if isinstance(value, tuple) else value
                     for key, value in asdict(plan).items() if key != "elements"},
-                 "cores": m.cores,
+                 "cores": m.cores, "most_chunks_per_worker": MOST_CHUNKS_PER_WORKER, "overhead_share": OVERHEAD_SHARE,
                  "sizes_elements": {w: {s: {i: plan.elements_of(w, s, i) for i in m.impls}
                                         for s in plan.sizes} for w in plan.workloads}},
         "workloads": {w: {"title": WORKLOADS[w].title, "nature": WORKLOADS[w].nature,

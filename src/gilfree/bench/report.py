@@ -83,8 +83,17 @@ def _opening(doc: dict[str, Any]) -> list[str]:
             f"Machine: {_env_line(env)}.", "",
             f"Plan: workers {', '.join(map(str, sorted(plan['workers'])))} ({plan['cores']} cores), "
             f"{plan['repeats']} timed repeats per variant after one checked warm-up, strategies interleaved, "
-            f"{plan['chunks_per_worker']} chunks per worker. CPU time: {env.get('cpu_time_scope')}. "
+            f"{_chunks_words(plan)}. CPU time: {env.get('cpu_time_scope')}. "
             f"Whole run: {doc['seconds']:.0f} s. {load_sentence(doc.get('machine'))}", ""]
+
+
+def _chunks_words(plan: dict[str, Any]) -> str:
+    """How the run cut each call: a fixed count per worker, or chosen per executor (None)."""
+    if plan.get("chunks_per_worker") is not None:
+        return f"{plan['chunks_per_worker']} chunks per worker"
+    return (f"chunks per worker chosen per executor: at most {plan.get('most_chunks_per_worker', 4)}, fewer where "
+            f"its per-task cost, measured at start-up, would pass {plan.get('overhead_share', 0.1):.0%} of a "
+            "chunk's serial work (each row gives its chunks)")
 
 
 def _headline_table(doc: dict[str, Any]) -> list[str]:

@@ -108,7 +108,7 @@ def measured_row(m: Measured, speedup: float | None, extra: dict[str, Any] | Non
                speedup=speedup, extra=dict(extra or {}))
 
 
-def step_result(ex: Experiment, *, step: int, title: str, params: dict[str, Any], rows: list[Row],
+def step_result(ex: Experiment, *, step: int | str, title: str, params: dict[str, Any], rows: list[Row],
                 summary: list[str], explanation: list[str], columns: tuple[str, ...] = (),
                 data: dict[str, Any] | None = None, env: dict[str, Any] | None = None) -> StepResult:
     """The step's result from its experiment: checks, how busy the machine was, the environment.

@@ -42,7 +42,8 @@ class Row:
 class StepResult:
     """What a step did, what it measured, whether every variant matched the serial reference."""
 
-    step: int
+    #: The step's number (1 to 8), or the name of a step outside the eight (``"latency"``).
+    step: int | str
     title: str
     params: dict[str, Any]
     rows: list[Row]

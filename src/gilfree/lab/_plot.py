@@ -1,0 +1,68 @@
+"""The latency step's plot: lateness against the switch interval, one line per load.
+
+Drawn from a result or from its JSON form (``result.to_dict()``, or one entry of ``steps`` in
+``gilfree lab --json``), so that a documentation generator can draw it from a saved run.
+Needs matplotlib (``pip install "gilfree[bench]"``), imported only here and only when drawing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ._result import StepResult
+
+__all__ = ["MATPLOTLIB_MISSING", "plot_latency"]
+
+#: What to do when matplotlib is missing.
+MATPLOTLIB_MISSING = 'the latency plot needs matplotlib: pip install "gilfree[bench]"'
+
+#: Each load's colour and marker (the step's variant names).
+_STYLE = {"nothing else": ("black", "o"), "pure Python": ("tab:red", "s"), "nogil kernel": ("tab:green", "^"),
+          "kernel holding the GIL": ("tab:purple", "D")}
+
+
+def plot_latency(result: StepResult | Mapping[str, Any], path: str | os.PathLike[str]) -> str:
+    """Draw the latency step's p50 (solid) and p99 (dashed) against the switch interval into the
+    PNG ``path``; return the path written. The dotted diagonal is the switch interval itself."""
+    doc = result.to_dict() if isinstance(result, StepResult) else result
+    if not isinstance(doc, Mapping) or "rows" not in doc:
+        raise TypeError(f"result must be a StepResult or its to_dict(), not {type(result).__name__}")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ModuleNotFoundError(MATPLOTLIB_MISSING) from None
+    rows = list(doc["rows"])
+    if not rows or any("switch ms" not in row.get("extra", {}) for row in rows):
+        raise ValueError("result must be the latency step's (its rows name a switch interval)")
+    env = doc.get("env", {})
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    try:
+        intervals = sorted({row["extra"]["switch ms"] for row in rows})
+        for load in dict.fromkeys(row["variant"] for row in rows):
+            mine = sorted((row["extra"] for row in rows if row["variant"] == load), key=lambda e: e["switch ms"])
+            color, marker = _STYLE.get(load, ("tab:blue", "o"))
+            xs = [e["switch ms"] for e in mine]
+            ax.plot(xs, [e["p50 ms"] for e in mine], color=color, marker=marker, label=f"{load}: p50")
+            ax.plot(xs, [e["p99 ms"] for e in mine], color=color, marker=marker, linestyle="--", alpha=0.7,
+                    label=f"{load}: p99")
+        ax.plot(intervals, intervals, color="grey", linestyle=":", linewidth=1, label="the switch interval")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(intervals, [f"{v:g}" for v in intervals])
+        ax.set_xlabel("switch interval (ms), sys.setswitchinterval")
+        ax.set_ylabel("how late the waking thread ran (ms)")
+        gil = "on" if env.get("gil_enabled", True) else "off"
+        ax.set_title(f"gilfree lab --step latency: a waking thread beside a busy one (Python {env.get('python')}, "
+                     f"GIL {gil}, {env.get('usable_cores')} cores)", fontsize=9)
+        ax.grid(True, which="both", linewidth=0.3)
+        ax.legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
+    return os.fspath(path)
