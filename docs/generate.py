@@ -471,7 +471,7 @@ def render(lab: dict[str, Any], folder: Path, advice: dict[str, Any] | None = No
     committed bench results; return the names written (the JSON documents included)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    (folder / LAB_JSON).write_text(json.dumps(lab, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (folder / LAB_JSON).write_text(_dumps(lab), encoding="utf-8")
     written.append(LAB_JSON)
     for step in lab["steps"]:
         written.append(write(folder, f"{step_stem(step['step'])}.md", render_step(step)))
@@ -495,7 +495,7 @@ def render(lab: dict[str, Any], folder: Path, advice: dict[str, Any] | None = No
         plot_threads(series, *common_cell({k: v[1] for k, v in benches.items()}), folder / "threads-vs-gil.png")
     written.append("threads-vs-gil.png")
     if advice is not None:
-        (folder / ADVICE_JSON).write_text(json.dumps(advice, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        (folder / ADVICE_JSON).write_text(_dumps(advice), encoding="utf-8")
         written += [ADVICE_JSON, write(folder, "advise-examples.md", render_advice(advice))]
     written.append(write(folder, "environment.md", render_environment(lab, benches, advice)))
     return written
@@ -513,6 +513,15 @@ def outputs() -> list[str]:
     if advisor_available():
         names += [ADVICE_JSON, "advise-examples.md"]
     return names + ["environment.md"]
+
+
+def _dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n"
+
+
+def _as_saved(doc: dict[str, Any]) -> dict[str, Any]:
+    saved: dict[str, Any] = json.loads(_dumps(doc))
+    return saved
 
 
 def _load(name: str) -> dict[str, Any] | None:
@@ -568,6 +577,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"generate: a check failed in step(s) {failed}: nothing written", file=sys.stderr)
             return 1
         advice = measure_advice() if advisor_available() else None
+        # Render what will be committed: the documents as their JSON files hold them (keys
+        # sorted), so that --render and --check later give these very bytes.
+        lab = _as_saved(lab)
+        advice = None if advice is None else _as_saved(advice)
     written = render(lab, OUT, advice)
     stale = [p for p in OUT.iterdir() if p.name not in written and not p.name.startswith(".")]
     for path in stale:
