@@ -11,7 +11,7 @@ from gilfree import FailSafePool, WorkerDied, run_chunks
 
 def square_or_die(x: int) -> int:
     if x == 3:
-        os._exit(3)  # the worker process vanishes mid-task, as under the out-of-memory killer
+        os._exit(3)  # the worker vanishes mid-task, as under the OOM killer
     return x * x
 
 
