@@ -20,7 +20,8 @@ def format_advice(advice: Advice, width: int = 100) -> str:
     heading = (f"gilfree advise {advice.function}  (Python {env.get('python', '?')}, "
                f"GIL {'on' if advice.gil else 'off'}, {env.get('usable_cores', '?')} usable cores, "
                f"{env.get('implementation', '?')})")
-    lines = [heading, "=" * min(len(heading), width)]
+    lines = wrap(heading, width, "  ")
+    lines.append("=" * min(max(map(len, lines)), width))
     load_line = advice.load.line()
     if load_line:
         lines += wrap(load_line, width)

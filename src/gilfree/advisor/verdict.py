@@ -228,9 +228,11 @@ def _threads(row: Row | None, gil: bool, free_cores: float | None) -> tuple[Thre
                                      f"{versus(s, noise)}: your function holds the GIL")
         return "took turns", (f"{head}, {cores}: the threads took turns on about one core although this "
                               "interpreter runs without the GIL; the figures do not say what they waited for")
-    if not row.faster:
+    if not row.faster and s <= 1:
         return "no gain", (f"{head}, {cores}: more CPU, yet {versus(s, noise)}: the extra CPU went on "
                            "overhead or contention, not on your function's work")
+    if not row.faster:
+        return "unclear", repeat_advice(f"{head} (within the {noise:.0%} spread) at {cores}")
     return "unclear", repeat_advice(f"{head} (beyond the {noise:.0%} spread), yet at {cores}")
 
 
@@ -292,7 +294,8 @@ def judge(rows: Sequence[Row], costs: TaskCosts, *, gil: bool, free_cores: float
         sentences.append(f"each task took about {ms(costs.seconds)} of work, too little to pay for handing it to "
                          f"a worker: no strategy beat serial beyond the repeats' spread{seen}; give each task more "
                          "work (a batch of calls) before reaching for threads or processes")
-    pickling = _pickling(costs, shm_row, pickled_row)
+    # For a tiny task without arrays, pickling's share only restates that the task is tiny.
+    pickling = _pickling(costs, shm_row, pickled_row) if costs.array_bytes or not tiny else None
     if pickling:
         sentences.append(pickling)
     if shm_row is not None and shm_row.faster and not pickling:

@@ -1,0 +1,24 @@
+"""Functions the advisor's tests run in worker processes: defined at module level, so they pickle."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+
+def array_sum(a: Any) -> float:
+    """One cheap pass over an array: pickling the array costs far more than the work."""
+    return float(a.sum())
+
+
+def returns_lock(n: int) -> Any:
+    """A result that does not pickle."""
+    return threading.Lock()
+
+
+def fails(n: int) -> int:
+    raise ZeroDivisionError(f"no work for {n}")
+
+
+def takes_anything(x: Any) -> int:
+    return 1
