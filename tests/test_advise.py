@@ -24,7 +24,8 @@ import gilfree
 from gilfree import cli, examples
 from gilfree._load import MachineLoad
 from gilfree.advisor import Advice, BudgetTooSmall, advise, choose_strategies
-from gilfree.advisor.measure import PLAN_SHARE, Spec, default_worker_counts, plan
+from gilfree.advisor.measure import PLAN_SHARE, Plan, Spec, default_worker_counts, plan, run_groups
+from gilfree.experiment import Experiment
 from gilfree.advisor.report import format_advice
 from gilfree.advisor.target import as_tasks, literal_task, named_inputs, process_refusal, resolve
 from gilfree.advisor.verdict import FREE_CORES_NEEDED, Row, TaskCosts, judge
@@ -192,6 +193,18 @@ def test_a_tight_budget_drops_repeats_and_worker_counts_before_giving_up():
         plan(costs, SPECS, (1, 2, 4), budget=0.5)
 
 
+def test_a_group_that_no_longer_fits_is_skipped_with_the_reason():
+    """The run's own guard: past the deadline, the groups left are listed as skipped, not run."""
+    costs = TaskCosts(seconds=0.01, cpu_seconds=0.01)
+    the_plan = Plan(tasks=4, repeats=3, worker_counts=(1, 2), estimate_seconds=1.0)
+    called = []
+    rows, skipped = run_groups(lambda n: called.append(n), [(1,)] * 4, None, SPECS[:1], the_plan,
+                               Experiment(), deadline=0.0, costs=costs)
+    assert rows == [] and called == []
+    assert [name for name, _ in skipped] == ["threads x1", "threads x2"]
+    assert all("budget was spent" in why for _, why in skipped)
+
+
 def test_default_worker_counts():
     assert default_worker_counts(1) == (1, 2)
     assert default_worker_counts(2) == (1, 2)
@@ -306,6 +319,7 @@ def test_sleeping_tasks_wait_and_threads_help():
     advice = _quick(examples.wait, [(0.02,)], strategies=["threads"], workers=[4])
     assert advice.verdict.threads == "waits", format_advice(advice)
     assert advice.verdict.recommend == "threads x4"
+    assert advice.plan.estimate_seconds <= PLAN_SHARE * advice.budget_seconds
 
 
 def test_tiny_tasks_do_not_pay():

@@ -26,7 +26,8 @@ from .._checks import check_callable, check_count, check_seconds
 from .._load import MachineLoad
 from .._timing import environment, gil_enabled
 from ..experiment import Experiment, Progress, no_progress
-from .measure import BudgetTooSmall, Plan, Spec, default_worker_counts, measure_costs, plan, run_groups, startup_guess
+from .measure import (BudgetTooSmall, Plan, Spec, array_args, default_worker_counts, measure_costs, plan, run_groups,
+                      startup_guess)
 from .target import as_tasks, process_refusal
 from .verdict import Row, TaskCosts, Verdict, judge
 
@@ -153,7 +154,7 @@ def advise(fn: Callable[..., Any], inputs: Iterable[Any], *, strategies: Sequenc
     started = time.perf_counter()
     deadline = started + budget
     refusal = process_refusal(fn, tasks)
-    arrays = any(_has_array(t) for t in tasks)
+    arrays = any(array_args(t) for t in tasks)
     specs, skipped = choose_strategies(strategies, arrays=arrays, refusal=refusal)
     costs, results = measure_costs(fn, tasks, picklable=refusal is None, budget=budget)
     if refusal is None:
@@ -188,13 +189,6 @@ def advise(fn: Callable[..., Any], inputs: Iterable[Any], *, strategies: Sequenc
     verdict = judge(rows, costs, gil=gil, free_cores=free)
     return Advice(_name(fn), costs, the_plan, tuple(rows), tuple(skipped), verdict, load, gil, budget,
                   time.perf_counter() - started, shm_setup, environment())
-
-
-def _has_array(task: tuple[Any, ...]) -> bool:
-    import sys
-
-    np = sys.modules.get("numpy")
-    return np is not None and any(isinstance(a, np.ndarray) for a in task)
 
 
 def _result_refusal(results: Sequence[Any]) -> str | None:

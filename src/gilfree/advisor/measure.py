@@ -25,10 +25,11 @@ from functools import partial
 from typing import Any, Callable, Sequence
 
 from .._timing import usable_cores
-from ..experiment import Experiment, Progress, Variant
+from ..experiment import Experiment, Variant
 from .verdict import Row, TaskCosts
 
-__all__ = ["Plan", "Spec", "default_worker_counts", "measure_costs", "plan", "run_groups"]
+__all__ = ["BudgetTooSmall", "Plan", "Spec", "array_args", "attached_call", "default_worker_counts", "measure_costs",
+           "plan", "run_groups", "run_round", "startup_guess"]
 
 #: A round of serial work should take at least this long, so that a timer and a scheduler tick
 #: are small beside it (tiny tasks get more of them, up to :data:`MOST_TASKS_PER_WORKER` each).
@@ -101,7 +102,7 @@ def _clock() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
-def _array_args(task: tuple[Any, ...]) -> list[Any]:
+def array_args(task: tuple[Any, ...]) -> list[Any]:
     """The numpy arrays among a task's arguments (numpy is looked for only if it was imported)."""
     np = sys.modules.get("numpy")
     if np is None:
@@ -161,7 +162,7 @@ def measure_costs(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], *, p
             pass
         else:
             pickle_seconds, pickle_bytes = statistics.median(secs), int(statistics.median(sizes))
-    array_bytes = int(statistics.median(sum(a.nbytes for a in _array_args(t)) for t in distinct))
+    array_bytes = int(statistics.median(sum(a.nbytes for a in array_args(t)) for t in distinct))
     return TaskCosts(statistics.median(walls), statistics.median(cpus), pickle_seconds, pickle_bytes,
                      array_bytes), results
 
