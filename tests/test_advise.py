@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import threading
 from pathlib import Path
 
@@ -429,6 +430,19 @@ def test_cli_advise_reports_a_failing_function(capsys):
     code = cli.main(["advise", "_advise_cases:fails", "--args", "3", "--strategy", "threads", "--no-progress"])
     assert code == 1
     assert "ZeroDivisionError" in capsys.readouterr().err
+
+
+def test_cli_advise_finds_a_module_in_the_current_folder(tmp_path, monkeypatch, capsys):
+    """As ``python -m`` does: the ``gilfree`` script alone would look for it beside itself."""
+    (tmp_path / "my_module_14.py").write_text("def work(n):\n    return sum(range(n))\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "my_module_14", raising=False)
+    code = cli.main(["advise", "my_module_14:work", "--args", "1000", "--strategy", "threads", "--workers", "2",
+                     "--budget", "3", "--json", "--no-progress"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["function"] == "my_module_14:work"
+    monkeypatch.delitem(sys.modules, "my_module_14")
 
 
 def test_the_docs_commands_parse():

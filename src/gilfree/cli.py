@@ -451,6 +451,10 @@ def _advise(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .advisor.report import format_advice
     from .advisor.target import literal_task, named_inputs, resolve
 
+    # The user's module is found from the folder the command runs in, as ``python -m`` finds it
+    # (the ``gilfree`` script alone would look beside itself); worker processes inherit the path.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         fn = resolve(args.function)
         inputs = [literal_task(text) for text in args.args] if args.args else named_inputs(args.inputs)
