@@ -22,3 +22,8 @@ def fails(n: int) -> int:
 
 def takes_anything(x: Any) -> int:
     return 1
+
+
+def which_thread(n: int) -> int:
+    """A result that depends on where the call ran: serial and threads disagree."""
+    return threading.get_ident()

@@ -25,7 +25,7 @@ import gilfree
 from gilfree import cli, examples
 from gilfree._load import MachineLoad
 from gilfree.advisor import Advice, BudgetTooSmall, advise, choose_strategies
-from gilfree.advisor.measure import PLAN_SHARE, Plan, Spec, default_worker_counts, plan, run_groups
+from gilfree.advisor.measure import PLAN_SHARE, Plan, Spec, default_worker_counts, plan, run_groups, same_results
 from gilfree.experiment import Experiment
 from gilfree.advisor.report import format_advice
 from gilfree.advisor.target import as_tasks, literal_task, named_inputs, process_refusal, resolve
@@ -164,6 +164,24 @@ def test_cheap_pickling_is_not_mentioned():
     v = judge(_rows(processes=(0.5, 1.0)), TASK, gil=True)
     assert not v.pickling_bound
     assert not any("pickling" in s for s in v.sentences)
+
+
+def test_a_row_whose_results_differ_is_never_recommended():
+    rows = _rows(threads=(0.5, 1.0), processes=(0.7, 1.0))
+    rows[1] = Row(**{**rows[1].__dict__, "same_results": False})
+    v = judge(rows, TASK, gil=True, free_cores=2.0)
+    assert v.recommend == "processes x2"
+    assert any("threads x2 returned results that differ" in s for s in v.sentences)
+
+
+def test_same_results():
+    np = pytest.importorskip("numpy")
+    assert same_results([1, 2.0, float("nan")], [1, 2.0, float("nan")])
+    assert not same_results([1, 2], [1, 3])
+    assert not same_results([1], [1, 1])
+    assert same_results([np.array([1.0, np.nan])], [np.array([1.0, np.nan])])
+    assert not same_results([np.arange(3)], [np.arange(1, 4)])
+    assert same_results([object()], [object()])  # == is identity: nothing to say about objects without it
 
 
 def test_strategies_not_run_are_labelled_so():
@@ -373,6 +391,14 @@ def test_arguments_that_do_not_pickle_skip_processes():
 def test_a_result_that_does_not_pickle_skips_processes():
     advice = _quick(_advise_cases.returns_lock, [(1,)], strategies=["processes"], budget=5)
     assert any(name == "processes" and "result" in why for name, why in advice.skipped)
+
+
+def test_results_that_differ_from_serial_are_flagged():
+    advice = _quick(_advise_cases.which_thread, [(1,)], strategies=["threads"], budget=4)
+    row = advice.row("threads")
+    assert row is not None and row.same_results is False
+    assert advice.verdict.recommend == "serial"
+    assert "results differ from serial's" in format_advice(advice)
 
 
 def test_progress_is_reported_to_the_end():

@@ -29,7 +29,7 @@ from ..experiment import Experiment, Variant
 from .verdict import Row, TaskCosts
 
 __all__ = ["BudgetTooSmall", "Plan", "Spec", "array_args", "attached_call", "default_worker_counts", "measure_costs",
-           "plan", "run_groups", "run_round", "startup_guess"]
+           "plan", "run_groups", "run_round", "same_results", "startup_guess"]
 
 #: A round of serial work should take at least this long, so that a timer and a scheduler tick
 #: are small beside it (tiny tasks get more of them, up to :data:`MOST_TASKS_PER_WORKER` each).
@@ -278,7 +278,17 @@ def run_groups(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], shm_tas
                             "left)") for w in the_plan.worker_counts[i:] for s in specs)
             break
         with ExitStack() as stack:
-            variants = [Variant("serial", partial(run_round, None, fn, tasks), tags={"spec": None})]
+            reference: list[Any] = []  # serial's first round, which runs before any other (warm-up order)
+
+            def keep_first(result: Any) -> bool:
+                if not reference:
+                    reference.append(result)
+                return True
+
+            def same_as_serial(result: Any) -> bool:
+                return not reference or same_results(result, reference[0])
+
+            variants = [Variant("serial", partial(run_round, None, fn, tasks), check=keep_first)]
             startups: dict[str, float] = {}
             errors: dict[str, str] = {}
             for spec in specs:
@@ -287,13 +297,14 @@ def run_groups(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], shm_tas
                     executor, startups[name] = experiment.step(f"start {name}", partial(_open, stack, spec, workers))
                 except Exception as exc:  # a strategy that cannot start is a row with its reason
                     errors[name] = f"could not start: {type(exc).__name__}: {exc}"
+                    experiment.tick(f"start {name}")
                     continue
                 if spec.shared_memory:
                     assert shm_tasks is not None
                     run = partial(run_round, executor, partial(attached_call, fn), shm_tasks, spec.batches)
                 else:
                     run = partial(run_round, executor, fn, tasks, spec.batches)
-                variants.append(Variant(name, run, tags={"spec": spec}))
+                variants.append(Variant(name, run, check=same_as_serial))
             measured = experiment.measure(variants, repeats=the_plan.repeats, warmup=1, cpu="tree")
         serial = measured["serial"]
         ref = Row("serial", "serial", 1, *(_figures(serial)), error=serial.error)
@@ -306,8 +317,33 @@ def run_groups(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], shm_tas
                                 shared_memory=spec.shared_memory))
                 continue
             rows.append(Row(spec.label, spec.uses, workers, *(_figures(m)), startup_seconds=startups.get(name),
-                            reference=ref, error=m.error, shared_memory=spec.shared_memory))
+                            reference=ref, error=m.error, shared_memory=spec.shared_memory,
+                            same_results=m.right if m.error is None else None))
     return rows, skipped
+
+
+def same_results(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    """Whether two rounds returned the same results, task by task; results that cannot be
+    compared (no ``==`` but identity, ``==`` raises, or gives something without a truth value)
+    count as the same."""
+    if len(a) != len(b):
+        return False
+    np = sys.modules.get("numpy")
+    for x, y in zip(a, b):
+        if x is y or type(x).__eq__ is object.__eq__:  # identity alone: a copy from a worker is never "equal"
+            continue
+        try:
+            if np is not None and (isinstance(x, np.ndarray) or isinstance(y, np.ndarray)):
+                equal = bool(np.array_equal(x, y, equal_nan=x.dtype.kind in "fc" if hasattr(x, "dtype") else False))
+            elif isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y):
+                equal = True
+            else:
+                equal = bool(x == y)
+        except Exception:  # no comparison, or no truth value: nothing to say
+            continue
+        if not equal:
+            return False
+    return True
 
 
 def _figures(m: Any) -> tuple[float | None, float | None, float, int]:

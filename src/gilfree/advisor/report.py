@@ -47,9 +47,10 @@ def format_advice(advice: Advice, width: int = 100) -> str:
                      _cell(r.cpu_seconds and r.cpu_seconds * 1000, ",.1f"), _cell(r.cpu_per_wall, ".2f"),
                      "-" if r.speedup is None else x(r.speedup), f"{r.spread:.0%}" if r.ok else "-",
                      _cell(r.startup_seconds and r.startup_seconds * 1000, ",.0f"),
-                     r.error or ""))
-    head: tuple[str, ...] = ("strategy", "workers", "ms/round", "cpu ms", "cpu/wall", "speedup", "spread", "start-up ms", "error")
-    if not any(r.error for r in advice.rows):
+                     r.error or ("results differ from serial's" if r.same_results is False else "")))
+    head: tuple[str, ...] = ("strategy", "workers", "ms/round", "cpu ms", "cpu/wall", "speedup", "spread", "start-up ms",
+                             "note")
+    if not any(row[-1] for row in rows):
         head, rows = head[:-1], [row[:-1] for row in rows]
     lines += fit_table(head, rows, width, right=head[1:8], drop=("start-up ms", "spread", "cpu ms"))
     if advice.skipped:

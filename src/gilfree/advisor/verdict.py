@@ -80,6 +80,8 @@ class Row:
     reference: Row | None = None
     error: str | None = None
     shared_memory: bool = False
+    #: Every round returned what serial's first round did (None: not compared).
+    same_results: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -120,7 +122,7 @@ class Row:
         return {"strategy": self.label, "uses": self.uses, "workers": self.workers, "seconds": self.seconds,
                 "cpu_seconds": self.cpu_seconds, "cpu_per_wall": self.cpu_per_wall, "spread": self.spread,
                 "repeats": self.repeats, "speedup": self.speedup, "startup_seconds": self.startup_seconds,
-                "shared_memory": self.shared_memory, "error": self.error}
+                "shared_memory": self.shared_memory, "same_results": self.same_results, "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -276,7 +278,9 @@ def judge(rows: Sequence[Row], costs: TaskCosts, *, gil: bool, free_cores: float
     ``free_cores`` how many cores other processes left us (None: not known).
     """
     measured = [r for r in rows if r.uses != "serial" and r.ok and r.speedup is not None]
-    winners = [r for r in measured if r.faster]
+    differ = [r for r in measured if r.same_results is False]
+    # A row whose results differ from serial's is no candidate, however fast.
+    winners = [r for r in measured if r.faster and r.same_results is not False]
     tiny = not winners and costs.seconds < SHORT_TASK_SECONDS
     threads_row = _top(rows, "threads")
     pickled_row = _top(rows, "processes")
@@ -300,6 +304,9 @@ def judge(rows: Sequence[Row], costs: TaskCosts, *, gil: bool, free_cores: float
         sentences.append(pickling)
     if shm_row is not None and shm_row.faster and not pickling:
         sentences.append(f"{shm_row.label} {x(shm_row.speedup or 0)} against serial on {shm_row.workers} workers")
+    if differ:
+        sentences.append(f"{', '.join(r.name for r in differ)} returned results that differ from serial's: check "
+                         "that your function is deterministic and, for threads, that it shares no state it changes")
     if winners:
         best = max(winners, key=lambda r: r.speedup or 0.0)
         # Threads within the noise of the best win: no processes to start, nothing to pickle.
