@@ -322,6 +322,9 @@ def run_groups(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], shm_tas
     return rows, skipped
 
 
+_IDENTITY_EQ: Any = object.__eq__
+
+
 def same_results(a: Sequence[Any], b: Sequence[Any]) -> bool:
     """Whether two rounds returned the same results, task by task; results that cannot be
     compared (no ``==`` but identity, ``==`` raises, or gives something without a truth value)
@@ -330,7 +333,7 @@ def same_results(a: Sequence[Any], b: Sequence[Any]) -> bool:
         return False
     np = sys.modules.get("numpy")
     for x, y in zip(a, b):
-        if x is y or type(x).__eq__ is object.__eq__:  # identity alone: a copy from a worker is never "equal"
+        if x is y or getattr(type(x), "__eq__", None) is _IDENTITY_EQ:  # a worker's copy is never identical
             continue
         try:
             if np is not None and (isinstance(x, np.ndarray) or isinstance(y, np.ndarray)):
