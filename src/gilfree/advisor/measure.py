@@ -28,8 +28,8 @@ from .._timing import usable_cores
 from ..experiment import Experiment, Variant
 from .verdict import Row, TaskCosts
 
-__all__ = ["BudgetTooSmall", "Plan", "Spec", "array_args", "attached_call", "default_worker_counts", "measure_costs",
-           "plan", "run_groups", "run_round", "same_results", "startup_guess"]
+__all__ = ["BudgetTooSmall", "Plan", "Spec", "array_args", "attached_call", "default_worker_counts", "handoff_seconds",
+           "measure_costs", "plan", "run_groups", "run_round", "same_results", "startup_guess"]
 
 #: A round of serial work should take at least this long, so that a timer and a scheduler tick
 #: are small beside it (tiny tasks get more of them, up to :data:`MOST_TASKS_PER_WORKER` each).
@@ -37,7 +37,8 @@ ROUND_SECONDS = 0.02
 MOST_TASKS_PER_WORKER = 64
 #: What the estimate assumes a task costs on top of its work: a thread pool's hand-off, a
 #: process pool's round trip (its pickling is measured and added), and a pool's start-up.
-HANDOFF_SECONDS = {"serial": 0.0, "threads": 50e-6, "processes": 400e-6}
+THREAD_HANDOFF_SECONDS = 50e-6
+PROCESS_HANDOFF_SECONDS = 400e-6
 #: A pickled task's trip through a pipe costs about this many times its pickling alone (the
 #: bytes are copied into the pipe and out again): measured here at 2 for an 8 MB array.
 PIPE_FACTOR = 2.5
@@ -86,6 +87,13 @@ def default_worker_counts(cores: int | None = None) -> tuple[int, ...]:
         counts.add(w)
         w *= 2
     return tuple(sorted(counts))
+
+
+def handoff_seconds(uses: str) -> float:
+    """What handing one task to a worker is taken to cost, before anything is measured."""
+    if uses == "processes":
+        return PROCESS_HANDOFF_SECONDS
+    return THREAD_HANDOFF_SECONDS if uses == "threads" else 0.0
 
 
 def startup_guess(uses: str, workers: int, strategy: str) -> float:
@@ -178,7 +186,7 @@ def _estimate(costs: TaskCosts, specs: Sequence[Spec], tasks: int, repeats: int,
         startups = 0.0
         for spec in specs:
             work = tasks * t / (w if spec.uses == "processes" else 1)
-            extra = tasks * HANDOFF_SECONDS.get(spec.uses, 0.0)
+            extra = tasks * handoff_seconds(spec.uses)
             if spec.uses == "processes" and not spec.shared_memory:
                 extra += tasks * pickled * PIPE_FACTOR
             per_round += work + extra

@@ -190,7 +190,9 @@ def _top(rows: Sequence[Row], uses: str, shared_memory: bool = False) -> Row | N
         return None
     most = max(r.workers for r in found)
     at_most = [r for r in found if r.workers == most]
-    typical = [r for r in at_most if r.label == uses]  # "threads", "processes": the standard library's own
+    from ..strategies import typical as typical_for
+
+    typical = [r for r in at_most if r.label == typical_for(uses)]  # the standard library's own executor
     return (typical or at_most)[0]
 
 
