@@ -27,3 +27,16 @@ def takes_anything(x: Any) -> int:
 def which_thread(n: int) -> int:
     """A result that depends on where the call ran: serial and threads disagree."""
     return threading.get_ident()
+
+
+def note_pid_then_wait(folder: str) -> int:
+    """Leave this process's id in ``folder`` (the test's handshake), then wait a little, as I/O would."""
+    import os
+    import time
+
+    path = os.path.join(folder, str(os.getpid()))
+    if not os.path.exists(path):
+        with open(path, "w", encoding="ascii"):
+            pass
+    time.sleep(0.05)
+    return 0

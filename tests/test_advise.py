@@ -471,6 +471,53 @@ def test_cli_advise_finds_a_module_in_the_current_folder(tmp_path, monkeypatch, 
     monkeypatch.delitem(sys.modules, "my_module_14")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM ends a Windows process outright")
+def test_sigterm_stops_the_run_and_its_workers(tmp_path):
+    """SIGTERM mid-run: exit status 143, and every worker process the run started is gone."""
+    import signal
+    import subprocess
+    import time
+
+    folder = tmp_path / "pids"
+    folder.mkdir()
+    env = dict(os.environ)
+    here = Path(__file__).resolve().parent
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(gilfree.__file__).resolve().parent.parent), str(here),
+                                         *filter(None, [env.get("PYTHONPATH")])])
+    proc = subprocess.Popen([sys.executable, "-m", "gilfree", "advise", "_advise_cases:note_pid_then_wait",
+                             "--args", repr(str(folder)), "--strategy", "processes", "--workers", "2",
+                             "--budget", "60", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        give_up = time.monotonic() + 60
+        while not [p for p in folder.iterdir() if int(p.name) != proc.pid]:  # a worker has run a task
+            assert proc.poll() is None and time.monotonic() < give_up, proc.communicate(timeout=10)
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, err
+    assert "workers stopped" in err and "Traceback" not in err
+    workers = [int(p.name) for p in folder.iterdir() if int(p.name) != proc.pid]
+    give_up = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < give_up:
+        time.sleep(0.01)
+    assert not [pid for pid in workers if _alive(pid)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def test_the_docs_commands_parse():
     """Every ``$ gilfree advise`` line of the docs page is a command this parser accepts (a docs test runs them)."""
     if not DOCS.exists():
