@@ -124,6 +124,12 @@ def test_more_cpu_and_slower_is_no_gain():
     assert v.threads == "no gain"
 
 
+def test_one_thread_says_nothing_about_the_gil():
+    v = judge(_rows(threads=(1.0, 1.0), workers=1), TASK, gil=True, free_cores=2.0)
+    assert v.threads == "unclear"
+    assert any("one thread cannot show" in s for s in v.sentences)
+
+
 def test_missing_cpu_figures_are_unclear():
     rows = _rows(threads=(1.0, None))
     assert judge(rows, TASK, gil=True).threads == "unclear"

@@ -29,8 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
-from ..figures import (GIL_CPU_PER_WALL, SHORT_TASK_SECONDS, beyond_noise, ms, nbytes, noise_of, repeat_advice,
-                       versus, x)
+from ..figures import (GIL_CPU_PER_WALL, SHORT_TASK_SECONDS, beyond_noise, ms, nbytes, noise_of, plural,
+                       repeat_advice, versus, x)
 
 __all__ = [
     "FREE_CORES_NEEDED",
@@ -206,8 +206,11 @@ def _threads(row: Row | None, gil: bool, free_cores: float | None) -> tuple[Thre
     ref = row.reference
     assert ref is not None and row.speedup is not None
     s, noise = row.speedup, row.noise
-    head = f"threads {x(s)} against serial on {row.workers} threads"
+    head = f"threads {x(s)} against serial on {plural(row.workers, 'thread', 'threads')}"
     serial_cpw, cpw = ref.cpu_per_wall, row.cpu_per_wall
+    if row.workers < 2:
+        return "unclear", (f"{head}: one thread cannot show whether threads share cores; measure 2 or more "
+                           "(--workers 2)")
     if serial_cpw is None or cpw is None:
         return "unclear", repeat_advice(f"{head}, without CPU figures to read it by")
     if serial_cpw < WAITS_CPU_PER_WALL:
@@ -245,7 +248,7 @@ def _processes(row: Row | None, costs: TaskCosts, tiny: bool) -> tuple[Processes
         return "not run", None
     assert row.speedup is not None
     s = row.speedup
-    head = f"{row.label} {x(s)} against serial on {row.workers} worker processes"
+    head = f"{row.label} {x(s)} against serial on {plural(row.workers, 'worker process', 'worker processes')}"
     if row.faster:
         return "parallel", f"{head}: each process has its own interpreter and GIL, so the calls ran side by side"
     if tiny:
