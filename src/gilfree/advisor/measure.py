@@ -125,20 +125,25 @@ def measure_costs(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], *, p
     Each distinct task runs once untimed (imports, caches), then timed, again and again while the
     total stays under a small share of the budget. Returns the costs and the serial results.
     """
-    distinct = list(tasks)[:8]
+    candidates = list(tasks)[:8]
     results: list[Any] = []
     start = time.perf_counter()
-    for i, task in enumerate(distinct):
+    for i, task in enumerate(candidates):
+        t0 = time.perf_counter()
         try:
             results.append(fn(*task))
         except Exception as exc:
             name = getattr(fn, "__qualname__", repr(fn))
             raise RuntimeError(f"{name} raised {type(exc).__name__}: {exc} when called serially on task {i} "
                                "(before any timing): fix the function or its inputs first") from exc
-        if time.perf_counter() - start > budget / 4:
+        took = time.perf_counter() - t0
+        if took > budget / 4:
             raise BudgetTooSmall(
-                f"one call took {time.perf_counter() - start:.1f} s, more than a quarter of the {budget:g} s budget, "
-                "and the advisor runs each task at least a dozen times: give it a smaller input, or raise the budget")
+                f"one call (task {i}) took {took:.1f} s, more than a quarter of the {budget:g} s budget, and the "
+                "advisor runs each task at least a dozen times: give it a smaller input, or raise the budget")
+        if time.perf_counter() - start > budget / 8:  # enough distinct tasks seen to time one
+            break
+    distinct = candidates[:len(results)]
     walls: list[float] = []
     cpus: list[float] = []
     spent = time.perf_counter() - start
