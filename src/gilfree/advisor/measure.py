@@ -33,7 +33,7 @@ __all__ = ["BudgetTooSmall", "Plan", "Spec", "array_args", "attached_call", "def
 
 #: A round of serial work should take at least this long, so that a timer and a scheduler tick
 #: are small beside it (tiny tasks get more of them, up to :data:`MOST_TASKS_PER_WORKER` each).
-ROUND_SECONDS = 0.02
+ROUND_SECONDS = 0.1
 MOST_TASKS_PER_WORKER = 64
 #: What the estimate assumes a task costs on top of its work: a thread pool's hand-off, a
 #: process pool's round trip (its pickling is measured and added), and a pool's start-up.
@@ -43,8 +43,11 @@ PROCESS_HANDOFF_SECONDS = 400e-6
 #: bytes are copied into the pipe and out again): measured here at 2 for an 8 MB array.
 PIPE_FACTOR = 2.5
 DEFAULT_REPEATS, FEWEST_REPEATS = 5, 3
-#: The share of the budget the plan may fill; the rest is the estimate's margin.
-PLAN_SHARE = 0.8
+#: The share of the budget the plan may fill; the rest is the estimate's margin (a busy machine
+#: slows the rounds down after the one task was timed).
+PLAN_SHARE = 0.7
+#: A group starts only if its estimate, times this, fits in what is left of the budget.
+GUARD_MARGIN = 1.2
 
 
 @dataclass(frozen=True)
@@ -286,7 +289,7 @@ def run_groups(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], shm_tas
     for i, workers in enumerate(the_plan.worker_counts):
         left = deadline - time.perf_counter()
         need = _estimate(costs, specs, the_plan.tasks, the_plan.repeats, [workers])
-        if need > left:
+        if need * GUARD_MARGIN > left:
             skipped.extend((f"{s.label} x{w}", f"the budget was spent (about {need:.1f} s needed, {max(left, 0):.1f} s "
                             "left)") for w in the_plan.worker_counts[i:] for s in specs)
             break
