@@ -896,6 +896,13 @@ CLI_ROWS = [
      "--from redraws a saved run and measures nothing: drop --quick, --workers, or drop --from to measure"),
     ("bench-from-missing-file", ["bench", "--from", "no-such-bench.json"], "cannot read no-such-bench.json"),
     ("faults-jobs-past-2**63", ["faults", "--jobs", str(2**64)], "argument --jobs: must be at most 2**63"),
+    ("advise-no-colon", ["advise", "gilfree.examples.tiny", "--args", "1"], "(a colon before the function)"),
+    ("advise-no-module", ["advise", "no_such_module_14:f", "--args", "1"], "cannot import module 'no_such_module_14'"),
+    ("advise-no-attribute", ["advise", "gilfree.examples:nothing", "--args", "1"], "has no attribute 'nothing'"),
+    ("advise-no-inputs", ["advise", "gilfree.examples:tiny"], "one of the arguments --args --inputs is required"),
+    ("advise-not-a-literal", ["advise", "gilfree.examples:tiny", "--args", "x+1"], "is not a Python literal"),
+    ("advise-budget-0", ["advise", "gilfree.examples:tiny", "--args", "1", "--budget", "0"], "more than 0 seconds"),
+    ("advise-workers-0", ["advise", "gilfree.examples:tiny", "--args", "1", "--workers", "0"], "must be >= 1, got 0"),
 ]
 
 
@@ -913,7 +920,7 @@ def test_command_line_refuses_bad_arguments(argv, fragment, tmp_path):
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert fragment in proc.stderr
     # The usage shown is that of the command typed, for errors found after parsing too.
-    command = argv[0] if argv and argv[0] in ("lab", "bench", "faults", "info") else None
+    command = argv[0] if argv and argv[0] in ("lab", "bench", "faults", "advise", "info") else None
     assert (f"usage: gilfree {command} " if command else "usage: gilfree [-h]") in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""

@@ -83,7 +83,7 @@ def test_errors_print_the_subcommands_usage(capsys, argv, fragment):
 
 def test_the_top_level_choices_are_words(capsys):
     err = refused(capsys, ["benchmark"])
-    assert "(choose from lab, bench, faults, strategies, info)" in err
+    assert "(choose from lab, bench, faults, advise, strategies, info)" in err
 
 
 @pytest.mark.parametrize("option, command", [("--workers", "lab"), ("--jobs", "faults")])

@@ -60,6 +60,7 @@ HOME = {
     "split_range": "gilfree.chunked",
     "SharedArray": "gilfree.shm",
     "SharedArrayHandle": "gilfree.shm",
+    "advise": "gilfree.advisor",
     "PoolStopped": "gilfree.errors",
     "RemoteTraceback": "gilfree.errors",
     "TaskTimeout": "gilfree.errors",

@@ -8,6 +8,8 @@ Beside the kernels, the primitives to build on::
 
     from gilfree import FailSafePool, SharedArray, open_executor, run_chunks, WorkerDied
 
+and the advisor, which measures your own function on each of them: ``gilfree.advise(fn, inputs)``.
+
 ``__all__`` is the documented surface. The lab (:mod:`gilfree.lab`) and the benchmark
 (:mod:`gilfree.bench`) stay in their subpackages.
 """
@@ -62,6 +64,8 @@ __all__ = [
     # shared memory
     "SharedArray",
     "SharedArrayHandle",
+    # the advisor: your own function on every strategy
+    "advise",
     # errors and interrupts
     "PoolStopped",
     "RemoteTraceback",
@@ -85,6 +89,7 @@ _LAZY = {
     "split_range": "chunked",
     "SharedArray": "shm",
     "SharedArrayHandle": "shm",
+    "advise": "advisor",
     "PoolStopped": "errors",
     "RemoteTraceback": "errors",
     "TaskTimeout": "errors",
@@ -96,6 +101,7 @@ _LAZY = {
 if TYPE_CHECKING:
     # What a type checker sees: the same names, imported at once (tests/test_public_api.py
     # checks that this list and _LAZY agree).
+    from .advisor import advise
     from .chunked import array_chunks, default_parts, parallel_reduce, run_chunks, split_range
     from .errors import PoolStopped, RemoteTraceback, TaskTimeout, WorkerDied
     from .interrupts import Terminated, sigterm_raises

@@ -1,7 +1,7 @@
-"""Command line: ``gilfree lab``, ``gilfree bench``, ``gilfree faults``, ``gilfree info``.
+"""Command line: ``gilfree lab``, ``gilfree bench``, ``gilfree faults``, ``gilfree advise``, ``gilfree info``.
 
 Argument parsing and formatting only: the work lives in :mod:`gilfree.lab`,
-:mod:`gilfree.bench` and :mod:`gilfree.faults`.
+:mod:`gilfree.bench`, :mod:`gilfree.faults` and :mod:`gilfree.advisor`.
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_lab(sub)
     _add_bench(sub)
     _add_faults(sub)
+    _add_advise(sub)
     _add_strategies(sub)
     _add_info(sub)
     return parser
@@ -240,6 +241,43 @@ def _add_faults(sub: Any) -> None:
                         help="cases run side by side (default 2, at most 4 per usable core)")
     faults.add_argument("--json", action="store_true", help="print one JSON document")
     faults.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
+
+
+def _budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, such as 20 or 2.5, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"the budget must be more than 0 seconds, got {text!r}")
+    return value
+
+
+def _add_advise(sub: Any) -> None:
+    """``gilfree advise``: the user's own function, on every strategy that applies."""
+    advise = sub.add_parser(
+        "advise", help="time your own function serially, on threads and on processes, and say what pays",
+        description="Run package.module:function serially, on threads, on processes (numpy arrays also "
+                    "through shared memory) and on the other registered strategies, at a few worker counts; "
+                    "print wall and CPU time, start-up and pickling costs, and a verdict with its evidence.")
+    advise.set_defaults(subparser=advise)
+    advise.add_argument("function", metavar="package.module:function", help="the function to advise on")
+    source = advise.add_mutually_exclusive_group(required=True)
+    source.add_argument("--args", action="append", metavar="LITERAL",
+                        help="one task's arguments as a Python literal: 300000, or a tuple of several such as "
+                             "\"(0, 1000000)\" (repeat the option for several tasks)")
+    source.add_argument("--inputs", metavar="module:name",
+                        help="an iterable of argument tuples in your module, or a function returning one "
+                             "(the way to pass numpy arrays)")
+    advise.add_argument("--strategy", action="append", metavar="NAME",
+                        help="only this strategy (repeatable; serial is always the reference; default: every one "
+                             "that runs here but other libraries' peers, which run only when named here)")
+    advise.add_argument("--workers", type=_workers, action="append", metavar="N",
+                        help="this worker count (repeatable; default 1, 2, 4, ... up to the usable cores)")
+    advise.add_argument("--budget", type=_budget, metavar="SECONDS",
+                        help="the most the run may take (default 20)")
+    advise.add_argument("--json", action="store_true", help="print one JSON document")
+    advise.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
 
 def _add_strategies(sub: Any) -> None:
@@ -451,6 +489,39 @@ def _faults(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0 if all(o.ok for o in outcomes) else 1
 
 
+def _advise(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .advisor import DEFAULT_BUDGET, BudgetTooSmall, advise
+    from .advisor.report import format_advice
+    from .advisor.target import literal_task, named_inputs, resolve
+
+    # The user's module is found from the folder the command runs in, as ``python -m`` finds it
+    # (the ``gilfree`` script alone would look beside itself); worker processes inherit the path.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        fn = resolve(args.function)
+        inputs = [literal_task(text) for text in args.args] if args.args else named_inputs(args.inputs)
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc))
+    bar = _Bar(enabled=not args.no_progress and sys.stderr.isatty())
+    bar.start(f"advise {args.function}", short="advise")
+    try:
+        advice = advise(fn, inputs, strategies=args.strategy, workers=args.workers,
+                        budget=DEFAULT_BUDGET if args.budget is None else args.budget, progress=bar)
+    except (BudgetTooSmall, ValueError, TypeError) as exc:  # what was asked cannot run: say why
+        bar.stop()
+        parser.error(str(exc))
+    except RuntimeError as exc:  # the function itself failed on its inputs
+        bar.stop()
+        print(f"gilfree advise: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        bar.stop()
+    print(json.dumps(advice.to_dict(), indent=2, default=str) if args.json
+          else format_advice(advice, terminal_width()))
+    return 0
+
+
 def _aligned(pairs: Iterable[tuple[str, str]], width: int) -> list[str]:
     """Names and their text in two columns; a text too long for the width wraps under itself."""
     pairs = list(pairs)
@@ -587,11 +658,13 @@ def _main(argv: list[str] | None) -> int:
     parser = args.subparser
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    if args.command in ("lab", "bench", "faults"):
+    if args.command in ("lab", "bench", "faults", "advise"):
         try:
             with sigterm_raises():
                 if args.command == "bench":
                     return _bench(args, parser)
+                if args.command == "advise":
+                    return _advise(args, parser)
                 return _lab(args) if args.command == "lab" else _faults(args, parser)
         except KeyboardInterrupt:
             print("\ninterrupted: workers stopped, shared memory released", file=sys.stderr)
