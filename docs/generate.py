@@ -160,13 +160,13 @@ def measure_lab() -> dict[str, Any]:
     }
 
 
-#: The advisor's clear cases, as the advise page shows them: what each is, and the arguments of
-#: ``python -m gilfree advise`` (gilfree's own example functions, small budgets).
+#: The advisor's clear cases, as docs/advise.md shows them (there with --json where it says so):
+#: what each is, and the arguments of ``python -m gilfree advise`` (gilfree's example functions).
 ADVICE_CASES = (
     ("A pure-Python loop", "gilfree.examples:python_loop --args 100000 --strategy threads "
                            "--strategy processes --workers 2 --budget 8"),
     ("The same loop compiled, releasing the GIL", "gilfree.examples:kernel_loop --args 20000000 "
-                                                  "--strategy threads --strategy processes --workers 2 --budget 6"),
+                                                  "--strategy threads --workers 2 --budget 5"),
     ("A wait, standing in for I/O", "gilfree.examples:wait --args 0.02 --strategy threads --workers 4 --budget 5"),
     ("A task of a microsecond", "gilfree.examples:tiny --args 1 --strategy threads --strategy processes "
                                 "--workers 2 --budget 5"),
