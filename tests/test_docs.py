@@ -117,10 +117,15 @@ def test_documented_command_runs(where: str, command: str, status: int, tmp_path
 
 
 def test_the_pages_show_commands() -> None:
-    """The parser finds the pages' commands (a renamed fence would otherwise test nothing)."""
+    """The parser finds the pages' commands (a renamed fence would otherwise test nothing), and
+    each runs the interpreter (``python -m gilfree``, ``python docs/...``): the ``gilfree``
+    script exists only where gilfree was installed with its scripts, so a page that used it
+    would test another gilfree than this one, or none."""
     commands = documented_commands(_docs())
     assert any("gilfree lab --quick --step 1" in c for _, c, _ in commands)
     assert any(status != 0 for _, _, status in commands)  # the "# exits N" convention is exercised
+    other = [(where, c) for where, c, _ in commands if not re.match(r"(\w+=\S*\s+)*python\s", c)]
+    assert not other, f"write these as `python -m gilfree ...` (or `python path/to/script.py`): {other}"
 
 
 def test_the_command_parser(tmp_path: Path) -> None:
