@@ -413,6 +413,16 @@ def test_the_controls_gap_is_judged_as_a_ratio_against_the_noise():
     assert "only when it returns" in explain(far)[3]
 
 
+def test_a_late_control_beside_pure_python_that_missed_the_interval_names_no_mechanism():
+    """Paragraph 2 found pure Python not about the switch interval: the control paragraph must not
+    then state how a thread running Python lets go of the GIL, however late the control was."""
+    words = explain(_figures(pure=[0.1, 0.1, 0.1], holding=[4.0, 8.0, 24.0]))
+    assert "not about the switch interval" in words[1]
+    assert "at its next bytecode" not in words[3] and "only when it returns" not in words[3]
+    assert "pure Python's lateness did not track the switch interval" in words[3] and "repeat the run" in words[3]
+    assert "the control was later at every switch interval, by a quarter of a kernel call or more" in words[3]
+
+
 def test_a_control_no_later_than_pure_python_names_no_cause():
     text = explain(_figures(holding=[s + 0.1 for s in INTERVALS]))[3]
     assert "only when it returns" not in text and "repeat the run" in text
