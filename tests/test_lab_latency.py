@@ -457,6 +457,43 @@ def test_the_plot_is_drawn_from_a_result_and_from_its_json(result, tmp_path):
         step_latency.plot({"rows": [{"variant": "x", "extra": {}}]}, tmp_path / "d.png")
 
 
+def _plot_doc():
+    """A latency result's JSON form as the plot reads it, from the textbook figures."""
+    return {"rows": [{"variant": r.load, "extra": {"switch ms": r.interval * 1000, "p50 ms": r.pooled.p50 * 1000,
+                                                   "p99 ms": r.pooled.p99 * 1000}} for r in _figures().readings],
+            "env": {}}
+
+
+def test_the_plot_is_drawn_as_its_suffix_says_and_refuses_other_names_before_drawing(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = _plot_doc()
+    assert step_latency.plot(result, tmp_path / "a.svg").endswith("a.svg")
+    assert (tmp_path / "a.svg").read_text()[:200].lstrip().startswith("<?xml")
+    assert (tmp_path / step_latency.plot(result, tmp_path / "a.PDF")).read_bytes()[:5] == b"%PDF-"
+    # No suffix: a PNG, and the name returned is the one written (matplotlib adds ".png").
+    written = step_latency.plot(result, str(tmp_path / "bare"))
+    assert written == str(tmp_path / "bare.png") and (tmp_path / "bare.png").read_bytes()[:4] == b"\x89PNG"
+    for bad in ("x.txt", "x.jpeg", "x."):
+        with pytest.raises(ValueError, match=r"drawn as PNG, SVG or PDF: name a file ending in \.png, \.svg, \.pdf"):
+            step_latency.plot(result, tmp_path / bad)
+    with pytest.raises(TypeError, match="path must be a file name"):
+        step_latency.plot(result, 5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.PDF", "a.svg", "bare.png"]
+
+
+def test_the_plot_leaves_the_callers_backend_alone(tmp_path, monkeypatch):
+    """Drawn on a Figure of its own: no pyplot (a notebook's figure list), no matplotlib.use()."""
+    matplotlib = pytest.importorskip("matplotlib")
+
+    def switched(*args, **kwargs):
+        raise AssertionError(f"the plot switched the backend: matplotlib.use{args}")
+
+    monkeypatch.setattr(matplotlib, "use", switched)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # importing pyplot now fails
+    path = step_latency.plot(_plot_doc(), tmp_path / "a.png")
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG" and path == str(tmp_path / "a.png")
+
+
 # --- the command line ------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -507,11 +544,16 @@ def test_cli_plot_writes_the_png(tiny_quick, tmp_path, capsys):
     (["--step", "latency", "--strategy", "threads"], "--strategy and --scheduler apply to steps 7 and 8"),
     (["--step", "1", "--plot", "x.png"], "--plot draws the latency step: add --step latency"),
     (["--step", "latency", "--plot", "/nonexistent-folder/x.png"], "is not a writable folder"),
+    (["--step", "latency", "--plot", "x.txt"], "--plot: the latency plot is drawn as PNG, SVG or PDF: name a file "
+                                               "ending in .png, .svg, .pdf (or with no suffix, for PNG), not 'x.txt'"),
+    (["--step", "latency", "--plot", ""], "--plot: the latency plot needs a file name such as latency.png"),
 ])
-def test_cli_bad_values_say_what_to_do(argv, fragment, capsys):
+def test_cli_bad_values_say_what_to_do(argv, fragment, capsys, monkeypatch):
+    ran = []
+    monkeypatch.setattr(gilfree.lab, "run_step", lambda *args, **kwargs: ran.append(args))
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["lab", *argv, "--no-progress"])
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == 2 and not ran  # refused before any step ran
     err = " ".join(capsys.readouterr().err.split())
     assert fragment in err, err
 
