@@ -117,15 +117,30 @@ def test_the_block_begins_once_every_busy_thread_has_returned_from_its_first_cal
     assert all(r.calls >= 1 and r.seconds >= 0.05 and r.wrong == 0 for r in busy.runs)
 
 
-def test_a_busy_threads_error_is_raised_at_the_end_of_the_block():
+def test_a_busy_threads_error_is_raised_on_entering_or_at_the_end_of_the_block():
     def fails():
         raise ZeroDivisionError("in a busy thread")
 
-    before = _threads()
+    before, entered = _threads(), []
     with pytest.raises(ZeroDivisionError, match="in a busy thread"):
         with BusyThreads(fails, None):
-            pass
-    assert _threads() <= before
+            entered.append(True)
+    assert not entered and _threads() <= before  # the first call raised: the block never began
+
+    calls, second = [], threading.Event()
+
+    def fails_later():
+        calls.append(1)
+        if len(calls) > 1:
+            second.set()
+            raise ZeroDivisionError("in a later call")
+        return None
+
+    with pytest.raises(ZeroDivisionError, match="in a later call"):
+        with BusyThreads(fails_later, None):
+            entered.append(True)
+            assert second.wait(30)  # the failing call was made (a handshake); its error waits for the end
+    assert entered and _threads() <= before
 
 
 def test_ctrl_c_while_sampling_restores_the_interval_and_stops_the_busy_threads(monkeypatch):
