@@ -10,13 +10,13 @@ What it means is read from the figures: "it waited for the GIL" only where the l
 pure Python is about the switch interval above the baseline's, "like the baseline" only where
 the two are within the repeats' spread (or :data:`LATE_FLOOR_S` apart), and "only when it
 returns" only where pure Python waited for the GIL and the control was later than it by
-:data:`CALL_SHARE` of a kernel call or more, at every interval. Figures that tell another story are reported as seen, with the advice to repeat.
-The measuring lives in :mod:`gilfree._latency`; :func:`plot` draws a result.
+:data:`CALL_SHARE` of a kernel call or more, at every interval. Figures that tell another
+story are reported as seen, with the advice to repeat. The measuring lives in
+:mod:`gilfree._latency`; :func:`plot` draws a result.
 """
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +29,7 @@ from .._latency import Percentiles, Sampled, sample_lateness
 from .._select import C_EXTENSION, PURE_PYTHON, Implementation, pure_python_reason
 from .._timing import environment
 from ..experiment import Experiment, Measured, Variant
-from ..figures import ms, noise_of, plural, repeat_advice
+from ..figures import Timed, ms, noise_of, plural, repeat_advice
 from ._plan import chosen_implementations, step_result, sum_of_squares_below, worker_count
 from ._plot import plot_latency as plot
 from ._result import Progress, Row, StepResult, no_progress
@@ -179,10 +179,12 @@ class Reading:
 
 
 def _spread(values: Sequence[float]) -> float:
-    low, high, mid = min(values), max(values), statistics.median(values)
-    if high - low < LATE_FLOOR_S or mid <= 0:
+    """The repeats' spread as every figure has it (:meth:`gilfree.figures.Timed.from_samples`),
+    but 0 when they lie within :data:`LATE_FLOOR_S`: a few microseconds of timer slack apart,
+    two small lateness figures would otherwise disagree by a large share."""
+    if max(values) - min(values) < LATE_FLOOR_S:
         return 0.0
-    return (high - low) / mid
+    return Timed.from_samples(values).spread
 
 
 @dataclass(frozen=True)
@@ -300,8 +302,8 @@ def run(wakeups: int = 60, period_ms: float = 1.0, intervals_ms: Sequence[float]
     env = environment()
     f = _figures(measured, env["gil_enabled"], env["usable_cores"], threads, busy=False)
     # The machine's noise is the lateness repeats' disagreement, not the wall time of a run of sleeps.
-    ex.spreads[:] = [r.spread for r in f.readings]
-    f = Figures(f.gil, f.cores, f.threads, f.readings, busy=ex.finish().busy, no_kernels=_no_kernels(impls))
+    machine = ex.finish(spreads=[r.spread for r in f.readings])
+    f = Figures(f.gil, f.cores, f.threads, f.readings, busy=machine.busy, no_kernels=_no_kernels(impls))
     return step_result(
         ex, step=STEP, title=TITLE,
         params={"wakeups": wakeups, "period_ms": period * 1000, "intervals_ms": [i * 1000 for i in intervals],
