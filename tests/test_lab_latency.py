@@ -601,6 +601,12 @@ def test_cli_plot_without_matplotlib_says_what_to_install(monkeypatch, capsys):
     assert 'needs matplotlib: pip install "gilfree[bench]"' in capsys.readouterr().err
 
 
+def test_cli_steps_are_the_labs_own(monkeypatch):
+    """--step reads gilfree.lab.NAMED_STEPS, not a copy of it."""
+    monkeypatch.setitem(gilfree.lab.NAMED_STEPS, "another", "step_latency")
+    assert cli._step("Another") == "another" and cli._step("latency") == "latency" and cli._step(" 3") == 3
+
+
 def test_cli_help_names_the_latency_step(capsys):
     with pytest.raises(SystemExit):
         cli.main(["lab", "--help"])
