@@ -80,9 +80,12 @@ def plot_latency(result: StepResult | Mapping[str, Any], path: str | os.PathLike
     ax.set_xticks(intervals, [f"{v:g}" for v in intervals])
     ax.set_xlabel("switch interval (ms), sys.setswitchinterval")
     ax.set_ylabel("how late the waking thread ran (ms)")
-    gil = "on" if env.get("gil_enabled", True) else "off"
-    ax.set_title(f"gilfree lab --step latency: a waking thread beside a busy one (Python {env.get('python')}, "
-                 f"GIL {gil}, {env.get('usable_cores')} cores)", fontsize=9)
+    where = [f"Python {env['python']}" if env.get("python") else None,
+             None if "gil_enabled" not in env else f"GIL {'on' if env['gil_enabled'] else 'off'}",
+             f"{env['usable_cores']} cores" if env.get("usable_cores") else None]
+    said = ", ".join(w for w in where if w)  # a saved document may lack its environment: say what it holds
+    ax.set_title("gilfree lab --step latency: a waking thread beside a busy one" + (f" ({said})" if said else ""),
+                 fontsize=9)
     ax.grid(True, which="both", linewidth=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
