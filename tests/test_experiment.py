@@ -104,6 +104,16 @@ def test_finish_reads_the_machine() -> None:
     assert reading.worst_spread is not None and reading.worst_spread >= 0
 
 
+def test_finish_judges_the_noise_by_the_spreads_given_and_reads_the_machine_once() -> None:
+    ex = Experiment()
+    ex.measure([Variant("a", lambda: sum(range(1000)))], repeats=3)
+    reading = ex.finish(spreads=[0.5, None, 0.1])
+    assert (reading.worst_spread, reading.median_spread) == (0.5, 0.3)
+    assert ex.finish() is reading  # a step's words and its result read the same figures
+    with pytest.raises(ValueError, match="give spreads to its first call"):
+        ex.finish(spreads=[0.2])
+
+
 def test_a_planned_total_stays_fixed() -> None:
     seen: list[tuple[int, int]] = []
     ex = Experiment(lambda d, t, label: seen.append((d, t)))

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_wake_lateness_records_one_figure_per_wake_up():
 def test_busy_threads_run_until_the_block_ends_and_check_every_result(impl):
     before = _threads()
     with BusyThreads(lambda: impl.sum_squares(0, 100), impl.sum_squares(0, 100), 2) as busy:
-        assert len(_threads() - before) >= 2  # every busy thread made its first call before the block began
+        assert len(_threads() - before) >= 2
     assert len(busy.runs) == 2 and all(r.calls >= 1 and r.wrong == 0 for r in busy.runs)
     assert _threads() <= before
     with BusyThreads(lambda: 1, 2) as wrong:
@@ -100,15 +101,46 @@ def test_busy_threads_run_until_the_block_ends_and_check_every_result(impl):
     assert wrong.runs[0].wrong == wrong.runs[0].calls >= 1
 
 
-def test_a_busy_threads_error_is_raised_at_the_end_of_the_block():
+def test_the_block_begins_once_every_busy_thread_has_returned_from_its_first_call():
+    """A first call that takes a while: the block must not begin before it returns in every thread,
+    and that call is counted and timed with the rest."""
+    returned = []
+
+    def slow_first():
+        if threading.get_ident() not in returned:
+            time.sleep(0.05)  # a first call of 50 ms, as a cold kernel's may be (a workload, not a wait for an event)
+            returned.append(threading.get_ident())
+        return 0
+
+    with BusyThreads(slow_first, 0, 2) as busy:
+        assert len(set(returned)) == 2  # both first calls had returned when the block began
+    assert all(r.calls >= 1 and r.seconds >= 0.05 and r.wrong == 0 for r in busy.runs)
+
+
+def test_a_busy_threads_error_is_raised_on_entering_or_at_the_end_of_the_block():
     def fails():
         raise ZeroDivisionError("in a busy thread")
 
-    before = _threads()
+    before, entered = _threads(), []
     with pytest.raises(ZeroDivisionError, match="in a busy thread"):
         with BusyThreads(fails, None):
-            pass
-    assert _threads() <= before
+            entered.append(True)
+    assert not entered and _threads() <= before  # the first call raised: the block never began
+
+    calls, second = [], threading.Event()
+
+    def fails_later():
+        calls.append(1)
+        if len(calls) > 1:
+            second.set()
+            raise ZeroDivisionError("in a later call")
+        return None
+
+    with pytest.raises(ZeroDivisionError, match="in a later call"):
+        with BusyThreads(fails_later, None):
+            entered.append(True)
+            assert second.wait(30)  # the failing call was made (a handshake); its error waits for the end
+    assert entered and _threads() <= before
 
 
 def test_ctrl_c_while_sampling_restores_the_interval_and_stops_the_busy_threads(monkeypatch):
@@ -413,6 +445,16 @@ def test_the_controls_gap_is_judged_as_a_ratio_against_the_noise():
     assert "only when it returns" in explain(far)[3]
 
 
+def test_a_late_control_beside_pure_python_that_missed_the_interval_names_no_mechanism():
+    """Paragraph 2 found pure Python not about the switch interval: the control paragraph must not
+    then state how a thread running Python lets go of the GIL, however late the control was."""
+    words = explain(_figures(pure=[0.1, 0.1, 0.1], holding=[4.0, 8.0, 24.0]))
+    assert "not about the switch interval" in words[1]
+    assert "at its next bytecode" not in words[3] and "only when it returns" not in words[3]
+    assert "pure Python's lateness did not track the switch interval" in words[3] and "repeat the run" in words[3]
+    assert "the control was later at every switch interval, by a quarter of a kernel call or more" in words[3]
+
+
 def test_a_control_no_later_than_pure_python_names_no_cause():
     text = explain(_figures(holding=[s + 0.1 for s in INTERVALS]))[3]
     assert "only when it returns" not in text and "repeat the run" in text
@@ -445,6 +487,43 @@ def test_the_plot_is_drawn_from_a_result_and_from_its_json(result, tmp_path):
         step_latency.plot([1, 2], tmp_path / "c.png")
     with pytest.raises(ValueError, match="latency step's"):
         step_latency.plot({"rows": [{"variant": "x", "extra": {}}]}, tmp_path / "d.png")
+
+
+def _plot_doc():
+    """A latency result's JSON form as the plot reads it, from the textbook figures."""
+    return {"rows": [{"variant": r.load, "extra": {"switch ms": r.interval * 1000, "p50 ms": r.pooled.p50 * 1000,
+                                                   "p99 ms": r.pooled.p99 * 1000}} for r in _figures().readings],
+            "env": {}}
+
+
+def test_the_plot_is_drawn_as_its_suffix_says_and_refuses_other_names_before_drawing(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = _plot_doc()
+    assert step_latency.plot(result, tmp_path / "a.svg").endswith("a.svg")
+    assert (tmp_path / "a.svg").read_text()[:200].lstrip().startswith("<?xml")
+    assert (tmp_path / step_latency.plot(result, tmp_path / "a.PDF")).read_bytes()[:5] == b"%PDF-"
+    # No suffix: a PNG, and the name returned is the one written (matplotlib adds ".png").
+    written = step_latency.plot(result, str(tmp_path / "bare"))
+    assert written == str(tmp_path / "bare.png") and (tmp_path / "bare.png").read_bytes()[:4] == b"\x89PNG"
+    for bad in ("x.txt", "x.jpeg", "x."):
+        with pytest.raises(ValueError, match=r"drawn as PNG, SVG or PDF: name a file ending in \.png, \.svg, \.pdf"):
+            step_latency.plot(result, tmp_path / bad)
+    with pytest.raises(TypeError, match="path must be a file name"):
+        step_latency.plot(result, 5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.PDF", "a.svg", "bare.png"]
+
+
+def test_the_plot_leaves_the_callers_backend_alone(tmp_path, monkeypatch):
+    """Drawn on a Figure of its own: no pyplot (a notebook's figure list), no matplotlib.use()."""
+    matplotlib = pytest.importorskip("matplotlib")
+
+    def switched(*args, **kwargs):
+        raise AssertionError(f"the plot switched the backend: matplotlib.use{args}")
+
+    monkeypatch.setattr(matplotlib, "use", switched)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # importing pyplot now fails
+    path = step_latency.plot(_plot_doc(), tmp_path / "a.png")
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG" and path == str(tmp_path / "a.png")
 
 
 # --- the command line ------------------------------------------------------------------------------
@@ -497,11 +576,16 @@ def test_cli_plot_writes_the_png(tiny_quick, tmp_path, capsys):
     (["--step", "latency", "--strategy", "threads"], "--strategy and --scheduler apply to steps 7 and 8"),
     (["--step", "1", "--plot", "x.png"], "--plot draws the latency step: add --step latency"),
     (["--step", "latency", "--plot", "/nonexistent-folder/x.png"], "is not a writable folder"),
+    (["--step", "latency", "--plot", "x.txt"], "--plot: the latency plot is drawn as PNG, SVG or PDF: name a file "
+                                               "ending in .png, .svg, .pdf (or with no suffix, for PNG), not 'x.txt'"),
+    (["--step", "latency", "--plot", ""], "--plot: the latency plot needs a file name such as latency.png"),
 ])
-def test_cli_bad_values_say_what_to_do(argv, fragment, capsys):
+def test_cli_bad_values_say_what_to_do(argv, fragment, capsys, monkeypatch):
+    ran = []
+    monkeypatch.setattr(gilfree.lab, "run_step", lambda *args, **kwargs: ran.append(args))
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["lab", *argv, "--no-progress"])
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == 2 and not ran  # refused before any step ran
     err = " ".join(capsys.readouterr().err.split())
     assert fragment in err, err
 
@@ -515,6 +599,12 @@ def test_cli_plot_without_matplotlib_says_what_to_install(monkeypatch, capsys):
         cli.main(["lab", "--step", "latency", "--plot", "x.png", "--no-progress"])
     assert exit_info.value.code == 2
     assert 'needs matplotlib: pip install "gilfree[bench]"' in capsys.readouterr().err
+
+
+def test_cli_steps_are_the_labs_own(monkeypatch):
+    """--step reads gilfree.lab.NAMED_STEPS, not a copy of it."""
+    monkeypatch.setitem(gilfree.lab.NAMED_STEPS, "another", "step_latency")
+    assert cli._step("Another") == "another" and cli._step("latency") == "latency" and cli._step(" 3") == 3
 
 
 def test_cli_help_names_the_latency_step(capsys):

@@ -32,7 +32,7 @@ from .strategies import open_executor
 __all__ = ["BusyRun", "BusyThreads", "Percentiles", "Sampled", "percentile", "sample_lateness", "switch_interval",
            "wake_lateness"]
 
-#: How long a busy thread may take to start before :class:`BusyThreads` gives up (seconds).
+#: How long a busy thread's first call may take before :class:`BusyThreads` gives up (seconds).
 START_LIMIT_S = 60.0
 
 
@@ -124,11 +124,11 @@ class BusyRun:
 
 def _spin(call: Callable[[], object], expected: object, stop: threading.Event,
           started: threading.Event) -> BusyRun:
-    """Call ``call`` until ``stop`` is set (at least once), checking each result."""
+    """Call ``call`` until ``stop`` is set (at least once), checking each result; set ``started``
+    once the first call has returned (it is timed and counted like the others)."""
     calls = wrong = 0
     spent = 0.0
     clock = time.perf_counter
-    started.set()
     born = clock()
     while True:
         t0 = clock()
@@ -136,6 +136,8 @@ def _spin(call: Callable[[], object], expected: object, stop: threading.Event,
         spent += clock() - t0
         calls += 1
         wrong += result != expected
+        if calls == 1:
+            started.set()
         if stop.is_set():
             return BusyRun(calls, wrong, spent, clock() - born)
 
@@ -143,9 +145,10 @@ def _spin(call: Callable[[], object], expected: object, stop: threading.Event,
 class BusyThreads:
     """``count`` threads calling ``call`` over and over, from the block's start to its end.
 
-    The block starts once every thread has made its first call (a handshake, not a sleep); at
-    its end the threads finish the call they are in and stop, and :attr:`runs` says what each
-    did. A thread's exception is raised at the end of the block. The threads come from the
+    The block starts once every thread's first call has returned (a handshake, not a sleep), so
+    every thread is busy when it begins; at its end the threads finish the call they are in and
+    stop, and :attr:`runs` says what each did. An exception from a first call is raised as the
+    block is entered, a later one at the block's end. The threads come from the
     ``threads`` strategy (:func:`gilfree.strategies.open_executor`).
     """
 
@@ -173,9 +176,9 @@ class BusyThreads:
         for event, future in zip(started, self._futures):
             while not event.wait(0.05):
                 if future.done():
-                    future.result()  # it raised before its first call
+                    future.result()  # its first call raised
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"a busy thread did not start within {START_LIMIT_S:g} s")
+                    raise RuntimeError(f"a busy thread's first call did not return within {START_LIMIT_S:g} s")
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  tb: TracebackType | None) -> None:

@@ -23,12 +23,10 @@ __all__ = ["main"]
 QUICK_LAB_TAKES = "under half a minute on 2 cores"
 
 
-#: The steps named rather than numbered (``gilfree.lab.NAMED_STEPS``), as ``--step`` takes them.
-NAMED_STEPS = ("latency",)
-
-
 def _step(text: str) -> int | str:
-    """A step number 1..8, or a step's name (``latency``)."""
+    """A step number 1..8, or the name of a step outside the eight (``gilfree.lab.NAMED_STEPS``)."""
+    from .lab import NAMED_STEPS
+
     if text.strip().lower() in NAMED_STEPS:
         return text.strip().lower()
     named = " or ".join(NAMED_STEPS)
@@ -157,8 +155,8 @@ def _add_lab(sub: Any) -> None:
                           "default 1)")
     lab.add_argument("--json", action="store_true", help="print one JSON document with a result per step")
     lab.add_argument("--plot", metavar="FILE",
-                     help="with --step latency: draw its lateness against the switch interval into the PNG "
-                          "FILE (needs matplotlib: pip install \"gilfree[bench]\")")
+                     help="with --step latency: draw its lateness against the switch interval into FILE, "
+                          "a .png, .svg or .pdf (no suffix: PNG; needs matplotlib: pip install \"gilfree[bench]\")")
     lab.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
     lab.add_argument("--start-method", type=_start_method, metavar="NAME",
                      help="how worker processes start: " + ", ".join(_start_methods())
@@ -412,21 +410,26 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _check_plot(args: argparse.Namespace, steps: list[int | str]) -> None:
-    """--plot before any step runs: the latency step among the steps, matplotlib, a writable folder."""
+    """--plot before any step runs: the latency step among the steps, a file name the plot can be
+    drawn in (.png, .svg, .pdf or none), a writable folder, matplotlib."""
     import importlib.util
+
+    from .lab._plot import MATPLOTLIB_MISSING, plot_path
 
     parser = args.subparser
     if "latency" not in steps:
         parser.error("--plot draws the latency step: add --step latency")
-    if importlib.util.find_spec("matplotlib") is None:
-        from .lab._plot import MATPLOTLIB_MISSING
-
-        parser.error(f"--plot: {MATPLOTLIB_MISSING}")
-    if not args.plot.strip() or os.path.isdir(args.plot):
+    if os.path.isdir(args.plot):
         parser.error(f"--plot needs a file name such as latency.png, got {args.plot!r}")
-    folder = os.path.dirname(os.path.abspath(args.plot))
+    try:
+        target = plot_path(args.plot)
+    except ValueError as exc:
+        parser.error(f"--plot: {exc}")
+    folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        parser.error(f"--plot: cannot write {args.plot}: {folder} is not a writable folder")
+        parser.error(f"--plot: cannot write {target}: {folder} is not a writable folder")
+    if importlib.util.find_spec("matplotlib") is None:
+        parser.error(f"--plot: {MATPLOTLIB_MISSING}")
 
 
 def _writable_or_exit(folder: str, parser: argparse.ArgumentParser) -> None:

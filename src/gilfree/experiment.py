@@ -173,6 +173,7 @@ class Experiment:
         self.spreads: list[float] = []
         self._planned = False
         self._meter = LoadMeter()
+        self._finished: MachineLoad | None = None
 
     # -- progress -------------------------------------------------------------------------
     def expect(self, units: int) -> None:
@@ -286,6 +287,19 @@ class Experiment:
         return tree_cpu_clock(pids) if pids is not None else time.process_time
 
     # -- the end --------------------------------------------------------------------------
-    def finish(self) -> MachineLoad:
-        """How busy the machine was from the start until now, with the repeats' worst spread."""
-        return self._meter.stop(self.spreads)
+    def finish(self, *, spreads: Sequence[float | None] | None = None) -> MachineLoad:
+        """How busy the machine was from the start until the first call, with the repeats' worst
+        and median spread.
+
+        ``spreads`` (default: each timed variant's :attr:`Measured.spread`) are what the run's
+        noise is judged by: a step whose figures are not a call's wall time gives its own (the
+        latency step: how much each row's lateness disagreed across repeats, not how long a run of
+        sleeps took). The machine is read once: a later call returns the same reading, so a step
+        can read it for its words before :func:`gilfree.lab._plan.step_result` reads it for the
+        result; giving ``spreads`` to a later call is an error.
+        """
+        if self._finished is None:
+            self._finished = self._meter.stop(self.spreads if spreads is None else spreads)
+        elif spreads is not None:
+            raise ValueError("finish() has read the machine already: give spreads to its first call")
+        return self._finished

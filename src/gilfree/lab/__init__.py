@@ -34,8 +34,8 @@ from typing import Any, Iterator
 from .._checks import as_index, check_callable, check_choice
 from ._result import Progress, Row, StepResult, format_result, format_table, no_progress
 
-__all__ = ["NAMED_STEPS", "STEPS", "Progress", "Row", "StepResult", "format_result", "format_table", "run_lab", "run_step",
-           "step_module"]
+__all__ = ["NAMED_STEPS", "STEPS", "Progress", "Row", "StepResult", "format_result", "format_table", "run_lab",
+           "run_step", "step_module"]
 
 STEPS = {
     1: "step1_gil",
@@ -117,10 +117,10 @@ def run_lab(steps: list[Step] | None = None, size: str = "default",
             progress: Progress = no_progress) -> Iterator[StepResult]:
     """Run the steps in order, yielding each result as soon as it is ready.
 
-    ``None`` means the eight numbered steps; name ``"latency"`` among ``steps`` to run it too. The step numbers and the size are all checked here, in the call,
-    before the first step starts: a typo at the end of the list does not cost the run of the
-    steps before it, and a bad argument is reported where it was written, not at the first
-    ``next()``.
+    ``None`` means the eight numbered steps; name ``"latency"`` among ``steps`` to run it too.
+    The steps and the size are all checked here, in the call, before the first step starts: a
+    typo at the end of the list does not cost the run of the steps before it, and a bad argument
+    is reported where it was written, not at the first ``next()``.
     """
     checked = sorted(STEPS) if steps is None else [_check_step(step) for step in steps]
     size = check_choice(size, "size", SIZES)
