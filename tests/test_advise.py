@@ -180,6 +180,91 @@ def test_a_row_whose_results_differ_is_never_recommended():
     assert any("threads x2 returned results that differ" in s for s in v.sentences)
 
 
+def _differs(row: Row) -> Row:
+    return Row(**{**row.__dict__, "same_results": False})
+
+
+def test_a_faster_row_whose_results_differ_is_no_reason_to_use_it():
+    """Threads 2x faster but wrong: not "threads help", not "too small", not "nothing ran faster"."""
+    rows = _rows(threads=(0.5, 1.0))
+    rows[1] = _differs(rows[1])
+    for costs in (TASK, TaskCosts(seconds=2e-4, cpu_seconds=2e-4)):
+        v = judge(rows, costs, gil=True, free_cores=2.0)
+        assert v.recommend == "serial" and v.threads != "too small"
+        assert not any("threads help" in s or "nothing ran faster" in s or "too little" in s for s in v.sentences)
+        assert any("ran faster than serial but returned other results: stay serial until they agree" in s
+                   for s in v.sentences)
+
+
+def test_faster_processes_whose_results_differ_say_so():
+    rows = _rows(processes=(0.5, 1.0))
+    rows[1] = _differs(rows[1])
+    v = judge(rows, TASK, gil=True, free_cores=2.0)
+    assert v.processes == "parallel" and v.recommend == "serial"
+    assert any("but their results differ" in s for s in v.sentences)
+
+
+def test_shared_memory_is_advised_only_where_it_paid():
+    """Processes 0.33x pickled, 0.62x through shared memory: both lost to serial."""
+    costs = TaskCosts(seconds=0.002, cpu_seconds=0.002, pickle_seconds=0.004, pickle_bytes=8_000_000,
+                      array_bytes=8_000_000, handle_bytes=120)
+    v = judge(_rows(processes=(3.0, 3.0), shm=(1.6, 1.6)), costs, gil=True, free_cores=2.0)
+    said = next(s for s in v.sentences if "pickling costs" in s)
+    assert "pass arrays through shared memory" not in said
+    assert "shared memory cuts that cost" in said and "0.62x" in said and "0.33x" in said and "slower than" in said
+    # No better through shared memory than pickled: pickling is not the obstacle.
+    v = judge(_rows(processes=(1.6, 1.6), shm=(1.6, 1.6)), costs, gil=True, free_cores=2.0)
+    said = next(s for s in v.sentences if "pickling costs" in s)
+    assert "pass arrays" not in said and "not what holds processes back" in said
+
+
+@pytest.mark.parametrize("serial, gil, words", [
+    ((1.0, 0.01), True, "the calls waited side by side"),
+    ((1.0, 1.0), True, "its own interpreter and GIL"),
+    ((1.0, 1.0), False, "ran on more than one core"),
+])
+def test_processes_say_how_they_ran_side_by_side(serial, gil, words):
+    v = judge(_rows(processes=(0.5, serial[1]), serial=serial), TASK, gil=gil, free_cores=2.0)
+    said = next(s for s in v.sentences if s.startswith("processes "))
+    assert words in said
+    if not gil or serial[1] < 0.5:
+        assert "GIL" not in said
+
+
+def test_threads_keeping_fewer_cores_busy_than_serial_do_not_hold_the_gil():
+    v = judge(_rows(threads=(1.0, 0.4)), TASK, gil=True, free_cores=2.0)
+    assert v.threads == "unclear"
+    assert not any("holds the GIL" in s for s in v.sentences)
+    assert any("fewer cores busy than serial (0.40 CPU seconds per wall second against 1.00)" in s
+               for s in v.sentences)
+
+
+def test_a_crowded_machine_is_not_called_waiting():
+    """Serial kept 0.4 of a core busy because other processes left only 0.4 free: not 'mostly waits'."""
+    v = judge(_rows(threads=(0.5, 0.4), serial=(1.0, 0.4)), TASK, gil=True, free_cores=0.4)
+    assert v.threads == "unclear"
+    assert not any("mostly waits" in s for s in v.sentences)
+    assert any("0.4 cores free" in s for s in v.sentences)
+    # The same serial figure with the cores free is waiting; far below the free share, waiting too.
+    assert judge(_rows(threads=(0.5, 0.4), serial=(1.0, 0.4)), TASK, gil=True, free_cores=2.0).threads == "waits"
+    assert judge(_rows(threads=(0.5, 0.02), serial=(1.0, 0.01)), TASK, gil=True, free_cores=0.4).threads == "waits"
+
+
+def test_a_group_s_own_free_cores_come_first():
+    rows = _rows(threads=(1.0, 1.0))
+    rows[1] = Row(**{**rows[1].__dict__, "free_cores": 0.9})
+    assert judge(rows, TASK, gil=True, free_cores=2.0).threads == "unclear"
+
+
+def test_a_one_core_machine_says_so_not_other_processes():
+    v = judge(_rows(threads=(1.0, 1.0)), TASK, gil=True, free_cores=1.0, cores=1)
+    assert v.threads == "unclear"
+    assert any("this machine has 1 usable core" in s for s in v.sentences)
+    assert not any("other processes" in s for s in v.sentences)
+    v = judge(_rows(threads=(1.0, 1.0)), TASK, gil=True, free_cores=0.9, cores=2)
+    assert any("other processes left only 0.9 of the 2 cores free" in s for s in v.sentences)
+
+
 def test_same_results():
     np = pytest.importorskip("numpy")
     assert same_results([1, 2.0, float("nan")], [1, 2.0, float("nan")])
