@@ -44,6 +44,10 @@ __all__ = [
 
 #: A serial run using less than this many CPU seconds per wall second mostly waits (I/O, sleep).
 WAITS_CPU_PER_WALL = 0.5
+#: Below this, serial waited even on a crowded machine: the scheduler gives a call that computes a
+#: larger share of a core than this, however busy the others keep it (and they fill whatever
+#: a waiting call leaves idle, so "free cores" alone cannot tell the two apart).
+SURELY_WAITS = 0.1
 #: Pickling a task's arguments and result taking this share of the task's own time or more is
 #: worth a sentence: the processes spend that much of their time copying, not computing.
 PICKLE_SHARE = 0.2
@@ -223,8 +227,10 @@ def _threads(row: Row | None, gil: bool, free_cores: float | None,
     if serial_cpw is None or cpw is None:
         return "unclear", repeat_advice(f"{head}, without CPU figures to read it by")
     if serial_cpw < WAITS_CPU_PER_WALL:
-        # Serial can keep busy at most the one core, or the share of one, that others left free.
-        if free is not None and serial_cpw >= WAITS_CPU_PER_WALL * min(1.0, free):
+        # Serial can keep busy at most the one core, or the share of one, that others left free;
+        # but others also fill what a waiting call leaves idle, so below SURELY_WAITS it waited.
+        crowded = max(SURELY_WAITS, WAITS_CPU_PER_WALL * min(1.0, free)) if free is not None else WAITS_CPU_PER_WALL
+        if serial_cpw >= crowded:
             return "unclear", repeat_advice(f"{head}; serially it kept only {serial_cpw:.2f} CPU seconds per "
                                             f"wall second busy, but other processes left only {free:.1f} cores "
                                             "free, so waiting cannot be told from a crowded machine")
