@@ -467,6 +467,19 @@ def test_an_inputs_function_that_raises_is_named():
         named_inputs("_advise_cases:inputs_fail")
 
 
+@pytest.mark.parametrize("implementation, n", [("c-extension", 100_000_000), ("pure-python", 100_000)])
+def test_kernel_loop_keeps_a_call_about_as_long_on_either_implementation(monkeypatch, implementation, n):
+    """The docs' kernel_loop command fits its budget on a pure-Python install too: the twin sums a
+    thousandth of the range (a pure-Python call over the whole would take about a second)."""
+    seen = []
+    monkeypatch.setattr(gilfree, "IMPLEMENTATION", implementation)
+    monkeypatch.setattr(gilfree, "sum_squares", lambda lo, hi: seen.append((lo, hi)) or 0)
+    examples.kernel_loop(100_000_000)
+    assert seen == [(0, n)]
+    if DOCS.exists():
+        assert "kernel_loop --args 100000000 " in DOCS.read_text()
+
+
 def test_inputs_are_tasks():
     assert as_tasks([1, (2, 3)]) == [(1,), (2, 3)]
     with pytest.raises(TypeError, match="iterable of tasks"):
@@ -565,7 +578,8 @@ def test_a_pure_python_loop(request):
 
 @pytest.mark.slow
 def test_a_nogil_kernel_runs_in_parallel_on_threads(c_impl):
-    advice = _quick(c_impl.sum_squares, [(0, 20_000_000)], strategies=["threads"], budget=10)
+    # 100 million squares: several milliseconds of work a call (20 million took one, the edge of "too small").
+    advice = _quick(c_impl.sum_squares, [(0, 100_000_000)], strategies=["threads"], budget=10)
     assert advice.verdict.threads in _allowed(advice, "parallel"), format_advice(advice)
 
 
