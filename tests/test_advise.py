@@ -366,8 +366,8 @@ def test_a_strategy_that_cannot_start_takes_its_units_off_the_bar(monkeypatch):
 def test_the_estimate_gives_processes_no_more_speedup_than_the_cores(monkeypatch):
     costs = TaskCosts(seconds=0.01, cpu_seconds=0.01)
     monkeypatch.setattr(measure, "usable_cores", lambda: 2)
-    at_2 = measure._estimate(costs, SPECS[1:], 8, 3, [2])
-    at_8 = measure._estimate(costs, SPECS[1:], 8, 3, [8])
+    at_2 = measure._estimate(costs, SPECS[1:], 80, 3, [2])
+    at_8 = measure._estimate(costs, SPECS[1:], 80, 3, [8])
     assert at_8 >= at_2 * 0.9  # 8 workers on 2 cores run no faster than 2 (start-up aside)
 
 
