@@ -534,7 +534,8 @@ def test_a_function_that_raises_only_when_timed_is_reported_with_its_task():
 
 
 def test_a_call_longer_than_the_budget_allows_is_refused():
-    with pytest.raises(BudgetTooSmall, match=r"one call \(task 0\) took \d+\.\d s, more than a quarter of the 0.2 s budget"):
+    with pytest.raises(BudgetTooSmall,
+                       match=r"one call \(task 0\) took \d+\.\d s, more than a quarter of the 0.2 s budget"):
         advise(examples.wait, [(0.1,)], strategies=["threads"], workers=[2], budget=0.2)
 
 

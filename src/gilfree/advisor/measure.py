@@ -29,8 +29,9 @@ from .._timing import usable_cores
 from ..experiment import Experiment, Variant
 from .verdict import Row, TaskCosts
 
-__all__ = ["BudgetTooSmall", "Plan", "Spec", "array_args", "attached_call", "default_worker_counts", "handoff_seconds",
-           "free_cores", "group_units", "measure_costs", "plan", "run_groups", "run_round", "same_results", "startup_guess"]
+__all__ = ["BudgetTooSmall", "Plan", "Spec", "array_args", "attached_call", "default_worker_counts", "free_cores",
+           "group_units", "handoff_seconds", "measure_costs", "plan", "run_groups", "run_round", "same_results",
+           "startup_guess"]
 
 #: A round of serial work should take at least this long, so that a timer and a scheduler tick
 #: are small beside it (tiny tasks get more of them, up to :data:`MOST_TASKS_PER_WORKER` each).

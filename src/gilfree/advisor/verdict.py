@@ -218,7 +218,8 @@ def _threads(row: Row | None, gil: bool, free_cores: float | None,
     s, noise = row.speedup, row.noise
     head = f"threads {x(s)} against serial on {plural(row.workers, 'thread', 'threads')}"
     # "Threads help" only of threads whose results agree with serial's (the verdict says why not).
-    helps = "threads help" if row.same_results is not False else "but their results differ from serial's"
+    helps = ("threads help" if row.same_results is not False
+             else "threads would help, but their results differ from serial's")
     serial_cpw, cpw = ref.cpu_per_wall, row.cpu_per_wall
     free = row.free_cores if row.free_cores is not None else free_cores
     if row.workers < 2:
