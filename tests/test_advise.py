@@ -446,6 +446,9 @@ def test_a_repeated_task_is_pickled_once(monkeypatch):
     task = (1,)
     assert process_refusal(examples.tiny, [task] * 1000) is None
     assert calls == [examples.tiny, task]
+    calls.clear()
+    assert process_refusal(examples.tiny, as_tasks([5] * 1000)) is None
+    assert calls == [examples.tiny, (5,)]
 
 
 def test_a_module_that_fails_to_import_is_not_called_missing(tmp_path, monkeypatch):

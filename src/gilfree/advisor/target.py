@@ -133,7 +133,7 @@ def _pickles(obj: object) -> str | None:
 def process_refusal(fn: Callable[..., Any], tasks: Iterable[tuple[Any, ...]]) -> str | None:
     """Why worker processes cannot run ``fn`` on ``tasks`` (None: they can, as far as pickling goes).
 
-    Each distinct task object is pickled once (a list that repeats one task costs one pickle).
+    Each distinct set of arguments is pickled once (a list that repeats one task costs one pickle).
     """
     qualname = getattr(fn, "__qualname__", "")
     if "<lambda>" in qualname or "<locals>" in qualname:
@@ -143,11 +143,12 @@ def process_refusal(fn: Callable[..., Any], tasks: Iterable[tuple[Any, ...]]) ->
     why = _pickles(fn)
     if why is not None:
         return f"the function does not pickle ({why}): worker processes import a function by its module and name"
-    seen: set[int] = set()
+    seen: set[tuple[int, ...]] = set()
     for i, task in enumerate(tasks):
-        if id(task) in seen:
+        key = tuple(map(id, task))  # the same arguments, whether or not in the same tuple
+        if key in seen:
             continue
-        seen.add(id(task))
+        seen.add(key)
         why = _pickles(task)
         if why is not None:
             return f"task {i}'s arguments do not pickle ({why}): worker processes receive pickled arguments"
