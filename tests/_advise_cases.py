@@ -40,3 +40,36 @@ def note_pid_then_wait(folder: str) -> int:
             pass
     time.sleep(0.05)
     return 0
+
+
+def inputs_fail() -> Any:
+    """An ``--inputs`` function that fails as it reads its data."""
+    raise OSError("disk gone")
+
+
+class FailsLater:
+    """Works on its first call (the untimed one), fails on the timed ones that follow."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, n: int) -> int:
+        self.calls += 1
+        if self.calls > 1:
+            raise ZeroDivisionError(f"late for {n}")
+        return n
+
+
+class Sleeper:
+    """Returns at once until ``slow`` is set, then sleeps ``seconds`` a call: a function that
+    turns slower than the advisor's probe saw."""
+
+    def __init__(self, slow: threading.Event, seconds: float) -> None:
+        self.slow, self.seconds = slow, seconds
+
+    def __call__(self, n: int) -> int:
+        if self.slow.is_set():
+            import time
+
+            time.sleep(self.seconds)
+        return n

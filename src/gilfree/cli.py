@@ -504,8 +504,11 @@ def _advise(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         fn = resolve(args.function)
         inputs = [literal_task(text) for text in args.args] if args.args else named_inputs(args.inputs)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:  # a name or a literal that does not work: usage
         parser.error(str(exc))
+    except RuntimeError as exc:  # the user's module or inputs function failed: their code, not a typo
+        print(f"gilfree advise: {exc}", file=sys.stderr)
+        return 1
     bar = _Bar(enabled=not args.no_progress and sys.stderr.isatty())
     bar.start(f"advise {args.function}", short="advise")
     try:

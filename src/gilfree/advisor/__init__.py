@@ -26,8 +26,8 @@ from .._checks import check_callable, check_count, check_seconds
 from .._load import MachineLoad
 from .._timing import environment, gil_enabled
 from ..experiment import Experiment, Progress, no_progress
-from .measure import (BudgetTooSmall, Plan, Spec, array_args, default_worker_counts, measure_costs, plan, run_groups,
-                      startup_guess)
+from .measure import (MOST_TASKS_PER_WORKER, BudgetTooSmall, Plan, Spec, array_args, default_worker_counts,
+                      free_cores, group_units, measure_costs, plan, run_groups)
 from .target import as_tasks, process_refusal
 from .verdict import Row, TaskCosts, Verdict, judge
 
@@ -55,6 +55,12 @@ class Advice:
     elapsed_seconds: float
     shm_setup_seconds: float | None = None
     environment: dict[str, Any] = field(default_factory=dict)
+    #: How busy the machine was while each group ran: (worker count, its reading).
+    group_loads: tuple[tuple[int, MachineLoad], ...] = ()
+
+    def group_load(self, workers: int) -> MachineLoad | None:
+        """The machine's reading while the group at ``workers`` ran (None: it did not run)."""
+        return next((load for w, load in self.group_loads if w == workers), None)
 
     def row(self, label: str, workers: int | None = None) -> Row | None:
         """The measured row of strategy ``label`` (at ``workers``, default the most measured)."""
@@ -67,7 +73,9 @@ class Advice:
                 "shm_setup_seconds": self.shm_setup_seconds, "verdict": self.verdict.as_dict(),
                 "rows": [r.as_dict() for r in self.rows],
                 "skipped": [{"strategy": s, "why": why} for s, why in self.skipped],
-                "machine": self.load.as_dict(), "environment": self.environment}
+                "machine": self.load.as_dict(),
+                "groups": [{"workers": w, "machine": load.as_dict()} for w, load in self.group_loads],
+                "environment": self.environment}
 
 
 def _name(fn: Callable[..., Any]) -> str:
@@ -83,7 +91,8 @@ def choose_strategies(asked: Sequence[str] | None, *, arrays: bool,
     Dask among them) only when ``asked``; serial is always the reference. Strategies that run
     tasks in other processes are skipped, with ``refusal``, when the function or its arguments
     cannot travel there. With numpy arrays among the arguments, the standard process pool (or
-    the first process strategy run) also runs with the arrays in shared memory.
+    the first process strategy run whose workers are on this machine) also runs with the arrays
+    in shared memory.
     """
     from ..registry import get_strategy, strategies, strategy_names
 
@@ -113,13 +122,16 @@ def choose_strategies(asked: Sequence[str] | None, *, arrays: bool,
         if caps.uses == "processes" and refusal is not None:
             skipped.append((s.name, refusal))
             continue
-        specs.append(Spec(s.name, s.name, caps.uses, caps.batches, False, startup_guess(caps.uses, 2, s.name)))
+        specs.append(Spec(s.name, s.name, caps.uses, caps.batches, False, cluster=caps.connects))
     if arrays:
-        processes = [sp for sp in specs if sp.uses == "processes" and sp.strategy != "dask"]
+        # A shared-memory handle means nothing to a worker on another machine (a cluster's).
+        processes = [sp for sp in specs if sp.uses == "processes" and not sp.cluster]
         if processes:
-            base = next((sp for sp in processes if sp.strategy == "processes"), processes[0])
-            specs.append(Spec(SHM_LABEL if base.strategy == "processes" else f"{base.strategy}+shm", base.strategy,
-                              "processes", base.batches, True, base.startup_guess))
+            from ..strategies import typical
+
+            base = next((sp for sp in processes if sp.strategy == typical("processes")), processes[0])
+            specs.append(Spec(SHM_LABEL if base.strategy == typical("processes") else f"{base.strategy}+shm",
+                              base.strategy, "processes", base.batches, True))
         elif refusal is None:
             skipped.append((SHM_LABEL, "no process strategy was chosen"))
     return specs, skipped
@@ -151,6 +163,8 @@ def advise(fn: Callable[..., Any], inputs: Iterable[Any], *, strategies: Sequenc
         counts = tuple(sorted({check_count(w, "each worker count") for w in workers}))
         if not counts:
             raise ValueError("workers is empty: give at least one worker count, e.g. [2]")
+    # A round holds at most this many tasks: the ones after it are never run, nor checked.
+    tasks = tasks[:MOST_TASKS_PER_WORKER * max(counts)]
     started = time.perf_counter()
     deadline = started + budget
     refusal = process_refusal(fn, tasks)
@@ -165,15 +179,15 @@ def advise(fn: Callable[..., Any], inputs: Iterable[Any], *, strategies: Sequenc
     the_plan = plan(costs, specs, counts, max(budget - (time.perf_counter() - started), 0.0) or 1e-9)
     round_tasks = [tasks[i % len(tasks)] for i in range(the_plan.tasks)]
     experiment = Experiment(progress, errors="record")
-    units = sum(len(specs) + (len(specs) + 1) * (1 + the_plan.repeats) for _ in the_plan.worker_counts)
-    experiment.plan(units)
     with ExitStack() as segments:
         shm_tasks, shm_setup = None, None
         if any(sp.shared_memory for sp in specs):
             t0 = time.perf_counter()
             try:
                 shm_tasks, handle_bytes = _into_shared_memory(round_tasks, segments)
-            except (TypeError, ValueError) as exc:  # an object array has no place in a segment
+            # An object array has no place in a segment (TypeError, ValueError); /dev/shm may be
+            # full or missing (OSError): either way the row is skipped and the rest still runs.
+            except (TypeError, ValueError, OSError) as exc:
                 skipped += [(sp.label, f"its arrays cannot go into shared memory: {exc}")
                             for sp in specs if sp.shared_memory]
                 specs = [sp for sp in specs if not sp.shared_memory]
@@ -181,14 +195,15 @@ def advise(fn: Callable[..., Any], inputs: Iterable[Any], *, strategies: Sequenc
                 shm_setup = time.perf_counter() - t0
                 costs = TaskCosts(costs.seconds, costs.cpu_seconds, costs.pickle_seconds, costs.pickle_bytes,
                                   costs.array_bytes, handle_bytes)
-        rows, over = run_groups(fn, round_tasks, shm_tasks, specs, the_plan, experiment, deadline, costs)
+        # Counted once the rows are known (a shm row may just have been dropped).
+        experiment.plan(group_units(specs, the_plan.repeats) * len(the_plan.worker_counts))
+        rows, over, group_loads = run_groups(fn, round_tasks, shm_tasks, specs, the_plan, experiment, deadline, costs)
     skipped += over
     load = experiment.finish()
     gil = gil_enabled()
-    free = None if load.others_cores is None else max(0.0, load.cores - load.others_cores)
-    verdict = judge(rows, costs, gil=gil, free_cores=free)
+    verdict = judge(rows, costs, gil=gil, free_cores=free_cores(load, load_average=True), cores=load.cores)
     return Advice(_name(fn), costs, the_plan, tuple(rows), tuple(skipped), verdict, load, gil, budget,
-                  time.perf_counter() - started, shm_setup, environment())
+                  time.perf_counter() - started, shm_setup, environment(), tuple(group_loads))
 
 
 def _result_refusal(results: Sequence[Any]) -> str | None:

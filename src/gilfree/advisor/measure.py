@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, Sequence
 
+from .._load import LoadMeter, MachineLoad
 from .._timing import usable_cores
 from ..experiment import Experiment, Variant
 from .verdict import Row, TaskCosts
 
-__all__ = ["BudgetTooSmall", "Plan", "Spec", "array_args", "attached_call", "default_worker_counts", "handoff_seconds",
-           "measure_costs", "plan", "run_groups", "run_round", "same_results", "startup_guess"]
+__all__ = ["BudgetTooSmall", "Plan", "Spec", "array_args", "attached_call", "default_worker_counts", "free_cores",
+           "group_units", "handoff_seconds", "measure_costs", "plan", "run_groups", "run_round", "same_results",
+           "startup_guess"]
 
 #: A round of serial work should take at least this long, so that a timer and a scheduler tick
 #: are small beside it (tiny tasks get more of them, up to :data:`MOST_TASKS_PER_WORKER` each).
@@ -52,14 +54,18 @@ GUARD_MARGIN = 1.2
 
 @dataclass(frozen=True)
 class Spec:
-    """One row to measure: a registered strategy, how it runs tasks, and whether arrays go by handle."""
+    """One row to measure: a registered strategy, how it runs tasks, and whether arrays go by handle.
+
+    ``cluster``: the strategy can join a cluster (its capability ``connects``), so its workers may
+    sit on other machines, where a shared-memory handle means nothing, and it starts a scheduler.
+    """
 
     label: str
     strategy: str
     uses: str
     batches: bool = False
     shared_memory: bool = False
-    startup_guess: float = 0.0
+    cluster: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,11 +105,12 @@ def handoff_seconds(uses: str) -> float:
     return THREAD_HANDOFF_SECONDS if uses == "threads" else 0.0
 
 
-def startup_guess(uses: str, workers: int, strategy: str) -> float:
-    """A pool's start-up, guessed before it is measured: forked workers are quick, spawned ones not."""
-    if uses != "processes":
+def startup_guess(spec: Spec, workers: int) -> float:
+    """A pool's start-up, guessed before it is measured: forked workers are quick, spawned ones
+    not, a cluster's scheduler and workers slower still."""
+    if spec.uses != "processes":
         return 0.0
-    if strategy == "dask":
+    if spec.cluster:
         return 3.0 + 0.5 * workers
     fork = multiprocessing.get_start_method(allow_none=True) in (None, "fork") and sys.platform == "linux"
     return (0.05 + 0.02 * workers) if fork else (0.3 + 0.15 * workers)
@@ -121,6 +128,16 @@ def array_args(task: tuple[Any, ...]) -> list[Any]:
     return [a for a in task if isinstance(a, np.ndarray)]
 
 
+def _call(fn: Callable[..., Any], task: tuple[Any, ...], i: int) -> Any:
+    """``fn(*task)``, with an exception said as the user's function failing on task ``i``."""
+    try:
+        return fn(*task)
+    except Exception as exc:
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise RuntimeError(f"{name} raised {type(exc).__name__}: {exc} when called serially on task {i} "
+                           "(before any timing): fix the function or its inputs first") from exc
+
+
 def measure_costs(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], *, picklable: bool,
                   budget: float) -> tuple[TaskCosts, list[Any]]:
     """One task's serial wall and CPU time and its pickling, from the distinct tasks given.
@@ -133,12 +150,7 @@ def measure_costs(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], *, p
     start = time.perf_counter()
     for i, task in enumerate(candidates):
         t0 = time.perf_counter()
-        try:
-            results.append(fn(*task))
-        except Exception as exc:
-            name = getattr(fn, "__qualname__", repr(fn))
-            raise RuntimeError(f"{name} raised {type(exc).__name__}: {exc} when called serially on task {i} "
-                               "(before any timing): fix the function or its inputs first") from exc
+        results.append(_call(fn, task, i))
         took = time.perf_counter() - t0
         if took > budget / 4:
             raise BudgetTooSmall(
@@ -151,9 +163,9 @@ def measure_costs(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], *, p
     cpus: list[float] = []
     spent = time.perf_counter() - start
     while True:
-        for task in distinct:
+        for i, task in enumerate(distinct):
             t0, c0 = _clock()
-            fn(*task)
+            _call(fn, task, i)
             t1, c1 = _clock()
             walls.append(t1 - t0)
             cpus.append(c1 - c0)
@@ -185,20 +197,22 @@ def measure_costs(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], *, p
 
 def _estimate(costs: TaskCosts, specs: Sequence[Spec], tasks: int, repeats: int,
               counts: Sequence[int]) -> float:
-    """Seconds the groups should take: no speedup assumed for threads, ideal ones for processes."""
+    """Seconds the groups should take: no speedup assumed for threads, for processes an ideal one
+    on as many workers as there are usable cores."""
     t = costs.seconds
     pickled = costs.pickle_seconds or 0.0
+    cores = usable_cores()
     total = 0.0
     for w in counts:
         per_round = tasks * t  # serial
         startups = 0.0
         for spec in specs:
-            work = tasks * t / (w if spec.uses == "processes" else 1)
+            work = tasks * t / (min(w, cores) if spec.uses == "processes" else 1)
             extra = tasks * handoff_seconds(spec.uses)
             if spec.uses == "processes" and not spec.shared_memory:
                 extra += tasks * pickled * PIPE_FACTOR
             per_round += work + extra
-            startups += startup_guess(spec.uses, w, spec.strategy)
+            startups += startup_guess(spec, w)
         total += (1 + repeats) * per_round + startups
     return total
 
@@ -280,18 +294,49 @@ def _open(stack: ExitStack, spec: Spec, workers: int) -> tuple[Executor, float]:
     return executor, time.perf_counter() - t0
 
 
+def free_cores(load: MachineLoad, *, load_average: bool = False) -> float | None:
+    """The cores other processes left free while ``load`` was read (None: not known).
+
+    Without ``/proc``, ``load_average=True`` takes the load average as the reading began for the
+    others' share: it lags by a minute, so it stands for them only before our own work started.
+    """
+    others = load.others_cores
+    if others is None and load_average:
+        others = load.load_before
+    return None if others is None else max(0.0, load.cores - others)
+
+
+def group_units(specs: Sequence[Spec], repeats: int) -> int:
+    """Progress units of one group: a start per spec, then serial and each spec, warmed up and repeated."""
+    return len(specs) + (len(specs) + 1) * (1 + repeats)
+
+
 def run_groups(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], shm_tasks: Sequence[tuple[Any, ...]] | None,
                specs: Sequence[Spec], the_plan: Plan, experiment: Experiment, deadline: float,
-               costs: TaskCosts) -> tuple[list[Row], list[tuple[str, str]]]:
-    """Measure every spec at every planned worker count; returns the rows and what was skipped, why."""
+               costs: TaskCosts) -> tuple[list[Row], list[tuple[str, str]], list[tuple[int, MachineLoad]]]:
+    """Measure every spec at every planned worker count.
+
+    Returns the rows, what was skipped and why, and how busy the machine was during each group
+    (by worker count). A group starts only if its estimate, scaled by how much longer than
+    estimated the groups so far took, fits in what is left before ``deadline``; the progress
+    total loses the units of a group skipped or a strategy that could not start.
+    """
     rows: list[Row] = []
     skipped: list[tuple[str, str]] = []
+    loads: list[tuple[int, MachineLoad]] = []
+    # Process pools first: forking while a thread pool's workers live copies their locks mid-use.
+    order = sorted(specs, key=lambda sp: sp.uses != "processes")
+    slower = 1.0  # the most a group so far took over its estimate
     for i, workers in enumerate(the_plan.worker_counts):
-        left = deadline - time.perf_counter()
-        need = _estimate(costs, specs, the_plan.tasks, the_plan.repeats, [workers])
+        t0 = time.perf_counter()
+        left = deadline - t0
+        estimate = _estimate(costs, specs, the_plan.tasks, the_plan.repeats, [workers])
+        need = estimate * slower
         if need * GUARD_MARGIN > left:
+            rest = the_plan.worker_counts[i:]
             skipped.extend((f"{s.label} x{w}", f"the budget was spent (about {need:.1f} s needed, {max(left, 0):.1f} s "
-                            "left)") for w in the_plan.worker_counts[i:] for s in specs)
+                            "left)") for w in rest for s in specs)
+            _drop_units(experiment, len(rest) * group_units(specs, the_plan.repeats), "the budget was spent")
             break
         with ExitStack() as stack:
             reference: list[Any] = []  # serial's first round, which runs before any other (warm-up order)
@@ -307,13 +352,14 @@ def run_groups(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], shm_tas
             variants = [Variant("serial", partial(run_round, None, fn, tasks), check=keep_first)]
             startups: dict[str, float] = {}
             errors: dict[str, str] = {}
-            for spec in specs:
+            for spec in order:
                 name = f"{spec.label} x{workers}"
                 try:
                     executor, startups[name] = experiment.step(f"start {name}", partial(_open, stack, spec, workers))
                 except Exception as exc:  # a strategy that cannot start is a row with its reason
                     errors[name] = f"could not start: {type(exc).__name__}: {exc}"
                     experiment.tick(f"start {name}")
+                    _drop_units(experiment, 1 + the_plan.repeats, f"start {name}")
                     continue
                 if spec.shared_memory:
                     assert shm_tasks is not None
@@ -321,21 +367,33 @@ def run_groups(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], shm_tas
                 else:
                     run = partial(run_round, executor, fn, tasks, spec.batches)
                 variants.append(Variant(name, run, check=same_as_serial))
+            meter = LoadMeter()
             measured = experiment.measure(variants, repeats=the_plan.repeats, warmup=1, cpu="tree")
+            load = meter.stop([m.spread for m in measured.values() if m.timing is not None])
+        if estimate > 0:
+            slower = max(slower, (time.perf_counter() - t0) / estimate)
+        loads.append((workers, load))
+        free = free_cores(load)
         serial = measured["serial"]
-        ref = Row("serial", "serial", 1, *(_figures(serial)), error=serial.error)
+        ref = Row("serial", "serial", 1, *(_figures(serial)), error=serial.error, free_cores=free)
         rows.append(ref)
         for spec in specs:
             name = f"{spec.label} x{workers}"
             m = measured.get(name)
             if m is None:
                 rows.append(Row(spec.label, spec.uses, workers, reference=ref, error=errors.get(name),
-                                shared_memory=spec.shared_memory))
+                                shared_memory=spec.shared_memory, free_cores=free))
                 continue
             rows.append(Row(spec.label, spec.uses, workers, *(_figures(m)), startup_seconds=startups.get(name),
                             reference=ref, error=m.error, shared_memory=spec.shared_memory,
-                            same_results=m.right if m.error is None else None))
-    return rows, skipped
+                            same_results=m.right if m.error is None else None, free_cores=free))
+    return rows, skipped, loads
+
+
+def _drop_units(experiment: Experiment, units: int, label: str) -> None:
+    """Take ``units`` that will never run off the progress total, and say so, so a bar ends full."""
+    experiment.total = max(experiment.done, experiment.total - units)
+    experiment.progress(experiment.done, experiment.total, label)
 
 
 _IDENTITY_EQ: Any = object.__eq__

@@ -61,7 +61,8 @@ def format_advice(advice: Advice, width: int = 100) -> str:
     lines.append("")
     lines.append("Verdict:")
     for sentence in advice.verdict.sentences:
-        lines += wrap(f"  {sentence[0].upper()}{sentence[1:]}.", width, "    ")
+        # Some sentences end with their own full stop (figures.repeat_advice's): never two.
+        lines += wrap(f"  {sentence[0].upper()}{sentence[1:].rstrip('.')}.", width, "    ")
     lines.append("")
     lines += wrap(f"Took {advice.elapsed_seconds:.1f} s of a {advice.budget_seconds:g} s budget.", width)
     return "\n".join(lines)

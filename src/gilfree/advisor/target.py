@@ -9,7 +9,7 @@ Three ways in, one shape out (a list of argument tuples, one per task):
 * ``--inputs module:name``: an iterable of tasks in the user's module, or a function returning
   one: the way to pass numpy arrays, or anything a literal cannot spell.
 
-And what can cross a process boundary: :func:`process_refusals` says, before anything runs,
+And what can cross a process boundary: :func:`process_refusal` says, before anything runs,
 why worker processes cannot run this function on these tasks (a lambda, a local function,
 arguments that do not pickle), so that the advisor skips them with the reason and still runs
 serial and threads.
@@ -19,10 +19,33 @@ from __future__ import annotations
 
 import ast
 import importlib
+import itertools
 import pickle
 from typing import Any, Callable, Iterable
 
-__all__ = ["as_tasks", "literal_task", "named_inputs", "process_refusal", "resolve"]
+__all__ = ["MOST_TASKS", "as_tasks", "literal_task", "named_inputs", "process_refusal", "resolve"]
+
+#: The most tasks ``inputs`` may hold: far more than any round runs (a round holds at most 64
+#: per worker), and few enough that an endless iterator is refused instead of hanging.
+MOST_TASKS = 100_000
+
+
+def _import(module_name: str, target: str) -> Any:
+    """The module ``module_name`` (for ``target``): a name that is not there is a ValueError; the
+    module's own code failing as it is imported (a SyntaxError, a missing dependency of its own)
+    is a RuntimeError that says so, not a hint to check the path."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if missing and (missing == module_name or module_name.startswith(missing + ".")):
+            raise ValueError(f"cannot import module {module_name!r} (for {target!r}): {exc}; is it on the Python "
+                             "path (run from its folder, or pip install it)?") from exc
+        raise RuntimeError(f"importing {module_name!r} (for {target!r}) raised ModuleNotFoundError: {exc}: "
+                           "the module was found, but it imports something that is not installed") from exc
+    except Exception as exc:  # the module's own code: SyntaxError, ImportError, anything it raises
+        raise RuntimeError(f"importing {module_name!r} (for {target!r}) raised {type(exc).__name__}: {exc}: "
+                           "fix the module first") from exc
 
 
 def resolve(target: str) -> Callable[..., Any]:
@@ -33,12 +56,7 @@ def resolve(target: str) -> Callable[..., Any]:
     if not sep or not module_name or not attribute:
         raise ValueError(f"name the function as 'package.module:function' (a colon before the function), "
                          f"not {target!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import module {module_name!r} (for {target!r}): {exc}; is it on the Python "
-                         "path (run from its folder, or pip install it)?") from exc
-    found: Any = module
+    found: Any = _import(module_name, target)
     for part in attribute.split("."):
         try:
             found = getattr(found, part)
@@ -61,19 +79,25 @@ def literal_task(text: str) -> tuple[Any, ...]:
 
 
 def named_inputs(target: str) -> Any:
-    """``--inputs module:name``: the object named, called first if it is a function."""
+    """``--inputs module:name``: the object named, called first if it is a function.
+
+    Whatever the function raises is a RuntimeError naming it: the user's code failed, not the name.
+    """
     found = _peek(target)
-    return found() if callable(found) else found
+    if not callable(found):
+        return found
+    try:
+        return found()
+    except Exception as exc:
+        raise RuntimeError(f"--inputs {target}() raised {type(exc).__name__}: {exc}: fix the function that "
+                           "makes the inputs first") from exc
 
 
 def _peek(target: str) -> Any:
     module_name, sep, attribute = target.partition(":")
     if not sep or not module_name or not attribute:
         raise ValueError(f"name the inputs as 'package.module:name', not {target!r}")
-    try:
-        found: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import module {module_name!r} (for --inputs {target!r}): {exc}") from exc
+    found: Any = _import(module_name, f"--inputs {target}")
     for part in attribute.split("."):
         try:
             found = getattr(found, part)
@@ -87,22 +111,30 @@ def as_tasks(inputs: Iterable[Any]) -> list[tuple[Any, ...]]:
     if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Iterable):
         raise TypeError(f"inputs must be an iterable of tasks (a tuple of arguments each, e.g. [(10,), (20,)]), "
                         f"not a {type(inputs).__name__}")
-    tasks = [item if isinstance(item, tuple) else (item,) for item in inputs]
+    tasks = [item if isinstance(item, tuple) else (item,) for item in itertools.islice(inputs, MOST_TASKS + 1)]
     if not tasks:
         raise ValueError("inputs holds no task: give at least one (a tuple of arguments), e.g. [(100_000,)]")
+    if len(tasks) > MOST_TASKS:
+        raise ValueError(f"inputs holds more than {MOST_TASKS:,} tasks (an endless iterator?): a round runs at "
+                         "most 64 per worker, so give a few typical ones, e.g. itertools.islice(inputs, 100)")
     return tasks
 
 
 def _pickles(obj: object) -> str | None:
+    """Why ``obj`` does not pickle (None: it does). Buffers that support it (numpy arrays) stay
+    out of band, so an array's data is not copied just to learn that it pickles."""
     try:
-        pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dumps(obj, protocol=5, buffer_callback=lambda buffer: False)
     except Exception as exc:  # pickling raises many kinds: PicklingError, TypeError, AttributeError...
         return f"{type(exc).__name__}: {exc}"
     return None
 
 
 def process_refusal(fn: Callable[..., Any], tasks: Iterable[tuple[Any, ...]]) -> str | None:
-    """Why worker processes cannot run ``fn`` on ``tasks`` (None: they can, as far as pickling goes)."""
+    """Why worker processes cannot run ``fn`` on ``tasks`` (None: they can, as far as pickling goes).
+
+    Each distinct set of arguments is pickled once (a list that repeats one task costs one pickle).
+    """
     qualname = getattr(fn, "__qualname__", "")
     if "<lambda>" in qualname or "<locals>" in qualname:
         kind = "a lambda" if "<lambda>" in qualname else "a function defined inside another function"
@@ -111,7 +143,12 @@ def process_refusal(fn: Callable[..., Any], tasks: Iterable[tuple[Any, ...]]) ->
     why = _pickles(fn)
     if why is not None:
         return f"the function does not pickle ({why}): worker processes import a function by its module and name"
+    seen: set[tuple[int, ...]] = set()
     for i, task in enumerate(tasks):
+        key = tuple(map(id, task))  # the same arguments, whether or not in the same tuple
+        if key in seen:
+            continue
+        seen.add(key)
         why = _pickles(task)
         if why is not None:
             return f"task {i}'s arguments do not pickle ({why}): worker processes receive pickled arguments"

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
 from ..figures import (GIL_CPU_PER_WALL, SHORT_TASK_SECONDS, beyond_noise, ms, nbytes, noise_of, plural,
-                       repeat_advice, versus, x)
+                       repeat_advice, small_tasks, versus, x)
 
 __all__ = [
     "FREE_CORES_NEEDED",
@@ -44,11 +44,17 @@ __all__ = [
 
 #: A serial run using less than this many CPU seconds per wall second mostly waits (I/O, sleep).
 WAITS_CPU_PER_WALL = 0.5
+#: Below this, serial waited even on a crowded machine: the scheduler gives a call that computes a
+#: larger share of a core than this, however busy the others keep it (and they fill whatever
+#: a waiting call leaves idle, so "free cores" alone cannot tell the two apart).
+SURELY_WAITS = 0.1
 #: Pickling a task's arguments and result taking this share of the task's own time or more is
 #: worth a sentence: the processes spend that much of their time copying, not computing.
 PICKLE_SHARE = 0.2
-#: Threads keeping more than this many times serial's cores busy ran on more than one core.
-MORE_CORES = GIL_CPU_PER_WALL[1]
+#: Threads keeping more than this many times serial's cores busy ran on more than one core; fewer
+#: than :data:`FEWER_CORES` times, they waited on something (a lock, I/O, the machine): between
+#: the two, about serial's one core, the GIL's fingerprint.
+FEWER_CORES, MORE_CORES = GIL_CPU_PER_WALL
 #: Fewer free cores than this (the usable ones less what other processes took) cannot show
 #: threads keeping :data:`MORE_CORES` times serial's cores busy: "one core busy" then says
 #: nothing about the GIL.
@@ -82,6 +88,8 @@ class Row:
     shared_memory: bool = False
     #: Every round returned what serial's first round did (None: not compared).
     same_results: bool | None = None
+    #: The cores other processes left free while this row's group ran (None: not known).
+    free_cores: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -122,7 +130,8 @@ class Row:
         return {"strategy": self.label, "uses": self.uses, "workers": self.workers, "seconds": self.seconds,
                 "cpu_seconds": self.cpu_seconds, "cpu_per_wall": self.cpu_per_wall, "spread": self.spread,
                 "repeats": self.repeats, "speedup": self.speedup, "startup_seconds": self.startup_seconds,
-                "shared_memory": self.shared_memory, "same_results": self.same_results, "error": self.error}
+                "shared_memory": self.shared_memory, "same_results": self.same_results,
+                "free_cores": self.free_cores, "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -200,57 +209,86 @@ def _cores(row: Row) -> str:
     return f"{row.cpu_per_wall:.2f} CPU seconds per wall second" if row.cpu_per_wall is not None else "no CPU figure"
 
 
-def _threads(row: Row | None, gil: bool, free_cores: float | None) -> tuple[ThreadsLabel, str | None]:
+def _threads(row: Row | None, gil: bool, free_cores: float | None,
+             cores: int | None) -> tuple[ThreadsLabel, str | None]:
     if row is None:
         return "not run", None
     ref = row.reference
     assert ref is not None and row.speedup is not None
     s, noise = row.speedup, row.noise
     head = f"threads {x(s)} against serial on {plural(row.workers, 'thread', 'threads')}"
+    # "Threads help" only of threads whose results agree with serial's (the verdict says why not).
+    helps = ("threads help" if row.same_results is not False
+             else "threads would help, but their results differ from serial's")
     serial_cpw, cpw = ref.cpu_per_wall, row.cpu_per_wall
+    free = row.free_cores if row.free_cores is not None else free_cores
     if row.workers < 2:
         return "unclear", (f"{head}: one thread cannot show whether threads share cores; measure 2 or more "
                            "(--workers 2)")
     if serial_cpw is None or cpw is None:
         return "unclear", repeat_advice(f"{head}, without CPU figures to read it by")
     if serial_cpw < WAITS_CPU_PER_WALL:
+        # Serial can keep busy at most the one core, or the share of one, that others left free;
+        # but others also fill what a waiting call leaves idle, so below SURELY_WAITS it waited.
+        crowded = max(SURELY_WAITS, WAITS_CPU_PER_WALL * min(1.0, free)) if free is not None else WAITS_CPU_PER_WALL
+        if serial_cpw >= crowded:
+            return "unclear", repeat_advice(f"{head}; serially it kept only {serial_cpw:.2f} CPU seconds per "
+                                            f"wall second busy, but other processes left only {free:.1f} cores "
+                                            "free, so waiting cannot be told from a crowded machine")
         if row.faster:
             return "waits", (f"{head}: your function mostly waits (serially it kept {serial_cpw:.2f} CPU seconds "
-                             "per wall second busy), and threads wait side by side: threads help")
+                             f"per wall second busy), and threads wait side by side: {helps}")
         return "unclear", repeat_advice(f"{head}; serially it kept only {serial_cpw:.2f} CPU seconds per wall "
                                         f"second busy, yet threads were {versus(s, noise)}")
     relative = cpw / serial_cpw
-    cores = f"{cpw:.2f} CPU seconds per wall second against serial's {serial_cpw:.2f}"
+    busy = f"{cpw:.2f} CPU seconds per wall second against serial's {serial_cpw:.2f}"
     if row.faster and relative > MORE_CORES:
         why = ("this interpreter runs without the GIL" if not gil
                else "your function releases the GIL (a nogil kernel, a numpy call, I/O)")
-        return "parallel", f"{head}, {cores}: the threads ran on more than one core because {why}: threads help"
-    if free_cores is not None and free_cores < FREE_CORES_NEEDED:
-        return "unclear", (f"{head}, {cores}, but other processes left only {free_cores:.1f} cores free: too few "
+        return "parallel", f"{head}, {busy}: the threads ran on more than one core because {why}: {helps}"
+    if cores is not None and cores < 2:
+        return "unclear", (f"{head}, {busy}: this machine has {plural(cores, 'usable core', 'usable cores')}, so "
+                           "threads cannot show whether they could share cores (and so whether your function "
+                           "holds the GIL); run it on a machine with 2 or more")
+    if free is not None and free < FREE_CORES_NEEDED:
+        of = f" of the {cores}" if cores is not None else ""
+        return "unclear", (f"{head}, {busy}, but other processes left only {free:.1f}{of} cores free: too few "
                            "to tell whether threads could share cores (and so whether your function holds the "
                            "GIL); repeat the run on a quieter machine")
+    if not row.faster and relative < FEWER_CORES:
+        return "unclear", (f"{head}: the threads kept fewer cores busy than serial ({cpw:.2f} CPU seconds per "
+                           f"wall second against {serial_cpw:.2f}): they waited on something (a lock, I/O, "
+                           "the machine), which the figures do not name")
     if not row.faster and relative <= MORE_CORES:
         if gil:
-            return "holds the gil", (f"{head}, {cores}: about one core busy however many threads, and "
-                                     f"{versus(s, noise)}: your function holds the GIL")
-        return "took turns", (f"{head}, {cores}: the threads took turns on about one core although this "
+            return "holds the gil", (f"{head}, {busy}: about one core busy however many threads, and "
+                                     f"{versus(s, noise)}: your function holds the GIL (or a lock of its own)")
+        return "took turns", (f"{head}, {busy}: the threads took turns on about one core although this "
                               "interpreter runs without the GIL; the figures do not say what they waited for")
     if not row.faster and s <= 1:
-        return "no gain", (f"{head}, {cores}: more CPU, yet {versus(s, noise)}: the extra CPU went on "
+        return "no gain", (f"{head}, {busy}: more CPU, yet {versus(s, noise)}: the extra CPU went on "
                            "overhead or contention, not on your function's work")
     if not row.faster:
-        return "unclear", repeat_advice(f"{head} (within the {noise:.0%} spread) at {cores}")
-    return "unclear", repeat_advice(f"{head} (beyond the {noise:.0%} spread), yet at {cores}")
+        return "unclear", repeat_advice(f"{head} (within the {noise:.0%} spread) at {busy}")
+    return "unclear", repeat_advice(f"{head} (beyond the {noise:.0%} spread), yet at {busy}")
 
 
-def _processes(row: Row | None, costs: TaskCosts, tiny: bool) -> tuple[ProcessesLabel, str | None]:
+def _processes(row: Row | None, gil: bool, tiny: bool) -> tuple[ProcessesLabel, str | None]:
     if row is None:
         return "not run", None
-    assert row.speedup is not None
+    assert row.speedup is not None and row.reference is not None
     s = row.speedup
     head = f"{row.label} {x(s)} against serial on {plural(row.workers, 'worker process', 'worker processes')}"
     if row.faster:
-        return "parallel", f"{head}: each process has its own interpreter and GIL, so the calls ran side by side"
+        serial_cpw = row.reference.cpu_per_wall
+        if serial_cpw is not None and serial_cpw < WAITS_CPU_PER_WALL:
+            how = "the calls waited side by side"
+        elif gil:
+            how = "each process has its own interpreter and GIL, so the calls ran side by side"
+        else:
+            how = "the calls ran on more than one core"
+        differ = ", but their results differ from serial's" if row.same_results is False else ""
+        return "parallel", f"{head}: {how}{differ}"
     if tiny:
         return "too small", None
     return "no gain", f"{head}: {versus(s, row.noise)}"
@@ -263,30 +301,44 @@ def _pickling(costs: TaskCosts, shm: Row | None, pickled: Row | None) -> str | N
     assert costs.pickle_bytes is not None and costs.pickle_seconds is not None
     said = (f"pickling costs {share:.0%} of each task ({ms(costs.pickle_seconds)} for {nbytes(costs.pickle_bytes)} "
             f"of arguments and result, against {ms(costs.seconds)} of work)")
-    if costs.array_bytes:
-        advice = "pass arrays through shared memory"
-        if shm is not None and shm.speedup is not None:
-            advice += f" ({shm.label} {x(shm.speedup)} against serial on {shm.workers} workers"
-            if costs.handle_bytes is not None:
-                advice += f", pickling {nbytes(costs.handle_bytes)} per task"
-            if pickled is not None and pickled.speedup is not None:
-                advice += f"; pickled: {x(pickled.speedup)}"
-            advice += ")"
-        return f"{said}: {advice}"
-    return f"{said}: send less to each task (an index, a file name) and let the worker load its data"
+    if not costs.array_bytes:
+        return f"{said}: send less to each task (an index, a file name) and let the worker load its data"
+    if shm is None or shm.speedup is None:
+        return f"{said}: try passing the arrays through shared memory (not measured here)"
+    seen = f"{shm.label} {x(shm.speedup)} against serial on {plural(shm.workers, 'worker', 'workers')}"
+    if costs.handle_bytes is not None:
+        seen += f", pickling {nbytes(costs.handle_bytes)} per task"
+    has_pickled = pickled is not None and pickled.speedup is not None
+    if has_pickled:
+        assert pickled is not None and pickled.speedup is not None
+        seen += f"; pickled: {x(pickled.speedup)}"
+    if shm.faster:
+        return f"{said}: pass arrays through shared memory ({seen})"
+    if has_pickled:
+        assert pickled is not None and pickled.speedup is not None
+        if beyond_noise(shm.speedup / pickled.speedup, shm.spread, pickled.spread):
+            return (f"{said}: shared memory cuts that cost ({seen}), yet processes stay "
+                    f"{versus(shm.speedup, shm.noise)}")
+        return (f"{said}, yet through shared memory processes were no faster than pickled beyond the repeats' "
+                f"spread ({seen}): pickling is not what holds processes back here")
+    return f"{said}; through shared memory ({seen}) processes were {versus(shm.speedup, shm.noise)}"
 
 
-def judge(rows: Sequence[Row], costs: TaskCosts, *, gil: bool, free_cores: float | None = None) -> Verdict:
+def judge(rows: Sequence[Row], costs: TaskCosts, *, gil: bool, free_cores: float | None = None,
+          cores: int | None = None) -> Verdict:
     """The verdict on ``rows`` (every measured row, serial ones included) and one task's ``costs``.
 
     ``gil`` says whether the interpreter ran with the GIL (:func:`gilfree.gil_enabled`);
-    ``free_cores`` how many cores other processes left us (None: not known).
+    ``free_cores`` how many cores other processes left us over the whole run (None: not known;
+    a row's own :attr:`Row.free_cores`, measured while its group ran, comes first); ``cores``
+    the usable cores of the machine (None: not known).
     """
     measured = [r for r in rows if r.uses != "serial" and r.ok and r.speedup is not None]
     differ = [r for r in measured if r.same_results is False]
+    fast = [r for r in measured if r.faster]
     # A row whose results differ from serial's is no candidate, however fast.
-    winners = [r for r in measured if r.faster and r.same_results is not False]
-    tiny = not winners and costs.seconds < SHORT_TASK_SECONDS
+    winners = [r for r in fast if r.same_results is not False]
+    tiny = not fast and costs.seconds < SHORT_TASK_SECONDS
     threads_row = _top(rows, "threads")
     pickled_row = _top(rows, "processes")
     shm_row = _top(rows, "processes", shared_memory=True)
@@ -294,14 +346,14 @@ def judge(rows: Sequence[Row], costs: TaskCosts, *, gil: bool, free_cores: float
         threads_label: ThreadsLabel = "too small" if threads_row is not None else "not run"
         threads_words = None
     else:
-        threads_label, threads_words = _threads(threads_row, gil, free_cores)
-    processes_label, processes_words = _processes(pickled_row, costs, tiny)
+        threads_label, threads_words = _threads(threads_row, gil, free_cores, cores)
+    processes_label, processes_words = _processes(pickled_row, gil, tiny)
     sentences = [s for s in (threads_words, processes_words) if s]
-    if tiny:
+    small = small_tasks(costs.seconds)
+    if tiny and small is not None:
         best = max(measured, key=lambda r: r.speedup or 0.0, default=None)
         seen = f" (the best, {best.name}, ran at {x(best.speedup or 0)} against serial)" if best else ""
-        sentences.append(f"each task took about {ms(costs.seconds)} of work, too little to pay for handing it to "
-                         f"a worker: no strategy beat serial beyond the repeats' spread{seen}; give each task more "
+        sentences.append(f"{small}: no strategy beat serial beyond the repeats' spread{seen}; give each task more "
                          "work (a batch of calls) before reaching for threads or processes")
     # For a tiny task without arrays, pickling's share only restates that the task is tiny.
     pickling = _pickling(costs, shm_row, pickled_row) if costs.array_bytes or not tiny else None
@@ -323,7 +375,10 @@ def judge(rows: Sequence[Row], costs: TaskCosts, *, gil: bool, free_cores: float
         sentences.append(f"use {pick.label} on {pick.workers} workers: {x(pick.speedup or 0)} against serial{why}")
     else:
         recommend = "serial"
-        if not tiny:
+        if fast:
+            sentences.append(f"{', '.join(r.name for r in fast)} ran faster than serial but returned other "
+                             "results: stay serial until they agree")
+        elif not tiny:
             noise = max((r.noise for r in measured), default=noise_of())
             sentences.append(f"stay serial: nothing ran faster than serial beyond the repeats' spread "
                              f"(up to {noise:.0%})")
