@@ -98,3 +98,69 @@ def test_an_after_fork_callback_cannot_swallow_an_interrupt(signum, raised):
                 os._exit(0)
             os.waitpid(pid, 0)
             _spin_until_raised()
+
+
+_SIGTERM_IN_THE_FORK_WINDOW = """
+import os, signal, sys
+# Registered before gilfree's own after-fork callbacks, so it runs in the child before them:
+# a SIGTERM that reaches the child while it is still settling after fork().
+os.register_at_fork(after_in_child=lambda: os.kill(os.getpid(), signal.SIGTERM))
+from gilfree.interrupts import sigterm_raises
+
+with sigterm_raises():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)  # reached only if the SIGTERM was lost
+    _, status = os.waitpid(pid, 0)
+    parent_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+print(os.WTERMSIG(status) if os.WIFSIGNALED(status) else -os.WEXITSTATUS(status), signal.SIGTERM in parent_mask)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="no fork here")
+def test_a_sigterm_that_reaches_a_forked_child_before_it_settles_kills_it():
+    """A pool closed at once after its start sends its SIGTERMs while a worker may still be in
+    its after-fork code; the signal must kill it then, not be handled as the parent's and lost."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _SIGTERM_IN_THE_FORK_WINDOW], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    killed_by, parent_blocks = out.stdout.split()
+    assert int(killed_by) == signal.SIGTERM, f"the child exited {out.stdout!r} instead of dying of SIGTERM"
+    assert parent_blocks == "False", "the parent's signal mask was left blocking SIGTERM"
+
+
+_POOLS_CLOSED_AT_ONCE = """
+import multiprocessing, signal, sys
+from gilfree.interrupts import sigterm_raises
+
+def ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+with sigterm_raises():
+    for _ in range(int(sys.argv[1])):
+        with multiprocessing.get_context("fork").Pool(2, initializer=ignore_sigint) as pool:
+            pool.map(abs, [-3])  # one worker answers; the other may still be starting
+print("done")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="no fork here")
+def test_pools_closed_at_once_after_their_start_never_wait_for_a_worker_that_missed_its_sigterm():
+    """The hang this guards against: ``Pool.terminate`` joining a worker whose SIGTERM came while
+    it was still settling after fork() (one in a few hundred pools on a busy 2-core machine)."""
+    import subprocess
+    import sys
+
+    with subprocess.Popen([sys.executable, "-c", _POOLS_CLOSED_AT_ONCE, "150"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the run and every worker it left
+            proc.communicate()
+            pytest.fail("a pool closed at once after its start hung in terminate()")
+    assert proc.returncode == 0 and stdout.strip() == "done", stderr

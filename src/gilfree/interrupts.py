@@ -35,16 +35,48 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
+#: The forking thread's signal mask before :func:`_block_across_fork` blocked SIGTERM (per
+#: thread: two threads may fork at once); None when it blocked nothing.
+_mask_before_fork = threading.local()
+
+
+def _block_across_fork() -> None:
+    """Before a fork under the handler: block SIGTERM in the forking thread until both sides
+    have settled (the child inherits the mask).
+
+    A SIGTERM that reaches the child between ``fork()`` and the reset below would otherwise be
+    lost: the interpreter's C handler notes it, and the child's interpreter then forgets every
+    signal noted before it has run its after-fork code (so that a signal is not handled twice).
+    A ``multiprocessing.Pool`` closed at once after its start (``with Pool() as p: p.map(f, [x])``)
+    sends its SIGTERMs in exactly that window, and then waits forever for a worker that never
+    got one. Blocked, the signal stays pending and is delivered once the child runs the default
+    action; in the parent it is delivered, to the handler, as soon as ``fork()`` has returned.
+    """
+    _mask_before_fork.mask = None
+    if signal.getsignal(signal.SIGTERM) is _raise_terminated and hasattr(signal, "pthread_sigmask"):
+        _mask_before_fork.mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def _unblock_after_fork() -> None:
+    mask = getattr(_mask_before_fork, "mask", None)
+    if mask is not None:
+        _mask_before_fork.mask = None
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _default_in_forked_child() -> None:
     """A forked child (a pool worker) must not inherit the handler: it runs Python code only
     when the child's main thread gets to run bytecode, so a child stuck in a lock copied in its
-    held state by the fork would never die of the SIGTERM a pool sends to stop it."""
+    held state by the fork would never die of the SIGTERM a pool sends to stop it. The default
+    action first, then the mask of before the fork: a SIGTERM that came in between kills it."""
     if signal.getsignal(signal.SIGTERM) is _raise_terminated:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _unblock_after_fork()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_default_in_forked_child)
+    os.register_at_fork(before=_block_across_fork, after_in_parent=_unblock_after_fork,
+                        after_in_child=_default_in_forked_child)
 
 
 def _raise_again_if_swallowed(previous: Any) -> Any:
