@@ -165,7 +165,7 @@ def measure_lab() -> dict[str, Any]:
 ADVICE_CASES = (
     ("A pure-Python loop", "gilfree.examples:python_loop --args 100000 --strategy threads "
                            "--strategy processes --workers 2 --budget 8"),
-    ("The same loop compiled, releasing the GIL", "gilfree.examples:kernel_loop --args 20000000 "
+    ("The same loop compiled, releasing the GIL", "gilfree.examples:kernel_loop --args 400000000 "
                                                   "--strategy threads --workers 2 --budget 5"),
     ("A wait, standing in for I/O", "gilfree.examples:wait --args 0.02 --strategy threads --workers 4 --budget 5"),
     ("A task of a microsecond", "gilfree.examples:tiny --args 1 --strategy threads --strategy processes "

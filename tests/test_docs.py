@@ -168,6 +168,19 @@ def _generator() -> ModuleType:
     return module
 
 
+def test_the_generator_runs_the_advisor_commands_the_advise_page_shows() -> None:
+    """docs/generate.py keeps its own list of the advisor's examples (with a title each): it must
+    be the page's, or the output shown would be that of another command."""
+    shown = {c.removesuffix(" --json") for where, c, _ in documented_commands(_docs())
+             if where.startswith("advise.md") and " gilfree advise " in c}
+    ran = {f"python -m gilfree advise {arguments}" for _, arguments in _generator().ADVICE_CASES}
+    assert ran == shown
+    import json
+
+    saved = json.loads((_docs() / "_generated" / "advise.json").read_text(encoding="utf-8"))
+    assert {case["command"] for case in saved["cases"]} == ran, "run `python docs/generate.py` again"
+
+
 def test_every_included_file_exists() -> None:
     missing = {str(path): pages for path, pages in referenced_files(_docs()).items() if not path.exists()}
     assert not missing, f"pages name files that do not exist: {missing}"

@@ -2,7 +2,7 @@
 commands run from an installed package as well as from a checkout::
 
     gilfree advise gilfree.examples:python_loop --args 300000
-    gilfree advise gilfree.examples:kernel_loop --args 100000000
+    gilfree advise gilfree.examples:kernel_loop --args 400000000
     gilfree advise gilfree.examples:wait --args 0.02
     gilfree advise gilfree.examples:tiny --args 1
     gilfree advise gilfree.examples:array_sines --inputs gilfree.examples:big_arrays

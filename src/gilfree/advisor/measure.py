@@ -242,8 +242,9 @@ def plan(costs: TaskCosts, specs: Sequence[Spec], counts: Sequence[int], budget:
             need = _estimate(costs, specs, tasks, repeats, counts)
             raise BudgetTooSmall(
                 f"the smallest useful run ({tasks} tasks of {costs.seconds * 1000:.1f} ms, {repeats} repeats, "
-                f"{len(specs) + 1} strategies, {wmax} workers) needs about {need:.0f} s, more than the "
-                f"{budget:g} s budget allows: raise the budget (--budget) or give each call less work")
+                f"{len(specs) + 1} strategies, {wmax} workers) needs about {need:.1f} s, more than the "
+                f"{room:.1f} s a plan may take ({PLAN_SHARE:.0%} of the {budget:.1f} s left of the budget): "
+                "raise the budget (--budget) or give each call less work")
     return Plan(tasks, repeats, tuple(counts), _estimate(costs, specs, tasks, repeats, counts), tuple(dropped))
 
 
