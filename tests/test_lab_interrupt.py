@@ -24,7 +24,7 @@ SHARED_MEMORY_STEPS = (5, 7, 8)
 #: (step, measurement): every step is interrupted in its first measurement; step 2 also in its
 #: second. Its first opens and closes a pool in every call, so Ctrl-C lands in a pool's start-up
 #: (workers that get it before they can ignore it); its second runs on pools that are open.
-CASES = [*((step, 1) for step in range(1, 9)), (2, 2)]
+CASES = [*((step, 1) for step in range(1, 9)), (2, 2), ("latency", 1)]  # latency: the GIL latency step
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not SHM.is_dir() or os.name != "posix", reason="needs POSIX /dev/shm"),

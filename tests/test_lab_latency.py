@@ -10,8 +10,6 @@ import _thread
 import json
 import math
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -20,7 +18,6 @@ import pytest
 
 import gilfree._latency as latency
 import gilfree.lab
-from _leaks import child_env, tracked_gilfree, wait_for_marker
 from gilfree import cli
 from gilfree._latency import (BusyThreads, Percentiles, percentile, sample_lateness, switch_interval,
                               wake_lateness)
@@ -612,31 +609,3 @@ def test_cli_help_names_the_latency_step(capsys):
         cli.main(["lab", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "'latency'" in out and "--plot FILE" in out
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a process group")
-def test_ctrl_c_mid_step_ends_the_run_with_130(tmp_path):
-    """Ctrl-C once the step's timed runs begin (the tracked run's handshake): exit 130, no
-    traceback, nothing left in the working or temporary folder."""
-    log, tmpdir, cwd, running = tmp_path / "segments.log", tmp_path / "tmp", tmp_path / "cwd", tmp_path / "running"
-    cwd.mkdir()
-    with subprocess.Popen(tracked_gilfree(log, "lab", "--step", "latency", "--quick", "--no-progress"),
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          env={**child_env(tmpdir), "GILFREE_TEST_RUNNING": str(running)}, cwd=cwd,
-                          start_new_session=True, text=True) as proc:
-        try:
-            finished_early = not wait_for_marker(proc, running)
-            if not finished_early:
-                os.killpg(proc.pid, signal.SIGINT)
-            _, stderr = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-    if finished_early:
-        assert proc.returncode == 0, stderr[-2000:]
-        pytest.skip("the step finished before the interrupt")
-    assert proc.returncode == 130, stderr[-2000:]
-    assert "interrupted" in stderr and "Traceback" not in stderr, stderr[-2000:]
-    assert not list(cwd.iterdir()) and not list(tmpdir.iterdir())
