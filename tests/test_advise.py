@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import _advise_cases
+from _leaks import alive
 import gilfree
 from gilfree import cli, examples
 from gilfree._load import MachineLoad
@@ -758,19 +759,9 @@ def test_sigterm_stops_the_run_and_its_workers(tmp_path):
     assert "workers stopped" in err and "Traceback" not in err
     workers = [int(p.name) for p in folder.iterdir() if int(p.name) != proc.pid]
     give_up = time.monotonic() + 10
-    while any(_alive(pid) for pid in workers) and time.monotonic() < give_up:
+    while any(alive(pid) for pid in workers) and time.monotonic() < give_up:
         time.sleep(0.01)
-    assert not [pid for pid in workers if _alive(pid)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    assert not [pid for pid in workers if alive(pid)]
 
 
 def test_the_docs_commands_parse():

@@ -22,7 +22,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from _leaks import child_env, logged_segments_left, tracked_gilfree, wait_for_marker  # noqa: E402
+from _leaks import alive, child_env, logged_segments_left, tracked_gilfree, wait_for_marker  # noqa: E402
 
 from gilfree import errors  # noqa: E402
 from gilfree._stats import merge_stats, stats_bits  # noqa: E402
@@ -43,18 +43,10 @@ def _gone(pids, limit_s: float = 15.0) -> list[int]:
     """The pids of ``pids`` still alive after up to ``limit_s`` (polled: processes take a moment)."""
     stop = time.monotonic() + limit_s
     while True:
-        alive = [pid for pid in pids if _alive(pid)]
-        if not alive or time.monotonic() > stop:
-            return alive
+        running = [pid for pid in pids if alive(pid)]
+        if not running or time.monotonic() > stop:
+            return running
         time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
